@@ -1,0 +1,375 @@
+//! The abstract syntax tree of a `.topo` file, exactly as written, with spans.
+//!
+//! The parser (`parse.rs`) builds it; the checker (`check.rs`) resolves names and turns it
+//! into the typed logical graph of [`crate::graph`]. Nothing here is validated beyond syntax.
+
+/// A byte range in the source text (`start..end`), used to point diagnostics at code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    /// Byte offset of the first character.
+    pub start: usize,
+    /// Byte offset one past the last character.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span covering `start..end`.
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+}
+
+/// A name as written, with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident {
+    /// The name.
+    pub name: String,
+    /// Where it appears.
+    pub span: Span,
+}
+
+/// A Rust path as written (`crate::ops::SplitWords`, `upper`), kept verbatim for codegen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RustPath {
+    /// The path text, segments joined by `::`, without whitespace.
+    pub text: String,
+    /// Where it appears.
+    pub span: Span,
+}
+
+impl RustPath {
+    /// The last segment: the name the path brings into scope (`SplitWords`).
+    pub fn last_segment(&self) -> &str {
+        self.text.rsplit("::").next().unwrap_or(&self.text)
+    }
+}
+
+/// A whole `.topo` file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct File {
+    /// `use` declarations, in order.
+    pub uses: Vec<Use>,
+    /// `tuple` declarations, in order.
+    pub tuples: Vec<TupleDecl>,
+    /// `streams` declarations (named sets of output streams), in order.
+    pub stream_sets: Vec<StreamSetDecl>,
+    /// `topology` blocks, in order (usually one).
+    pub topologies: Vec<Topology>,
+}
+
+/// `use crate::ops::{SplitWords, CountWords as Count};`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Use {
+    /// The use tree verbatim, without `use` and `;` (`crate::ops::{SplitWords, CountWords as Count}`).
+    pub tree: String,
+    /// The names it brings into scope (`SplitWords`, `Count`), each with its span.
+    pub imported: Vec<Ident>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// `tuple Word { word: String, count: u64 }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TupleDecl {
+    /// The schema's name; also the generated Rust struct's name.
+    pub name: Ident,
+    /// Its fields in order.
+    pub fields: Vec<FieldDecl>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// One field of a tuple schema: `word: String`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDecl {
+    /// Field name.
+    pub name: Ident,
+    /// Field type.
+    pub ty: Type,
+}
+
+/// A field type as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Type {
+    /// What the type is.
+    pub kind: TypeKind,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// The types a tuple field may have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeKind {
+    /// `u8`, `u16`, `u32`, `u64`, `i8`, `i16`, `i32`, `i64`, `f32`, `f64`, `bool`.
+    Prim(Prim),
+    /// `String`.
+    String,
+    /// `bytes` (a `Vec<u8>`).
+    Bytes,
+    /// `Option<T>`.
+    Option(Box<Type>),
+    /// `Vec<T>`.
+    Vec(Box<Type>),
+    /// Another tuple: declared with `tuple`, or a Rust struct imported by `use` that
+    /// derives `gale::Tuple`.
+    Named(Ident),
+}
+
+/// Primitive scalar types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prim {
+    /// `u8`
+    U8,
+    /// `u16`
+    U16,
+    /// `u32`
+    U32,
+    /// `u64`
+    U64,
+    /// `i8`
+    I8,
+    /// `i16`
+    I16,
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `f32`
+    F32,
+    /// `f64`
+    F64,
+    /// `bool`
+    Bool,
+}
+
+impl Prim {
+    /// The Rust spelling (`u64`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prim::U8 => "u8",
+            Prim::U16 => "u16",
+            Prim::U32 => "u32",
+            Prim::U64 => "u64",
+            Prim::I8 => "i8",
+            Prim::I16 => "i16",
+            Prim::I32 => "i32",
+            Prim::I64 => "i64",
+            Prim::F32 => "f32",
+            Prim::F64 => "f64",
+            Prim::Bool => "bool",
+        }
+    }
+}
+
+/// `streams Routed { normal: Event, alerts: direct Alert }`: a named set of output streams.
+/// A component whose output is a stream set emits values of a generated enum with one
+/// variant per stream (`Routed::Normal(Event)`, `Routed::Alerts(Alert)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSetDecl {
+    /// The set's name; also the generated enum's name.
+    pub name: Ident,
+    /// The streams, in order.
+    pub streams: Vec<StreamDecl>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// One stream of a stream set: `alerts: direct Alert`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDecl {
+    /// The stream's name (`alerts`).
+    pub name: Ident,
+    /// Whether the stream is direct (consumers subscribe with the `direct` grouping and the
+    /// emitter names the receiving task).
+    pub direct: bool,
+    /// The schema it carries.
+    pub ty: Ident,
+}
+
+/// `topology wordcount { config {...} spout ... bolt ... edges }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topology {
+    /// The topology's name; also the generated module's name.
+    pub name: Ident,
+    /// The `config { ... }` blocks (normally zero or one).
+    pub configs: Vec<ConfigBlock>,
+    /// Spouts and bolts, in order.
+    pub components: Vec<Component>,
+    /// Edges, in order.
+    pub edges: Vec<Edge>,
+    /// The whole block.
+    pub span: Span,
+}
+
+/// `config { guarantee = at_least_once, message_timeout = 30s, workers = 2 }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigBlock {
+    /// Entries in order.
+    pub entries: Vec<ConfigEntry>,
+    /// The whole block.
+    pub span: Span,
+}
+
+/// `key = value`
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigEntry {
+    /// The key.
+    pub key: Ident,
+    /// The value.
+    pub value: ConfigValue,
+    /// Where the value is written.
+    pub value_span: Span,
+}
+
+/// A configuration value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    /// `42`
+    Int(u64),
+    /// `0.5`
+    Float(f64),
+    /// `true` / `false`
+    Bool(bool),
+    /// `"text"` (escapes resolved)
+    Str(String),
+    /// `30s`, `250ms`, `5m`, `1h`, in milliseconds.
+    DurationMs(u64),
+    /// A bare word such as `at_least_once`.
+    Word(String),
+}
+
+/// Whether a component is a spout or a bolt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ComponentKind {
+    /// A source: no input, emits tuples.
+    Spout,
+    /// A processing step: one input schema, zero or more outputs.
+    Bolt,
+}
+
+/// `bolt split = SplitWords(Sentence) -> Word parallelism 4 tasks 8`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    /// Spout or bolt.
+    pub kind: ComponentKind,
+    /// The component's name in the topology.
+    pub name: Ident,
+    /// What runs: a user Rust type or a built-in operator.
+    pub op: Operator,
+    /// The input schema written in parentheses; `None` for `()` or no parentheses.
+    pub input: Option<Ident>,
+    /// The output after `->`; `None` for a sink.
+    pub output: Option<Output>,
+    /// `parallelism N` (executors); defaults to 1.
+    pub parallelism: Option<Count>,
+    /// `tasks M`; defaults to the parallelism.
+    pub tasks: Option<Count>,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// A number with its span (`parallelism 4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    /// The value as written.
+    pub value: u64,
+    /// Where the number is.
+    pub span: Span,
+}
+
+/// What a component runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operator {
+    /// A Rust type implementing `gale::Spout` or `gale::Bolt`, built with `Default`.
+    User(RustPath),
+    /// `map(f)`: `fn(In) -> Out`.
+    Map(RustPath),
+    /// `filter(f)`: `fn(&In) -> bool`; output schema equals the input schema.
+    Filter(RustPath),
+    /// `flat_map(f)`: `fn(In) -> impl IntoIterator<Item = Out>`.
+    FlatMap(RustPath),
+}
+
+impl Operator {
+    /// The Rust path the operator names.
+    pub fn path(&self) -> &RustPath {
+        match self {
+            Operator::User(p) | Operator::Map(p) | Operator::Filter(p) | Operator::FlatMap(p) => p,
+        }
+    }
+}
+
+/// `-> Word`, `-> direct Word` or `-> Routed` (a stream set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// A tuple name or a stream-set name.
+    pub ty: Ident,
+    /// `direct` written before the type (only meaningful for a single tuple output).
+    pub direct: bool,
+    /// The whole output clause.
+    pub span: Span,
+}
+
+/// `split.words -> count : fields(word)`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    /// The producing component.
+    pub from: Ident,
+    /// The stream of `from` (`None`: its only/default stream).
+    pub stream: Option<Ident>,
+    /// The consuming component.
+    pub to: Ident,
+    /// How tuples are spread over the consumer's tasks; `shuffle` when omitted.
+    pub grouping: Grouping,
+    /// The whole edge.
+    pub span: Span,
+}
+
+/// A grouping as written, with its span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    /// Which grouping.
+    pub kind: GroupingKind,
+    /// Where it is written (the `shuffle` keyword span when omitted is the edge's span).
+    pub span: Span,
+}
+
+/// Storm's stream groupings, plus `partial_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupingKind {
+    /// Random, evenly spread.
+    Shuffle,
+    /// Equal values of these fields always reach the same task.
+    Fields(Vec<Ident>),
+    /// Every task receives every tuple.
+    All,
+    /// The whole stream goes to the consumer's lowest task id.
+    Global,
+    /// One-to-one forward; fused into one task when the parallelism matches.
+    None,
+    /// The emitter names the receiving task (`emit_direct`).
+    Direct,
+    /// A task in the same worker if there is one, else shuffle.
+    LocalOrShuffle,
+    /// The user's `gale::CustomGrouping` implementation.
+    Custom(RustPath),
+    /// Partial key grouping: the less loaded of two candidate tasks for the key.
+    PartialKey(Vec<Ident>),
+}
+
+impl GroupingKind {
+    /// The keyword (`fields`).
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            GroupingKind::Shuffle => "shuffle",
+            GroupingKind::Fields(_) => "fields",
+            GroupingKind::All => "all",
+            GroupingKind::Global => "global",
+            GroupingKind::None => "none",
+            GroupingKind::Direct => "direct",
+            GroupingKind::LocalOrShuffle => "local_or_shuffle",
+            GroupingKind::Custom(_) => "custom",
+            GroupingKind::PartialKey(_) => "partial_key",
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The typed logical graph: what the checker produces from an [`ast::File`](crate::ast::File)
+//! once every name is resolved and every rule holds. The planner and codegen read only this.
+
+use crate::ast::{ComponentKind, Operator, Span, Type};
+use std::collections::BTreeMap;
+
+/// A checked `.topo` file: its schemas and one checked topology.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    /// The topology's name (`wordcount`); the generated module's name.
+    pub name: String,
+    /// The `use` trees, verbatim (`crate::ops::{SplitWords, CountWords}`).
+    pub uses: Vec<String>,
+    /// Tuple schemas declared in the file.
+    pub tuples: Vec<TupleSchema>,
+    /// Stream sets declared in the file.
+    pub stream_sets: Vec<StreamSet>,
+    /// Typed configuration.
+    pub config: Config,
+    /// Components; a component's id is its index here.
+    pub components: Vec<Node>,
+    /// Edges, in declaration order.
+    pub edges: Vec<GraphEdge>,
+    /// The file's name as given to the compiler (for messages in generated assertions).
+    pub file_name: String,
+}
+
+/// A declared tuple schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TupleSchema {
+    /// Name (also the Rust struct's).
+    pub name: String,
+    /// Fields in order.
+    pub fields: Vec<(String, Type)>,
+}
+
+/// A declared stream set (`streams Routed { ... }`), generated as an enum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSet {
+    /// Name (also the Rust enum's).
+    pub name: String,
+    /// Streams in order.
+    pub streams: Vec<OutStream>,
+}
+
+/// One output stream of a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutStream {
+    /// Stream name (`default` for a single-tuple output).
+    pub name: String,
+    /// The schema's name (a declared tuple, or an imported Rust type deriving `gale::Tuple`).
+    pub schema: String,
+    /// Whether the stream is direct.
+    pub direct: bool,
+    /// The enum variant carrying it (`Alerts`) when the component's output is a stream set.
+    pub variant: Option<String>,
+}
+
+/// Where a schema comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaOrigin {
+    /// Declared with `tuple` in the file: its fields are known.
+    Declared,
+    /// Imported by `use`: a Rust type that must derive `gale::Tuple` (checked by rustc).
+    External,
+}
+
+/// A component (spout or bolt) after checking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Its name in the topology.
+    pub name: String,
+    /// Spout or bolt.
+    pub kind: ComponentKind,
+    /// What runs.
+    pub op: Operator,
+    /// Input schema (bolts only).
+    pub input: Option<String>,
+    /// The Rust type of its output (`Word`, a stream-set enum such as `Routed`, or `None`
+    /// for a sink whose `Out` is `()`).
+    pub output_type: Option<String>,
+    /// Its output streams (empty for a sink; one `default` stream for a single tuple).
+    pub outputs: Vec<OutStream>,
+    /// Number of executors (threads).
+    pub parallelism: u32,
+    /// Number of tasks (>= parallelism).
+    pub tasks: u32,
+    /// 1-based line and column of the declaration, for generated assertions.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The declaration's span.
+    pub span: Span,
+}
+
+/// An edge after checking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphEdge {
+    /// Producer component id.
+    pub from: usize,
+    /// Index into the producer's `outputs`.
+    pub stream: usize,
+    /// Consumer component id.
+    pub to: usize,
+    /// The grouping with fields resolved.
+    pub grouping: Grouping,
+    /// 1-based line of the edge, for generated assertions.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+/// A resolved grouping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grouping {
+    /// Random, evenly spread.
+    Shuffle,
+    /// By the values of these fields (in order).
+    Fields(Vec<String>),
+    /// Every task gets every tuple.
+    All,
+    /// The lowest task id gets everything.
+    Global,
+    /// One-to-one forward (fusable).
+    None,
+    /// The emitter chooses the task.
+    Direct,
+    /// Same worker if possible.
+    LocalOrShuffle,
+    /// A Rust path to a `gale::CustomGrouping` type built with `Default`.
+    Custom(String),
+    /// Partial key grouping on these fields.
+    PartialKey(Vec<String>),
+}
+
+impl Grouping {
+    /// The keyword as written in `.topo`.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Grouping::Shuffle => "shuffle",
+            Grouping::Fields(_) => "fields",
+            Grouping::All => "all",
+            Grouping::Global => "global",
+            Grouping::None => "none",
+            Grouping::Direct => "direct",
+            Grouping::LocalOrShuffle => "local_or_shuffle",
+            Grouping::Custom(_) => "custom",
+            Grouping::PartialKey(_) => "partial_key",
+        }
+    }
+}
+
+/// The guarantee a topology runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Guarantee {
+    /// No tracking (the default).
+    #[default]
+    AtMostOnce,
+    /// Storm's acking.
+    AtLeastOnce,
+    /// Flink's checkpoints.
+    ExactlyOnce,
+}
+
+/// Typed topology configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `guarantee = at_most_once | at_least_once | exactly_once`.
+    pub guarantee: Guarantee,
+    /// `message_timeout = 30s` (ms).
+    pub message_timeout_ms: u64,
+    /// `max_spout_pending = N` (None: unbounded).
+    pub max_spout_pending: Option<u64>,
+    /// `ackers = N` (None: one per worker).
+    pub ackers: Option<u64>,
+    /// `workers = N`.
+    pub workers: u64,
+    /// `batch_size = N`: tuples per transfer batch.
+    pub batch_size: Option<u64>,
+    /// `queue_capacity = N`: batches a task's input queue holds.
+    pub queue_capacity: Option<u64>,
+    /// Every other entry, passed to components through `TaskContext::config`.
+    pub extra: BTreeMap<String, crate::ast::ConfigValue>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            guarantee: Guarantee::AtMostOnce,
+            message_timeout_ms: 30_000,
+            max_spout_pending: None,
+            ackers: None,
+            workers: 1,
+            batch_size: None,
+            queue_capacity: None,
+            extra: BTreeMap::new(),
+        }
+    }
+}
+
+impl Graph {
+    /// The component id with this name.
+    pub fn component_id(&self, name: &str) -> Option<usize> {
+        self.components.iter().position(|c| c.name == name)
+    }
+
+    /// The declared schema with this name (None for external schemas).
+    pub fn tuple(&self, name: &str) -> Option<&TupleSchema> {
+        self.tuples.iter().find(|t| t.name == name)
+    }
+
+    /// Edges entering component `id`.
+    pub fn inputs_of(&self, id: usize) -> impl Iterator<Item = &GraphEdge> {
+        self.edges.iter().filter(move |e| e.to == id)
+    }
+
+    /// Edges leaving component `id`.
+    pub fn outputs_of(&self, id: usize) -> impl Iterator<Item = &GraphEdge> {
+        self.edges.iter().filter(move |e| e.from == id)
+    }
+}

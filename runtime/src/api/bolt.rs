@@ -1,0 +1,79 @@
+//! Bolts: the processing steps of a topology.
+
+use super::{Emitter, TaskContext};
+use std::fmt;
+
+/// Why a bolt could not process a tuple. Any error converts into it, so `?` works in
+/// [`Bolt::execute`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fail {
+    /// What went wrong.
+    pub message: String,
+}
+
+impl Fail {
+    /// A failure with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Fail {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: std::error::Error> From<E> for Fail {
+    fn from(e: E) -> Self {
+        Fail::new(e.to_string())
+    }
+}
+
+/// The result of processing one tuple: `Ok(())`, or a failure that is counted, logged and
+/// (with `guarantee = at_least_once`) fails the tuple's tree so the spout can replay it.
+pub type ExecResult = Result<(), Fail>;
+
+/// A processing step (Storm's `IBasicBolt`, Flink's `ProcessFunction`).
+///
+/// Each task gets its own instance, built with `Default` on the executor thread and then
+/// [`prepare`](Bolt::prepare)d. Equal keys reach the same instance under a `fields`
+/// grouping, so plain fields are keyed state.
+///
+/// ```
+/// use gale::{Bolt, Emitter, ExecResult};
+///
+/// #[derive(Default)]
+/// struct Double;
+///
+/// impl Bolt for Double {
+///     type In = u64;
+///     type Out = u64;
+///     fn execute(&mut self, n: u64, out: &mut impl Emitter<u64>) -> ExecResult {
+///         out.emit(n * 2);
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Bolt: Send + 'static {
+    /// The input schema.
+    type In;
+    /// What it emits: a tuple type, a stream-set enum, or `()` for a sink.
+    type Out;
+
+    /// Called once on the executor thread before the first `execute`.
+    fn prepare(&mut self, ctx: &TaskContext) {
+        let _ = ctx;
+    }
+
+    /// Process one tuple, emitting zero or more.
+    fn execute(&mut self, input: Self::In, out: &mut impl Emitter<Self::Out>) -> ExecResult;
+
+    /// Called once when every upstream task has finished (finite inputs), before the end of
+    /// stream is passed downstream: a last chance to emit (final counts, open windows).
+    fn finish(&mut self, out: &mut impl Emitter<Self::Out>) {
+        let _ = out;
+    }
+}

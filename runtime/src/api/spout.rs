@@ -1,0 +1,63 @@
+//! Spouts: the sources of a topology.
+
+use super::{Emitter, TaskContext};
+
+/// What a spout's [`Spout::next_tuple`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpoutStatus {
+    /// It emitted (or may emit more right away): call again.
+    Active,
+    /// Nothing to emit now: the executor flushes pending batches and backs off briefly.
+    Idle,
+    /// The source is exhausted: it is never called again. When every spout task is done and
+    /// everything downstream has drained, the topology ends.
+    Done,
+}
+
+/// A source of tuples (Storm's `IRichSpout`).
+///
+/// Each task gets its own instance, built with `Default` on the executor thread and then
+/// [`open`](Spout::open)ed. `next_tuple` is called in a loop; it should emit a few tuples
+/// and return rather than block.
+///
+/// ```
+/// use gale::{Emitter, Spout, SpoutStatus};
+///
+/// #[derive(Default)]
+/// struct Numbers { next: u64 }
+///
+/// impl Spout for Numbers {
+///     type Out = u64;
+///     fn next_tuple(&mut self, out: &mut impl Emitter<u64>) -> SpoutStatus {
+///         if self.next == 100 { return SpoutStatus::Done; }
+///         out.emit(self.next);
+///         self.next += 1;
+///         SpoutStatus::Active
+///     }
+/// }
+/// ```
+pub trait Spout: Send + 'static {
+    /// What it emits: a tuple type, or a stream-set enum generated from a `streams` declaration.
+    type Out;
+
+    /// Called once on the executor thread before the first `next_tuple`.
+    fn open(&mut self, ctx: &TaskContext) {
+        let _ = ctx;
+    }
+
+    /// Emit zero or more tuples and say whether there may be more.
+    fn next_tuple(&mut self, out: &mut impl Emitter<Self::Out>) -> SpoutStatus;
+
+    /// The tuple tree of message `msg_id` was fully processed (with `guarantee = at_least_once`).
+    fn ack(&mut self, msg_id: u64) {
+        let _ = msg_id;
+    }
+
+    /// The tuple tree of message `msg_id` failed or timed out; the spout may replay it.
+    fn fail(&mut self, msg_id: u64) {
+        let _ = msg_id;
+    }
+
+    /// Called once when the task stops (after `Done`, or when the topology is stopped).
+    fn close(&mut self) {}
+}

@@ -1,0 +1,139 @@
+//! The command line every topology binary gets from [`gale::main`](crate::main):
+//! `run` (local mode) and `plan` (the physical plan, or Graphviz with `--dot`).
+
+mod duration;
+mod plan_view;
+mod progress;
+
+pub use duration::parse_duration;
+pub use plan_view::{render_dot, render_plan};
+
+use crate::exec::local::{RunOptions, run_local};
+use crate::topology::Topology;
+use clap::{Arg, ArgAction, Command};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn command(name: &'static str) -> Command {
+    Command::new(name)
+        .about("A Gale topology binary")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(
+            Command::new("run")
+                .about("Run the whole topology in this process (local mode)")
+                .arg(
+                    Arg::new("duration")
+                        .long("duration")
+                        .value_name("DURATION")
+                        .help("Stop the spouts after this long, then drain (e.g. 10s, 500ms, 2m)"),
+                )
+                .arg(
+                    Arg::new("no-progress")
+                        .long("no-progress")
+                        .action(ArgAction::SetTrue)
+                        .help("Do not show the live progress line"),
+                )
+                .arg(
+                    Arg::new("quiet")
+                        .long("quiet")
+                        .short('q')
+                        .action(ArgAction::SetTrue)
+                        .help("Do not print the summary"),
+                ),
+        )
+        .subcommand(
+            Command::new("plan")
+                .about("Print the physical plan: tasks, fused chains, edges and groupings")
+                .arg(
+                    Arg::new("dot")
+                        .long("dot")
+                        .action(ArgAction::SetTrue)
+                        .help("Print Graphviz DOT instead"),
+                ),
+        )
+}
+
+/// Parses the command line and runs the topology: the `main` of every topology binary.
+///
+/// ```no_run
+/// # mod wordcount { pub fn topology() -> gale::Topology { unimplemented!() } }
+/// fn main() -> std::process::ExitCode {
+///     gale::main(wordcount::topology())
+/// }
+/// ```
+pub fn main(topology: Topology) -> ExitCode {
+    main_from(topology, std::env::args_os())
+}
+
+/// [`main`] with explicit arguments (the first is the program name).
+pub fn main_from<I, T>(topology: Topology, args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = match command(topology.desc().name).try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match matches.subcommand() {
+        Some(("plan", m)) => {
+            if m.get_flag("dot") {
+                print!("{}", render_dot(topology.desc()));
+            } else {
+                print!("{}", render_plan(topology.desc()));
+            }
+            ExitCode::SUCCESS
+        }
+        Some(("run", m)) => {
+            let duration = match m.get_one::<String>("duration").map(|s| parse_duration(s)) {
+                None => None,
+                Some(Ok(d)) => Some(d),
+                Some(Err(e)) => {
+                    eprintln!("error: invalid --duration: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            let handler_stop = stop.clone();
+            // A second Ctrl-C exits at once; the first stops the spouts and drains.
+            let _ = ctrlc::set_handler(move || {
+                if handler_stop.swap(true, Ordering::Relaxed) {
+                    std::process::exit(130);
+                }
+                eprintln!("\nstopping: draining in-flight tuples (Ctrl-C again to exit now)");
+            });
+            let show = !m.get_flag("no-progress") && std::io::stderr().is_terminal();
+            let options = RunOptions {
+                duration,
+                stop: Some(stop),
+                progress: if show { Some(progress::show) } else { None },
+            };
+            match run_local(topology, options) {
+                Ok(summary) => {
+                    if show {
+                        progress::clear();
+                    }
+                    if !m.get_flag("quiet") {
+                        eprint!("{}", summary.render());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        _ => ExitCode::from(2),
+    }
+}

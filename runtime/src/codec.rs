@@ -1,0 +1,249 @@
+//! The compact binary codec tuples use between worker processes (and in savepoints).
+//!
+//! Unsigned integers are LEB128 varints, signed ones zigzag varints, floats little-endian,
+//! strings and byte arrays a varint length then the bytes, `Option` a tag byte, `Vec` a
+//! length then the items, a tuple its fields in declaration order. Decoding never trusts a
+//! length: it checks it against the bytes that remain before allocating.
+
+use thiserror::Error;
+
+/// Why bytes could not be decoded into a value.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// The input ended in the middle of a value.
+    #[error("input ended in the middle of a value")]
+    UnexpectedEnd,
+    /// A varint longer than 10 bytes, or overflowing its type.
+    #[error("malformed integer")]
+    BadInt,
+    /// A string that is not UTF-8.
+    #[error("string is not valid UTF-8")]
+    BadUtf8,
+    /// A tag byte with an unknown value (Option, bool, enum).
+    #[error("unknown tag {0}")]
+    BadTag(u8),
+    /// A length larger than the remaining input.
+    #[error("length {0} exceeds the remaining input")]
+    TooLong(u64),
+}
+
+/// A value that can be written to and read from the binary codec.
+pub trait Codec: Sized {
+    /// Appends the encoding of `self`.
+    fn encode(&self, out: &mut Vec<u8>);
+    /// Reads one value from the front of `input`, advancing it.
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError>;
+}
+
+/// Writes an unsigned varint.
+#[inline]
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads an unsigned varint.
+#[inline]
+pub fn get_varint(input: &mut &[u8]) -> Result<u64, DecodeError> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let (&b, rest) = input.split_first().ok_or(DecodeError::UnexpectedEnd)?;
+        *input = rest;
+        if i == 9 && b > 1 {
+            return Err(DecodeError::BadInt);
+        }
+        v |= ((b & 0x7f) as u64) << (7 * i);
+        if b < 0x80 {
+            return Ok(v);
+        }
+    }
+    Err(DecodeError::BadInt)
+}
+
+fn take<'a>(input: &mut &'a [u8], n: u64) -> Result<&'a [u8], DecodeError> {
+    if n > input.len() as u64 {
+        return Err(DecodeError::TooLong(n));
+    }
+    let (head, rest) = input.split_at(n as usize);
+    *input = rest;
+    Ok(head)
+}
+
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        impl Codec for $t {
+            #[inline]
+            fn encode(&self, out: &mut Vec<u8>) { put_varint(out, *self as u64) }
+            #[inline]
+            fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+                <$t>::try_from(get_varint(input)?).map_err(|_| DecodeError::BadInt)
+            }
+        }
+    )*};
+}
+unsigned!(u8, u16, u32, u64);
+
+macro_rules! signed {
+    ($($t:ty),*) => {$(
+        impl Codec for $t {
+            #[inline]
+            fn encode(&self, out: &mut Vec<u8>) {
+                let v = *self as i64;
+                put_varint(out, ((v << 1) ^ (v >> 63)) as u64)
+            }
+            #[inline]
+            fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+                let z = get_varint(input)?;
+                let v = ((z >> 1) as i64) ^ -((z & 1) as i64);
+                <$t>::try_from(v).map_err(|_| DecodeError::BadInt)
+            }
+        }
+    )*};
+}
+signed!(i8, i16, i32, i64);
+
+impl Codec for f32 {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes())
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        let b = take(input, 4)?;
+        Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+impl Codec for f64 {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes())
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        let b = take(input, 8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(f64::from_le_bytes(a))
+    }
+}
+
+impl Codec for bool {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(*self as u8)
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        match take(input, 1)?[0] {
+            0 => Ok(false),
+            1 => Ok(true),
+            t => Err(DecodeError::BadTag(t)),
+        }
+    }
+}
+
+impl Codec for String {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.len() as u64);
+        out.extend_from_slice(self.as_bytes());
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        let n = get_varint(input)?;
+        let b = take(input, n)?;
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError::BadUtf8)
+    }
+}
+
+impl<T: Codec> Codec for Option<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                v.encode(out);
+            }
+        }
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        match take(input, 1)?[0] {
+            0 => Ok(None),
+            1 => Ok(Some(T::decode(input)?)),
+            t => Err(DecodeError::BadTag(t)),
+        }
+    }
+}
+
+/// `Vec<T>`, including `bytes` (`Vec<u8>`, one byte per item).
+impl<T: Codec> Codec for Vec<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.len() as u64);
+        for v in self {
+            v.encode(out);
+        }
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        let n = get_varint(input)?;
+        // Every item takes at least one byte: a length beyond the input is malformed.
+        if n > input.len() as u64 {
+            return Err(DecodeError::TooLong(n));
+        }
+        let mut v = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            v.push(T::decode(input)?);
+        }
+        Ok(v)
+    }
+}
+
+/// Encodes a value into a fresh buffer.
+pub fn to_bytes<T: Codec>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    value.encode(&mut out);
+    out
+}
+
+/// Decodes a value that must use all of `bytes`.
+pub fn from_bytes<T: Codec>(mut bytes: &[u8]) -> Result<T, DecodeError> {
+    let v = T::decode(&mut bytes)?;
+    if bytes.is_empty() {
+        Ok(v)
+    } else {
+        Err(DecodeError::TooLong(bytes.len() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn roundtrip<T: Codec + PartialEq + std::fmt::Debug>(v: T) {
+        assert_eq!(from_bytes::<T>(&to_bytes(&v)), Ok(v));
+    }
+
+    proptest! {
+        #[test]
+        fn integers_roundtrip(a: u64, b: i64, c: i8, d: u16) {
+            roundtrip(a); roundtrip(b); roundtrip(c); roundtrip(d);
+        }
+
+        #[test]
+        fn containers_roundtrip(s: String, v: Vec<i32>, o: Option<String>, bytes: Vec<u8>) {
+            roundtrip(s); roundtrip(v); roundtrip(o); roundtrip(bytes);
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes: Vec<u8>) {
+            let _ = from_bytes::<Vec<String>>(&bytes);
+            let _ = from_bytes::<Option<(u64)>>(&bytes);
+        }
+    }
+
+    #[test]
+    fn lengths_are_checked_before_allocating() {
+        let mut huge = Vec::new();
+        put_varint(&mut huge, u64::MAX >> 1);
+        assert!(matches!(from_bytes::<Vec<u64>>(&huge), Err(DecodeError::TooLong(_))));
+        assert!(matches!(from_bytes::<String>(&huge), Err(DecodeError::TooLong(_))));
+    }
+}

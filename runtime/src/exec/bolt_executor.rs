@@ -1,0 +1,135 @@
+//! The executor loop of a chain headed by a bolt.
+
+use super::chain::BoltRunner;
+use super::executor_tasks;
+use super::wiring::{Registry, Wiring};
+use crate::topology::{BoltChainSpec, TopologyDesc};
+use crate::transport::{Message, TaskSender, queue};
+use crossbeam_channel::{Receiver, TryRecvError};
+use std::sync::Mutex;
+
+/// Report counters every this many batches (and whenever the executor goes idle).
+const REPORT_EVERY: u32 = 64;
+
+/// A bolt-headed chain typed by its input, with the receive side of its queues.
+pub(crate) struct TypedBoltChain<In, F> {
+    build: F,
+    receivers: Mutex<Vec<Option<Receiver<Message<In>>>>>,
+}
+
+impl<In, F> TypedBoltChain<In, F> {
+    pub(crate) fn new(build: F) -> Self {
+        TypedBoltChain {
+            build,
+            receivers: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// How many `End` messages a task of the chain's head waits for: one per upstream task.
+pub(crate) fn expected_ends(desc: &TopologyDesc, head: usize) -> u32 {
+    desc.edges
+        .iter()
+        .filter(|e| e.to == head && !e.fused)
+        .map(|e| desc.components[e.from].tasks)
+        .sum()
+}
+
+impl<In, F> BoltChainSpec for TypedBoltChain<In, F>
+where
+    In: Send + 'static,
+    F: Fn(&Wiring) -> Box<dyn BoltRunner<In>> + Send + Sync,
+{
+    fn make_inboxes(&self, desc: &'static TopologyDesc, registry: &mut Registry, chain: usize) {
+        let c = &desc.chains[chain];
+        let head = &desc.components[c.components[0]];
+        let mut senders = Vec::with_capacity(c.tasks as usize);
+        let mut receivers = Vec::with_capacity(c.parallelism as usize);
+        for e in 0..c.parallelism {
+            let (tx, rx) = queue(desc.settings.queue_capacity as usize);
+            let range = executor_tasks(c.tasks, c.parallelism, e);
+            for i in range.clone() {
+                senders.push(TaskSender::local(
+                    tx.clone(),
+                    i - range.start,
+                    head.first_task + i,
+                ));
+            }
+            receivers.push(Some(rx));
+        }
+        registry.insert::<In>(c.components[0], senders);
+        *self.receivers.lock().unwrap_or_else(|p| p.into_inner()) = receivers;
+    }
+
+    fn run_executor(&self, base: &Wiring, chain: usize, executor: u32) {
+        let desc = base.desc;
+        let c = &desc.chains[chain];
+        let rx = self
+            .receivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(executor as usize)
+            .and_then(Option::take)
+            .unwrap_or_else(|| panic!("gale: executor {executor} of chain {chain} started twice"));
+        let range = executor_tasks(c.tasks, c.parallelism, executor);
+        let wirings: Vec<Wiring> = range.map(|i| base.for_task(i)).collect();
+        let mut runners: Vec<Box<dyn BoltRunner<In>>> =
+            wirings.iter().map(|w| (self.build)(w)).collect();
+        for (r, w) in runners.iter_mut().zip(&wirings) {
+            r.open(w);
+        }
+        let expected = expected_ends(desc, c.components[0]);
+        let mut ends = vec![0u32; runners.len()];
+        let mut live = runners.len();
+        if expected == 0 {
+            for (r, w) in runners.iter_mut().zip(&wirings) {
+                r.finish();
+                r.report(w);
+            }
+            return;
+        }
+        let mut since_report = 0u32;
+        while live > 0 {
+            let msg = match rx.try_recv() {
+                Ok(m) => m,
+                Err(TryRecvError::Empty) => {
+                    for (r, w) in runners.iter_mut().zip(&wirings) {
+                        r.flush();
+                        r.report(w);
+                    }
+                    since_report = 0;
+                    match rx.recv() {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => break,
+            };
+            match msg {
+                Message::Batch { slot, tuples } => {
+                    base.metrics.saw_queue_depth(chain, rx.len() as u64 + 1);
+                    runners[slot as usize].run_batch(tuples);
+                    since_report += 1;
+                    if since_report >= REPORT_EVERY {
+                        for (r, w) in runners.iter_mut().zip(&wirings) {
+                            r.report(w);
+                        }
+                        since_report = 0;
+                    }
+                }
+                Message::End { slot } => {
+                    let s = slot as usize;
+                    ends[s] += 1;
+                    if ends[s] == expected {
+                        runners[s].finish();
+                        runners[s].report(&wirings[s]);
+                        live -= 1;
+                    }
+                }
+            }
+        }
+        for (r, w) in runners.iter_mut().zip(&wirings) {
+            r.report(w);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Wiring: what a task is given to find its consumers' queues while it is being built.
+
+use super::metrics::Metrics;
+use crate::api::{TaskContext, TaskId};
+use crate::topology::TopologyDesc;
+use crate::transport::TaskSender;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// The senders of every bolt-headed chain's tasks, by head component id, type-erased.
+#[derive(Default)]
+pub struct Registry {
+    senders: HashMap<usize, Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("components", &self.senders.keys())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Registers the senders of a component's tasks (indexed by task index).
+    pub(crate) fn insert<T: Send + 'static>(&mut self, component: usize, senders: Vec<TaskSender<T>>) {
+        self.senders.insert(component, Arc::new(senders));
+    }
+
+    fn get<T: Send + 'static>(&self, component: usize) -> Vec<TaskSender<T>> {
+        let any = self
+            .senders
+            .get(&component)
+            .unwrap_or_else(|| panic!("gale: no input queue for component {component} (a codegen bug)"));
+        any.downcast_ref::<Vec<TaskSender<T>>>()
+            .unwrap_or_else(|| panic!("gale: input queue of component {component} has another type (a codegen bug)"))
+            .clone()
+    }
+}
+
+/// Handed to a chain factory while one task of the chain is built.
+#[derive(Debug)]
+pub struct Wiring {
+    pub(crate) desc: &'static TopologyDesc,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) stop: Arc<AtomicBool>,
+    /// The task's index within its chain (equal for every member).
+    pub(crate) task_index: u32,
+}
+
+impl Wiring {
+    /// The topology's description.
+    pub fn desc(&self) -> &'static TopologyDesc {
+        self.desc
+    }
+
+    /// The senders to every task of `component` (which must head a chain), by task index.
+    pub fn senders<T: Send + 'static>(&self, component: usize) -> Vec<TaskSender<T>> {
+        self.registry.get(component)
+    }
+
+    /// The id of this task's member in `component`.
+    pub fn task_id(&self, component: usize) -> TaskId {
+        self.desc.components[component].first_task + self.task_index
+    }
+
+    /// The context given to `component`'s `open`/`prepare`.
+    pub fn context(&self, component: usize) -> TaskContext {
+        TaskContext::new(self.desc, component, self.task_id(component))
+    }
+
+    /// Tuples per transfer batch.
+    pub fn batch_size(&self) -> usize {
+        self.desc.settings.batch_size.max(1) as usize
+    }
+
+    /// The run's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Which target task indexes of `component` run in this worker (all, in local mode).
+    pub fn local_tasks(&self, component: usize) -> Vec<usize> {
+        (0..self.desc.components[component].tasks as usize).collect()
+    }
+}
+
+impl Wiring {
+    /// A run-wide wiring (task index 0) for the local runner.
+    pub(crate) fn base(
+        desc: &'static TopologyDesc,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        Wiring {
+            desc,
+            registry,
+            metrics,
+            stop,
+            task_index: 0,
+        }
+    }
+
+    /// The same wiring for task `task_index` of a chain.
+    pub(crate) fn for_task(&self, task_index: u32) -> Wiring {
+        Wiring {
+            desc: self.desc,
+            registry: self.registry.clone(),
+            metrics: self.metrics.clone(),
+            stop: self.stop.clone(),
+            task_index,
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Built-in operators: `map(f)`, `filter(f)` and `flat_map(f)` in a `.topo` file name a
+//! Rust function and become one of these bolts.
+
+use crate::api::{Bolt, Emitter, ExecResult};
+use std::marker::PhantomData;
+
+/// `map(f)`: emits `f(tuple)` for every tuple.
+///
+/// ```
+/// use gale::{Bolt, Emitter, TaskId};
+/// use gale::ops::MapOp;
+/// struct Vec1(Vec<u64>);
+/// impl Emitter<u64> for Vec1 {
+///     fn emit(&mut self, t: u64) { self.0.push(t) }
+///     fn emit_direct(&mut self, _: TaskId, t: u64) { self.0.push(t) }
+/// }
+/// let mut op = MapOp::new(|n: u64| n + 1);
+/// let mut out = Vec1(Vec::new());
+/// op.execute(1, &mut out).unwrap();
+/// assert_eq!(out.0, vec![2]);
+/// ```
+pub struct MapOp<F, In, Out> {
+    f: F,
+    _types: PhantomData<fn(In) -> Out>,
+}
+
+impl<F, In, Out> MapOp<F, In, Out> {
+    /// Wraps `f`.
+    pub fn new(f: F) -> Self {
+        MapOp {
+            f,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<F, In, Out> Bolt for MapOp<F, In, Out>
+where
+    F: FnMut(In) -> Out + Send + 'static,
+    In: 'static,
+    Out: 'static,
+{
+    type In = In;
+    type Out = Out;
+
+    #[inline]
+    fn execute(&mut self, input: In, out: &mut impl Emitter<Out>) -> ExecResult {
+        out.emit((self.f)(input));
+        Ok(())
+    }
+}
+
+/// `filter(f)`: passes on the tuples for which `f(&tuple)` is true.
+pub struct FilterOp<F, T> {
+    f: F,
+    _types: PhantomData<fn(T) -> T>,
+}
+
+impl<F, T> FilterOp<F, T> {
+    /// Wraps `f`.
+    pub fn new(f: F) -> Self {
+        FilterOp {
+            f,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<F, T> Bolt for FilterOp<F, T>
+where
+    F: FnMut(&T) -> bool + Send + 'static,
+    T: 'static,
+{
+    type In = T;
+    type Out = T;
+
+    #[inline]
+    fn execute(&mut self, input: T, out: &mut impl Emitter<T>) -> ExecResult {
+        if (self.f)(&input) {
+            out.emit(input);
+        }
+        Ok(())
+    }
+}
+
+/// `flat_map(f)`: emits every item of `f(tuple)`.
+pub struct FlatMapOp<F, In, Out> {
+    f: F,
+    _types: PhantomData<fn(In) -> Out>,
+}
+
+impl<F, In, Out> FlatMapOp<F, In, Out> {
+    /// Wraps `f`.
+    pub fn new(f: F) -> Self {
+        FlatMapOp {
+            f,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<F, In, Out, I> Bolt for FlatMapOp<F, In, Out>
+where
+    F: FnMut(In) -> I + Send + 'static,
+    I: IntoIterator<Item = Out>,
+    In: 'static,
+    Out: 'static,
+{
+    type In = In;
+    type Out = Out;
+
+    #[inline]
+    fn execute(&mut self, input: In, out: &mut impl Emitter<Out>) -> ExecResult {
+        for item in (self.f)(input) {
+            out.emit(item);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,234 @@
+//! A topology as the runtime sees it: a static description (the physical plan the compiler
+//! computed, as data) plus, per fused chain, a factory that builds one task of the chain.
+//!
+//! Generated code builds a [`Topology`] with [`Topology::new`], [`Topology::spout_chain`] and
+//! [`Topology::bolt_chain`]; the local runner (and, later, a worker) instantiates the tasks
+//! it is assigned.
+
+use crate::exec::chain::{BoltRunner, SpoutRunner};
+use crate::exec::wiring::Wiring;
+use std::sync::Arc;
+
+/// A value from a topology's `config { ... }` block.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigValue {
+    /// An integer.
+    Int(u64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A string.
+    Str(&'static str),
+    /// A duration, in milliseconds.
+    DurationMs(u64),
+    /// A bare word (`at_least_once`).
+    Word(&'static str),
+}
+
+/// Spout or bolt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A source.
+    Spout,
+    /// A processing step.
+    Bolt,
+}
+
+/// The processing guarantee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarantee {
+    /// No tracking.
+    AtMostOnce,
+    /// Storm's acking.
+    AtLeastOnce,
+    /// Flink's checkpoints.
+    ExactlyOnce,
+}
+
+/// Settings the runtime itself reads from the config block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Processing guarantee.
+    pub guarantee: Guarantee,
+    /// Tuple-tree timeout in milliseconds.
+    pub message_timeout_ms: u64,
+    /// Bound on tuples in flight per spout task (None: unbounded).
+    pub max_spout_pending: Option<u64>,
+    /// Number of acker tasks (None: one per worker).
+    pub ackers: Option<u64>,
+    /// Number of worker processes on a cluster.
+    pub workers: u64,
+    /// Tuples per transfer batch.
+    pub batch_size: u64,
+    /// Batches an executor's input queue holds before its producers block.
+    pub queue_capacity: u64,
+}
+
+/// One output stream of a component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamDesc {
+    /// Name (`default` for a single output).
+    pub name: &'static str,
+    /// Schema name.
+    pub schema: &'static str,
+    /// Declared direct.
+    pub direct: bool,
+}
+
+/// One component (spout or bolt) of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentDesc {
+    /// Name in the topology.
+    pub name: &'static str,
+    /// Spout or bolt.
+    pub kind: Kind,
+    /// What runs (`SplitWords`, `map(upper)`).
+    pub operator: &'static str,
+    /// Input schema (bolts).
+    pub input: Option<&'static str>,
+    /// Output streams.
+    pub streams: &'static [StreamDesc],
+    /// Executors.
+    pub parallelism: u32,
+    /// Tasks.
+    pub tasks: u32,
+    /// Id of its first task; its tasks are `first_task..first_task + tasks`.
+    pub first_task: u32,
+    /// The fused chain it belongs to.
+    pub chain: usize,
+    /// Line of its declaration in the `.topo` file.
+    pub line: u32,
+}
+
+/// A fused chain: components joined one-to-one with equal parallelism, run as one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainDesc {
+    /// Member component ids, head first.
+    pub components: &'static [usize],
+    /// Executors.
+    pub parallelism: u32,
+    /// Tasks.
+    pub tasks: u32,
+}
+
+/// An edge of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeDesc {
+    /// Producer component id.
+    pub from: usize,
+    /// Producer stream index.
+    pub stream: usize,
+    /// Consumer component id.
+    pub to: usize,
+    /// Grouping keyword (`fields`).
+    pub grouping: &'static str,
+    /// Grouping argument as written (`word`, a custom grouping's path), or empty.
+    pub detail: &'static str,
+    /// True when the edge is inside a fused chain (a direct call, no queue).
+    pub fused: bool,
+}
+
+/// The whole static description of a compiled topology.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopologyDesc {
+    /// Topology name.
+    pub name: &'static str,
+    /// The `.topo` file it came from.
+    pub source: &'static str,
+    /// Components, by id.
+    pub components: &'static [ComponentDesc],
+    /// Fused chains, by id.
+    pub chains: &'static [ChainDesc],
+    /// Edges.
+    pub edges: &'static [EdgeDesc],
+    /// Runtime settings.
+    pub settings: Settings,
+    /// Every config entry as written.
+    pub config: &'static [(&'static str, ConfigValue)],
+}
+
+impl TopologyDesc {
+    /// Total number of tasks.
+    pub fn task_count(&self) -> u32 {
+        self.components.iter().map(|c| c.tasks).sum()
+    }
+
+    /// The component owning a task id.
+    pub fn component_of_task(&self, task: u32) -> Option<usize> {
+        self.components
+            .iter()
+            .position(|c| task >= c.first_task && task < c.first_task + c.tasks)
+    }
+}
+
+pub(crate) type SpoutFactory = Arc<dyn Fn(&Wiring) -> Box<dyn SpoutRunner> + Send + Sync>;
+
+/// A chain whose head is a bolt, typed by its input; type-erased for the runner.
+pub(crate) trait BoltChainSpec: Send + Sync {
+    /// Creates the chain's input queues and registers their senders.
+    fn make_inboxes(
+        &self,
+        desc: &'static TopologyDesc,
+        registry: &mut crate::exec::wiring::Registry,
+        chain: usize,
+    );
+    /// Runs one executor of the chain on the current thread until its input ends.
+    fn run_executor(&self, base: &Wiring, chain: usize, executor: u32);
+}
+
+pub(crate) enum ChainSpec {
+    Spout(SpoutFactory),
+    Bolt(Arc<dyn BoltChainSpec>),
+}
+
+/// A compiled topology: its description and how to build each chain's tasks.
+pub struct Topology {
+    pub(crate) desc: &'static TopologyDesc,
+    pub(crate) chains: Vec<Option<ChainSpec>>,
+}
+
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Topology").field("desc", &self.desc).finish()
+    }
+}
+
+impl Topology {
+    /// A topology with no chain factories yet (generated code adds one per chain).
+    pub fn new(desc: &'static TopologyDesc) -> Self {
+        Topology {
+            desc,
+            chains: desc.chains.iter().map(|_| None).collect(),
+        }
+    }
+
+    /// The static description.
+    pub fn desc(&self) -> &'static TopologyDesc {
+        self.desc
+    }
+
+    /// Registers the factory of a chain headed by a spout.
+    pub fn spout_chain<F, R>(&mut self, chain: usize, factory: F)
+    where
+        F: Fn(&Wiring) -> R + Send + Sync + 'static,
+        R: SpoutRunner + 'static,
+    {
+        self.chains[chain] = Some(ChainSpec::Spout(Arc::new(move |w: &Wiring| {
+            Box::new(factory(w)) as Box<dyn SpoutRunner>
+        })));
+    }
+
+    /// Registers the factory of a chain headed by a bolt taking `In`.
+    pub fn bolt_chain<In, F, R>(&mut self, chain: usize, factory: F)
+    where
+        In: Send + 'static,
+        F: Fn(&Wiring) -> R + Send + Sync + 'static,
+        R: BoltRunner<In> + 'static,
+    {
+        let build = move |w: &Wiring| Box::new(factory(w)) as Box<dyn BoltRunner<In>>;
+        self.chains[chain] = Some(ChainSpec::Bolt(Arc::new(
+            crate::exec::bolt_executor::TypedBoltChain::new(build),
+        )));
+    }
+}

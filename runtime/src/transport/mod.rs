@@ -1,0 +1,100 @@
+//! Transport: how a batch of tuples reaches a task.
+//!
+//! A producer never knows where its consumer runs; it holds one [`TaskSender`] per target
+//! task. In one process a sender is a bounded in-memory queue (the tuples move, no copy and
+//! no serialization); between worker processes it will frame batches encoded with the
+//! generated codecs over one TCP connection per worker pair. Control messages (end of
+//! stream now; acks, watermarks and checkpoint barriers later) travel in-band in the same
+//! queue as the tuples, so they keep their order relative to the data.
+
+use crate::api::TaskId;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+/// What travels on a task's input queue.
+#[derive(Debug)]
+pub enum Message<T> {
+    /// A batch of tuples for the task in executor slot `slot`.
+    Batch {
+        /// The receiving task's slot in its executor.
+        slot: u32,
+        /// The tuples, in emission order.
+        tuples: Vec<T>,
+    },
+    /// One upstream task has finished: after one `End` from each upstream task, the
+    /// receiving task's input is complete.
+    End {
+        /// The receiving task's slot in its executor.
+        slot: u32,
+    },
+}
+
+/// The send side of one task's input, wherever the task runs.
+#[derive(Debug)]
+pub struct TaskSender<T> {
+    tx: Sender<Message<T>>,
+    slot: u32,
+    task: TaskId,
+}
+
+impl<T> Clone for TaskSender<T> {
+    fn clone(&self) -> Self {
+        TaskSender {
+            tx: self.tx.clone(),
+            slot: self.slot,
+            task: self.task,
+        }
+    }
+}
+
+/// The receiving task is gone (its executor stopped); the batch is given back.
+#[derive(Debug)]
+pub struct SendError<T>(pub Vec<T>);
+
+impl<T> TaskSender<T> {
+    /// A sender to the task in `slot` of the executor whose queue is `tx`.
+    pub(crate) fn local(tx: Sender<Message<T>>, slot: u32, task: TaskId) -> Self {
+        TaskSender { tx, slot, task }
+    }
+
+    /// The receiving task's id.
+    pub fn task(&self) -> TaskId {
+        self.task
+    }
+
+    /// Sends a batch, blocking while the receiver's queue is full (backpressure).
+    pub fn send_batch(&self, tuples: Vec<T>) -> Result<(), SendError<T>> {
+        let msg = Message::Batch {
+            slot: self.slot,
+            tuples,
+        };
+        match self.tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(msg)) => self.tx.send(msg).map_err(|e| into_batch(e.0)),
+            Err(TrySendError::Disconnected(msg)) => Err(into_batch(msg)),
+        }
+    }
+
+    /// Tells the receiver that this producer task has finished.
+    pub fn send_end(&self) -> Result<(), SendError<T>> {
+        self.tx
+            .send(Message::End { slot: self.slot })
+            .map_err(|_| SendError(Vec::new()))
+    }
+
+    /// Batches waiting in the receiver's queue.
+    pub fn queued(&self) -> usize {
+        self.tx.len()
+    }
+}
+
+fn into_batch<T>(msg: Message<T>) -> SendError<T> {
+    match msg {
+        Message::Batch { tuples, .. } => SendError(tuples),
+        Message::End { .. } => SendError(Vec::new()),
+    }
+}
+
+/// A bounded queue for one executor's input: `capacity` batches.
+pub(crate) fn queue<T>(capacity: usize) -> (Sender<Message<T>>, Receiver<Message<T>>) {
+    crossbeam_channel::bounded(capacity.max(1))
+}
