@@ -1,0 +1,94 @@
+//! Checking: name resolution and every rule, producing the typed graph.
+//!
+//! [`check`] runs the passes below in order. Each pass pushes its findings into one
+//! [`Diagnostics`] and carries on with what it could resolve, so a user sees every error in
+//! the file at once; a graph is returned only when nothing was found.
+//!
+//! | pass | module | codes |
+//! |------|--------|-------|
+//! | type names: tuples, stream sets, `use` imports | `scope` | E0103, E0108 |
+//! | tuple fields and stream sets | `schemas` | E0105, E0106, E0108, E0201, E0202, E0204 |
+//! | the topology block | [`check`] | E0101, E0102 |
+//! | configuration | `config` | E0107, E0501–E0503 |
+//! | components | `components` | E0104, E0201–E0203, E0401–E0411 |
+//! | edges | `edges` | E0301–E0309, E0311 |
+//! | cycles | `cycles` | E0310 |
+//!
+//! Every code is described, with an example, in `grammar/README.md`. Codes `E00xx` belong
+//! to the parser ([`crate::parse`]).
+//!
+//! What only rustc can know (that `SplitWords` really is a `Bolt<In = Sentence>`, that an
+//! imported schema has a field `word`) is left to assertions in the generated code.
+
+mod components;
+mod config;
+mod cycles;
+mod edges;
+mod schemas;
+mod scope;
+mod suggest;
+
+use crate::ast::File;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::graph::Graph;
+
+/// Checks a parsed file and builds its typed graph.
+///
+/// `source` is the text `file` was parsed from (for line and column numbers); `file_name`
+/// is recorded in the graph for messages in generated code.
+///
+/// ```
+/// let src = "use x::S; topology t { spout s = S -> S }";
+/// let file = gale_compiler::parse::parse(src).unwrap();
+/// let graph = gale_compiler::check::check(&file, src, "t.topo").unwrap();
+/// assert_eq!(graph.components[0].outputs[0].schema, "S");
+/// ```
+pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let scope = scope::Scope::build(file, &mut diags);
+    let tuples = schemas::check_tuples(file, &scope, &mut diags);
+    let stream_sets = schemas::check_stream_sets(file, &scope, &mut diags);
+
+    let Some(topology) = file.topologies.first() else {
+        diags.push(
+            Diagnostic::error("E0101", "no topology in this file", crate::ast::Span::new(0, 0))
+                .with_help("add one: `topology name { spout ... bolt ... a -> b }`"),
+        );
+        return Err(diags);
+    };
+    for extra in &file.topologies[1..] {
+        diags.push(
+            Diagnostic::error(
+                "E0102",
+                format!("a second topology `{}` in one file", extra.name.name),
+                extra.name.span,
+            )
+            .with_label("second topology")
+            .with_note(topology.name.span, "first topology here")
+            .with_help("a `.topo` file holds one topology; move this one to its own file"),
+        );
+    }
+    scope::rust_keyword(&topology.name, "topology", &mut diags);
+
+    let config = config::check(&topology.configs, &mut diags);
+    let components = components::check(topology, &scope, source, &mut diags);
+    let edges = edges::check(topology, &components, &scope, source, &mut diags);
+    cycles::check(&components, &edges, &mut diags);
+
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(Graph {
+        name: topology.name.name.clone(),
+        uses: file.uses.iter().map(|u| u.tree.clone()).collect(),
+        tuples,
+        stream_sets,
+        config,
+        components: components.into_iter().map(|c| c.node).collect(),
+        edges: edges.into_iter().map(|e| e.edge).collect(),
+        file_name: file_name.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

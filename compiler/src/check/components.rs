@@ -1,0 +1,268 @@
+//! Spouts and bolts: unique names (`E0104`), resolved input and output schemas
+//! (`E0201`–`E0203`), the shape each kind needs (`E0404`–`E0409`, `E0411`), and
+//! parallelism and task counts (`E0401`–`E0403`, `E0410`).
+
+use super::schemas::schema;
+use super::scope::{Scope, TypeDef};
+use super::suggest::upper_camel;
+use crate::ast::{Component, ComponentKind, Count, Ident, Operator, Output, Topology};
+use crate::diagnostic::{Diagnostic, Diagnostics, line_col};
+use crate::graph::{Node, OutStream};
+use std::collections::HashMap;
+
+/// A checked component: its graph node and what the edge checks need to know.
+pub(crate) struct Checked<'a> {
+    /// The node as it goes into the graph.
+    pub node: Node,
+    /// The declaration it comes from.
+    pub decl: &'a Component,
+    /// The input schema resolved to a tuple (schema checks on edges are meaningful).
+    pub input_known: bool,
+    /// The output resolved (stream lookups on edges are meaningful).
+    pub output_known: bool,
+    /// Whether the output is a stream set rather than a single tuple.
+    pub stream_set: bool,
+}
+
+/// Checks every component, in declaration order (a component's id is its index).
+pub(crate) fn check<'a>(
+    topology: &'a Topology,
+    scope: &Scope<'_>,
+    source: &str,
+    diags: &mut Diagnostics,
+) -> Vec<Checked<'a>> {
+    let mut seen: HashMap<&str, &Ident> = HashMap::new();
+    let mut checked = Vec::with_capacity(topology.components.len());
+    for c in &topology.components {
+        if let Some(first) = seen.insert(&c.name.name, &c.name) {
+            diags.push(
+                Diagnostic::error(
+                    "E0104",
+                    format!("the component `{}` is defined twice", c.name.name),
+                    c.name.span,
+                )
+                .with_label("defined again here")
+                .with_note(first.span, "first defined here")
+                .with_help("component names must be unique within a topology"),
+            );
+        }
+        checked.push(component(c, scope, source, diags));
+    }
+    checked
+}
+
+fn component<'a>(c: &'a Component, scope: &Scope<'_>, source: &str, diags: &mut Diagnostics) -> Checked<'a> {
+    shape(c, diags);
+    let input_known = match &c.input {
+        Some(input) => {
+            let errors = diags.items.len();
+            schema(input, scope, diags);
+            diags.items.len() == errors
+        }
+        None => false,
+    };
+    let (output_type, outputs, output_known, stream_set) = match (&c.op, &c.output) {
+        (Operator::Filter(_), out) => filter_output(c, out.as_ref(), diags),
+        (_, Some(out)) => output(out, scope, diags),
+        (_, None) => (None, Vec::new(), true, false),
+    };
+    let parallelism = count(c, c.parallelism, "parallelism", diags);
+    let tasks = count(c, c.tasks, "tasks", diags);
+    if let (Some(p), Some(t)) = (c.parallelism, c.tasks) {
+        if t.value > 0 && t.value < p.value {
+            diags.push(
+                Diagnostic::error(
+                    "E0403",
+                    format!("`{}` has fewer tasks ({}) than executors ({})", c.name.name, t.value, p.value),
+                    t.span,
+                )
+                .with_label("fewer tasks than the parallelism")
+                .with_note(p.span, "parallelism given here")
+                .with_help("each executor runs at least one task: make `tasks` at least the parallelism"),
+            );
+        }
+    }
+    let parallelism = parallelism.unwrap_or(1);
+    let (line, column) = line_col(source, c.span.start);
+    let node = Node {
+        name: c.name.name.clone(),
+        kind: c.kind,
+        op: c.op.clone(),
+        input: c.input.as_ref().map(|i| i.name.clone()),
+        output_type,
+        outputs,
+        parallelism,
+        tasks: tasks.unwrap_or(parallelism),
+        line,
+        column,
+        span: c.span,
+    };
+    Checked { node, decl: c, input_known, output_known, stream_set }
+}
+
+/// What each kind of component must and must not have.
+fn shape(c: &Component, diags: &mut Diagnostics) {
+    let name = &c.name.name;
+    match c.kind {
+        ComponentKind::Spout => {
+            if let Some(input) = &c.input {
+                diags.push(
+                    Diagnostic::error("E0404", format!("spout `{name}` cannot have an input"), input.span)
+                        .with_label("a spout has no input")
+                        .with_help(format!(
+                            "spouts are sources; to consume `{}`, declare a `bolt`",
+                            input.name
+                        )),
+                );
+            }
+            if c.output.is_none() {
+                diags.push(
+                    Diagnostic::error("E0405", format!("spout `{name}` has no output"), c.name.span)
+                        .with_label("a spout must emit tuples")
+                        .with_help("name what it emits: `-> Schema`"),
+                );
+            }
+            if !matches!(c.op, Operator::User(_)) {
+                diags.push(
+                    Diagnostic::error(
+                        "E0409",
+                        format!("the built-in `{}` cannot be a spout", builtin_name(&c.op)),
+                        c.op.path().span,
+                    )
+                    .with_label("built-ins transform tuples; they do not produce them")
+                    .with_help("declare it as a `bolt` fed by an edge"),
+                );
+            }
+        }
+        ComponentKind::Bolt => {
+            if c.input.is_none() {
+                diags.push(
+                    Diagnostic::error("E0406", format!("bolt `{name}` has no input schema"), c.name.span)
+                        .with_label("the input schema is missing")
+                        .with_help(format!(
+                            "write the schema it consumes in parentheses: `{}(Schema)`",
+                            c.op.path().text
+                        )),
+                );
+            }
+            if matches!(c.op, Operator::Map(_) | Operator::FlatMap(_)) && c.output.is_none() {
+                diags.push(
+                    Diagnostic::error(
+                        "E0411",
+                        format!("`{}` needs an output schema", builtin_name(&c.op)),
+                        c.span,
+                    )
+                    .with_label("no `-> Schema`")
+                    .with_help("name the schema its function returns: `-> Schema`"),
+                );
+            }
+        }
+    }
+}
+
+fn builtin_name(op: &Operator) -> &'static str {
+    match op {
+        Operator::Map(_) => "map",
+        Operator::Filter(_) => "filter",
+        Operator::FlatMap(_) => "flat_map",
+        Operator::User(_) => "user operator",
+    }
+}
+
+type Outputs = (Option<String>, Vec<OutStream>, bool, bool);
+
+/// The output streams of `-> X`: one `default` stream, or one per stream of a set.
+fn output(out: &Output, scope: &Scope<'_>, diags: &mut Diagnostics) -> Outputs {
+    let single = |schema: &str| OutStream {
+        name: "default".to_string(),
+        schema: schema.to_string(),
+        direct: out.direct,
+        variant: None,
+    };
+    match scope.resolve(&out.ty.name) {
+        Some(TypeDef::Set(set)) => {
+            if out.direct {
+                diags.push(
+                    Diagnostic::error(
+                        "E0203",
+                        format!("`direct` cannot apply to the stream set `{}`", out.ty.name),
+                        out.span,
+                    )
+                    .with_label("`direct` before a stream set")
+                    .with_help(format!(
+                        "mark the streams inside `streams {} {{ ... }}` as `direct` instead",
+                        out.ty.name
+                    )),
+                );
+            }
+            let streams = set
+                .streams
+                .iter()
+                .map(|s| OutStream {
+                    name: s.name.name.clone(),
+                    schema: s.ty.name.clone(),
+                    direct: s.direct,
+                    variant: Some(upper_camel(&s.name.name)),
+                })
+                .collect();
+            (Some(out.ty.name.clone()), streams, true, true)
+        }
+        Some(TypeDef::Tuple(_) | TypeDef::External) => {
+            (Some(out.ty.name.clone()), vec![single(&out.ty.name)], true, false)
+        }
+        None => {
+            scope.unknown(&out.ty, diags);
+            (Some(out.ty.name.clone()), vec![single(&out.ty.name)], false, false)
+        }
+    }
+}
+
+/// A filter emits what it receives: its output, if written, must equal its input.
+fn filter_output(c: &Component, out: Option<&Output>, diags: &mut Diagnostics) -> Outputs {
+    let Some(input) = &c.input else { return (None, Vec::new(), false, false) };
+    if let Some(out) = out {
+        if out.ty.name != input.name {
+            diags.push(
+                Diagnostic::error(
+                    "E0408",
+                    format!("filter `{}` must output its input schema `{}`", c.name.name, input.name),
+                    out.ty.span,
+                )
+                .with_label(format!("expected `{}`, found `{}`", input.name, out.ty.name))
+                .with_note(input.span, "input schema")
+                .with_help(format!("a filter passes tuples through unchanged: write `-> {}` or leave the output out", input.name)),
+            );
+        }
+    }
+    let stream = OutStream {
+        name: "default".to_string(),
+        schema: input.name.clone(),
+        direct: out.is_some_and(|o| o.direct),
+        variant: None,
+    };
+    (Some(input.name.clone()), vec![stream], true, false)
+}
+
+/// A `parallelism` or `tasks` count: at least 1 (`E0401`, `E0402`), at most `u32::MAX`
+/// (`E0410`).
+fn count(c: &Component, n: Option<Count>, what: &str, diags: &mut Diagnostics) -> Option<u32> {
+    let n = n?;
+    if n.value == 0 {
+        let code = if what == "tasks" { "E0402" } else { "E0401" };
+        diags.push(
+            Diagnostic::error(code, format!("`{}` has {what} 0", c.name.name), n.span)
+                .with_label(format!("{what} must be at least 1")),
+        );
+        return None;
+    }
+    match u32::try_from(n.value) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            diags.push(
+                Diagnostic::error("E0410", format!("`{}` has too large a {what}", c.name.name), n.span)
+                    .with_label(format!("at most {}", u32::MAX)),
+            );
+            None
+        }
+    }
+}

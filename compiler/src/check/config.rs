@@ -1,0 +1,155 @@
+//! The `config { ... }` block: known keys are typed and range-checked, other keys go to
+//! [`Config::extra`] for components to read at run time.
+//!
+//! | key | value |
+//! |-----|-------|
+//! | `guarantee` | `at_most_once`, `at_least_once` or `exactly_once` |
+//! | `message_timeout` | a duration greater than zero (`30s`) |
+//! | `max_spout_pending` | an integer >= 1 |
+//! | `ackers` | an integer (0 turns acking off) |
+//! | `workers`, `batch_size`, `queue_capacity` | an integer >= 1 |
+
+use crate::ast::{ConfigBlock, ConfigEntry, ConfigValue, Ident};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::graph::{Config, Guarantee};
+use std::collections::HashMap;
+
+/// Checks every entry of every block (later blocks add to earlier ones).
+pub(crate) fn check(blocks: &[ConfigBlock], diags: &mut Diagnostics) -> Config {
+    let mut config = Config::default();
+    let mut seen: HashMap<&str, &Ident> = HashMap::new();
+    for entry in blocks.iter().flat_map(|b| &b.entries) {
+        if let Some(first) = seen.insert(&entry.key.name, &entry.key) {
+            diags.push(
+                Diagnostic::error(
+                    "E0107",
+                    format!("the setting `{}` is given twice", entry.key.name),
+                    entry.key.span,
+                )
+                .with_label("given again here")
+                .with_note(first.span, "first given here"),
+            );
+            continue;
+        }
+        apply(entry, &mut config, diags);
+    }
+    config
+}
+
+/// Stores one entry in `config`, or reports why it cannot be.
+fn apply(entry: &ConfigEntry, config: &mut Config, diags: &mut Diagnostics) {
+    let key = entry.key.name.as_str();
+    match key {
+        "guarantee" => {
+            if let Some(g) = guarantee(entry, diags) {
+                config.guarantee = g;
+            }
+        }
+        "message_timeout" => match entry.value {
+            ConfigValue::DurationMs(0) => diags.push(
+                out_of_range(entry, "must be longer than zero")
+                    .with_help("a tuple tree not completed within the timeout is replayed; try `30s`"),
+            ),
+            ConfigValue::DurationMs(ms) => config.message_timeout_ms = ms,
+            ConfigValue::Int(n) => diags.push(
+                wrong_type(entry, "a duration such as `30s`")
+                    .with_help(format!("give the unit: `{n}s` or `{n}ms`")),
+            ),
+            _ => diags.push(wrong_type(entry, "a duration such as `30s`")),
+        },
+        "ackers" => {
+            if let Some(n) = integer(entry, 0, diags) {
+                config.ackers = Some(n);
+            }
+        }
+        "max_spout_pending" => {
+            if let Some(n) = integer(entry, 1, diags) {
+                config.max_spout_pending = Some(n);
+            }
+        }
+        "workers" => {
+            if let Some(n) = integer(entry, 1, diags) {
+                config.workers = n;
+            }
+        }
+        "batch_size" => {
+            if let Some(n) = integer(entry, 1, diags) {
+                config.batch_size = Some(n);
+            }
+        }
+        "queue_capacity" => {
+            if let Some(n) = integer(entry, 1, diags) {
+                config.queue_capacity = Some(n);
+            }
+        }
+        _ => {
+            config.extra.insert(key.to_string(), entry.value.clone());
+        }
+    }
+}
+
+fn guarantee(entry: &ConfigEntry, diags: &mut Diagnostics) -> Option<Guarantee> {
+    const HELP: &str = "the guarantees are `at_most_once`, `at_least_once` and `exactly_once`";
+    let ConfigValue::Word(word) = &entry.value else {
+        diags.push(wrong_type(entry, "one of `at_most_once`, `at_least_once`, `exactly_once`"));
+        return None;
+    };
+    match word.as_str() {
+        "at_most_once" => Some(Guarantee::AtMostOnce),
+        "at_least_once" => Some(Guarantee::AtLeastOnce),
+        "exactly_once" => Some(Guarantee::ExactlyOnce),
+        _ => {
+            let mut d = Diagnostic::error("E0502", format!("unknown guarantee `{word}`"), entry.value_span)
+                .with_label("not a guarantee");
+            d = match super::suggest::similar(word, ["at_most_once", "at_least_once", "exactly_once"]) {
+                Some(close) => d.with_help(format!("did you mean `{close}`?")),
+                None => d.with_help(HELP),
+            };
+            diags.push(d);
+            None
+        }
+    }
+}
+
+/// An integer setting of at least `min`.
+fn integer(entry: &ConfigEntry, min: u64, diags: &mut Diagnostics) -> Option<u64> {
+    let ConfigValue::Int(n) = entry.value else {
+        diags.push(wrong_type(entry, "an integer"));
+        return None;
+    };
+    if n < min {
+        let mut d = out_of_range(entry, &format!("must be at least {min}"));
+        if entry.key.name == "max_spout_pending" {
+            d = d.with_help("to leave the tuples in flight unbounded, remove the setting");
+        }
+        diags.push(d);
+        return None;
+    }
+    Some(n)
+}
+
+fn wrong_type(entry: &ConfigEntry, expected: &str) -> Diagnostic {
+    Diagnostic::error(
+        "E0501",
+        format!("`{}` expects {expected}, found {}", entry.key.name, describe(&entry.value)),
+        entry.value_span,
+    )
+    .with_label(format!("expected {expected}"))
+}
+
+fn out_of_range(entry: &ConfigEntry, why: &str) -> Diagnostic {
+    Diagnostic::error("E0503", format!("`{}` {why}", entry.key.name), entry.value_span)
+        .with_label("out of range")
+}
+
+/// "a duration", "the word `fast`": how a value reads in a message.
+fn describe(value: &ConfigValue) -> String {
+    match value {
+        ConfigValue::Int(n) => format!("the integer `{n}`"),
+        ConfigValue::Float(_) => "a decimal number".to_string(),
+        ConfigValue::Bool(b) => format!("`{b}`"),
+        ConfigValue::Str(_) => "a string".to_string(),
+        ConfigValue::DurationMs(_) => "a duration".to_string(),
+        ConfigValue::Word(w) => format!("the word `{w}`"),
+    }
+}

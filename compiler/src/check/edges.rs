@@ -1,0 +1,263 @@
+//! Edges: both ends exist (`E0301`), the stream exists and is named when it must be
+//! (`E0302`, `E0308`, `E0311`), schemas agree (`E0303`), grouping fields exist (`E0304`),
+//! `direct` matches the stream (`E0305`, `E0306`), spouts receive nothing (`E0307`), no
+//! edge is written twice (`E0309`), and every bolt is fed (`E0407`).
+
+use super::components::Checked;
+use super::scope::Scope;
+use super::suggest::{list, similar};
+use crate::ast::{ComponentKind, Edge, GroupingKind, Ident, Topology};
+use crate::diagnostic::{Diagnostic, Diagnostics, line_col};
+use crate::graph::{GraphEdge, Grouping};
+use std::collections::HashMap;
+
+/// A checked edge and the declaration it comes from.
+pub(crate) struct CheckedEdge<'a> {
+    /// The edge as it goes into the graph.
+    pub edge: GraphEdge,
+    /// The declaration.
+    pub decl: &'a Edge,
+}
+
+/// Checks every edge; returns those whose ends and stream resolved.
+pub(crate) fn check<'a>(
+    topology: &'a Topology,
+    components: &[Checked<'_>],
+    scope: &Scope<'_>,
+    source: &str,
+    diags: &mut Diagnostics,
+) -> Vec<CheckedEdge<'a>> {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for (id, c) in components.iter().enumerate() {
+        ids.entry(c.node.name.as_str()).or_insert(id);
+    }
+    let mut edges = Vec::new();
+    let mut seen: HashMap<(usize, usize, usize), &Edge> = HashMap::new();
+    for e in &topology.edges {
+        let from = lookup(&e.from, &ids, diags);
+        let to = lookup(&e.to, &ids, diags);
+        if let Some(to) = to {
+            into_spout(e, &components[to], diags);
+        }
+        let Some(from) = from else { continue };
+        let Some(stream) = stream(e, &components[from], diags) else { continue };
+        let Some(to) = to else { continue };
+        if let Some(first) = seen.insert((from, stream, to), e) {
+            diags.push(
+                Diagnostic::error("E0309", "this edge is declared twice", e.span)
+                    .with_label("declared again here")
+                    .with_note(first.span, "first declared here")
+                    .with_help("remove one of them; a consumer subscribes to a stream once"),
+            );
+            continue;
+        }
+        let producer = &components[from];
+        schemas(e, producer, stream, &components[to], diags);
+        let direct = producer.node.outputs[stream].direct;
+        direct_rules(e, producer, stream, direct, diags);
+        fields(e, &producer.node.outputs[stream].schema, scope, diags);
+        let (line, column) = line_col(source, e.span.start);
+        edges.push(CheckedEdge {
+            edge: GraphEdge { from, stream, to, grouping: grouping(&e.grouping.kind), line, column },
+            decl: e,
+        });
+    }
+    unfed_bolts(topology, components, diags);
+    edges
+}
+
+/// The id of the component `name`, or `E0301`.
+fn lookup(name: &Ident, ids: &HashMap<&str, usize>, diags: &mut Diagnostics) -> Option<usize> {
+    if let Some(id) = ids.get(name.name.as_str()) {
+        return Some(*id);
+    }
+    let mut d = Diagnostic::error("E0301", format!("cannot find component `{}`", name.name), name.span)
+        .with_label("no spout or bolt has this name");
+    if let Some(close) = similar(&name.name, ids.keys().copied()) {
+        d = d.with_help(format!("a component with a similar name exists: `{close}`"));
+    }
+    diags.push(d);
+    None
+}
+
+/// `E0307`: spouts are sources.
+fn into_spout(e: &Edge, to: &Checked<'_>, diags: &mut Diagnostics) {
+    if to.node.kind == ComponentKind::Spout {
+        diags.push(
+            Diagnostic::error("E0307", format!("edge into the spout `{}`", e.to.name), e.to.span)
+                .with_label("spouts cannot receive tuples")
+                .with_note(to.decl.name.span, "declared as a spout here")
+                .with_help("only bolts consume streams; declare it as a `bolt` with an input schema"),
+        );
+    }
+}
+
+/// The index of the producer's stream the edge reads.
+fn stream(e: &Edge, producer: &Checked<'_>, diags: &mut Diagnostics) -> Option<usize> {
+    if !producer.output_known {
+        return None;
+    }
+    let outputs = &producer.node.outputs;
+    let name = &producer.node.name;
+    if outputs.is_empty() {
+        diags.push(
+            Diagnostic::error("E0311", format!("`{name}` has no output to send"), e.from.span)
+                .with_label("this component is a sink")
+                .with_note(producer.decl.name.span, "declared without `->` here")
+                .with_help("give it an output: `-> Schema`"),
+        );
+        return None;
+    }
+    let names = || list(outputs.iter().map(|s| s.name.as_str()));
+    match &e.stream {
+        None if outputs.len() == 1 => Some(0),
+        None => {
+            diags.push(
+                Diagnostic::error("E0308", format!("`{name}` has several streams; name one"), e.from.span)
+                    .with_label("which stream?")
+                    .with_help(format!(
+                        "write `{name}.stream -> {}`; its streams are {}",
+                        e.to.name,
+                        names()
+                    )),
+            );
+            None
+        }
+        Some(s) => {
+            if let Some(i) = outputs.iter().position(|o| o.name == s.name) {
+                if producer.stream_set || s.name == "default" {
+                    return Some(i);
+                }
+            }
+            let mut d = Diagnostic::error("E0302", format!("`{name}` has no stream `{}`", s.name), s.span)
+                .with_label("unknown stream");
+            d = if producer.stream_set {
+                match similar(&s.name, outputs.iter().map(|o| o.name.as_str())) {
+                    Some(close) => d.with_help(format!("did you mean `{close}`? its streams are {}", names())),
+                    None => d.with_help(format!("its streams are {}", names())),
+                }
+            } else {
+                d.with_help(format!(
+                    "`{name}` has a single output stream; write `{name} -> {}` without a stream name",
+                    e.to.name
+                ))
+            };
+            diags.push(d);
+            None
+        }
+    }
+}
+
+/// `E0303`: the producer's stream carries the consumer's input schema.
+fn schemas(e: &Edge, producer: &Checked<'_>, stream: usize, consumer: &Checked<'_>, diags: &mut Diagnostics) {
+    let (Some(input), true) = (&consumer.decl.input, consumer.input_known) else { return };
+    let sent = &producer.node.outputs[stream].schema;
+    if *sent != input.name {
+        let what = match &e.stream {
+            Some(s) => format!("`{}.{}`", e.from.name, s.name),
+            None => format!("`{}`", e.from.name),
+        };
+        diags.push(
+            Diagnostic::error(
+                "E0303",
+                format!("schema mismatch: {what} sends `{sent}` but `{}` expects `{}`", e.to.name, input.name),
+                e.span,
+            )
+            .with_label(format!("this edge carries `{sent}`"))
+            .with_note(input.span, format!("`{}` consumes `{}`", e.to.name, input.name))
+            .with_help("connect a producer of the right schema, or convert with a `map` bolt"),
+        );
+    }
+}
+
+/// `E0305`/`E0306`: the `direct` grouping exactly on direct streams.
+fn direct_rules(e: &Edge, producer: &Checked<'_>, stream: usize, direct: bool, diags: &mut Diagnostics) {
+    let is_direct_grouping = e.grouping.kind == GroupingKind::Direct;
+    let stream_name = &producer.node.outputs[stream].name;
+    let which = if producer.stream_set {
+        format!("stream `{}.{stream_name}`", e.from.name)
+    } else {
+        format!("output of `{}`", e.from.name)
+    };
+    if is_direct_grouping && !direct {
+        diags.push(
+            Diagnostic::error("E0305", format!("`direct` grouping on a {which}, which is not direct"), e.grouping.span)
+                .with_label("the producer does not choose the receiving task")
+                .with_note(producer.decl.output.as_ref().map_or(producer.decl.span, |o| o.span), "declared here")
+                .with_help("declare the stream `direct` (`-> direct Schema`, or `name: direct Schema` in a stream set)"),
+        );
+    } else if direct && !is_direct_grouping {
+        diags.push(
+            Diagnostic::error(
+                "E0306",
+                format!("the {which} is direct, but the edge groups it by `{}`", e.grouping.kind.keyword()),
+                e.grouping.span,
+            )
+            .with_label("a direct stream needs the `direct` grouping")
+            .with_note(producer.decl.output.as_ref().map_or(producer.decl.span, |o| o.span), "declared direct here")
+            .with_help(format!("write `{} -> {} : direct`", edge_source(e), e.to.name)),
+        );
+    }
+}
+
+fn edge_source(e: &Edge) -> String {
+    match &e.stream {
+        Some(s) => format!("{}.{}", e.from.name, s.name),
+        None => e.from.name.clone(),
+    }
+}
+
+/// `E0304`: `fields(x)` and `partial_key(x)` name fields of the stream's schema (declared
+/// tuples only; an imported schema's fields are checked by rustc).
+fn fields(e: &Edge, schema: &str, scope: &Scope<'_>, diags: &mut Diagnostics) {
+    let (GroupingKind::Fields(names) | GroupingKind::PartialKey(names)) = &e.grouping.kind else { return };
+    let Some(decl) = scope.fields(schema) else { return };
+    let known = || decl.iter().map(|f| f.name.name.as_str());
+    for name in names {
+        if known().any(|f| f == name.name) {
+            continue;
+        }
+        let help = match similar(&name.name, known()) {
+            Some(close) => format!("did you mean `{close}`? `{schema}` has the fields {}", list(known())),
+            None if decl.is_empty() => format!("`{schema}` has no fields"),
+            None => format!("`{schema}` has the fields {}", list(known())),
+        };
+        diags.push(
+            Diagnostic::error("E0304", format!("tuple `{schema}` has no field `{}`", name.name), name.span)
+                .with_label("unknown field")
+                .with_help(help),
+        );
+    }
+}
+
+fn grouping(kind: &GroupingKind) -> Grouping {
+    let names = |v: &[Ident]| v.iter().map(|i| i.name.clone()).collect();
+    match kind {
+        GroupingKind::Shuffle => Grouping::Shuffle,
+        GroupingKind::Fields(f) => Grouping::Fields(names(f)),
+        GroupingKind::All => Grouping::All,
+        GroupingKind::Global => Grouping::Global,
+        GroupingKind::None => Grouping::None,
+        GroupingKind::Direct => Grouping::Direct,
+        GroupingKind::LocalOrShuffle => Grouping::LocalOrShuffle,
+        GroupingKind::Custom(p) => Grouping::Custom(p.text.clone()),
+        GroupingKind::PartialKey(f) => Grouping::PartialKey(names(f)),
+    }
+}
+
+/// `E0407`: a bolt that no edge feeds would never run.
+fn unfed_bolts(topology: &Topology, components: &[Checked<'_>], diags: &mut Diagnostics) {
+    for c in components {
+        if c.node.kind != ComponentKind::Bolt || c.decl.input.is_none() {
+            continue;
+        }
+        if topology.edges.iter().any(|e| e.to.name == c.node.name) {
+            continue;
+        }
+        diags.push(
+            Diagnostic::error("E0407", format!("bolt `{}` has no input edge", c.node.name), c.decl.name.span)
+                .with_label("nothing sends tuples here")
+                .with_help(format!("connect a producer: `producer -> {}`", c.node.name)),
+        );
+    }
+}

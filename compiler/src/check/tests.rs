@@ -1,0 +1,88 @@
+//! Unit tests of the checker on whole sources; the UI fixtures cover each diagnostic.
+
+use crate::graph::{Grouping, Guarantee};
+
+fn graph(src: &str) -> crate::graph::Graph {
+    match crate::front_end("t.topo", src) {
+        Ok(g) => g,
+        Err(d) => panic!("{}", d.render("t.topo", src)),
+    }
+}
+
+fn codes(src: &str) -> Vec<&'static str> {
+    match crate::front_end("t.topo", src) {
+        Ok(_) => panic!("expected errors"),
+        Err(d) => d.items.iter().map(|d| d.code).collect(),
+    }
+}
+
+#[test]
+fn word_count_graph() {
+    let g = graph(include_str!("../../tests/ui/pass/wordcount.topo"));
+    assert_eq!(g.name, "wordcount");
+    assert_eq!(g.file_name, "t.topo");
+    assert_eq!(g.uses, ["crate::ops::{RandomSentences, SplitWords, CountWords, Print}"]);
+    assert_eq!(g.config.guarantee, Guarantee::AtLeastOnce);
+    assert_eq!(g.config.workers, 2);
+    let names: Vec<&str> = g.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["sentences", "split", "count", "print"]);
+    let count = &g.components[2];
+    assert_eq!((count.parallelism, count.tasks), (4, 8));
+    assert_eq!(count.input.as_deref(), Some("Word"));
+    assert_eq!(count.output_type.as_deref(), Some("Count"));
+    assert_eq!(count.outputs[0].name, "default");
+    assert_eq!(g.components[3].outputs, []);
+    assert_eq!(g.components[3].output_type, None);
+    assert_eq!(g.edges[1].grouping, Grouping::Fields(vec!["word".into()]));
+    assert_eq!((g.edges[1].from, g.edges[1].to), (1, 2));
+    assert_eq!(g.components[0].line, 11);
+    assert_eq!(g.components[0].column, 5);
+}
+
+#[test]
+fn stream_sets_and_defaults() {
+    let g = graph(
+        "use x::{S, Sink};
+         tuple A { v: u32 }
+         streams R { ok: A, high_temp: direct A }
+         topology t {
+            spout s = S -> A
+            bolt r = S(A) -> R parallelism 3
+            bolt f = filter(keep)(A)
+            bolt k = Sink(A)
+            s -> r
+            r.ok -> f
+            r.high_temp -> k : direct
+         }",
+    );
+    let r = &g.components[1];
+    assert_eq!((r.parallelism, r.tasks), (3, 3));
+    assert_eq!(r.output_type.as_deref(), Some("R"));
+    assert_eq!(r.outputs[1].variant.as_deref(), Some("HighTemp"));
+    assert!(r.outputs[1].direct);
+    assert_eq!(g.edges[2].stream, 1);
+    assert_eq!(g.edges[0].grouping, Grouping::Shuffle);
+    let f = &g.components[2];
+    assert_eq!(f.output_type.as_deref(), Some("A"));
+    assert_eq!(f.outputs[0].schema, "A");
+    assert_eq!(g.stream_sets[0].streams[0].variant.as_deref(), Some("Ok"));
+}
+
+#[test]
+fn all_errors_reported() {
+    let c = codes(
+        "tuple A { v: u32 }
+         topology t {
+            spout s = S -> A parallelism 0
+            bolt b = B(A) -> Nope
+            s -> c
+            s -> b : fields(w)
+         }",
+    );
+    assert_eq!(c, ["E0401", "E0201", "E0301", "E0304"]);
+}
+
+#[test]
+fn no_topology() {
+    assert_eq!(codes("tuple A { v: u32 }"), ["E0101"]);
+}
