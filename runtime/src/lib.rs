@@ -34,7 +34,7 @@ pub use api::{
 pub use cli::{main, main_from};
 pub use codec::{Codec, DecodeError};
 pub use exec::local::{RunError, RunOptions, Summary, run_local};
-//pub use gale_macros::{Tuple, topology};
+pub use gale_macros::{Tuple, topology};
 pub use grouping::{FastMap, FastSet, hash_key};
 pub use topology::Topology;
 pub use tuple::Tuple;
@@ -55,7 +55,7 @@ macro_rules! include_topology {
 pub mod __private {
     pub use crate::api::{Bolt, CustomGrouping, Emitter, Spout, TaskId};
     pub use crate::codec::{Codec, DecodeError};
-    pub use crate::exec::chain::{Counted, Downstream, SpoutHead, Stage, Tee};
+    pub use crate::exec::chain::{Counted, Discard, Downstream, SpoutHead, Stage, Tee};
     pub use crate::exec::wiring::Wiring;
     pub use crate::grouping::{
         All, Custom, Direct, Fields, Global, LocalOrShuffle, PartialKey, Router, Shuffle,

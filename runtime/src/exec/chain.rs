@@ -292,3 +292,21 @@ impl<S: Spout, D: Downstream<S::Out>> SpoutRunner for SpoutHead<S, D> {
         self.out.report(wiring);
     }
 }
+
+/// A stream nobody subscribes to: its tuples are dropped (as in Storm).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+impl<T> Emitter<T> for Discard {
+    #[inline]
+    fn emit(&mut self, _tuple: T) {}
+    #[inline]
+    fn emit_direct(&mut self, _task: TaskId, _tuple: T) {}
+}
+
+impl<T> Downstream<T> for Discard {
+    fn open(&mut self, _: &Wiring) {}
+    fn flush(&mut self) {}
+    fn finish(&mut self) {}
+    fn report(&mut self, _: &Wiring) {}
+}

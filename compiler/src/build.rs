@@ -1,0 +1,73 @@
+//! The `build.rs` API, in the style of `tonic-build`: compile `.topo` files into `OUT_DIR`.
+
+use std::path::{Path, PathBuf};
+
+/// Why a `.topo` file could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The file could not be read, or the output not written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file has errors; `rendered` shows each like rustc (file:line:col, caret, help).
+    #[error("{rendered}")]
+    Invalid {
+        /// Every diagnostic, rendered.
+        rendered: String,
+        /// How many errors.
+        count: usize,
+    },
+    /// `OUT_DIR` is not set: `compile` is meant to run from a build script.
+    #[error("OUT_DIR is not set: call gale_compiler::compile from build.rs, or use compile_to")]
+    NoOutDir,
+}
+
+/// Compiles a `.topo` file (a path relative to the package root) into
+/// `$OUT_DIR/<topology>.rs`, and tells Cargo to rerun the build script only when it changes.
+/// Returns the generated file's path.
+pub fn compile(topo: impl AsRef<Path>) -> Result<PathBuf, CompileError> {
+    let out_dir = std::env::var_os("OUT_DIR").ok_or(CompileError::NoOutDir)?;
+    let topo = topo.as_ref();
+    println!("cargo::rerun-if-changed={}", topo.display());
+    compile_to(topo, out_dir)
+}
+
+/// [`compile`], printing the errors like rustc and exiting the build script on failure.
+pub fn compile_or_exit(topo: impl AsRef<Path>) -> PathBuf {
+    match compile(topo) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Compiles a `.topo` file into `out_dir/<topology>.rs`.
+pub fn compile_to(topo: impl AsRef<Path>, out_dir: impl AsRef<Path>) -> Result<PathBuf, CompileError> {
+    let topo = topo.as_ref();
+    let source = std::fs::read_to_string(topo).map_err(|source| CompileError::Io {
+        path: topo.to_path_buf(),
+        source,
+    })?;
+    let file_name = topo.to_string_lossy().replace('\\', "/");
+    let graph = crate::front_end(&file_name, &source).map_err(|d| CompileError::Invalid {
+        rendered: d.render(&file_name, &source),
+        count: d.items.len(),
+    })?;
+    let plan = crate::plan::plan(&graph);
+    let code = crate::codegen::generate(&graph, &plan);
+    let out = out_dir.as_ref().join(format!("{}.rs", graph.name));
+    // Leave the file untouched when nothing changed, so rustc's inputs keep their mtime.
+    if std::fs::read_to_string(&out).ok().as_deref() != Some(code.as_str()) {
+        std::fs::write(&out, code).map_err(|source| CompileError::Io {
+            path: out.clone(),
+            source,
+        })?;
+    }
+    Ok(out)
+}

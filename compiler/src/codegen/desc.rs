@@ -1,0 +1,126 @@
+//! The plan as static data: `static DESC: TopologyDesc` (what `plan` prints and what the
+//! runtime schedules).
+
+use crate::ast::{ComponentKind, ConfigValue, Operator};
+use crate::graph::{Graph, Grouping, Guarantee};
+use crate::plan::Plan;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+fn operator_text(op: &Operator) -> String {
+    match op {
+        Operator::User(p) => p.text.clone(),
+        Operator::Map(p) => format!("map({})", p.text),
+        Operator::Filter(p) => format!("filter({})", p.text),
+        Operator::FlatMap(p) => format!("flat_map({})", p.text),
+    }
+}
+
+fn grouping_detail(g: &Grouping) -> String {
+    match g {
+        Grouping::Fields(f) | Grouping::PartialKey(f) => f.join(", "),
+        Grouping::Custom(p) => p.clone(),
+        _ => String::new(),
+    }
+}
+
+fn opt_u64(v: Option<u64>) -> TokenStream {
+    match v {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn config_value(v: &ConfigValue) -> TokenStream {
+    match v {
+        ConfigValue::Int(n) => quote!(__gale::ConfigValue::Int(#n)),
+        ConfigValue::Float(f) => quote!(__gale::ConfigValue::Float(#f)),
+        ConfigValue::Bool(b) => quote!(__gale::ConfigValue::Bool(#b)),
+        ConfigValue::Str(s) => quote!(__gale::ConfigValue::Str(#s)),
+        ConfigValue::DurationMs(ms) => quote!(__gale::ConfigValue::DurationMs(#ms)),
+        ConfigValue::Word(w) => quote!(__gale::ConfigValue::Word(#w)),
+    }
+}
+
+/// `static DESC: __gale::TopologyDesc = ...;`
+pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
+    let name = &graph.name;
+    let source = &graph.file_name;
+    let components = graph.components.iter().enumerate().map(|(i, c)| {
+        let cname = &c.name;
+        let kind = match c.kind {
+            ComponentKind::Spout => quote!(__gale::Kind::Spout),
+            ComponentKind::Bolt => quote!(__gale::Kind::Bolt),
+        };
+        let op = operator_text(&c.op);
+        let input = match &c.input {
+            Some(s) => quote!(::core::option::Option::Some(#s)),
+            None => quote!(::core::option::Option::None),
+        };
+        let streams = c.outputs.iter().map(|s| {
+            let (n, sc, d) = (&s.name, &s.schema, s.direct);
+            quote!(__gale::StreamDesc { name: #n, schema: #sc, direct: #d })
+        });
+        let (par, tasks) = (c.parallelism, c.tasks);
+        let first = plan.components[i].first_task;
+        let chain = plan.components[i].chain;
+        let line = c.line as u32;
+        quote! {
+            __gale::ComponentDesc {
+                name: #cname, kind: #kind, operator: #op, input: #input,
+                streams: &[#(#streams),*],
+                parallelism: #par, tasks: #tasks, first_task: #first, chain: #chain, line: #line,
+            }
+        }
+    });
+    let chains = plan.chains.iter().map(|ch| {
+        let members = &ch.members;
+        let (par, tasks) = (ch.parallelism, ch.tasks);
+        quote!(__gale::ChainDesc { components: &[#(#members),*], parallelism: #par, tasks: #tasks })
+    });
+    let edges = graph.edges.iter().enumerate().map(|(i, e)| {
+        let (from, stream, to) = (e.from, e.stream, e.to);
+        let kw = e.grouping.keyword();
+        let detail = grouping_detail(&e.grouping);
+        let fused = plan.fused[i];
+        quote! {
+            __gale::EdgeDesc { from: #from, stream: #stream, to: #to, grouping: #kw, detail: #detail, fused: #fused }
+        }
+    });
+    let cfg = &graph.config;
+    let guarantee = match cfg.guarantee {
+        Guarantee::AtMostOnce => quote!(__gale::Guarantee::AtMostOnce),
+        Guarantee::AtLeastOnce => quote!(__gale::Guarantee::AtLeastOnce),
+        Guarantee::ExactlyOnce => quote!(__gale::Guarantee::ExactlyOnce),
+    };
+    let timeout = cfg.message_timeout_ms;
+    let pending = opt_u64(cfg.max_spout_pending);
+    let ackers = opt_u64(cfg.ackers);
+    let workers = cfg.workers;
+    let batch = cfg.batch_size.unwrap_or(1024);
+    let capacity = cfg.queue_capacity.unwrap_or(16);
+    let entries = cfg.extra.iter().map(|(k, v)| {
+        let v = config_value(v);
+        quote!((#k, #v))
+    });
+    quote! {
+        /// The physical plan, as data.
+        pub static DESC: __gale::TopologyDesc = __gale::TopologyDesc {
+            name: #name,
+            source: #source,
+            components: &[#(#components),*],
+            chains: &[#(#chains),*],
+            edges: &[#(#edges),*],
+            settings: __gale::Settings {
+                guarantee: #guarantee,
+                message_timeout_ms: #timeout,
+                max_spout_pending: #pending,
+                ackers: #ackers,
+                workers: #workers,
+                batch_size: #batch,
+                queue_capacity: #capacity,
+            },
+            config: &[#(#entries),*],
+        };
+    }
+}

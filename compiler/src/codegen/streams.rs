@@ -1,0 +1,74 @@
+//! Stream sets: an enum with one variant per stream, and the emitter that splits it.
+//!
+//! `streams Routed { normal: Event, alerts: Alert }` becomes `enum Routed { Normal(Event),
+//! Alerts(Alert) }` and `RoutedOutputs<E0, E1>`, which sends each variant to its stream.
+
+use super::rust::ident;
+use crate::graph::{Graph, StreamSet};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// The name of a stream set's splitting emitter.
+pub fn outputs_ident(set: &str) -> proc_macro2::Ident {
+    format_ident!("{}Outputs", set)
+}
+
+/// The enum and its splitting emitter.
+pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
+    let name = ident(&set.name);
+    let outputs = outputs_ident(&set.name);
+    let variants: Vec<_> = set
+        .streams
+        .iter()
+        .map(|s| ident(s.variant.as_deref().unwrap_or(&s.name)))
+        .collect();
+    let schemas: Vec<_> = set.streams.iter().map(|s| ident(&s.schema)).collect();
+    let params: Vec<_> = (0..set.streams.len()).map(|i| format_ident!("E{}", i)).collect();
+    let idx: Vec<_> = (0..set.streams.len()).map(syn::Index::from).collect();
+    let doc = format!(
+        " The `{}` stream set: emit a variant to emit on its stream.",
+        set.name
+    );
+    let outputs_doc = format!(" Splits `{}` values onto their streams.", set.name);
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum #name {
+            #( #variants(#schemas), )*
+        }
+
+        #[doc = #outputs_doc]
+        #[doc(hidden)]
+        pub struct #outputs<#(#params),*>(#(pub #params),*);
+
+        impl<#(#params: __gale::Emitter<#schemas>),*> __gale::Emitter<#name> for #outputs<#(#params),*> {
+            #[inline]
+            fn emit(&mut self, tuple: #name) {
+                match tuple {
+                    #( #name::#variants(t) => self.#idx.emit(t), )*
+                }
+            }
+            #[inline]
+            fn emit_direct(&mut self, task: __gale::TaskId, tuple: #name) {
+                match tuple {
+                    #( #name::#variants(t) => self.#idx.emit_direct(task, t), )*
+                }
+            }
+        }
+
+        impl<#(#params: __gale::Downstream<#schemas>),*> __gale::Downstream<#name> for #outputs<#(#params),*> {
+            fn open(&mut self, wiring: &__gale::Wiring) {
+                #( self.#idx.open(wiring); )*
+            }
+            fn flush(&mut self) {
+                #( self.#idx.flush(); )*
+            }
+            fn finish(&mut self) {
+                #( self.#idx.finish(); )*
+            }
+            fn report(&mut self, wiring: &__gale::Wiring) {
+                #( self.#idx.report(wiring); )*
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `pub fn topology()`: one factory per fused chain, each nesting the chain's operators
+//! into a single monomorphised value (see `gale::exec::chain`).
+
+use super::rust::{ident, path};
+use super::streams::outputs_ident;
+use crate::ast::{ComponentKind, Operator};
+use crate::graph::{Graph, Grouping};
+use crate::plan::Plan;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// The `topology()` function.
+pub fn topology_fn(graph: &Graph, plan: &Plan) -> TokenStream {
+    let chains = plan.chains.iter().enumerate().map(|(i, chain)| {
+        let head = chain.members[0];
+        let c = &graph.components[head];
+        match c.kind {
+            ComponentKind::Spout => {
+                let ctor = constructor(graph, head);
+                let out = output(graph, plan, head);
+                quote! {
+                    t.spout_chain(#i, |w: &__gale::Wiring| {
+                        __gale::SpoutHead::new(#head, #ctor, #out)
+                    });
+                }
+            }
+            ComponentKind::Bolt => {
+                let input = ident(c.input.as_deref().unwrap_or("()"));
+                let stage = stage(graph, plan, head);
+                quote! {
+                    t.bolt_chain::<#input, _, _>(#i, |w: &__gale::Wiring| #stage);
+                }
+            }
+        }
+    });
+    quote! {
+        /// The topology: its plan and a factory per fused chain. Run it with `gale::main`.
+        pub fn topology() -> __gale::Topology {
+            let mut t = __gale::Topology::new(&DESC);
+            #(#chains)*
+            t
+        }
+    }
+}
+
+fn constructor(graph: &Graph, c: usize) -> TokenStream {
+    let node = &graph.components[c];
+    let input = node.input.as_deref().map(ident);
+    let out = node.output_type.as_deref().map(ident);
+    match &node.op {
+        Operator::User(p) => {
+            let p = path(&p.text);
+            quote!(<#p as ::core::default::Default>::default())
+        }
+        Operator::Map(p) => {
+            let f = path(&p.text);
+            quote!(__gale::MapOp::<_, #input, #out>::new(#f))
+        }
+        Operator::Filter(p) => {
+            let f = path(&p.text);
+            quote!(__gale::FilterOp::<_, #input>::new(#f))
+        }
+        Operator::FlatMap(p) => {
+            let f = path(&p.text);
+            quote!(__gale::FlatMapOp::<_, #input, #out>::new(#f))
+        }
+    }
+}
+
+fn stage(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
+    let ctor = constructor(graph, c);
+    let out = output(graph, plan, c);
+    quote!(__gale::Stage::new(#c, #ctor, #out))
+}
+
+/// Where component `c`'s output goes: counted, split by stream, then per consumer.
+fn output(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
+    let node = &graph.components[c];
+    if node.outputs.is_empty() {
+        return quote!(());
+    }
+    let is_set = graph
+        .stream_sets
+        .iter()
+        .any(|s| Some(&s.name) == node.output_type.as_ref());
+    if is_set {
+        let set = outputs_ident(node.output_type.as_deref().unwrap_or_default());
+        let streams = (0..node.outputs.len()).map(|s| stream(graph, plan, c, s));
+        quote!(__gale::Counted::new(#c, #set(#(#streams),*)))
+    } else {
+        let s = stream(graph, plan, c, 0);
+        quote!(__gale::Counted::new(#c, #s))
+    }
+}
+
+/// One stream of component `c`: every consumer gets every tuple.
+fn stream(graph: &Graph, plan: &Plan, c: usize, s: usize) -> TokenStream {
+    let consumers: Vec<TokenStream> = graph
+        .edges
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.from == c && e.stream == s)
+        .map(|(i, e)| {
+            if plan.fused[i] {
+                stage(graph, plan, e.to)
+            } else {
+                router(graph, i)
+            }
+        })
+        .collect();
+    let mut iter = consumers.into_iter().rev();
+    match iter.next() {
+        None => quote!(__gale::Discard),
+        Some(last) => iter.fold(last, |acc, first| quote!(__gale::Tee::new(#first, #acc))),
+    }
+}
+
+fn router(graph: &Graph, edge: usize) -> TokenStream {
+    let e = &graph.edges[edge];
+    let schema_name = &graph.components[e.from].outputs[e.stream].schema;
+    let schema = ident(schema_name);
+    let key = |fields: &[String]| {
+        let f: Vec<_> = fields.iter().map(|f| ident(f)).collect();
+        if f.len() == 1 {
+            let f0 = &f[0];
+            quote!(|t: &#schema| __gale::hash_key(&t.#f0))
+        } else {
+            quote!(|t: &#schema| __gale::hash_key(&(#(&t.#f),*)))
+        }
+    };
+    let grouping = match &e.grouping {
+        Grouping::Shuffle | Grouping::None => quote!(__gale::Shuffle::new()),
+        Grouping::Fields(f) => {
+            let k = key(f);
+            quote!(__gale::Fields::new(#k))
+        }
+        Grouping::PartialKey(f) => {
+            let k = key(f);
+            quote!(__gale::PartialKey::new(#k))
+        }
+        Grouping::All => quote!(__gale::All),
+        Grouping::Global => quote!(__gale::Global),
+        Grouping::Direct => quote!(__gale::Direct),
+        Grouping::LocalOrShuffle => quote!(__gale::LocalOrShuffle::new()),
+        Grouping::Custom(p) => {
+            let p = path(p);
+            quote!(__gale::Custom::new(<#p as ::core::default::Default>::default()))
+        }
+    };
+    quote!(__gale::Router::<#schema, _>::new(w, #edge, #grouping))
+}
