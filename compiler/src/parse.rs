@@ -96,9 +96,11 @@ fn expected_phrase(positives: &[Rule]) -> String {
         [Rule::use_decl, Rule::tuple_decl, Rule::streams_decl, Rule::topology, Rule::EOI];
     let mut rules = positives.to_vec();
     // pest may report only the first alternative of a declaration; name them all.
-    if rules.iter().any(|r| DECLARATIONS[..4].contains(r)) {
+    let starts = [Rule::file, Rule::kw_use, Rule::kw_tuple, Rule::kw_streams, Rule::kw_topology];
+    if rules.iter().any(|r| DECLARATIONS[..4].contains(r) || starts.contains(r)) {
         rules.extend(DECLARATIONS);
     }
+    rules.retain(|r| *r != Rule::file);
     let mut phrases: Vec<&str> = Vec::new();
     for rule in &rules {
         let phrase = describe(*rule);
@@ -127,6 +129,9 @@ fn keyword_help(positives: &[Rule], found: &str) -> Option<String> {
         "tasks", "direct",
     ];
     let word = found.trim_matches('`');
+    if found == "`=>`" && positives.iter().any(|r| matches!(r, Rule::arrow | Rule::output)) {
+        return Some("outputs and edges are written with `->`".to_string());
+    }
     let wants_name = positives.iter().any(|r| matches!(
             r,
             Rule::ident
@@ -146,11 +151,11 @@ fn describe(rule: Rule) -> &'static str {
     match rule {
         Rule::EOI => "end of file",
         Rule::WHITESPACE | Rule::COMMENT => "whitespace",
-        Rule::declaration => "a declaration",
+        Rule::file | Rule::declaration => "a declaration",
         Rule::topology_item => "a component, an edge or a `config` block",
         Rule::ident_char => "a name",
         Rule::path_segment => "a Rust path",
-        Rule::file | Rule::use_decl | Rule::kw_use => "a `use` declaration",
+        Rule::use_decl | Rule::kw_use => "a `use` declaration",
         Rule::tuple_decl | Rule::kw_tuple => "a `tuple` declaration",
         Rule::streams_decl | Rule::kw_streams => "a `streams` declaration",
         Rule::topology | Rule::kw_topology => "a `topology`",
@@ -249,9 +254,18 @@ struct Walker {
     diags: Diagnostics,
 }
 
+/// The span of a pair without the whitespace and comments pest may have skipped at its
+/// end (before an optional part that turned out to be absent): it ends where its last
+/// token ends.
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
-    let s = pair.as_span();
-    Span::new(s.start(), s.end())
+    let start = pair.as_span().start();
+    let mut end = pair.as_span().end();
+    let mut last = pair.clone().into_inner().last();
+    while let Some(p) = last {
+        end = p.as_span().end();
+        last = p.into_inner().last();
+    }
+    Span::new(start, end)
 }
 
 fn ident(pair: &Pair<'_, Rule>) -> Ident {
@@ -643,6 +657,7 @@ fn use_tree(pair: Pair<'_, Rule>, imported: &mut Vec<Ident>, parent: Option<&Ide
                 path = Some((text.clone(), last));
             }
             Rule::use_group => text = use_group(p, imported, None),
+            Rule::use_glob => text = "*".to_string(),
             Rule::use_suffix => {
                 let last = path.take().map(|(_, l)| l);
                 let inner = only_child(p);
@@ -717,6 +732,74 @@ mod tests {
     }
 
     #[test]
+    fn syntax_errors_speak_human() {
+        assert_eq!(
+            err("topology t { a -> b : fieds(word) }"),
+            "expected a grouping such as `shuffle` or `fields(word)`, found `fieds`"
+        );
+        assert_eq!(err("tuple A { a u8 }"), "expected `:`, found `u8`");
+        assert_eq!(err("topology t { bolt direct = B(W) }"), "expected a component name, found `direct`");
+        assert_eq!(
+            err("tople x {}"),
+            "expected a `use` declaration, a `tuple` declaration, a `streams` declaration, \
+             a `topology` or end of file, found `tople`"
+        );
+    }
+
+    #[test]
+    fn names_that_look_like_keywords() {
+        let src = "topology t { bolt count = C(W) -> W bolt print = P(W) bolt all = A(W) \
+                   count -> print : all  print -> all : none }";
+        let t = &parse(src).expect("parses").topologies[0];
+        assert_eq!(t.components[2].name.name, "all");
+        assert_eq!(t.edges[0].grouping.kind, GroupingKind::All);
+        assert_eq!(t.edges[1].grouping.kind, GroupingKind::None);
+    }
+
+    #[test]
+    fn use_trees() {
+        let src = "use crate::ops::{self, a::{B, C as D}, E as _, *}; use x::Y as Z; topology t {}";
+        let file = parse(src).expect("parses");
+        assert_eq!(file.uses[0].tree, "crate::ops::{self, a::{B, C as D}, E as _, *}");
+        let names: Vec<&str> = file.uses.iter().flat_map(|u| &u.imported).map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["ops", "B", "D", "Z"]);
+    }
+
+    #[test]
+    fn values_and_types() {
+        let src = r#"tuple T { a: Option<Vec<u8>>, b: bytes, c: Loc }
+            topology t { config { d = 1_500ms, m = 2m, h = 1h, f = 0.5, s = "a\"b\n", w = fast, b = false } }"#;
+        let file = parse(src).expect("parses");
+        let fields = &file.tuples[0].fields;
+        let TypeKind::Option(inner) = &fields[0].ty.kind else { panic!("option") };
+        assert!(matches!(&inner.kind, TypeKind::Vec(v) if v.kind == TypeKind::Prim(Prim::U8)));
+        assert_eq!(fields[1].ty.kind, TypeKind::Bytes);
+        assert!(matches!(&fields[2].ty.kind, TypeKind::Named(n) if n.name == "Loc"));
+        let values: Vec<&ConfigValue> =
+            file.topologies[0].configs[0].entries.iter().map(|e| &e.value).collect();
+        assert_eq!(
+            values,
+            [
+                &ConfigValue::DurationMs(1_500),
+                &ConfigValue::DurationMs(120_000),
+                &ConfigValue::DurationMs(3_600_000),
+                &ConfigValue::Float(0.5),
+                &ConfigValue::Str("a\"b\n".into()),
+                &ConfigValue::Word("fast".into()),
+                &ConfigValue::Bool(false),
+            ]
+        );
+    }
+
+    #[test]
+    fn spans_end_at_the_last_token() {
+        let src = "topology t {\n  a -> b   // trailing\n}";
+        let edge = &parse(src).expect("parses").topologies[0].edges[0];
+        assert_eq!(&src[edge.span.start..edge.span.end], "a -> b");
+        assert_eq!(edge.grouping.span, edge.span);
+    }
+
+    #[test]
     fn word_count() {
         let src = include_str!("../tests/ui/pass/wordcount.topo");
         let file = parse(src).expect("parses");
@@ -726,5 +809,16 @@ mod tests {
         assert_eq!(t.name.name, "wordcount");
         assert_eq!(t.components.len(), 4);
         assert_eq!(t.edges.len(), 3);
+        let count = &t.components[2];
+        assert_eq!(count.kind, ComponentKind::Bolt);
+        assert_eq!(count.op, Operator::User(RustPath { text: "CountWords".into(), span: count.op.path().span }));
+        assert_eq!(count.input.as_ref().map(|i| i.name.as_str()), Some("Word"));
+        assert_eq!(count.output.as_ref().map(|o| o.ty.name.as_str()), Some("Count"));
+        assert_eq!(count.parallelism.map(|p| p.value), Some(4));
+        assert_eq!(count.tasks.map(|p| p.value), Some(8));
+        assert_eq!(&src[count.span.start..count.span.end], "bolt  count     = CountWords(Word) -> Count              parallelism 4 tasks 8");
+        let GroupingKind::Fields(fields) = &t.edges[1].grouping.kind else { panic!("fields") };
+        assert_eq!(fields[0].name, "word");
+        assert_eq!(&src[fields[0].span.start..fields[0].span.end], "word");
     }
 }

@@ -220,8 +220,11 @@ fn output(out: &Output, scope: &Scope<'_>, diags: &mut Diagnostics) -> Outputs {
 /// A filter emits what it receives: its output, if written, must equal its input.
 fn filter_output(c: &Component, out: Option<&Output>, diags: &mut Diagnostics) -> Outputs {
     let Some(input) = &c.input else { return (None, Vec::new(), false, false) };
+    let mut known = true;
     if let Some(out) = out {
         if out.ty.name != input.name {
+            // Its consumers would only see a cascade of mismatches: leave them unchecked.
+            known = false;
             diags.push(
                 Diagnostic::error(
                     "E0408",
@@ -240,7 +243,7 @@ fn filter_output(c: &Component, out: Option<&Output>, diags: &mut Diagnostics) -
         direct: out.is_some_and(|o| o.direct),
         variant: None,
     };
-    (Some(input.name.clone()), vec![stream], true, false)
+    (Some(input.name.clone()), vec![stream], known, false)
 }
 
 /// A `parallelism` or `tasks` count: at least 1 (`E0401`, `E0402`), at most `u32::MAX`

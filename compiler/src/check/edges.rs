@@ -175,13 +175,13 @@ fn direct_rules(e: &Edge, producer: &Checked<'_>, stream: usize, direct: bool, d
     let is_direct_grouping = e.grouping.kind == GroupingKind::Direct;
     let stream_name = &producer.node.outputs[stream].name;
     let which = if producer.stream_set {
-        format!("stream `{}.{stream_name}`", e.from.name)
+        format!("the stream `{}.{stream_name}`", e.from.name)
     } else {
-        format!("output of `{}`", e.from.name)
+        format!("the output of `{}`", e.from.name)
     };
     if is_direct_grouping && !direct {
         diags.push(
-            Diagnostic::error("E0305", format!("`direct` grouping on a {which}, which is not direct"), e.grouping.span)
+            Diagnostic::error("E0305", format!("`direct` grouping on {which}, which is not direct"), e.grouping.span)
                 .with_label("the producer does not choose the receiving task")
                 .with_note(producer.decl.output.as_ref().map_or(producer.decl.span, |o| o.span), "declared here")
                 .with_help("declare the stream `direct` (`-> direct Schema`, or `name: direct Schema` in a stream set)"),
@@ -190,7 +190,7 @@ fn direct_rules(e: &Edge, producer: &Checked<'_>, stream: usize, direct: bool, d
         diags.push(
             Diagnostic::error(
                 "E0306",
-                format!("the {which} is direct, but the edge groups it by `{}`", e.grouping.kind.keyword()),
+                format!("{which} is direct, but the edge groups it by `{}`", e.grouping.kind.keyword()),
                 e.grouping.span,
             )
             .with_label("a direct stream needs the `direct` grouping")

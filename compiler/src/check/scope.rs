@@ -38,8 +38,8 @@ impl<'a> Scope<'a> {
                         format!("the name `{}` is defined more than once", name.name),
                         name.span,
                     )
-                    .with_label(format!("{what} `{}` defined again here", name.name))
-                    .with_note(prev.span, format!("first defined here as {prev_what}")),
+                    .with_label(format!("defined again here, as {what}"))
+                    .with_note(prev.span, format!("first defined here, as {prev_what}")),
                 );
                 return;
             }

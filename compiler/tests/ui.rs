@@ -1,0 +1,73 @@
+//! UI tests of the front end: what a user sees for each mistake.
+//!
+//! - `tests/ui/fail/*.topo` must fail to check; the rendered diagnostics must equal the
+//!   golden `*.stderr` beside it.
+//! - `tests/ui/pass/*.topo` must check cleanly.
+//!
+//! Run with `GALE_BLESS=1` to (re)write the goldens, then read the diff before committing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The `.topo` files of one fixture directory, sorted by name.
+fn fixtures(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "topo"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn ui() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bless = std::env::var("GALE_BLESS").is_ok_and(|v| v == "1");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (dir, must_fail) in [("tests/ui/fail", true), ("tests/ui/pass", false)] {
+        for path in fixtures(&root.join(dir)) {
+            count += 1;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let rel = format!("{dir}/{name}");
+            let source = fs::read_to_string(&path).expect("fixture is UTF-8");
+            match (gale_compiler::front_end(&rel, &source), must_fail) {
+                (Ok(_), false) => {}
+                (Ok(_), true) => failures.push(format!("{rel}: expected errors, but it checked cleanly")),
+                (Err(d), false) => {
+                    failures.push(format!("{rel}: expected no errors, got:\n{}", d.render(&rel, &source)))
+                }
+                (Err(d), true) => {
+                    let actual = d.render(&rel, &source);
+                    let golden = path.with_extension("stderr");
+                    if bless {
+                        fs::write(&golden, &actual).expect("writing the golden");
+                        continue;
+                    }
+                    let expected = fs::read_to_string(&golden).unwrap_or_default();
+                    if expected != actual {
+                        failures.push(format!(
+                            "{rel}: output differs from {}\n--- expected\n{expected}\n--- actual\n{actual}",
+                            golden.display()
+                        ));
+                    }
+                }
+            }
+        }
+        // A golden whose fixture was deleted or renamed is stale.
+        for entry in fs::read_dir(root.join(dir)).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|x| x == "stderr") && !p.with_extension("topo").exists() {
+                failures.push(format!("{}: golden without a fixture", p.display()));
+            }
+        }
+    }
+    assert!(count > 0, "no UI fixtures found");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} UI fixtures failed (GALE_BLESS=1 rewrites the goldens):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
