@@ -32,7 +32,7 @@ pub fn generate_tokens(graph: &Graph, plan: &Plan) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
-        #[allow(unused_imports, dead_code, non_upper_case_globals, clippy::all)]
+        #[allow(unused_imports, unused_variables, dead_code, missing_docs, non_upper_case_globals, clippy::all)]
         pub mod #name {
             use super::*;
             use ::gale::__private as __gale;
