@@ -51,8 +51,12 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
 
     let Some(topology) = file.topologies.first() else {
         diags.push(
-            Diagnostic::error("E0101", "no topology in this file", crate::ast::Span::new(0, 0))
-                .with_help("add one: `topology name { spout ... bolt ... a -> b }`"),
+            Diagnostic::error(
+                "E0101",
+                "no topology in this file",
+                crate::ast::Span::new(0, 0),
+            )
+            .with_help("add one: `topology name { spout ... bolt ... a -> b }`"),
         );
         return Err(diags);
     };

@@ -16,8 +16,8 @@
 //! ```
 
 use crate::ast::{
-    Component, ComponentKind, ConfigBlock, ConfigEntry, ConfigValue, Count, Edge, FieldDecl,
-    File, Grouping, GroupingKind, Ident, Operator, Output, Prim, RustPath, Span, StreamDecl,
+    Component, ComponentKind, ConfigBlock, ConfigEntry, ConfigValue, Count, Edge, FieldDecl, File,
+    Grouping, GroupingKind, Ident, Operator, Output, Prim, RustPath, Span, StreamDecl,
     StreamSetDecl, Topology, TupleDecl, Type, TypeKind, Use,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -59,9 +59,18 @@ pub fn parse(source: &str) -> Result<File, Diagnostics> {
     let mut walker = Walker::default();
     let file = match pairs.next() {
         Some(file) => walker.file(file),
-        None => File { uses: vec![], tuples: vec![], stream_sets: vec![], topologies: vec![] },
+        None => File {
+            uses: vec![],
+            tuples: vec![],
+            stream_sets: vec![],
+            topologies: vec![],
+        },
     };
-    if walker.diags.is_empty() { Ok(file) } else { Err(walker.diags) }
+    if walker.diags.is_empty() {
+        Ok(file)
+    } else {
+        Err(walker.diags)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -79,7 +88,11 @@ fn syntax_error(err: &PestError<Rule>, source: &str) -> Diagnostic {
         ErrorVariant::ParsingError { positives, .. } => {
             let expected = expected_phrase(positives);
             let help = keyword_help(positives, &found);
-            (format!("expected {expected}, found {found}"), format!("expected {expected}"), help)
+            (
+                format!("expected {expected}, found {found}"),
+                format!("expected {expected}"),
+                help,
+            )
         }
         ErrorVariant::CustomError { message } => (message.clone(), String::new(), None),
     };
@@ -92,12 +105,26 @@ fn syntax_error(err: &PestError<Rule>, source: &str) -> Diagnostic {
 
 /// "a name, `->` or `}`": the human phrases of the expected rules, deduplicated.
 fn expected_phrase(positives: &[Rule]) -> String {
-    const DECLARATIONS: [Rule; 5] =
-        [Rule::use_decl, Rule::tuple_decl, Rule::streams_decl, Rule::topology, Rule::EOI];
+    const DECLARATIONS: [Rule; 5] = [
+        Rule::use_decl,
+        Rule::tuple_decl,
+        Rule::streams_decl,
+        Rule::topology,
+        Rule::EOI,
+    ];
     let mut rules = positives.to_vec();
     // pest may report only the first alternative of a declaration; name them all.
-    let starts = [Rule::file, Rule::kw_use, Rule::kw_tuple, Rule::kw_streams, Rule::kw_topology];
-    if rules.iter().any(|r| DECLARATIONS[..4].contains(r) || starts.contains(r)) {
+    let starts = [
+        Rule::file,
+        Rule::kw_use,
+        Rule::kw_tuple,
+        Rule::kw_streams,
+        Rule::kw_topology,
+    ];
+    if rules
+        .iter()
+        .any(|r| DECLARATIONS[..4].contains(r) || starts.contains(r))
+    {
         rules.extend(DECLARATIONS);
     }
     rules.retain(|r| *r != Rule::file);
@@ -125,14 +152,27 @@ fn expected_phrase(positives: &[Rule]) -> String {
 /// A help line when a keyword stands where a name was expected.
 fn keyword_help(positives: &[Rule], found: &str) -> Option<String> {
     const KEYWORDS: [&str; 10] = [
-        "use", "tuple", "streams", "topology", "spout", "bolt", "config", "parallelism",
-        "tasks", "direct",
+        "use",
+        "tuple",
+        "streams",
+        "topology",
+        "spout",
+        "bolt",
+        "config",
+        "parallelism",
+        "tasks",
+        "direct",
     ];
     let word = found.trim_matches('`');
-    if found == "`=>`" && positives.iter().any(|r| matches!(r, Rule::arrow | Rule::output)) {
+    if found == "`=>`"
+        && positives
+            .iter()
+            .any(|r| matches!(r, Rule::arrow | Rule::output))
+    {
         return Some("outputs and edges are written with `->`".to_string());
     }
-    let wants_name = positives.iter().any(|r| matches!(
+    let wants_name = positives.iter().any(|r| {
+        matches!(
             r,
             Rule::ident
                 | Rule::schema_name
@@ -141,7 +181,8 @@ fn keyword_help(positives: &[Rule], found: &str) -> Option<String> {
                 | Rule::component_name
                 | Rule::config_key
                 | Rule::edge_source
-        ));
+        )
+    });
     (wants_name && KEYWORDS.contains(&word))
         .then(|| format!("`{word}` is a keyword and cannot be used as a name"))
 }
@@ -205,7 +246,9 @@ fn describe(rule: Rule) -> &'static str {
         Rule::config_value | Rule::float | Rule::boolean | Rule::string | Rule::string_body => {
             "a value such as `2`, `30s`, `0.5`, `true`, `\"text\"` or a word"
         }
-        Rule::duration | Rule::duration_unit => "a duration such as `30s` (units `ms`, `s`, `m`, `h`)",
+        Rule::duration | Rule::duration_unit => {
+            "a duration such as `30s` (units `ms`, `s`, `m`, `h`)"
+        }
         Rule::component | Rule::component_kind => "a component",
         Rule::operator | Rule::builtin | Rule::builtin_kw => {
             "an operator such as `SplitWords` or `map(f)`"
@@ -269,7 +312,10 @@ fn span_of(pair: &Pair<'_, Rule>) -> Span {
 }
 
 fn ident(pair: &Pair<'_, Rule>) -> Ident {
-    Ident { name: pair.as_str().to_string(), span: span_of(pair) }
+    Ident {
+        name: pair.as_str().to_string(),
+        span: span_of(pair),
+    }
 }
 
 /// The meaningful children of a pair: punctuation and keyword tokens are dropped.
@@ -310,13 +356,19 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
 /// The single meaningful child of a pair; the grammar guarantees there is one.
 fn only_child<'i>(pair: Pair<'i, Rule>) -> Pair<'i, Rule> {
     let rule = pair.as_rule();
-    children(pair).next().unwrap_or_else(|| panic!("grammar: {rule:?} has a child"))
+    children(pair)
+        .next()
+        .unwrap_or_else(|| panic!("grammar: {rule:?} has a child"))
 }
 
 impl Walker {
     fn file(&mut self, pair: Pair<'_, Rule>) -> File {
-        let mut file =
-            File { uses: vec![], tuples: vec![], stream_sets: vec![], topologies: vec![] };
+        let mut file = File {
+            uses: vec![],
+            tuples: vec![],
+            stream_sets: vec![],
+            topologies: vec![],
+        };
         for p in children(pair) {
             match p.as_rule() {
                 Rule::use_decl => file.uses.push(self.use_decl(p)),
@@ -333,20 +385,30 @@ impl Walker {
         let span = span_of(&pair);
         let mut imported = Vec::new();
         let tree = use_tree(only_child(pair), &mut imported, None);
-        Use { tree, imported, span }
+        Use {
+            tree,
+            imported,
+            span,
+        }
     }
 
     fn tuple_decl(&mut self, pair: Pair<'_, Rule>) -> TupleDecl {
         let span = span_of(&pair);
         let mut it = children(pair);
-        let name = it.next().map(|p| ident(&p)).unwrap_or_else(|| panic!("grammar: tuple name"));
+        let name = it
+            .next()
+            .map(|p| ident(&p))
+            .unwrap_or_else(|| panic!("grammar: tuple name"));
         let fields = it
             .map(|field| {
                 let mut f = children(field);
                 let (Some(name), Some(ty)) = (f.next(), f.next()) else {
                     panic!("grammar: field_decl is `name : type`")
                 };
-                FieldDecl { name: ident(&name), ty: field_type(ty) }
+                FieldDecl {
+                    name: ident(&name),
+                    ty: field_type(ty),
+                }
             })
             .collect();
         TupleDecl { name, fields, span }
@@ -355,7 +417,10 @@ impl Walker {
     fn streams_decl(&mut self, pair: Pair<'_, Rule>) -> StreamSetDecl {
         let span = span_of(&pair);
         let mut it = children(pair);
-        let name = it.next().map(|p| ident(&p)).unwrap_or_else(|| panic!("grammar: set name"));
+        let name = it
+            .next()
+            .map(|p| ident(&p))
+            .unwrap_or_else(|| panic!("grammar: set name"));
         let streams = it
             .map(|stream| {
                 let mut direct = false;
@@ -366,20 +431,33 @@ impl Walker {
                         _ => names.push(ident(&p)),
                     }
                 }
-                let [name, ty]: [Ident; 2] =
-                    names.try_into().unwrap_or_else(|_| panic!("grammar: stream is `name: type`"));
+                let [name, ty]: [Ident; 2] = names
+                    .try_into()
+                    .unwrap_or_else(|_| panic!("grammar: stream is `name: type`"));
                 StreamDecl { name, direct, ty }
             })
             .collect();
-        StreamSetDecl { name, streams, span }
+        StreamSetDecl {
+            name,
+            streams,
+            span,
+        }
     }
 
     fn topology(&mut self, pair: Pair<'_, Rule>) -> Topology {
         let span = span_of(&pair);
         let mut it = children(pair);
-        let name = it.next().map(|p| ident(&p)).unwrap_or_else(|| panic!("grammar: topology name"));
-        let mut topology =
-            Topology { name, configs: vec![], components: vec![], edges: vec![], span };
+        let name = it
+            .next()
+            .map(|p| ident(&p))
+            .unwrap_or_else(|| panic!("grammar: topology name"));
+        let mut topology = Topology {
+            name,
+            configs: vec![],
+            components: vec![],
+            edges: vec![],
+            span,
+        };
         for item in it {
             match item.as_rule() {
                 Rule::config_block => topology.configs.push(self.config_block(item)),
@@ -401,7 +479,11 @@ impl Walker {
                 };
                 let value = only_child(value);
                 let value_span = span_of(&value);
-                ConfigEntry { key: ident(&key), value: self.config_value(value), value_span }
+                ConfigEntry {
+                    key: ident(&key),
+                    value: self.config_value(value),
+                    value_span,
+                }
             })
             .collect();
         ConfigBlock { entries, span }
@@ -470,9 +552,13 @@ impl Walker {
                 _ => {
                     let span = Span::new(start + i, start + j + e.len_utf8());
                     self.diags.push(
-                        Diagnostic::error(E_ESCAPE, format!("unknown escape `\\{e}` in a string"), span)
-                            .with_label("unknown escape")
-                            .with_help(r#"the escapes are `\n`, `\t`, `\r`, `\0`, `\\` and `\"`"#),
+                        Diagnostic::error(
+                            E_ESCAPE,
+                            format!("unknown escape `\\{e}` in a string"),
+                            span,
+                        )
+                        .with_label("unknown escape")
+                        .with_help(r#"the escapes are `\n`, `\t`, `\r`, `\0`, `\\` and `\"`"#),
                     );
                 }
             }
@@ -486,7 +572,11 @@ impl Walker {
         let (Some(kind), Some(name), Some(op)) = (it.next(), it.next(), it.next()) else {
             panic!("grammar: component is `kind name = operator`")
         };
-        let kind = if kind.as_str() == "spout" { ComponentKind::Spout } else { ComponentKind::Bolt };
+        let kind = if kind.as_str() == "spout" {
+            ComponentKind::Spout
+        } else {
+            ComponentKind::Bolt
+        };
         let mut component = Component {
             kind,
             name: ident(&name),
@@ -511,13 +601,24 @@ impl Walker {
                         }
                     }
                     let ty = ty.unwrap_or_else(|| panic!("grammar: output has a type"));
-                    component.output = Some(Output { ty, direct, span: out_span });
+                    component.output = Some(Output {
+                        ty,
+                        direct,
+                        span: out_span,
+                    });
                 }
                 Rule::parallelism | Rule::tasks => {
-                    let clause = if p.as_rule() == Rule::tasks { "tasks" } else { "parallelism" };
+                    let clause = if p.as_rule() == Rule::tasks {
+                        "tasks"
+                    } else {
+                        "parallelism"
+                    };
                     let clause_span = span_of(&p);
                     let n = only_child(p);
-                    let count = Count { value: self.number(n.as_str(), span_of(&n)), span: span_of(&n) };
+                    let count = Count {
+                        value: self.number(n.as_str(), span_of(&n)),
+                        span: span_of(&n),
+                    };
                     let slot = if clause == "tasks" {
                         &mut component.tasks
                     } else {
@@ -549,7 +650,10 @@ impl Walker {
         let mut from = None;
         let mut stream = None;
         let mut to = None;
-        let mut grouping = Grouping { kind: GroupingKind::Shuffle, span };
+        let mut grouping = Grouping {
+            kind: GroupingKind::Shuffle,
+            span,
+        };
         for p in children(pair) {
             match p.as_rule() {
                 Rule::edge_stream => stream = Some(ident(&only_child(p))),
@@ -558,8 +662,16 @@ impl Walker {
                 _ => to = Some(ident(&p)),
             }
         }
-        let (Some(from), Some(to)) = (from, to) else { panic!("grammar: edge is `a -> b`") };
-        Edge { from, stream, to, grouping, span }
+        let (Some(from), Some(to)) = (from, to) else {
+            panic!("grammar: edge is `a -> b`")
+        };
+        Edge {
+            from,
+            stream,
+            to,
+            grouping,
+            span,
+        }
     }
 
     fn grouping(&mut self, pair: Pair<'_, Rule>) -> Grouping {
@@ -587,7 +699,10 @@ fn too_large(span: Span, what: &str) -> Diagnostic {
 }
 
 fn rust_path(pair: &Pair<'_, Rule>) -> RustPath {
-    RustPath { text: pair.as_str().to_string(), span: span_of(pair) }
+    RustPath {
+        text: pair.as_str().to_string(),
+        span: span_of(pair),
+    }
 }
 
 fn field_list(pair: Pair<'_, Rule>) -> Vec<Ident> {
@@ -646,12 +761,17 @@ fn use_tree(pair: Pair<'_, Rule>, imported: &mut Vec<Ident>, parent: Option<&Ide
         match p.as_rule() {
             Rule::use_path => {
                 let segments: Vec<Pair<'_, Rule>> = children(p).collect();
-                text = segments.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("::");
+                text = segments
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("::");
                 let last = segments.last().map(ident);
                 let last = match (last, parent) {
-                    (Some(l), Some(parent)) if l.name == "self" && segments.len() == 1 => {
-                        Ident { name: parent.name.clone(), span: l.span }
-                    }
+                    (Some(l), Some(parent)) if l.name == "self" && segments.len() == 1 => Ident {
+                        name: parent.name.clone(),
+                        span: l.span,
+                    },
                     (l, _) => l.unwrap_or_else(|| panic!("grammar: use_path has a segment")),
                 };
                 path = Some((text.clone(), last));
@@ -686,7 +806,9 @@ fn use_tree(pair: Pair<'_, Rule>, imported: &mut Vec<Ident>, parent: Option<&Ide
 }
 
 fn use_group(pair: Pair<'_, Rule>, imported: &mut Vec<Ident>, parent: Option<&Ident>) -> String {
-    let items: Vec<String> = children(pair).map(|t| use_tree(t, imported, parent)).collect();
+    let items: Vec<String> = children(pair)
+        .map(|t| use_tree(t, imported, parent))
+        .collect();
     format!("{{{}}}", items.join(", "))
 }
 
@@ -738,7 +860,10 @@ mod tests {
             "expected a grouping such as `shuffle` or `fields(word)`, found `fieds`"
         );
         assert_eq!(err("tuple A { a u8 }"), "expected `:`, found `u8`");
-        assert_eq!(err("topology t { bolt direct = B(W) }"), "expected a component name, found `direct`");
+        assert_eq!(
+            err("topology t { bolt direct = B(W) }"),
+            "expected a component name, found `direct`"
+        );
         assert_eq!(
             err("tople x {}"),
             "expected a `use` declaration, a `tuple` declaration, a `streams` declaration, \
@@ -760,8 +885,16 @@ mod tests {
     fn use_trees() {
         let src = "use crate::ops::{self, a::{B, C as D}, E as _, *}; use x::Y as Z; topology t {}";
         let file = parse(src).expect("parses");
-        assert_eq!(file.uses[0].tree, "crate::ops::{self, a::{B, C as D}, E as _, *}");
-        let names: Vec<&str> = file.uses.iter().flat_map(|u| &u.imported).map(|i| i.name.as_str()).collect();
+        assert_eq!(
+            file.uses[0].tree,
+            "crate::ops::{self, a::{B, C as D}, E as _, *}"
+        );
+        let names: Vec<&str> = file
+            .uses
+            .iter()
+            .flat_map(|u| &u.imported)
+            .map(|i| i.name.as_str())
+            .collect();
         assert_eq!(names, ["ops", "B", "D", "Z"]);
     }
 
@@ -771,12 +904,17 @@ mod tests {
             topology t { config { d = 1_500ms, m = 2m, h = 1h, f = 0.5, s = "a\"b\n", w = fast, b = false } }"#;
         let file = parse(src).expect("parses");
         let fields = &file.tuples[0].fields;
-        let TypeKind::Option(inner) = &fields[0].ty.kind else { panic!("option") };
+        let TypeKind::Option(inner) = &fields[0].ty.kind else {
+            panic!("option")
+        };
         assert!(matches!(&inner.kind, TypeKind::Vec(v) if v.kind == TypeKind::Prim(Prim::U8)));
         assert_eq!(fields[1].ty.kind, TypeKind::Bytes);
         assert!(matches!(&fields[2].ty.kind, TypeKind::Named(n) if n.name == "Loc"));
-        let values: Vec<&ConfigValue> =
-            file.topologies[0].configs[0].entries.iter().map(|e| &e.value).collect();
+        let values: Vec<&ConfigValue> = file.topologies[0].configs[0]
+            .entries
+            .iter()
+            .map(|e| &e.value)
+            .collect();
         assert_eq!(
             values,
             [
@@ -811,13 +949,27 @@ mod tests {
         assert_eq!(t.edges.len(), 3);
         let count = &t.components[2];
         assert_eq!(count.kind, ComponentKind::Bolt);
-        assert_eq!(count.op, Operator::User(RustPath { text: "CountWords".into(), span: count.op.path().span }));
+        assert_eq!(
+            count.op,
+            Operator::User(RustPath {
+                text: "CountWords".into(),
+                span: count.op.path().span
+            })
+        );
         assert_eq!(count.input.as_ref().map(|i| i.name.as_str()), Some("Word"));
-        assert_eq!(count.output.as_ref().map(|o| o.ty.name.as_str()), Some("Count"));
+        assert_eq!(
+            count.output.as_ref().map(|o| o.ty.name.as_str()),
+            Some("Count")
+        );
         assert_eq!(count.parallelism.map(|p| p.value), Some(4));
         assert_eq!(count.tasks.map(|p| p.value), Some(8));
-        assert_eq!(&src[count.span.start..count.span.end], "bolt  count     = CountWords(Word) -> Count              parallelism 4 tasks 8");
-        let GroupingKind::Fields(fields) = &t.edges[1].grouping.kind else { panic!("fields") };
+        assert_eq!(
+            &src[count.span.start..count.span.end],
+            "bolt  count     = CountWords(Word) -> Count              parallelism 4 tasks 8"
+        );
+        let GroupingKind::Fields(fields) = &t.edges[1].grouping.kind else {
+            panic!("fields")
+        };
         assert_eq!(fields[0].name, "word");
         assert_eq!(&src[fields[0].span.start..fields[0].span.end], "word");
     }

@@ -29,15 +29,21 @@ fn ui() {
     for (dir, must_fail) in [("tests/ui/fail", true), ("tests/ui/pass", false)] {
         for path in fixtures(&root.join(dir)) {
             count += 1;
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let rel = format!("{dir}/{name}");
             let source = fs::read_to_string(&path).expect("fixture is UTF-8");
             match (gale_compiler::front_end(&rel, &source), must_fail) {
                 (Ok(_), false) => {}
-                (Ok(_), true) => failures.push(format!("{rel}: expected errors, but it checked cleanly")),
-                (Err(d), false) => {
-                    failures.push(format!("{rel}: expected no errors, got:\n{}", d.render(&rel, &source)))
+                (Ok(_), true) => {
+                    failures.push(format!("{rel}: expected errors, but it checked cleanly"))
                 }
+                (Err(d), false) => failures.push(format!(
+                    "{rel}: expected no errors, got:\n{}",
+                    d.render(&rel, &source)
+                )),
                 (Err(d), true) => {
                     let actual = d.render(&rel, &source);
                     let golden = path.with_extension("stderr");

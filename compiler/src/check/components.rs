@@ -51,7 +51,12 @@ pub(crate) fn check<'a>(
     checked
 }
 
-fn component<'a>(c: &'a Component, scope: &Scope<'_>, source: &str, diags: &mut Diagnostics) -> Checked<'a> {
+fn component<'a>(
+    c: &'a Component,
+    scope: &Scope<'_>,
+    source: &str,
+    diags: &mut Diagnostics,
+) -> Checked<'a> {
     shape(c, diags);
     let input_known = match &c.input {
         Some(input) => {
@@ -68,19 +73,25 @@ fn component<'a>(c: &'a Component, scope: &Scope<'_>, source: &str, diags: &mut 
     };
     let parallelism = count(c, c.parallelism, "parallelism", diags);
     let tasks = count(c, c.tasks, "tasks", diags);
-    if let (Some(p), Some(t)) = (c.parallelism, c.tasks) {
-        if t.value > 0 && t.value < p.value {
-            diags.push(
-                Diagnostic::error(
-                    "E0403",
-                    format!("`{}` has fewer tasks ({}) than executors ({})", c.name.name, t.value, p.value),
-                    t.span,
-                )
-                .with_label("fewer tasks than the parallelism")
-                .with_note(p.span, "parallelism given here")
-                .with_help("each executor runs at least one task: make `tasks` at least the parallelism"),
-            );
-        }
+    if let (Some(p), Some(t)) = (c.parallelism, c.tasks)
+        && t.value > 0
+        && t.value < p.value
+    {
+        diags.push(
+            Diagnostic::error(
+                "E0403",
+                format!(
+                    "`{}` has fewer tasks ({}) than executors ({})",
+                    c.name.name, t.value, p.value
+                ),
+                t.span,
+            )
+            .with_label("fewer tasks than the parallelism")
+            .with_note(p.span, "parallelism given here")
+            .with_help(
+                "each executor runs at least one task: make `tasks` at least the parallelism",
+            ),
+        );
     }
     let parallelism = parallelism.unwrap_or(1);
     let (line, column) = line_col(source, c.span.start);
@@ -97,7 +108,13 @@ fn component<'a>(c: &'a Component, scope: &Scope<'_>, source: &str, diags: &mut 
         column,
         span: c.span,
     };
-    Checked { node, decl: c, input_known, output_known, stream_set }
+    Checked {
+        node,
+        decl: c,
+        input_known,
+        output_known,
+        stream_set,
+    }
 }
 
 /// What each kind of component must and must not have.
@@ -107,19 +124,27 @@ fn shape(c: &Component, diags: &mut Diagnostics) {
         ComponentKind::Spout => {
             if let Some(input) = &c.input {
                 diags.push(
-                    Diagnostic::error("E0404", format!("spout `{name}` cannot have an input"), input.span)
-                        .with_label("a spout has no input")
-                        .with_help(format!(
-                            "spouts are sources; to consume `{}`, declare a `bolt`",
-                            input.name
-                        )),
+                    Diagnostic::error(
+                        "E0404",
+                        format!("spout `{name}` cannot have an input"),
+                        input.span,
+                    )
+                    .with_label("a spout has no input")
+                    .with_help(format!(
+                        "spouts are sources; to consume `{}`, declare a `bolt`",
+                        input.name
+                    )),
                 );
             }
             if c.output.is_none() {
                 diags.push(
-                    Diagnostic::error("E0405", format!("spout `{name}` has no output"), c.name.span)
-                        .with_label("a spout must emit tuples")
-                        .with_help("name what it emits: `-> Schema`"),
+                    Diagnostic::error(
+                        "E0405",
+                        format!("spout `{name}` has no output"),
+                        c.name.span,
+                    )
+                    .with_label("a spout must emit tuples")
+                    .with_help("name what it emits: `-> Schema`"),
                 );
             }
             if !matches!(c.op, Operator::User(_)) {
@@ -137,12 +162,16 @@ fn shape(c: &Component, diags: &mut Diagnostics) {
         ComponentKind::Bolt => {
             if c.input.is_none() {
                 diags.push(
-                    Diagnostic::error("E0406", format!("bolt `{name}` has no input schema"), c.name.span)
-                        .with_label("the input schema is missing")
-                        .with_help(format!(
-                            "write the schema it consumes in parentheses: `{}(Schema)`",
-                            c.op.path().text
-                        )),
+                    Diagnostic::error(
+                        "E0406",
+                        format!("bolt `{name}` has no input schema"),
+                        c.name.span,
+                    )
+                    .with_label("the input schema is missing")
+                    .with_help(format!(
+                        "write the schema it consumes in parentheses: `{}(Schema)`",
+                        c.op.path().text
+                    )),
                 );
             }
             if matches!(c.op, Operator::Map(_) | Operator::FlatMap(_)) && c.output.is_none() {
@@ -207,35 +236,54 @@ fn output(out: &Output, scope: &Scope<'_>, diags: &mut Diagnostics) -> Outputs {
                 .collect();
             (Some(out.ty.name.clone()), streams, true, true)
         }
-        Some(TypeDef::Tuple(_) | TypeDef::External) => {
-            (Some(out.ty.name.clone()), vec![single(&out.ty.name)], true, false)
-        }
+        Some(TypeDef::Tuple(_) | TypeDef::External) => (
+            Some(out.ty.name.clone()),
+            vec![single(&out.ty.name)],
+            true,
+            false,
+        ),
         None => {
             scope.unknown(&out.ty, diags);
-            (Some(out.ty.name.clone()), vec![single(&out.ty.name)], false, false)
+            (
+                Some(out.ty.name.clone()),
+                vec![single(&out.ty.name)],
+                false,
+                false,
+            )
         }
     }
 }
 
 /// A filter emits what it receives: its output, if written, must equal its input.
 fn filter_output(c: &Component, out: Option<&Output>, diags: &mut Diagnostics) -> Outputs {
-    let Some(input) = &c.input else { return (None, Vec::new(), false, false) };
+    let Some(input) = &c.input else {
+        return (None, Vec::new(), false, false);
+    };
     let mut known = true;
-    if let Some(out) = out {
-        if out.ty.name != input.name {
-            // Its consumers would only see a cascade of mismatches: leave them unchecked.
-            known = false;
-            diags.push(
-                Diagnostic::error(
-                    "E0408",
-                    format!("filter `{}` must output its input schema `{}`", c.name.name, input.name),
-                    out.ty.span,
-                )
-                .with_label(format!("expected `{}`, found `{}`", input.name, out.ty.name))
-                .with_note(input.span, "input schema")
-                .with_help(format!("a filter passes tuples through unchanged: write `-> {}` or leave the output out", input.name)),
-            );
-        }
+    if let Some(out) = out
+        && out.ty.name != input.name
+    {
+        // Its consumers would only see a cascade of mismatches: leave them unchecked.
+        known = false;
+        diags.push(
+            Diagnostic::error(
+                "E0408",
+                format!(
+                    "filter `{}` must output its input schema `{}`",
+                    c.name.name, input.name
+                ),
+                out.ty.span,
+            )
+            .with_label(format!(
+                "expected `{}`, found `{}`",
+                input.name, out.ty.name
+            ))
+            .with_note(input.span, "input schema")
+            .with_help(format!(
+                "a filter passes tuples through unchanged: write `-> {}` or leave the output out",
+                input.name
+            )),
+        );
     }
     let stream = OutStream {
         name: "default".to_string(),
@@ -262,8 +310,12 @@ fn count(c: &Component, n: Option<Count>, what: &str, diags: &mut Diagnostics) -
         Ok(v) => Some(v),
         Err(_) => {
             diags.push(
-                Diagnostic::error("E0410", format!("`{}` has too large a {what}", c.name.name), n.span)
-                    .with_label(format!("at most {}", u32::MAX)),
+                Diagnostic::error(
+                    "E0410",
+                    format!("`{}` has too large a {what}", c.name.name),
+                    n.span,
+                )
+                .with_label(format!("at most {}", u32::MAX)),
             );
             None
         }

@@ -46,10 +46,11 @@ fn apply(entry: &ConfigEntry, config: &mut Config, diags: &mut Diagnostics) {
             }
         }
         "message_timeout" => match entry.value {
-            ConfigValue::DurationMs(0) => diags.push(
-                out_of_range(entry, "must be longer than zero")
-                    .with_help("a tuple tree not completed within the timeout is replayed; try `30s`"),
-            ),
+            ConfigValue::DurationMs(0) => {
+                diags.push(out_of_range(entry, "must be longer than zero").with_help(
+                    "a tuple tree not completed within the timeout is replayed; try `30s`",
+                ))
+            }
             ConfigValue::DurationMs(ms) => config.message_timeout_ms = ms,
             ConfigValue::Int(n) => diags.push(
                 wrong_type(entry, "a duration such as `30s`")
@@ -91,7 +92,10 @@ fn apply(entry: &ConfigEntry, config: &mut Config, diags: &mut Diagnostics) {
 fn guarantee(entry: &ConfigEntry, diags: &mut Diagnostics) -> Option<Guarantee> {
     const HELP: &str = "the guarantees are `at_most_once`, `at_least_once` and `exactly_once`";
     let ConfigValue::Word(word) = &entry.value else {
-        diags.push(wrong_type(entry, "one of `at_most_once`, `at_least_once`, `exactly_once`"));
+        diags.push(wrong_type(
+            entry,
+            "one of `at_most_once`, `at_least_once`, `exactly_once`",
+        ));
         return None;
     };
     match word.as_str() {
@@ -99,9 +103,16 @@ fn guarantee(entry: &ConfigEntry, diags: &mut Diagnostics) -> Option<Guarantee> 
         "at_least_once" => Some(Guarantee::AtLeastOnce),
         "exactly_once" => Some(Guarantee::ExactlyOnce),
         _ => {
-            let mut d = Diagnostic::error("E0502", format!("unknown guarantee `{word}`"), entry.value_span)
-                .with_label("not a guarantee");
-            d = match super::suggest::similar(word, ["at_most_once", "at_least_once", "exactly_once"]) {
+            let mut d = Diagnostic::error(
+                "E0502",
+                format!("unknown guarantee `{word}`"),
+                entry.value_span,
+            )
+            .with_label("not a guarantee");
+            d = match super::suggest::similar(
+                word,
+                ["at_most_once", "at_least_once", "exactly_once"],
+            ) {
                 Some(close) => d.with_help(format!("did you mean `{close}`?")),
                 None => d.with_help(HELP),
             };
@@ -131,15 +142,23 @@ fn integer(entry: &ConfigEntry, min: u64, diags: &mut Diagnostics) -> Option<u64
 fn wrong_type(entry: &ConfigEntry, expected: &str) -> Diagnostic {
     Diagnostic::error(
         "E0501",
-        format!("`{}` expects {expected}, found {}", entry.key.name, describe(&entry.value)),
+        format!(
+            "`{}` expects {expected}, found {}",
+            entry.key.name,
+            describe(&entry.value)
+        ),
         entry.value_span,
     )
     .with_label(format!("expected {expected}"))
 }
 
 fn out_of_range(entry: &ConfigEntry, why: &str) -> Diagnostic {
-    Diagnostic::error("E0503", format!("`{}` {why}", entry.key.name), entry.value_span)
-        .with_label("out of range")
+    Diagnostic::error(
+        "E0503",
+        format!("`{}` {why}", entry.key.name),
+        entry.value_span,
+    )
+    .with_label("out of range")
 }
 
 /// "a duration", "the word `fast`": how a value reads in a message.

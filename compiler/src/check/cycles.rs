@@ -67,13 +67,27 @@ enum Colour {
     Black,
 }
 
-fn report(cycle: &[usize], closing: &CheckedEdge<'_>, components: &[Checked<'_>], diags: &mut Diagnostics) {
-    let mut names: Vec<&str> = cycle.iter().map(|&c| components[c].node.name.as_str()).collect();
+fn report(
+    cycle: &[usize],
+    closing: &CheckedEdge<'_>,
+    components: &[Checked<'_>],
+    diags: &mut Diagnostics,
+) {
+    let mut names: Vec<&str> = cycle
+        .iter()
+        .map(|&c| components[c].node.name.as_str())
+        .collect();
     names.push(names[0]);
     let path = names.join(" -> ");
     diags.push(
-        Diagnostic::error("E0310", format!("the topology has a cycle: {path}"), closing.decl.span)
-            .with_label("this edge closes the cycle")
-            .with_help("topologies are acyclic; to feed results back, use an external queue and a spout"),
+        Diagnostic::error(
+            "E0310",
+            format!("the topology has a cycle: {path}"),
+            closing.decl.span,
+        )
+        .with_label("this edge closes the cycle")
+        .with_help(
+            "topologies are acyclic; to feed results back, use an external queue and a spout",
+        ),
     );
 }

@@ -40,7 +40,9 @@ pub(crate) fn check<'a>(
             into_spout(e, &components[to], diags);
         }
         let Some(from) = from else { continue };
-        let Some(stream) = stream(e, &components[from], diags) else { continue };
+        let Some(stream) = stream(e, &components[from], diags) else {
+            continue;
+        };
         let Some(to) = to else { continue };
         if let Some(first) = seen.insert((from, stream, to), e) {
             diags.push(
@@ -58,7 +60,14 @@ pub(crate) fn check<'a>(
         fields(e, &producer.node.outputs[stream].schema, scope, diags);
         let (line, column) = line_col(source, e.span.start);
         edges.push(CheckedEdge {
-            edge: GraphEdge { from, stream, to, grouping: grouping(&e.grouping.kind), line, column },
+            edge: GraphEdge {
+                from,
+                stream,
+                to,
+                grouping: grouping(&e.grouping.kind),
+                line,
+                column,
+            },
             decl: e,
         });
     }
@@ -71,8 +80,12 @@ fn lookup(name: &Ident, ids: &HashMap<&str, usize>, diags: &mut Diagnostics) -> 
     if let Some(id) = ids.get(name.name.as_str()) {
         return Some(*id);
     }
-    let mut d = Diagnostic::error("E0301", format!("cannot find component `{}`", name.name), name.span)
-        .with_label("no spout or bolt has this name");
+    let mut d = Diagnostic::error(
+        "E0301",
+        format!("cannot find component `{}`", name.name),
+        name.span,
+    )
+    .with_label("no spout or bolt has this name");
     if let Some(close) = similar(&name.name, ids.keys().copied()) {
         d = d.with_help(format!("a component with a similar name exists: `{close}`"));
     }
@@ -84,10 +97,14 @@ fn lookup(name: &Ident, ids: &HashMap<&str, usize>, diags: &mut Diagnostics) -> 
 fn into_spout(e: &Edge, to: &Checked<'_>, diags: &mut Diagnostics) {
     if to.node.kind == ComponentKind::Spout {
         diags.push(
-            Diagnostic::error("E0307", format!("edge into the spout `{}`", e.to.name), e.to.span)
-                .with_label("spouts cannot receive tuples")
-                .with_note(to.decl.name.span, "declared as a spout here")
-                .with_help("only bolts consume streams; declare it as a `bolt` with an input schema"),
+            Diagnostic::error(
+                "E0307",
+                format!("edge into the spout `{}`", e.to.name),
+                e.to.span,
+            )
+            .with_label("spouts cannot receive tuples")
+            .with_note(to.decl.name.span, "declared as a spout here")
+            .with_help("only bolts consume streams; declare it as a `bolt` with an input schema"),
         );
     }
 }
@@ -101,10 +118,14 @@ fn stream(e: &Edge, producer: &Checked<'_>, diags: &mut Diagnostics) -> Option<u
     let name = &producer.node.name;
     if outputs.is_empty() {
         diags.push(
-            Diagnostic::error("E0311", format!("`{name}` has no output to send"), e.from.span)
-                .with_label("this component is a sink")
-                .with_note(producer.decl.name.span, "declared without `->` here")
-                .with_help("give it an output: `-> Schema`"),
+            Diagnostic::error(
+                "E0311",
+                format!("`{name}` has no output to send"),
+                e.from.span,
+            )
+            .with_label("this component is a sink")
+            .with_note(producer.decl.name.span, "declared without `->` here")
+            .with_help("give it an output: `-> Schema`"),
         );
         return None;
     }
@@ -113,27 +134,38 @@ fn stream(e: &Edge, producer: &Checked<'_>, diags: &mut Diagnostics) -> Option<u
         None if outputs.len() == 1 => Some(0),
         None => {
             diags.push(
-                Diagnostic::error("E0308", format!("`{name}` has several streams; name one"), e.from.span)
-                    .with_label("which stream?")
-                    .with_help(format!(
-                        "write `{name}.stream -> {}`; its streams are {}",
-                        e.to.name,
-                        names()
-                    )),
+                Diagnostic::error(
+                    "E0308",
+                    format!("`{name}` has several streams; name one"),
+                    e.from.span,
+                )
+                .with_label("which stream?")
+                .with_help(format!(
+                    "write `{name}.stream -> {}`; its streams are {}",
+                    e.to.name,
+                    names()
+                )),
             );
             None
         }
         Some(s) => {
-            if let Some(i) = outputs.iter().position(|o| o.name == s.name) {
-                if producer.stream_set || s.name == "default" {
-                    return Some(i);
-                }
+            if let Some(i) = outputs.iter().position(|o| o.name == s.name)
+                && (producer.stream_set || s.name == "default")
+            {
+                return Some(i);
             }
-            let mut d = Diagnostic::error("E0302", format!("`{name}` has no stream `{}`", s.name), s.span)
-                .with_label("unknown stream");
+            let mut d = Diagnostic::error(
+                "E0302",
+                format!("`{name}` has no stream `{}`", s.name),
+                s.span,
+            )
+            .with_label("unknown stream");
             d = if producer.stream_set {
                 match similar(&s.name, outputs.iter().map(|o| o.name.as_str())) {
-                    Some(close) => d.with_help(format!("did you mean `{close}`? its streams are {}", names())),
+                    Some(close) => d.with_help(format!(
+                        "did you mean `{close}`? its streams are {}",
+                        names()
+                    )),
                     None => d.with_help(format!("its streams are {}", names())),
                 }
             } else {
@@ -149,8 +181,16 @@ fn stream(e: &Edge, producer: &Checked<'_>, diags: &mut Diagnostics) -> Option<u
 }
 
 /// `E0303`: the producer's stream carries the consumer's input schema.
-fn schemas(e: &Edge, producer: &Checked<'_>, stream: usize, consumer: &Checked<'_>, diags: &mut Diagnostics) {
-    let (Some(input), true) = (&consumer.decl.input, consumer.input_known) else { return };
+fn schemas(
+    e: &Edge,
+    producer: &Checked<'_>,
+    stream: usize,
+    consumer: &Checked<'_>,
+    diags: &mut Diagnostics,
+) {
+    let (Some(input), true) = (&consumer.decl.input, consumer.input_known) else {
+        return;
+    };
     let sent = &producer.node.outputs[stream].schema;
     if *sent != input.name {
         let what = match &e.stream {
@@ -160,18 +200,30 @@ fn schemas(e: &Edge, producer: &Checked<'_>, stream: usize, consumer: &Checked<'
         diags.push(
             Diagnostic::error(
                 "E0303",
-                format!("schema mismatch: {what} sends `{sent}` but `{}` expects `{}`", e.to.name, input.name),
+                format!(
+                    "schema mismatch: {what} sends `{sent}` but `{}` expects `{}`",
+                    e.to.name, input.name
+                ),
                 e.span,
             )
             .with_label(format!("this edge carries `{sent}`"))
-            .with_note(input.span, format!("`{}` consumes `{}`", e.to.name, input.name))
+            .with_note(
+                input.span,
+                format!("`{}` consumes `{}`", e.to.name, input.name),
+            )
             .with_help("connect a producer of the right schema, or convert with a `map` bolt"),
         );
     }
 }
 
 /// `E0305`/`E0306`: the `direct` grouping exactly on direct streams.
-fn direct_rules(e: &Edge, producer: &Checked<'_>, stream: usize, direct: bool, diags: &mut Diagnostics) {
+fn direct_rules(
+    e: &Edge,
+    producer: &Checked<'_>,
+    stream: usize,
+    direct: bool,
+    diags: &mut Diagnostics,
+) {
     let is_direct_grouping = e.grouping.kind == GroupingKind::Direct;
     let stream_name = &producer.node.outputs[stream].name;
     let which = if producer.stream_set {
@@ -190,12 +242,26 @@ fn direct_rules(e: &Edge, producer: &Checked<'_>, stream: usize, direct: bool, d
         diags.push(
             Diagnostic::error(
                 "E0306",
-                format!("{which} is direct, but the edge groups it by `{}`", e.grouping.kind.keyword()),
+                format!(
+                    "{which} is direct, but the edge groups it by `{}`",
+                    e.grouping.kind.keyword()
+                ),
                 e.grouping.span,
             )
             .with_label("a direct stream needs the `direct` grouping")
-            .with_note(producer.decl.output.as_ref().map_or(producer.decl.span, |o| o.span), "declared direct here")
-            .with_help(format!("write `{} -> {} : direct`", edge_source(e), e.to.name)),
+            .with_note(
+                producer
+                    .decl
+                    .output
+                    .as_ref()
+                    .map_or(producer.decl.span, |o| o.span),
+                "declared direct here",
+            )
+            .with_help(format!(
+                "write `{} -> {} : direct`",
+                edge_source(e),
+                e.to.name
+            )),
         );
     }
 }
@@ -210,22 +276,33 @@ fn edge_source(e: &Edge) -> String {
 /// `E0304`: `fields(x)` and `partial_key(x)` name fields of the stream's schema (declared
 /// tuples only; an imported schema's fields are checked by rustc).
 fn fields(e: &Edge, schema: &str, scope: &Scope<'_>, diags: &mut Diagnostics) {
-    let (GroupingKind::Fields(names) | GroupingKind::PartialKey(names)) = &e.grouping.kind else { return };
-    let Some(decl) = scope.fields(schema) else { return };
+    let (GroupingKind::Fields(names) | GroupingKind::PartialKey(names)) = &e.grouping.kind else {
+        return;
+    };
+    let Some(decl) = scope.fields(schema) else {
+        return;
+    };
     let known = || decl.iter().map(|f| f.name.name.as_str());
     for name in names {
         if known().any(|f| f == name.name) {
             continue;
         }
         let help = match similar(&name.name, known()) {
-            Some(close) => format!("did you mean `{close}`? `{schema}` has the fields {}", list(known())),
+            Some(close) => format!(
+                "did you mean `{close}`? `{schema}` has the fields {}",
+                list(known())
+            ),
             None if decl.is_empty() => format!("`{schema}` has no fields"),
             None => format!("`{schema}` has the fields {}", list(known())),
         };
         diags.push(
-            Diagnostic::error("E0304", format!("tuple `{schema}` has no field `{}`", name.name), name.span)
-                .with_label("unknown field")
-                .with_help(help),
+            Diagnostic::error(
+                "E0304",
+                format!("tuple `{schema}` has no field `{}`", name.name),
+                name.span,
+            )
+            .with_label("unknown field")
+            .with_help(help),
         );
     }
 }
@@ -255,9 +332,13 @@ fn unfed_bolts(topology: &Topology, components: &[Checked<'_>], diags: &mut Diag
             continue;
         }
         diags.push(
-            Diagnostic::error("E0407", format!("bolt `{}` has no input edge", c.node.name), c.decl.name.span)
-                .with_label("nothing sends tuples here")
-                .with_help(format!("connect a producer: `producer -> {}`", c.node.name)),
+            Diagnostic::error(
+                "E0407",
+                format!("bolt `{}` has no input edge", c.node.name),
+                c.decl.name.span,
+            )
+            .with_label("nothing sends tuples here")
+            .with_help(format!("connect a producer: `producer -> {}`", c.node.name)),
         );
     }
 }

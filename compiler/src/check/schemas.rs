@@ -10,7 +10,11 @@ use crate::graph::{OutStream, StreamSet, TupleSchema};
 use std::collections::HashMap;
 
 /// Checks every `tuple` declaration and returns the schemas, in declaration order.
-pub(crate) fn check_tuples(file: &File, scope: &Scope<'_>, diags: &mut Diagnostics) -> Vec<TupleSchema> {
+pub(crate) fn check_tuples(
+    file: &File,
+    scope: &Scope<'_>,
+    diags: &mut Diagnostics,
+) -> Vec<TupleSchema> {
     for t in &file.tuples {
         let mut seen: HashMap<&str, &Ident> = HashMap::new();
         for f in &t.fields {
@@ -19,7 +23,10 @@ pub(crate) fn check_tuples(file: &File, scope: &Scope<'_>, diags: &mut Diagnosti
                 diags.push(
                     Diagnostic::error(
                         "E0105",
-                        format!("field `{}` is declared twice in tuple `{}`", f.name.name, t.name.name),
+                        format!(
+                            "field `{}` is declared twice in tuple `{}`",
+                            f.name.name, t.name.name
+                        ),
                         f.name.span,
                     )
                     .with_label("declared again here")
@@ -34,7 +41,11 @@ pub(crate) fn check_tuples(file: &File, scope: &Scope<'_>, diags: &mut Diagnosti
         .iter()
         .map(|t| TupleSchema {
             name: t.name.name.clone(),
-            fields: t.fields.iter().map(|f| (f.name.name.clone(), f.ty.clone())).collect(),
+            fields: t
+                .fields
+                .iter()
+                .map(|f| (f.name.name.clone(), f.ty.clone()))
+                .collect(),
         })
         .collect()
 }
@@ -67,7 +78,11 @@ pub(crate) fn schema(name: &Ident, scope: &Scope<'_>, diags: &mut Diagnostics) {
 }
 
 /// Checks every `streams` declaration and returns the sets, in declaration order.
-pub(crate) fn check_stream_sets(file: &File, scope: &Scope<'_>, diags: &mut Diagnostics) -> Vec<StreamSet> {
+pub(crate) fn check_stream_sets(
+    file: &File,
+    scope: &Scope<'_>,
+    diags: &mut Diagnostics,
+) -> Vec<StreamSet> {
     let mut sets = Vec::new();
     for set in &file.stream_sets {
         let mut seen: HashMap<String, &Ident> = HashMap::new();
@@ -75,7 +90,10 @@ pub(crate) fn check_stream_sets(file: &File, scope: &Scope<'_>, diags: &mut Diag
             let variant = upper_camel(&s.name.name);
             if let Some(first) = seen.insert(variant.clone(), &s.name) {
                 let message = if first.name == s.name.name {
-                    format!("stream `{}` is declared twice in `{}`", s.name.name, set.name.name)
+                    format!(
+                        "stream `{}` is declared twice in `{}`",
+                        s.name.name, set.name.name
+                    )
                 } else {
                     format!(
                         "streams `{}` and `{}` would both become the variant `{}::{variant}`",
@@ -109,8 +127,11 @@ pub(crate) fn check_stream_sets(file: &File, scope: &Scope<'_>, diags: &mut Diag
 
 /// Reports tuples that contain themselves other than through a `Vec` (infinite size).
 fn recursion(file: &File, diags: &mut Diagnostics) {
-    let by_name: HashMap<&str, &TupleDecl> =
-        file.tuples.iter().map(|t| (t.name.name.as_str(), t)).collect();
+    let by_name: HashMap<&str, &TupleDecl> = file
+        .tuples
+        .iter()
+        .map(|t| (t.name.name.as_str(), t))
+        .collect();
     let mut reported: Vec<&str> = Vec::new();
     for t in &file.tuples {
         if reported.contains(&t.name.name.as_str()) {
@@ -123,7 +144,11 @@ fn recursion(file: &File, diags: &mut Diagnostics) {
             diags.push(
                 Diagnostic::error(
                     "E0204",
-                    format!("tuple `{}` contains itself: {}", t.name.name, path.join(" -> ")),
+                    format!(
+                        "tuple `{}` contains itself: {}",
+                        t.name.name,
+                        path.join(" -> ")
+                    ),
                     field_span,
                 )
                 .with_label("this field makes the tuple infinitely large")

@@ -2,7 +2,7 @@
 //! `use`, with duplicate declarations reported (`E0103`) and Rust keywords refused as names
 //! (`E0108`). A declaration wins over an import of the same name.
 
-use crate::ast::{File, FieldDecl, Ident, StreamSetDecl, TupleDecl};
+use crate::ast::{FieldDecl, File, Ident, StreamSetDecl, TupleDecl};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use std::collections::HashMap;
 
@@ -82,7 +82,10 @@ impl<'a> Scope<'a> {
 
     /// Every name that can stand for a tuple schema, for "did you mean" hints.
     pub(crate) fn schema_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.types.iter().filter(|(_, d)| !matches!(d, TypeDef::Set(_))).map(|(n, _)| *n)
+        self.types
+            .iter()
+            .filter(|(_, d)| !matches!(d, TypeDef::Set(_)))
+            .map(|(n, _)| *n)
     }
 
     /// Reports `name` as unknown (`E0201`), with a hint when a similar name exists.
@@ -108,9 +111,9 @@ impl<'a> Scope<'a> {
 const RUST_KEYWORDS: &[&str] = &[
     "Self", "abstract", "as", "async", "await", "become", "box", "break", "const", "continue",
     "crate", "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if",
-    "impl", "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv",
-    "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type",
-    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    "impl", "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub",
+    "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// Reports `E0108` when `name` is a Rust keyword (it becomes a Rust identifier).

@@ -21,7 +21,10 @@ fn word_count_graph() {
     let g = graph(include_str!("../../tests/ui/pass/wordcount.topo"));
     assert_eq!(g.name, "wordcount");
     assert_eq!(g.file_name, "t.topo");
-    assert_eq!(g.uses, ["crate::ops::{RandomSentences, SplitWords, CountWords, Print}"]);
+    assert_eq!(
+        g.uses,
+        ["crate::ops::{RandomSentences, SplitWords, CountWords, Print}"]
+    );
     assert_eq!(g.config.guarantee, Guarantee::AtLeastOnce);
     assert_eq!(g.config.workers, 2);
     let names: Vec<&str> = g.components.iter().map(|c| c.name.as_str()).collect();
