@@ -162,6 +162,42 @@ impl TopologyDesc {
     }
 }
 
+static OVERRIDES: std::sync::OnceLock<Vec<(&'static str, ConfigValue)>> = std::sync::OnceLock::new();
+
+/// Overrides config entries for this process (the CLI's `run --set key=value`); only the
+/// first call has an effect. Components see the override through
+/// [`TaskContext::config`](crate::TaskContext::config).
+pub fn set_config_overrides(entries: Vec<(&'static str, ConfigValue)>) {
+    let _ = OVERRIDES.set(entries);
+}
+
+/// The value of config `key`: an override if one was set, else the `.topo` file's.
+pub fn config_value(desc: &TopologyDesc, key: &str) -> Option<&'static ConfigValue> {
+    OVERRIDES
+        .get()
+        .and_then(|o| o.iter().find(|(k, _)| *k == key))
+        .or_else(|| desc.config.iter().find(|(k, _)| *k == key))
+        .map(|(_, v)| v)
+}
+
+impl ConfigValue {
+    /// Parses a command-line value: an integer, a float, `true`/`false`, a duration
+    /// (`30s`), or else a string.
+    pub fn parse(text: &str) -> ConfigValue {
+        if let Ok(n) = text.parse::<u64>() {
+            ConfigValue::Int(n)
+        } else if let Ok(f) = text.parse::<f64>() {
+            ConfigValue::Float(f)
+        } else if text == "true" || text == "false" {
+            ConfigValue::Bool(text == "true")
+        } else if let Ok(d) = crate::cli::parse_duration(text) {
+            ConfigValue::DurationMs(d.as_millis() as u64)
+        } else {
+            ConfigValue::Str(Box::leak(text.to_string().into_boxed_str()))
+        }
+    }
+}
+
 pub(crate) type SpoutFactory = Arc<dyn Fn(&Wiring) -> Box<dyn SpoutRunner> + Send + Sync>;
 
 /// A chain whose head is a bolt, typed by its input; type-erased for the runner.

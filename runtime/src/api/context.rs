@@ -59,7 +59,7 @@ impl TaskContext {
 
     /// A value from the topology's `config { ... }` block.
     pub fn config(&self, key: &str) -> Option<&ConfigValue> {
-        self.desc.config.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        crate::topology::config_value(self.desc, key)
     }
 
     /// A string value from the config block.

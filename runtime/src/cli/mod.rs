@@ -37,6 +37,13 @@ fn command(name: &'static str) -> Command {
                         .help("Do not show the live progress line"),
                 )
                 .arg(
+                    Arg::new("set")
+                        .long("set")
+                        .value_name("KEY=VALUE")
+                        .action(ArgAction::Append)
+                        .help("Override a config entry the components read (repeatable)"),
+                )
+                .arg(
                     Arg::new("quiet")
                         .long("quiet")
                         .short('q')
@@ -103,6 +110,16 @@ where
                     return ExitCode::from(2);
                 }
             };
+            let mut overrides = Vec::new();
+            for kv in m.get_many::<String>("set").into_iter().flatten() {
+                let Some((k, v)) = kv.split_once('=') else {
+                    eprintln!("error: --set expects KEY=VALUE, got `{kv}`");
+                    return ExitCode::from(2);
+                };
+                let key: &'static str = Box::leak(k.trim().to_string().into_boxed_str());
+                overrides.push((key, crate::topology::ConfigValue::parse(v.trim())));
+            }
+            crate::topology::set_config_overrides(overrides);
             let stop = Arc::new(AtomicBool::new(false));
             let handler_stop = stop.clone();
             // A second Ctrl-C exits at once; the first stops the spouts and drains.

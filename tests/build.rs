@@ -1,0 +1,12 @@
+//! Compiles every topology the end-to-end tests run.
+fn main() {
+    for topo in [
+        "topologies/groupings.topo",
+        "topologies/fused.topo",
+        "topologies/unfused.topo",
+        "topologies/backpressure.topo",
+        "topologies/chain.topo",
+    ] {
+        gale_compiler::compile_or_exit(topo);
+    }
+}

@@ -1,0 +1,14 @@
+//! Topologies and components for Gale's end-to-end tests. Each `.topo` in `topologies/` is
+//! compiled by this crate's `build.rs`; the tests in `tests/` run them in local mode and
+//! check what the components recorded against ground truth.
+
+pub mod backpressure_ops;
+pub mod chain_ops;
+pub mod groupings_ops;
+pub mod wordcount_ops;
+
+gale::include_topology!("groupings");
+gale::include_topology!("fused");
+gale::include_topology!("unfused");
+gale::include_topology!("backpressure");
+gale::include_topology!("chain");
