@@ -164,6 +164,12 @@ fn keyword_help(positives: &[Rule], found: &str) -> Option<String> {
         "direct",
     ];
     let word = found.trim_matches('`');
+    if found == "`/*`" {
+        return Some("this block comment is never closed with `*/`".to_string());
+    }
+    if found == "`\"`" {
+        return Some("this string is never closed with `\"`".to_string());
+    }
     if found == "`=>`"
         && positives
             .iter()
@@ -819,38 +825,6 @@ mod tests {
     fn err(source: &str) -> String {
         let diags = parse(source).expect_err("a syntax error");
         diags.items[0].message.clone()
-    }
-
-    #[test]
-    #[ignore]
-    fn show_errors() {
-        for src in [
-            "topology t { a -> b : fieds(word) }",
-            "topology t { a -> b : fields() }",
-            "topology t { bolt x = Foo(Word) => Word }",
-            "topology t { bolt direct = Foo(Word) }",
-            "topology t { config { a = } }",
-            "topology t { config { a = 30x } }",
-            "tuple A { a: Option<u8 }",
-            "tuple A { a u8 }",
-            "topology t { a -> b ",
-            "use crate::ops::{A, B",
-            "use crate::ops::A",
-            "tople x {}",
-            "tuple A {} tople x {}",
-            "topology t { spout s = S -> X } x",
-            "topology t { bolt b = B(W) -> X  tasks 0 parallelism 2 tasks 3 }",
-            "topology t { config { s = \"a\\qb\", n = 99999999999999999999999, d = 9999999999999999999h } }",
-            "topology t { spout s = -> X }",
-            "topology t { spout s = S -> }",
-            "topology t { spout s = S -> X parallelism }",
-            "topology t { a.b.c -> d }",
-            "streams S { a: direct }",
-            "topology t { a -> b : custom(3) }",
-        ] {
-            let d = parse(src).expect_err(src);
-            println!("{src}\n{}", d.render("x.topo", src));
-        }
     }
 
     #[test]

@@ -77,3 +77,57 @@ fn ui() {
         failures.join("\n\n")
     );
 }
+
+/// Every `"E0123"` literal in `text`.
+fn codes_in(text: &str) -> std::collections::BTreeSet<String> {
+    text.match_indices("E0")
+        .filter_map(|(i, _)| text.get(i..i + 5))
+        .filter(|c| c[1..].bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The codes the front end emits, the table in `grammar/README.md` and the goldens agree:
+/// every code is documented and has a fixture.
+#[test]
+fn every_code_is_documented_and_tested() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &Path| fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut sources = read(&root.join("src/parse.rs")) + &read(&root.join("src/check.rs"));
+    for entry in fs::read_dir(root.join("src/check"))
+        .expect("src/check")
+        .flatten()
+    {
+        if entry.path().file_name().is_some_and(|n| n != "tests.rs") {
+            sources += &read(&entry.path());
+        }
+    }
+    let emitted = codes_in(&sources);
+    let readme = read(&root.join("../grammar/README.md"));
+    let documented = codes_in(
+        &readme
+            .lines()
+            .filter(|l| l.starts_with("| E0"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let mut goldens = String::new();
+    for entry in fs::read_dir(root.join("tests/ui/fail"))
+        .expect("fixtures")
+        .flatten()
+    {
+        if entry.path().extension().is_some_and(|x| x == "stderr") {
+            goldens += &read(&entry.path());
+        }
+    }
+    let tested = codes_in(&goldens);
+    assert_eq!(
+        emitted, documented,
+        "codes emitted vs. documented in grammar/README.md"
+    );
+    let untested: Vec<&String> = emitted.difference(&tested).collect();
+    assert!(
+        untested.is_empty(),
+        "codes without a fail fixture: {untested:?}"
+    );
+}

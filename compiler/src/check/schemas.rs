@@ -1,6 +1,7 @@
 //! Tuple schemas and stream sets: every field type and stream type must name a tuple
-//! (`E0201`, `E0202`), names inside one declaration are unique (`E0105`, `E0106`), and a
-//! tuple may not contain itself except through a `Vec` (`E0204`).
+//! (`E0201`, `E0202`), names inside one declaration are unique (`E0105`, `E0106`), a
+//! tuple may not contain itself except through a `Vec` (`E0204`), and a stream set has at
+//! least one stream (`E0205`).
 
 use super::scope::{Scope, TypeDef, rust_keyword};
 use super::suggest::upper_camel;
@@ -85,6 +86,19 @@ pub(crate) fn check_stream_sets(
 ) -> Vec<StreamSet> {
     let mut sets = Vec::new();
     for set in &file.stream_sets {
+        if set.streams.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    "E0205",
+                    format!("stream set `{}` has no streams", set.name.name),
+                    set.name.span,
+                )
+                .with_label("empty stream set")
+                .with_help(
+                    "declare its streams: `streams Name { normal: Schema, alerts: Schema }`",
+                ),
+            );
+        }
         let mut seen: HashMap<String, &Ident> = HashMap::new();
         for s in &set.streams {
             let variant = upper_camel(&s.name.name);
