@@ -16,24 +16,31 @@ pub(crate) fn similar<'a>(
         .map(|(_, c)| c)
 }
 
-/// Levenshtein distance between two strings, by characters.
+/// Edit distance between two strings, by characters: insertions, deletions,
+/// substitutions and swaps of two neighbours (`wrod` → `word`) each cost 1.
 fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(row[j + 1])
-            };
-            prev = current;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 /// "`a`, `b` and `c`".
@@ -66,7 +73,8 @@ mod tests {
 
     #[test]
     fn distances() {
-        assert_eq!(distance("word", "wrod"), 2);
+        assert_eq!(distance("word", "wrod"), 1);
+        assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("count", "cont"), 1);
         assert_eq!(similar("cont", ["count", "print"]), Some("count"));
         assert_eq!(similar("xyz", ["count", "print"]), None);
