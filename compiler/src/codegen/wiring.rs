@@ -70,7 +70,36 @@ fn constructor(graph: &Graph, c: usize) -> TokenStream {
 fn stage(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
     let ctor = constructor(graph, c);
     let out = output(graph, plan, c);
-    quote!(__gale::Stage::new(#c, #ctor, #out))
+    if fed_by_counted(graph, plan, c).is_some() {
+        quote!(__gale::Stage::fused(#c, #ctor, #out))
+    } else {
+        quote!(__gale::Stage::new(#c, #ctor, #out))
+    }
+}
+
+/// The fused consumer whose input is exactly `c`'s output: `c` has one stream and one of
+/// its consumers is fused. Its `Counted` then counts that consumer's input too.
+fn fused_single_consumer(graph: &Graph, plan: &Plan, c: usize) -> Option<usize> {
+    if graph.components[c].outputs.len() != 1 {
+        return None;
+    }
+    graph
+        .edges
+        .iter()
+        .enumerate()
+        .find(|(i, e)| e.from == c && plan.fused[*i])
+        .map(|(_, e)| e.to)
+}
+
+/// The producer whose `Counted` counts `c`'s input, if any.
+fn fed_by_counted(graph: &Graph, plan: &Plan, c: usize) -> Option<usize> {
+    graph
+        .edges
+        .iter()
+        .enumerate()
+        .find(|(i, e)| e.to == c && plan.fused[*i])
+        .map(|(_, e)| e.from)
+        .filter(|&p| fused_single_consumer(graph, plan, p) == Some(c))
 }
 
 /// Where component `c`'s output goes: counted, split by stream, then per consumer.
@@ -89,7 +118,10 @@ fn output(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
         quote!(__gale::Counted::new(#c, #set(#(#streams),*)))
     } else {
         let s = stream(graph, plan, c, 0);
-        quote!(__gale::Counted::new(#c, #s))
+        match fused_single_consumer(graph, plan, c) {
+            Some(consumer) => quote!(__gale::Counted::feeding(#c, #consumer, #s)),
+            None => quote!(__gale::Counted::new(#c, #s)),
+        }
     }
 }
 

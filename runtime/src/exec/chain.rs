@@ -41,6 +41,9 @@ pub struct Stage<B, D> {
     component: usize,
     bolt: B,
     out: D,
+    /// False when the upstream [`Counted`] already counts this stage's input (a fused edge
+    /// from a single-stream producer): one memory counter less per tuple.
+    count: bool,
     executed: u64,
     failed: u64,
     task: TaskId,
@@ -53,6 +56,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
             component,
             bolt,
             out,
+            count: true,
             executed: 0,
             failed: 0,
             task: 0,
@@ -60,10 +64,21 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
     }
 }
 
+impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
+    /// A stage fed through a fused edge by [`Counted::feeding`], which counts its input.
+    pub fn fused(component: usize, bolt: B, out: D) -> Self {
+        let mut s = Stage::new(component, bolt, out);
+        s.count = false;
+        s
+    }
+}
+
 impl<B: Bolt, D: Downstream<B::Out>> Emitter<B::In> for Stage<B, D> {
     #[inline]
     fn emit(&mut self, tuple: B::In) {
-        self.executed += 1;
+        if self.count {
+            self.executed += 1;
+        }
         if let Err(e) = self.bolt.execute(tuple, &mut self.out) {
             self.failed += 1;
             if self.failed <= 10 || self.failed.is_power_of_two() {
@@ -112,6 +127,8 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
 #[derive(Debug)]
 pub struct Counted<D> {
     component: usize,
+    /// A fused consumer whose input is exactly this output: its `executed` count.
+    feeds: Option<usize>,
     emitted: u64,
     inner: D,
 }
@@ -121,6 +138,18 @@ impl<D> Counted<D> {
     pub fn new(component: usize, inner: D) -> Self {
         Counted {
             component,
+            feeds: None,
+            emitted: 0,
+            inner,
+        }
+    }
+
+    /// Counts the output of `component`, which is also the whole input of the fused
+    /// `consumer` (built with [`Stage::fused`]).
+    pub fn feeding(component: usize, consumer: usize, inner: D) -> Self {
+        Counted {
+            component,
+            feeds: Some(consumer),
             emitted: 0,
             inner,
         }
@@ -153,6 +182,9 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
     }
     fn report(&mut self, wiring: &Wiring) {
         wiring.metrics().add(self.component, self.emitted, 0, 0);
+        if let Some(consumer) = self.feeds {
+            wiring.metrics().add(consumer, 0, self.emitted, 0);
+        }
         self.emitted = 0;
         self.inner.report(wiring);
     }
@@ -209,8 +241,10 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
 pub trait SpoutRunner: Send {
     /// Opens the spout and prepares the fused bolts.
     fn open(&mut self, wiring: &Wiring);
-    /// Asks the spout for more tuples.
-    fn next(&mut self) -> SpoutStatus;
+    /// Asks the spout for tuples up to `max` times, stopping early when it is idle or done.
+    /// (The loop lives here, in monomorphised code, so a fused chain runs without a
+    /// dynamic call per tuple.)
+    fn run_burst(&mut self, max: u32) -> SpoutStatus;
     /// Sends partly filled batches.
     fn flush(&mut self);
     /// Closes the spout, finishes the chain and ends its output streams.
@@ -278,8 +312,14 @@ impl<S: Spout, D: Downstream<S::Out>> SpoutRunner for SpoutHead<S, D> {
         self.out.open(wiring);
     }
     #[inline]
-    fn next(&mut self) -> SpoutStatus {
-        self.spout.next_tuple(&mut self.out)
+    fn run_burst(&mut self, max: u32) -> SpoutStatus {
+        for _ in 0..max {
+            match self.spout.next_tuple(&mut self.out) {
+                SpoutStatus::Active => {}
+                other => return other,
+            }
+        }
+        SpoutStatus::Active
     }
     fn flush(&mut self) {
         self.out.flush();

@@ -35,18 +35,10 @@ pub(crate) fn run(factory: &SpoutFactory, base: &Wiring, chain: usize, executor:
             let mut done = stopping;
             let mut idle = false;
             if !done {
-                for _ in 0..BURST {
-                    match task.next() {
-                        SpoutStatus::Active => {}
-                        SpoutStatus::Idle => {
-                            idle = true;
-                            break;
-                        }
-                        SpoutStatus::Done => {
-                            done = true;
-                            break;
-                        }
-                    }
+                match task.run_burst(BURST) {
+                    SpoutStatus::Active => {}
+                    SpoutStatus::Idle => idle = true,
+                    SpoutStatus::Done => done = true,
                 }
             }
             if idle {

@@ -1,0 +1,6 @@
+//! Compiles the benchmark topologies.
+fn main() {
+    for t in ["fused_chain", "unfused_chain", "wc_p1", "wc_p2"] {
+        gale_compiler::compile_or_exit(format!("topologies/{t}.topo"));
+    }
+}

@@ -1,0 +1,138 @@
+//! `cargo run --release -p gale-bench --bin bench`: Gale's throughput benchmarks, each
+//! beside a hand-written Rust loop doing the same work, measured in the same run.
+//!
+//! (a) a map → filter → map chain: fused (`none` edges) vs unfused (`shuffle`) vs a loop;
+//! (b) word count (split → fields(word) → count) at parallelism 1 and 2 vs a loop.
+//! Each figure is the best of `--runs` (default 5) runs, in tuples per second.
+
+mod ops;
+
+gale::include_topology!("fused_chain");
+gale::include_topology!("unfused_chain");
+gale::include_topology!("wc_p1");
+gale::include_topology!("wc_p2");
+
+use ops::*;
+use std::hint::black_box;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+fn best_of(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    (0..runs).map(|_| f()).min().unwrap_or_default()
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn run(t: gale::Topology) -> Duration {
+    match gale::run_local(t, gale::RunOptions::default()) {
+        Ok(s) => s.elapsed,
+        Err(e) => {
+            eprintln!("bench: topology failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn chain_loop(n: u64) -> u64 {
+    let mut sum = 0u64;
+    for i in 0..n {
+        let x = add_one_n(black_box(i));
+        if x % 2 == 0 {
+            sum = sum.wrapping_add(x * 3);
+        }
+    }
+    sum
+}
+
+fn wc_loop(pool: &[String], sentences: u64) -> u64 {
+    let mut counts: gale::FastMap<String, u64> = Default::default();
+    let mut words = 0;
+    let mut next = 0;
+    for _ in 0..sentences {
+        next = (next + 1) % pool.len();
+        let s = black_box(pool[next].clone());
+        for w in s.split(' ') {
+            *counts.entry(w.to_string()).or_insert(0) += 1;
+            words += 1;
+        }
+    }
+    black_box(&counts);
+    words
+}
+
+fn main() {
+    let runs = arg("--runs", 5) as usize;
+    let n = arg("--tuples", 20_000_000);
+    let sentences = arg("--sentences", 1_000_000);
+    println!("| benchmark | tuples/s | vs hand-written loop |");
+    println!("|---|---:|---:|");
+
+    // (a) chain
+    CHAIN_TUPLES.store(n, Relaxed);
+    let expected = chain_loop(n);
+    let base = best_of(runs, || {
+        let t = Instant::now();
+        black_box(chain_loop(black_box(n)));
+        t.elapsed()
+    });
+    let fused = best_of(runs, || {
+        CHAIN_SUM.store(0, Relaxed);
+        let d = run(fused_chain::topology());
+        assert_eq!(CHAIN_SUM.load(Relaxed), expected, "fused chain result");
+        d
+    });
+    let small = n / 10;
+    CHAIN_TUPLES.store(small, Relaxed);
+    let expected_small = chain_loop(small);
+    let unfused = best_of(runs, || {
+        CHAIN_SUM.store(0, Relaxed);
+        let d = run(unfused_chain::topology());
+        assert_eq!(CHAIN_SUM.load(Relaxed), expected_small, "unfused chain result");
+        d
+    });
+    let b = rate(n, base);
+    println!("| chain: hand-written loop | {:.1}M | 1.00x |", b / 1e6);
+    println!("| chain: gale fused (`none`) | {:.1}M | {:.2}x |", rate(n, fused) / 1e6, rate(n, fused) / b);
+    println!(
+        "| chain: gale unfused (`shuffle`, 5 tasks) | {:.1}M | {:.2}x |",
+        rate(small, unfused) / 1e6,
+        rate(small, unfused) / b
+    );
+
+    // (b) word count, in words (tuples into `count`) per second
+    SENTENCES.store(sentences, Relaxed);
+    let pool = sentence_pool();
+    let words = sentences * 10;
+    let base = best_of(runs, || {
+        let t = Instant::now();
+        assert_eq!(wc_loop(&pool, sentences), words);
+        t.elapsed()
+    });
+    let p1 = best_of(runs, || {
+        WORDS_COUNTED.store(0, Relaxed);
+        let d = run(wc_p1::topology());
+        assert_eq!(WORDS_COUNTED.load(Relaxed), words, "word count p1");
+        d
+    });
+    let p2 = best_of(runs, || {
+        WORDS_COUNTED.store(0, Relaxed);
+        let d = run(wc_p2::topology());
+        assert_eq!(WORDS_COUNTED.load(Relaxed), words, "word count p2");
+        d
+    });
+    let b = rate(words, base);
+    println!("| word count: hand-written loop (1 thread) | {:.1}M | 1.00x |", b / 1e6);
+    println!("| word count: gale parallelism 1 | {:.1}M | {:.2}x |", rate(words, p1) / 1e6, rate(words, p1) / b);
+    println!("| word count: gale parallelism 2 | {:.1}M | {:.2}x |", rate(words, p2) / 1e6, rate(words, p2) / b);
+}

@@ -1,0 +1,196 @@
+//! The components the benchmark topologies name.
+
+use gale::{Bolt, Emitter, ExecResult, FastMap, Spout, SpoutStatus, TaskContext};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Sum of everything the chain sinks received (checked against the hand-written loop).
+pub static CHAIN_SUM: AtomicU64 = AtomicU64::new(0);
+/// Words counted by the word-count sinks.
+pub static WORDS_COUNTED: AtomicU64 = AtomicU64::new(0);
+/// Tuples per spout task for the chain benchmark.
+pub static CHAIN_TUPLES: AtomicU64 = AtomicU64::new(0);
+/// Sentences in total for the word-count benchmark.
+pub static SENTENCES: AtomicU64 = AtomicU64::new(0);
+
+/// The chain's first map.
+#[inline]
+pub fn add_one_n(n: u64) -> u64 {
+    n + 1
+}
+
+macro_rules! chain_ops {
+    ($m:ident) => {
+        /// Chain components for the topology module of the same name.
+        pub mod $m {
+            use super::*;
+            use crate::$m::N;
+
+            /// Emits 0..CHAIN_TUPLES.
+            #[derive(Default)]
+            pub struct Numbers {
+                next: u64,
+                end: u64,
+            }
+
+            impl Spout for Numbers {
+                type Out = N;
+                fn open(&mut self, _ctx: &TaskContext) {
+                    self.end = CHAIN_TUPLES.load(Relaxed);
+                }
+                #[inline]
+                fn next_tuple(&mut self, out: &mut impl Emitter<N>) -> SpoutStatus {
+                    if self.next == self.end {
+                        return SpoutStatus::Done;
+                    }
+                    out.emit(N { n: self.next });
+                    self.next += 1;
+                    SpoutStatus::Active
+                }
+            }
+
+            /// map: n + 1.
+            #[inline]
+            pub fn add_one(t: N) -> N {
+                N { n: add_one_n(t.n) }
+            }
+            /// filter: even.
+            #[inline]
+            pub fn is_even(t: &N) -> bool {
+                t.n % 2 == 0
+            }
+            /// map: n * 3.
+            #[inline]
+            pub fn times_three(t: N) -> N {
+                N { n: t.n * 3 }
+            }
+
+            /// Sums its input; publishes the sum at the end.
+            #[derive(Default)]
+            pub struct SumSink {
+                sum: u64,
+            }
+
+            impl Bolt for SumSink {
+                type In = N;
+                type Out = ();
+                #[inline]
+                fn execute(&mut self, t: N, _out: &mut impl Emitter<()>) -> ExecResult {
+                    self.sum = self.sum.wrapping_add(t.n);
+                    Ok(())
+                }
+                fn finish(&mut self, _out: &mut impl Emitter<()>) {
+                    CHAIN_SUM.fetch_add(self.sum, Relaxed);
+                }
+            }
+        }
+    };
+}
+
+chain_ops!(fused_chain);
+chain_ops!(unfused_chain);
+
+/// Chain components under the path `unfused_chain.topo` uses.
+pub mod unfused {
+    pub use super::unfused_chain::*;
+}
+
+/// The vocabulary: 10,000 distinct words.
+pub fn vocabulary() -> Vec<String> {
+    (0..10_000).map(|i| format!("w{i:04}x")).collect()
+}
+
+/// A pool of 4,096 sentences of 10 words drawn from the vocabulary (deterministic).
+pub fn sentence_pool() -> Vec<String> {
+    let vocab = vocabulary();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..4096)
+        .map(|_| {
+            (0..10)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    vocab[(x % vocab.len() as u64) as usize].as_str()
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+macro_rules! wc_ops {
+    ($m:ident, $topo:ident) => {
+        /// Word-count components for the topology module `$topo`.
+        pub mod $m {
+            use super::*;
+            use crate::$topo::{Sentence, Word};
+
+            /// Emits this task's share of SENTENCES sentences from the pool.
+            #[derive(Default)]
+            pub struct Sentences {
+                pool: Vec<String>,
+                next: usize,
+                left: u64,
+            }
+
+            impl Spout for Sentences {
+                type Out = Sentence;
+                fn open(&mut self, ctx: &TaskContext) {
+                    self.pool = sentence_pool();
+                    self.next = ctx.task_index() * 997;
+                    self.left = SENTENCES.load(Relaxed) / ctx.task_count() as u64;
+                }
+                #[inline]
+                fn next_tuple(&mut self, out: &mut impl Emitter<Sentence>) -> SpoutStatus {
+                    if self.left == 0 {
+                        return SpoutStatus::Done;
+                    }
+                    self.left -= 1;
+                    self.next = (self.next + 1) % self.pool.len();
+                    out.emit(Sentence { text: self.pool[self.next].clone() });
+                    SpoutStatus::Active
+                }
+            }
+
+            /// Sentence → words.
+            #[derive(Default)]
+            pub struct Split;
+
+            impl Bolt for Split {
+                type In = Sentence;
+                type Out = Word;
+                #[inline]
+                fn execute(&mut self, s: Sentence, out: &mut impl Emitter<Word>) -> ExecResult {
+                    for w in s.text.split(' ') {
+                        out.emit(Word { word: w.to_string() });
+                    }
+                    Ok(())
+                }
+            }
+
+            /// Keyed count.
+            #[derive(Default)]
+            pub struct Count {
+                counts: FastMap<String, u64>,
+                words: u64,
+            }
+
+            impl Bolt for Count {
+                type In = Word;
+                type Out = ();
+                #[inline]
+                fn execute(&mut self, w: Word, _out: &mut impl Emitter<()>) -> ExecResult {
+                    *self.counts.entry(w.word).or_insert(0) += 1;
+                    self.words += 1;
+                    Ok(())
+                }
+                fn finish(&mut self, _out: &mut impl Emitter<()>) {
+                    WORDS_COUNTED.fetch_add(self.words, Relaxed);
+                }
+            }
+        }
+    };
+}
+
+wc_ops!(wc1, wc_p1);
+wc_ops!(p2, wc_p2);
