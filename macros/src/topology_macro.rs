@@ -1,0 +1,29 @@
+//! `topology! { ... }`: the `.topo` language inline, through the compiler's own pipeline.
+//!
+//! The tokens become source text ([`SourceText`]), the text goes through
+//! `gale_compiler::front_end` (parse and check, exactly as for a `.topo` file), and either
+//! the diagnostics come back as `compile_error!`s at the offending tokens, or the plan and
+//! codegen produce the same module `build.rs` would write, its assertions pointed at the
+//! input they check ([`point_assertions_at_source`]).
+
+use crate::diagnostics::compile_errors;
+use crate::respan::point_assertions_at_source;
+use crate::source_text::SourceText;
+use gale_compiler::{codegen, front_end, plan};
+use proc_macro2::TokenStream;
+
+/// The name the compiler gives the input in messages and generated assertion names
+/// (`TOPOLOGY__LINE_12_BOLT_AVG`).
+const FILE_NAME: &str = "topology!";
+
+/// The generated `pub mod <name> { ... }`, or the diagnostics.
+pub(crate) fn expand(input: TokenStream) -> TokenStream {
+    let source = SourceText::from_tokens(input);
+    match front_end(FILE_NAME, &source.text) {
+        Ok(graph) => {
+            let tokens = codegen::generate_tokens(&graph, &plan::plan(&graph));
+            point_assertions_at_source(tokens, &graph, &source)
+        }
+        Err(diags) => compile_errors(&diags, &source),
+    }
+}
