@@ -1,0 +1,34 @@
+//! Snapshots of the plan and the generated Rust for the examples' `.topo` files. Review a
+//! changed snapshot with `cargo insta review` (or `INSTA_UPDATE=always`); never hand-edit.
+
+use std::path::Path;
+
+fn load(rel: &str) -> (String, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+    let source = std::fs::read_to_string(&path).expect("read the example .topo");
+    (rel.to_string(), source)
+}
+
+#[test]
+fn wordcount_generated_code() {
+    let (name, source) = load("examples/wordcount/topologies/wordcount.topo");
+    let code = gale_compiler::compile_str(&name, &source).expect("wordcount compiles");
+    insta::assert_snapshot!("wordcount_rs", code);
+}
+
+#[test]
+fn wordcount_plan() {
+    let (name, source) = load("examples/wordcount/topologies/wordcount.topo");
+    let graph = gale_compiler::front_end(&name, &source).expect("wordcount checks");
+    insta::assert_debug_snapshot!("wordcount_plan", gale_compiler::plan::plan(&graph));
+}
+
+#[test]
+fn fused_chain_plan_fuses_every_none_edge() {
+    let (name, source) = load("bench/topologies/fused_chain.topo");
+    let graph = gale_compiler::front_end(&name, &source).expect("checks");
+    let plan = gale_compiler::plan::plan(&graph);
+    assert_eq!(plan.chains.len(), 1);
+    assert_eq!(plan.chains[0].members, vec![0, 1, 2, 3, 4]);
+    insta::assert_snapshot!("fused_chain_rs", gale_compiler::codegen::generate(&graph, &plan));
+}
