@@ -48,7 +48,7 @@ fn chain_loop(n: u64) -> u64 {
     let mut sum = 0u64;
     for i in 0..n {
         let x = add_one_n(black_box(i));
-        if x % 2 == 0 {
+        if x.is_multiple_of(2) {
             sum = sum.wrapping_add(x * 3);
         }
     }
@@ -98,12 +98,20 @@ fn main() {
     let unfused = best_of(runs, || {
         CHAIN_SUM.store(0, Relaxed);
         let d = run(unfused_chain::topology());
-        assert_eq!(CHAIN_SUM.load(Relaxed), expected_small, "unfused chain result");
+        assert_eq!(
+            CHAIN_SUM.load(Relaxed),
+            expected_small,
+            "unfused chain result"
+        );
         d
     });
     let b = rate(n, base);
     println!("| chain: hand-written loop | {:.1}M | 1.00x |", b / 1e6);
-    println!("| chain: gale fused (`none`) | {:.1}M | {:.2}x |", rate(n, fused) / 1e6, rate(n, fused) / b);
+    println!(
+        "| chain: gale fused (`none`) | {:.1}M | {:.2}x |",
+        rate(n, fused) / 1e6,
+        rate(n, fused) / b
+    );
     println!(
         "| chain: gale unfused (`shuffle`, 5 tasks) | {:.1}M | {:.2}x |",
         rate(small, unfused) / 1e6,
@@ -132,7 +140,18 @@ fn main() {
         d
     });
     let b = rate(words, base);
-    println!("| word count: hand-written loop (1 thread) | {:.1}M | 1.00x |", b / 1e6);
-    println!("| word count: gale parallelism 1 | {:.1}M | {:.2}x |", rate(words, p1) / 1e6, rate(words, p1) / b);
-    println!("| word count: gale parallelism 2 | {:.1}M | {:.2}x |", rate(words, p2) / 1e6, rate(words, p2) / b);
+    println!(
+        "| word count: hand-written loop (1 thread) | {:.1}M | 1.00x |",
+        b / 1e6
+    );
+    println!(
+        "| word count: gale parallelism 1 | {:.1}M | {:.2}x |",
+        rate(words, p1) / 1e6,
+        rate(words, p1) / b
+    );
+    println!(
+        "| word count: gale parallelism 2 | {:.1}M | {:.2}x |",
+        rate(words, p2) / 1e6,
+        rate(words, p2) / b
+    );
 }

@@ -147,7 +147,9 @@ macro_rules! wc_ops {
                     }
                     self.left -= 1;
                     self.next = (self.next + 1) % self.pool.len();
-                    out.emit(Sentence { text: self.pool[self.next].clone() });
+                    out.emit(Sentence {
+                        text: self.pool[self.next].clone(),
+                    });
                     SpoutStatus::Active
                 }
             }
@@ -162,7 +164,9 @@ macro_rules! wc_ops {
                 #[inline]
                 fn execute(&mut self, s: Sentence, out: &mut impl Emitter<Word>) -> ExecResult {
                     for w in s.text.split(' ') {
-                        out.emit(Word { word: w.to_string() });
+                        out.emit(Word {
+                            word: w.to_string(),
+                        });
                     }
                     Ok(())
                 }

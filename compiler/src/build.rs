@@ -48,7 +48,10 @@ pub fn compile_or_exit(topo: impl AsRef<Path>) -> PathBuf {
 }
 
 /// Compiles a `.topo` file into `out_dir/<topology>.rs`.
-pub fn compile_to(topo: impl AsRef<Path>, out_dir: impl AsRef<Path>) -> Result<PathBuf, CompileError> {
+pub fn compile_to(
+    topo: impl AsRef<Path>,
+    out_dir: impl AsRef<Path>,
+) -> Result<PathBuf, CompileError> {
     let topo = topo.as_ref();
     let source = std::fs::read_to_string(topo).map_err(|source| CompileError::Io {
         path: topo.to_path_buf(),

@@ -8,10 +8,10 @@
 //!
 //! Use it from `build.rs` like `tonic-build`:
 //!
-//! ```no_run
+//! ```text
 //! // build.rs
 //! fn main() {
-//!     gale_compiler::compile("topologies/wordcount.topo").unwrap_or_else(|e| panic!("{e}"));
+//!     gale_compiler::compile_or_exit("topologies/wordcount.topo");
 //! }
 //! ```
 //!

@@ -94,8 +94,8 @@ fn collect_chains(graph: &Graph, fused: &[bool]) -> Vec<Chain> {
         }
     }
     let mut chains = Vec::new();
-    for head in 0..graph.components.len() {
-        if fused_in[head] {
+    for (head, &is_fused_in) in fused_in.iter().enumerate() {
+        if is_fused_in {
             continue;
         }
         let mut members = vec![head];

@@ -30,5 +30,8 @@ fn fused_chain_plan_fuses_every_none_edge() {
     let plan = gale_compiler::plan::plan(&graph);
     assert_eq!(plan.chains.len(), 1);
     assert_eq!(plan.chains[0].members, vec![0, 1, 2, 3, 4]);
-    insta::assert_snapshot!("fused_chain_rs", gale_compiler::codegen::generate(&graph, &plan));
+    insta::assert_snapshot!(
+        "fused_chain_rs",
+        gale_compiler::codegen::generate(&graph, &plan)
+    );
 }

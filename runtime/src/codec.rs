@@ -235,7 +235,7 @@ mod tests {
         #[test]
         fn garbage_never_panics(bytes: Vec<u8>) {
             let _ = from_bytes::<Vec<String>>(&bytes);
-            let _ = from_bytes::<Option<(u64)>>(&bytes);
+            let _ = from_bytes::<Option<u64>>(&bytes);
         }
     }
 
@@ -243,7 +243,13 @@ mod tests {
     fn lengths_are_checked_before_allocating() {
         let mut huge = Vec::new();
         put_varint(&mut huge, u64::MAX >> 1);
-        assert!(matches!(from_bytes::<Vec<u64>>(&huge), Err(DecodeError::TooLong(_))));
-        assert!(matches!(from_bytes::<String>(&huge), Err(DecodeError::TooLong(_))));
+        assert!(matches!(
+            from_bytes::<Vec<u64>>(&huge),
+            Err(DecodeError::TooLong(_))
+        ));
+        assert!(matches!(
+            from_bytes::<String>(&huge),
+            Err(DecodeError::TooLong(_))
+        ));
     }
 }

@@ -58,8 +58,7 @@ pub mod __private {
     pub use crate::exec::chain::{Counted, Discard, Downstream, SpoutHead, Stage, Tee};
     pub use crate::exec::wiring::Wiring;
     pub use crate::grouping::{
-        All, Custom, Direct, Fields, Global, LocalOrShuffle, PartialKey, Router, Shuffle,
-        hash_key,
+        All, Custom, Direct, Fields, Global, LocalOrShuffle, PartialKey, Router, Shuffle, hash_key,
     };
     pub use crate::ops::{FilterOp, FlatMapOp, MapOp};
     pub use crate::topology::{

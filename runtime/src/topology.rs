@@ -162,7 +162,8 @@ impl TopologyDesc {
     }
 }
 
-static OVERRIDES: std::sync::OnceLock<Vec<(&'static str, ConfigValue)>> = std::sync::OnceLock::new();
+static OVERRIDES: std::sync::OnceLock<Vec<(&'static str, ConfigValue)>> =
+    std::sync::OnceLock::new();
 
 /// Overrides config entries for this process (the CLI's `run --set key=value`); only the
 /// first call has an effect. Components see the override through
@@ -226,7 +227,9 @@ pub struct Topology {
 
 impl std::fmt::Debug for Topology {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Topology").field("desc", &self.desc).finish()
+        f.debug_struct("Topology")
+            .field("desc", &self.desc)
+            .finish()
     }
 }
 

@@ -44,7 +44,9 @@ pub fn double(n: N) -> N {
 pub fn digits(n: N) -> Vec<N> {
     n.n.to_string()
         .bytes()
-        .map(|b| N { n: (b - b'0') as u64 })
+        .map(|b| N {
+            n: (b - b'0') as u64,
+        })
         .collect()
 }
 
@@ -56,7 +58,7 @@ impl Bolt for Evens {
     type In = N;
     type Out = Parts;
     fn execute(&mut self, n: N, out: &mut impl Emitter<Parts>) -> ExecResult {
-        if n.n % 2 == 0 {
+        if n.n.is_multiple_of(2) {
             out.emit(Parts::Even(n));
         } else {
             out.emit(Parts::Odd(n));

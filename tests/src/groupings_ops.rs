@@ -13,7 +13,7 @@ pub static DELIVERIES: Mutex<Vec<Delivery>> = Mutex::new(Vec::new());
 
 /// The key of sequence number `seq`: 97 keys, skewed (key 0 is ten times as frequent).
 pub fn key_of(seq: u64) -> u64 {
-    if seq % 10 == 0 { 0 } else { seq % 97 }
+    if seq.is_multiple_of(10) { 0 } else { seq % 97 }
 }
 
 /// Emits `per_task` tuples per task with globally unique sequence numbers.
@@ -63,7 +63,8 @@ impl Bolt for Record {
     }
 
     fn execute(&mut self, n: Num, _out: &mut impl Emitter<()>) -> ExecResult {
-        self.seen.push((self.component.clone(), self.task, n.key, n.seq));
+        self.seen
+            .push((self.component.clone(), self.task, n.key, n.seq));
         Ok(())
     }
 
@@ -112,7 +113,11 @@ impl CustomGrouping<Num> for Parity {
     }
 
     fn choose_tasks(&mut self, n: &Num, out: &mut Vec<TaskId>) {
-        let i = if n.key % 2 == 0 { 0 } else { self.targets.len() - 1 };
+        let i = if n.key.is_multiple_of(2) {
+            0
+        } else {
+            self.targets.len() - 1
+        };
         out.push(self.targets[i]);
     }
 }

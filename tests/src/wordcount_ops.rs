@@ -57,7 +57,9 @@ macro_rules! ops_for {
             type Out = crate::$module::Word;
             fn execute(&mut self, l: Self::In, out: &mut impl Emitter<Self::Out>) -> ExecResult {
                 for w in l.text.split_whitespace() {
-                    out.emit(crate::$module::Word { word: w.to_string() });
+                    out.emit(crate::$module::Word {
+                        word: w.to_string(),
+                    });
                 }
                 Ok(())
             }
@@ -69,7 +71,10 @@ macro_rules! ops_for {
             fn execute(&mut self, w: Self::In, out: &mut impl Emitter<Self::Out>) -> ExecResult {
                 let n = self.counts.entry(w.word.clone()).or_insert(0);
                 *n += 1;
-                out.emit(crate::$module::Total { word: w.word, count: *n });
+                out.emit(crate::$module::Total {
+                    word: w.word,
+                    count: *n,
+                });
                 Ok(())
             }
         }
@@ -104,7 +109,10 @@ pub struct Lines<T> {
 }
 impl<T> Default for Lines<T> {
     fn default() -> Self {
-        Lines { lines: Vec::new(), _t: std::marker::PhantomData }
+        Lines {
+            lines: Vec::new(),
+            _t: std::marker::PhantomData,
+        }
     }
 }
 
@@ -123,7 +131,10 @@ pub struct Count<T> {
 }
 impl<T> Default for Count<T> {
     fn default() -> Self {
-        Count { counts: FastMap::default(), _t: std::marker::PhantomData }
+        Count {
+            counts: FastMap::default(),
+            _t: std::marker::PhantomData,
+        }
     }
 }
 
@@ -135,7 +146,11 @@ pub struct Collect<T> {
 }
 impl<T> Default for Collect<T> {
     fn default() -> Self {
-        Collect { topology: String::new(), latest: BTreeMap::new(), _t: std::marker::PhantomData }
+        Collect {
+            topology: String::new(),
+            latest: BTreeMap::new(),
+            _t: std::marker::PhantomData,
+        }
     }
 }
 

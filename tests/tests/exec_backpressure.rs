@@ -20,10 +20,16 @@ fn queue_depth_stays_at_its_bound() {
     let bound = (capacity + 3) * batch;
     let max = MAX_IN_FLIGHT.load(SeqCst);
     assert!(max <= bound, "{max} tuples in flight, bound {bound}");
-    assert!(items > 10 * bound, "the test must overflow the bound many times over");
+    assert!(
+        items > 10 * bound,
+        "the test must overflow the bound many times over"
+    );
     // The queue itself never held more than its capacity.
     let slow_chain = backpressure::DESC.components[1].chain;
     assert!(summary.max_queue_depth[slow_chain] <= capacity);
     // ...and it was actually full: the producer was slowed, not the queue idle.
-    assert!(max >= capacity * batch, "max in flight {max} never reached the queue capacity");
+    assert!(
+        max >= capacity * batch,
+        "max in flight {max} never reached the queue capacity"
+    );
 }

@@ -19,9 +19,17 @@ fn none_edges_are_fused_into_chains() {
     let chains: Vec<Vec<&str>> = fused::DESC
         .chains
         .iter()
-        .map(|c| c.components.iter().map(|&i| fused::DESC.components[i].name).collect())
+        .map(|c| {
+            c.components
+                .iter()
+                .map(|&i| fused::DESC.components[i].name)
+                .collect()
+        })
         .collect();
-    assert_eq!(chains, vec![vec!["lines", "split"], vec!["count", "collect"]]);
+    assert_eq!(
+        chains,
+        vec![vec!["lines", "split"], vec!["count", "collect"]]
+    );
     let fused_edges: Vec<bool> = fused::DESC.edges.iter().map(|e| e.fused).collect();
     assert_eq!(fused_edges, vec![true, false, true]);
     assert_eq!(unfused::DESC.chains.len(), 4);

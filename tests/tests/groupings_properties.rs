@@ -16,7 +16,7 @@ fn deliveries() -> &'static [Delivery] {
         let summary = gale::run_local(groupings::topology(), Default::default())
             .expect("the topology runs to completion");
         assert_eq!(summary.component("numbers").map(|c| c.emitted), Some(TOTAL));
-        std::mem::take(&mut *DELIVERIES.lock().unwrap())
+        std::mem::take(&mut *DELIVERIES.lock().expect("deliveries lock"))
     })
 }
 
@@ -119,7 +119,8 @@ fn partial_key_uses_at_most_two_tasks_per_key_and_splits_the_hot_key() {
     // Key 0 carries ~10% of the stream; partial key grouping spreads it over two tasks
     // (unless both candidates happen to be the same task).
     let hot = &tasks_per_key[&0];
-    let (a, b) = gale::grouping::PartialKey::<fn(&u64) -> u64>::candidates(gale::hash_key(&0u64), 4);
+    let (a, b) =
+        gale::grouping::PartialKey::<fn(&u64) -> u64>::candidates(gale::hash_key(&0u64), 4);
     assert_eq!(hot.len(), if a == b { 1 } else { 2 });
 }
 

@@ -10,7 +10,12 @@ fn builtins_and_stream_sets_match_a_plain_loop() {
     let digits: Vec<u64> = (0..10_000u64)
         .filter(|n| *n < 5000)
         .map(|n| n * 2)
-        .flat_map(|n| n.to_string().bytes().map(|b| (b - b'0') as u64).collect::<Vec<_>>())
+        .flat_map(|n| {
+            n.to_string()
+                .bytes()
+                .map(|b| (b - b'0') as u64)
+                .collect::<Vec<_>>()
+        })
         .collect();
     let even: Vec<u64> = digits.iter().copied().filter(|d| d % 2 == 0).collect();
     let odd: Vec<u64> = digits.iter().copied().filter(|d| d % 2 == 1).collect();
@@ -20,5 +25,8 @@ fn builtins_and_stream_sets_match_a_plain_loop() {
     // count → small → double → digits → split is one fused chain.
     assert_eq!(chain::DESC.chains[0].components.len(), 5);
     assert_eq!(summary.component("small").map(|c| c.emitted), Some(5000));
-    assert_eq!(summary.component("split").map(|c| c.emitted), Some(digits.len() as u64));
+    assert_eq!(
+        summary.component("split").map(|c| c.emitted),
+        Some(digits.len() as u64)
+    );
 }

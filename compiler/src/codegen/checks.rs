@@ -87,12 +87,7 @@ pub fn assertions(graph: &Graph) -> TokenStream {
         }
         let t = ident(schema);
         for f in fields {
-            let name = format_ident!(
-                "{}_LINE_{}_FIELD_{}",
-                stem,
-                e.line,
-                f.to_ascii_uppercase()
-            );
+            let name = format_ident!("{}_LINE_{}_FIELD_{}", stem, e.line, f.to_ascii_uppercase());
             let msg = format!(
                 "{}:{}:{}: the grouping names field `{f}`, but tuple `{schema}` has no such field",
                 graph.file_name, e.line, e.column

@@ -22,7 +22,10 @@ pub fn generate_tokens(graph: &Graph, plan: &Plan) -> TokenStream {
     let name = format_ident!("{}", graph.name);
     let uses = graph.uses.iter().map(|u| rust::use_tree(u));
     let tuples = graph.tuples.iter().map(tuples::tuple_struct);
-    let stream_sets = graph.stream_sets.iter().map(|s| streams::stream_set(s, graph));
+    let stream_sets = graph
+        .stream_sets
+        .iter()
+        .map(|s| streams::stream_set(s, graph));
     let desc = desc::static_desc(graph, plan);
     let checks = checks::assertions(graph);
     let topology_fn = wiring::topology_fn(graph, plan);

@@ -23,7 +23,9 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
         .map(|s| ident(s.variant.as_deref().unwrap_or(&s.name)))
         .collect();
     let schemas: Vec<_> = set.streams.iter().map(|s| ident(&s.schema)).collect();
-    let params: Vec<_> = (0..set.streams.len()).map(|i| format_ident!("E{}", i)).collect();
+    let params: Vec<_> = (0..set.streams.len())
+        .map(|i| format_ident!("E{}", i))
+        .collect();
     let idx: Vec<_> = (0..set.streams.len()).map(syn::Index::from).collect();
     let doc = format!(
         " The `{}` stream set: emit a variant to emit on its stream.",

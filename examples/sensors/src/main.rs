@@ -52,7 +52,7 @@ pub fn reading(seq: u64, sensors: u64) -> Reading {
     let sensor = (seq % sensors) as u32;
     let base = 20.0 + f64::from(sensor % 7);
     let wave = ((seq as f64) / 1000.0).sin() * 3.0;
-    let spike = if seq % 997 == 0 { 25.0 } else { 0.0 };
+    let spike = if seq.is_multiple_of(997) { 25.0 } else { 0.0 };
     Reading {
         sensor,
         seq,

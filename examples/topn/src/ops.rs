@@ -149,7 +149,7 @@ impl Bolt for IntermediateRanker {
     fn execute(&mut self, c: Count, out: &mut impl Emitter<Rankings>) -> ExecResult {
         self.latest.insert(c.word, c.count);
         self.updates += 1;
-        if self.updates % 1000 == 0 {
+        if self.updates.is_multiple_of(1000) {
             out.emit(Rankings {
                 entries: top(&self.latest, self.n),
             });

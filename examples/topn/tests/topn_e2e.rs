@@ -17,11 +17,23 @@ fn word_of(i: u64) -> String {
 fn top_n_equals_a_plain_count_when_the_window_covers_the_stream() {
     let words = 100_000u64;
     let out = Command::new(env!("CARGO_BIN_EXE_topn"))
-        .args(["run", "--no-progress", "-q", "--set", "words=100000", "--set", "window=100000000"])
+        .args([
+            "run",
+            "--no-progress",
+            "-q",
+            "--set",
+            "words=100000",
+            "--set",
+            "window=100000000",
+        ])
         .args(["--set", "slots=1", "--set", "top=8"])
         .output()
         .expect("run topn");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: Vec<(String, u64)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {

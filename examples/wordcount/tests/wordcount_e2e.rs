@@ -78,11 +78,20 @@ fn plan_shows_tasks_chains_and_groupings() {
     assert!(out.status.success());
     assert!(text.contains("count          bolt  CountWords"), "{text}");
     assert!(text.contains("tasks 4"), "{text}");
-    assert!(text.contains("split.default -> count : fields(word)"), "{text}");
-    let dot = Command::new(BIN).args(["plan", "--dot"]).output().expect("run plan --dot");
+    assert!(
+        text.contains("split.default -> count : fields(word)"),
+        "{text}"
+    );
+    let dot = Command::new(BIN)
+        .args(["plan", "--dot"])
+        .output()
+        .expect("run plan --dot");
     let dot = String::from_utf8_lossy(&dot.stdout);
     assert!(dot.starts_with("digraph \"wordcount\""), "{dot}");
-    assert!(dot.contains("\"split\" -> \"count\" [label=\"fields(word)\"]"), "{dot}");
+    assert!(
+        dot.contains("\"split\" -> \"count\" [label=\"fields(word)\"]"),
+        "{dot}"
+    );
 }
 
 #[test]
@@ -100,15 +109,28 @@ fn bad_arguments_get_a_clear_error() {
 fn duration_stops_an_endless_run_and_drains() {
     // repeat = 0 would end at once; a huge repeat runs until --duration stops it.
     let out = Command::new(BIN)
-        .args(["run", "--no-progress", "--duration", "300ms", "--set", "repeat=1000000000"])
+        .args([
+            "run",
+            "--no-progress",
+            "--duration",
+            "300ms",
+            "--set",
+            "repeat=1000000000",
+        ])
         .output()
         .expect("run");
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     // Everything emitted was processed: split executed exactly what sentences emitted.
     let field = |name: &str, col: usize| -> u64 {
-        let line = err.lines().find(|l| l.starts_with(name)).expect("summary line");
-        line.split_whitespace().nth(col).and_then(|v| v.parse().ok()).expect("a number")
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(name))
+            .expect("summary line");
+        line.split_whitespace()
+            .nth(col)
+            .and_then(|v| v.parse().ok())
+            .expect("a number")
     };
     assert!(field("sentences", 3) > 0);
     assert_eq!(field("sentences", 3), field("split", 4), "{err}");

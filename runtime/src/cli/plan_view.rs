@@ -12,7 +12,11 @@ pub fn render_plan(desc: &TopologyDesc) -> String {
         desc.chains.len()
     );
     for c in desc.components {
-        let kind = if c.kind == Kind::Spout { "spout" } else { "bolt" };
+        let kind = if c.kind == Kind::Spout {
+            "spout"
+        } else {
+            "bolt"
+        };
         s.push_str(&format!(
             "  {:<14} {:<5} {:<28} parallelism {:<3} tasks {:<3} ids {}..={}\n",
             c.name,
@@ -26,7 +30,11 @@ pub fn render_plan(desc: &TopologyDesc) -> String {
     }
     s.push_str("\nchains (fused operators run as one task: direct calls, no queue):\n");
     for (i, ch) in desc.chains.iter().enumerate() {
-        let names: Vec<&str> = ch.components.iter().map(|&c| desc.components[c].name).collect();
+        let names: Vec<&str> = ch
+            .components
+            .iter()
+            .map(|&c| desc.components[c].name)
+            .collect();
         s.push_str(&format!(
             "  chain {i}: {}  ({} executors, {} tasks)\n",
             names.join(" => "),
@@ -57,7 +65,10 @@ pub fn render_plan(desc: &TopologyDesc) -> String {
 
 /// The plan as Graphviz DOT: one cluster per fused chain.
 pub fn render_dot(desc: &TopologyDesc) -> String {
-    let mut s = format!("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n", desc.name);
+    let mut s = format!(
+        "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n",
+        desc.name
+    );
     for (i, ch) in desc.chains.iter().enumerate() {
         s.push_str(&format!(
             "  subgraph cluster_{i} {{\n    label=\"chain {i} (x{})\";\n    style=dashed;\n",
@@ -65,10 +76,18 @@ pub fn render_dot(desc: &TopologyDesc) -> String {
         ));
         for &c in ch.components {
             let comp = &desc.components[c];
-            let shape = if comp.kind == Kind::Spout { "ellipse" } else { "box" };
+            let shape = if comp.kind == Kind::Spout {
+                "ellipse"
+            } else {
+                "box"
+            };
             s.push_str(&format!(
                 "    \"{}\" [shape={shape}, label=\"{}\\n{}\\nparallelism {} tasks {}\"];\n",
-                comp.name, comp.name, comp.operator.replace('"', "'"), comp.parallelism, comp.tasks
+                comp.name,
+                comp.name,
+                comp.operator.replace('"', "'"),
+                comp.parallelism,
+                comp.tasks
             ));
         }
         s.push_str("  }\n");

@@ -10,8 +10,17 @@ pub(crate) fn show(p: &Progress<'_>) {
     let desc = p.topology.desc();
     let mut line = format!("\r\x1b[2K[{secs:6.1}s]");
     for (c, (emitted, executed, _)) in desc.components.iter().zip(p.metrics.snapshot()) {
-        let n = if c.kind == Kind::Spout { emitted } else { executed };
-        line.push_str(&format!(" {} {} ({}/s)", c.name, human(n as f64), human(n as f64 / secs)));
+        let n = if c.kind == Kind::Spout {
+            emitted
+        } else {
+            executed
+        };
+        line.push_str(&format!(
+            " {} {} ({}/s)",
+            c.name,
+            human(n as f64),
+            human(n as f64 / secs)
+        ));
     }
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(line.as_bytes());

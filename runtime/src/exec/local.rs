@@ -3,8 +3,8 @@
 //! that puts every task in one worker.
 
 use super::metrics::Metrics;
-use super::wiring::{Registry, Wiring};
 use super::spout_executor;
+use super::wiring::{Registry, Wiring};
 use crate::topology::{ChainSpec, Kind, Topology};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -207,7 +207,15 @@ impl Summary {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let mut s = format!(
             "topology `{}` finished in {:.3} s\n{:<16} {:>5} {:>5} {:>13} {:>13} {:>8} {:>14}\n",
-            self.topology, secs, "component", "kind", "tasks", "emitted", "executed", "failed", "tuples/s"
+            self.topology,
+            secs,
+            "component",
+            "kind",
+            "tasks",
+            "emitted",
+            "executed",
+            "failed",
+            "tuples/s"
         );
         for c in &self.components {
             let (kind, work) = match c.kind {
@@ -220,7 +228,11 @@ impl Summary {
                 kind,
                 c.tasks,
                 c.emitted,
-                if c.kind == Kind::Spout { "-".to_string() } else { c.executed.to_string() },
+                if c.kind == Kind::Spout {
+                    "-".to_string()
+                } else {
+                    c.executed.to_string()
+                },
                 c.failed,
                 work as f64 / secs
             ));

@@ -29,7 +29,10 @@ mod tests {
                 let mut seen = Vec::new();
                 for e in 0..par {
                     let r = executor_tasks(tasks, par, e);
-                    assert!(!r.is_empty(), "executor {e} of {par} got no task of {tasks}");
+                    assert!(
+                        !r.is_empty(),
+                        "executor {e} of {par} got no task of {tasks}"
+                    );
                     seen.extend(r);
                 }
                 assert_eq!(seen, (0..tasks).collect::<Vec<_>>());

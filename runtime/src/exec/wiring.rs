@@ -25,17 +25,24 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Registers the senders of a component's tasks (indexed by task index).
-    pub(crate) fn insert<T: Send + 'static>(&mut self, component: usize, senders: Vec<TaskSender<T>>) {
+    pub(crate) fn insert<T: Send + 'static>(
+        &mut self,
+        component: usize,
+        senders: Vec<TaskSender<T>>,
+    ) {
         self.senders.insert(component, Arc::new(senders));
     }
 
     fn get<T: Send + 'static>(&self, component: usize) -> Vec<TaskSender<T>> {
-        let any = self
-            .senders
-            .get(&component)
-            .unwrap_or_else(|| panic!("gale: no input queue for component {component} (a codegen bug)"));
+        let any = self.senders.get(&component).unwrap_or_else(|| {
+            panic!("gale: no input queue for component {component} (a codegen bug)")
+        });
         any.downcast_ref::<Vec<TaskSender<T>>>()
-            .unwrap_or_else(|| panic!("gale: input queue of component {component} has another type (a codegen bug)"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "gale: input queue of component {component} has another type (a codegen bug)"
+                )
+            })
             .clone()
     }
 }

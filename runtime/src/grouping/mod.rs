@@ -88,6 +88,6 @@ impl Rng {
     /// Uniform in `0..n` (n > 0).
     #[inline]
     pub(crate) fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 }

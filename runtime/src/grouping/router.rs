@@ -36,13 +36,7 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
     }
 
     #[inline]
-    fn push(
-        buffers: &mut [Vec<T>],
-        targets: &[TaskSender<T>],
-        batch: usize,
-        i: usize,
-        t: T,
-    ) {
+    fn push(buffers: &mut [Vec<T>], targets: &[TaskSender<T>], batch: usize, i: usize, t: T) {
         let buf = &mut buffers[i];
         buf.push(t);
         if buf.len() >= batch {
@@ -70,7 +64,13 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
             Choice::One(i) => Self::push(&mut self.buffers, &self.targets, self.batch, i, tuple),
             Choice::All => {
                 for i in 0..n.saturating_sub(1) {
-                    Self::push(&mut self.buffers, &self.targets, self.batch, i, tuple.clone());
+                    Self::push(
+                        &mut self.buffers,
+                        &self.targets,
+                        self.batch,
+                        i,
+                        tuple.clone(),
+                    );
                 }
                 Self::push(&mut self.buffers, &self.targets, self.batch, n - 1, tuple);
             }
@@ -82,7 +82,13 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
                     );
                 }
                 for &i in list {
-                    Self::push(&mut self.buffers, &self.targets, self.batch, i, tuple.clone());
+                    Self::push(
+                        &mut self.buffers,
+                        &self.targets,
+                        self.batch,
+                        i,
+                        tuple.clone(),
+                    );
                 }
             }
         }
@@ -126,7 +132,10 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Downstream<T> for Router<T, G> {
         self.flush();
         for target in &self.targets {
             if target.send_end().is_err() {
-                panic!("gale: task {} stopped before the end of its input", target.task());
+                panic!(
+                    "gale: task {} stopped before the end of its input",
+                    target.task()
+                );
             }
         }
     }

@@ -49,7 +49,10 @@ impl Default for Shuffle {
 
 impl<T> Grouping<T> for Shuffle {
     fn prepare(&mut self, targets: &Targets) {
-        *self = Shuffle::over((0..targets.tasks.len()).collect(), targets.source as u64 + 1);
+        *self = Shuffle::over(
+            (0..targets.tasks.len()).collect(),
+            targets.source as u64 + 1,
+        );
     }
 
     #[inline]
