@@ -1,9 +1,9 @@
 //! Codegen: the checked graph and its plan become one Rust module per topology.
 //!
-//! The module holds the tuple structs with their codecs ([`tuples`]), the stream-set enums
-//! ([`streams`]), the plan as static data ([`desc`]), compile-time assertions that name the
-//! `.topo` line they check ([`checks`]), and `topology()`, which nests one monomorphised
-//! value per fused chain ([`wiring`]). Generated code names only `::gale::__private`.
+//! The module holds the tuple structs with their codecs (`tuples`), the stream-set enums
+//! (`streams`), the plan as static data (`desc`), compile-time assertions that name the
+//! `.topo` line they check (`checks`), and `topology()`, which nests one monomorphised
+//! value per fused chain (`wiring`). Generated code names only `::gale::__private`.
 
 mod checks;
 mod desc;
