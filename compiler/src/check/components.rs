@@ -2,9 +2,8 @@
 //! (`E0201`–`E0203`), the shape each kind needs (`E0404`–`E0409`, `E0411`), and
 //! parallelism and task counts (`E0401`–`E0403`, `E0410`).
 
-use super::schemas::schema;
+use super::schemas::{out_stream, schema};
 use super::scope::{Scope, TypeDef};
-use super::suggest::upper_camel;
 use crate::ast::{Component, ComponentKind, Count, Ident, Operator, Output, Topology};
 use crate::diagnostic::{Diagnostic, Diagnostics, line_col};
 use crate::graph::{Node, OutStream};
@@ -224,16 +223,7 @@ fn output(out: &Output, scope: &Scope<'_>, diags: &mut Diagnostics) -> Outputs {
                     )),
                 );
             }
-            let streams = set
-                .streams
-                .iter()
-                .map(|s| OutStream {
-                    name: s.name.name.clone(),
-                    schema: s.ty.name.clone(),
-                    direct: s.direct,
-                    variant: Some(upper_camel(&s.name.name)),
-                })
-                .collect();
+            let streams = set.streams.iter().map(out_stream).collect();
             (Some(out.ty.name.clone()), streams, true, true)
         }
         Some(TypeDef::Tuple(_) | TypeDef::External) => (

@@ -5,7 +5,7 @@
 
 use super::scope::{Scope, TypeDef, rust_keyword};
 use super::suggest::upper_camel;
-use crate::ast::{File, Ident, TupleDecl, Type, TypeKind};
+use crate::ast::{File, Ident, StreamDecl, TupleDecl, Type, TypeKind};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::{OutStream, StreamSet, TupleSchema};
 use std::collections::HashMap;
@@ -124,16 +124,7 @@ pub(crate) fn check_stream_sets(
         }
         sets.push(StreamSet {
             name: set.name.name.clone(),
-            streams: set
-                .streams
-                .iter()
-                .map(|s| OutStream {
-                    name: s.name.name.clone(),
-                    schema: s.ty.name.clone(),
-                    direct: s.direct,
-                    variant: Some(upper_camel(&s.name.name)),
-                })
-                .collect(),
+            streams: set.streams.iter().map(out_stream).collect(),
         });
     }
     sets
@@ -205,5 +196,16 @@ fn held(ty: &Type) -> Option<&str> {
         TypeKind::Named(n) => Some(&n.name),
         TypeKind::Option(inner) => held(inner),
         _ => None,
+    }
+}
+
+/// The output stream a stream-set member declares; its enum variant is its name in
+/// UpperCamelCase.
+pub(super) fn out_stream(s: &StreamDecl) -> OutStream {
+    OutStream {
+        name: s.name.name.clone(),
+        schema: s.ty.name.clone(),
+        direct: s.direct,
+        variant: Some(upper_camel(&s.name.name)),
     }
 }
