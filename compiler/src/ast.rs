@@ -264,6 +264,12 @@ pub struct Component {
     pub parallelism: Option<Count>,
     /// `tasks M`; defaults to the parallelism.
     pub tasks: Option<Count>,
+    /// `attempts N` (spouts only): replay a failed tuple up to N attempts in all, then emit
+    /// it on the spout's `failed` stream.
+    pub attempts: Option<Clause>,
+    /// `backoff D` (spouts with `attempts` only): the wait before the first replay, in
+    /// milliseconds.
+    pub backoff: Option<Clause>,
     /// The whole declaration.
     pub span: Span,
 }
@@ -274,6 +280,16 @@ pub struct Count {
     /// The value as written.
     pub value: u64,
     /// Where the number is.
+    pub span: Span,
+}
+
+/// A component clause with its value: `attempts 3`, or `backoff 100ms` (the value in
+/// milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clause {
+    /// The value, with the span of the number or duration.
+    pub value: Count,
+    /// The whole clause, keyword included.
     pub span: Span,
 }
 

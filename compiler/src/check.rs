@@ -9,8 +9,9 @@
 //! | type names: tuples, stream sets, `use` imports | `scope` | E0103, E0108 |
 //! | tuple fields and stream sets | `schemas` | E0105, E0106, E0108, E0201, E0202, E0204, E0205 |
 //! | the topology block | [`check`] | E0101, E0102 |
-//! | configuration | `config` | E0107, E0501–E0503 |
+//! | configuration | `config` | E0107, E0501–E0504 |
 //! | components | `components` | E0104, E0201–E0203, E0401–E0411 |
+//! | spout retry policies (`attempts`, `backoff`) | `retry` | E0412–E0415, E0504 |
 //! | edges | `edges` | E0301–E0309, E0311 |
 //! | cycles | `cycles` | E0310 |
 //!
@@ -24,6 +25,7 @@ mod components;
 mod config;
 mod cycles;
 mod edges;
+mod retry;
 mod schemas;
 mod scope;
 mod suggest;

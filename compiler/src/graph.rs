@@ -79,8 +79,12 @@ pub struct Node {
     /// The Rust type of its output (`Word`, a stream-set enum such as `Routed`, or `None`
     /// for a sink whose `Out` is `()`).
     pub output_type: Option<String>,
-    /// Its output streams (empty for a sink; one `default` stream for a single tuple).
+    /// Its output streams (empty for a sink; one `default` stream for a single tuple),
+    /// then, for a spout with a retry policy, its `failed` stream.
     pub outputs: Vec<OutStream>,
+    /// A spout's retry policy (`attempts N backoff D`); `None` for bolts and for spouts
+    /// that leave replays to their own `fail`.
+    pub retry: Option<Retry>,
     /// Number of executors (threads).
     pub parallelism: u32,
     /// Number of tasks (>= parallelism).
@@ -92,6 +96,40 @@ pub struct Node {
     /// The declaration's span.
     pub span: Span,
 }
+
+impl Node {
+    /// The streams its output declares: every output stream but the `failed` stream of a
+    /// retry policy.
+    pub fn declared_outputs(&self) -> &[OutStream] {
+        let end = self.retry.map_or(self.outputs.len(), |r| r.failed_stream);
+        self.outputs.get(..end).unwrap_or(&self.outputs)
+    }
+
+    /// Whether `stream` (an index into `outputs`) is the `failed` stream of a retry policy.
+    pub fn is_failed_stream(&self, stream: usize) -> bool {
+        self.retry.is_some_and(|r| r.failed_stream == stream)
+    }
+}
+
+/// A spout's retry policy: `attempts 3 backoff 100ms`.
+///
+/// The runtime replays a failed or timed-out spout tuple itself, up to `attempts` emits in
+/// all; a tuple whose last attempt fails is emitted, unanchored, on the `failed` stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts in all, the first emit included (at least 1).
+    pub attempts: u32,
+    /// The wait before the first replay, in milliseconds; it doubles for each later one.
+    pub backoff_ms: u64,
+    /// The index of the `failed` stream in the spout's `outputs` (after its own streams).
+    pub failed_stream: usize,
+}
+
+/// The backoff of a retry policy written without `backoff`, in milliseconds.
+pub const DEFAULT_BACKOFF_MS: u64 = 100;
+
+/// The name of the stream a retry policy adds to its spout.
+pub const FAILED_STREAM: &str = "failed";
 
 /// An edge after checking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +209,8 @@ pub struct Config {
     pub message_timeout_ms: u64,
     /// `max_spout_pending = N` (None: unbounded).
     pub max_spout_pending: Option<u64>,
-    /// `ackers = N` (None: one per worker).
+    /// `ackers = N` (None: the runtime's default, one acker; 0 acks every spout tuple as
+    /// soon as it is emitted).
     pub ackers: Option<u64>,
     /// `workers = N`.
     pub workers: u64,

@@ -4,7 +4,7 @@
 //! and walks the resulting pairs into the AST, keeping a byte [`Span`] on everything a later
 //! diagnostic may point at. It validates nothing beyond syntax, except what only the parser
 //! can see: numbers that do not fit in 64 bits (`E0002`), unknown string escapes (`E0003`)
-//! and a `parallelism` or `tasks` clause written twice (`E0004`).
+//! and a `parallelism`, `tasks`, `attempts` or `backoff` clause written twice (`E0004`).
 //!
 //! A syntax error (`E0001`) is worded for people: pest's expected rules are translated into
 //! phrases such as "expected a grouping such as `shuffle` or `fields(word)`, found `fieds`"
@@ -16,9 +16,9 @@
 //! ```
 
 use crate::ast::{
-    Component, ComponentKind, ConfigBlock, ConfigEntry, ConfigValue, Count, Edge, FieldDecl, File,
-    Grouping, GroupingKind, Ident, Operator, Output, Prim, RustPath, Span, StreamDecl,
-    StreamSetDecl, Topology, TupleDecl, Type, TypeKind, Use,
+    Clause, Component, ComponentKind, ConfigBlock, ConfigEntry, ConfigValue, Count, Edge,
+    FieldDecl, File, Grouping, GroupingKind, Ident, Operator, Output, Prim, RustPath, Span,
+    StreamDecl, StreamSetDecl, Topology, TupleDecl, Type, TypeKind, Use,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use pest::Parser as _;
@@ -40,13 +40,15 @@ pub const E_SYNTAX: &str = "E0001";
 pub const E_NUMBER: &str = "E0002";
 /// Code of an unknown escape sequence in a string.
 pub const E_ESCAPE: &str = "E0003";
-/// Code of a `parallelism` or `tasks` clause given twice.
+/// Code of a `parallelism`, `tasks`, `attempts` or `backoff` clause given twice.
 pub const E_CLAUSE_TWICE: &str = "E0004";
 
 /// Parses a whole file.
 ///
 /// Returns the AST, or the diagnostics: a single `E0001` for a syntax error (pest stops at
-/// the first), or every `E0002`–`E0004` found in an otherwise well-formed file.
+/// the first), or every `E0002`–`E0004` found in an otherwise well-formed file (with an
+/// `E0001` for each `backoff` written without a unit, which the grammar lets through to
+/// ask for the unit).
 pub fn parse(source: &str) -> Result<File, Diagnostics> {
     let mut pairs = match TopoParser::parse(Rule::file, source) {
         Ok(pairs) => pairs,
@@ -214,6 +216,9 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_direct => "`direct`",
         Rule::kw_parallelism | Rule::parallelism => "`parallelism`",
         Rule::kw_tasks | Rule::tasks => "`tasks`",
+        Rule::kw_attempts | Rule::attempts => "`attempts`",
+        Rule::kw_backoff | Rule::backoff => "`backoff`",
+        Rule::modifier => "`parallelism`, `tasks`, `attempts` or `backoff`",
         Rule::arrow | Rule::output => "`->`",
         Rule::colon => "`:`",
         Rule::semicolon => "`;`",
@@ -349,6 +354,8 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
                 | Rule::kw_config
                 | Rule::kw_parallelism
                 | Rule::kw_tasks
+                | Rule::kw_attempts
+                | Rule::kw_backoff
                 | Rule::option_kw
                 | Rule::vec_kw
                 | Rule::fields_kw
@@ -498,23 +505,7 @@ impl Walker {
     fn config_value(&mut self, pair: Pair<'_, Rule>) -> ConfigValue {
         let span = span_of(&pair);
         match pair.as_rule() {
-            Rule::duration => {
-                let mut it = pair.into_inner();
-                let (Some(n), Some(unit)) = (it.next(), it.next()) else {
-                    panic!("grammar: duration is digits and a unit")
-                };
-                let factor = match unit.as_str() {
-                    "h" => 3_600_000,
-                    "m" => 60_000,
-                    "s" => 1_000,
-                    _ => 1,
-                };
-                let ms = self.number(n.as_str(), span).checked_mul(factor);
-                ConfigValue::DurationMs(ms.unwrap_or_else(|| {
-                    self.diags.push(too_large(span, "duration"));
-                    0
-                }))
-            }
+            Rule::duration => ConfigValue::DurationMs(self.duration_ms(pair)),
             Rule::float => match pair.as_str().replace('_', "").parse::<f64>() {
                 Ok(f) => ConfigValue::Float(f),
                 Err(_) => {
@@ -527,6 +518,42 @@ impl Walker {
             Rule::string => ConfigValue::Str(self.string(only_child(pair))),
             _ => ConfigValue::Word(pair.as_str().to_string()),
         }
+    }
+
+    /// A duration (`250ms`, `30s`, `5m`, `1h`) in milliseconds; `E0002` when it exceeds
+    /// `u64`.
+    fn duration_ms(&mut self, pair: Pair<'_, Rule>) -> u64 {
+        let span = span_of(&pair);
+        let mut it = pair.into_inner();
+        let (Some(n), Some(unit)) = (it.next(), it.next()) else {
+            panic!("grammar: duration is digits and a unit")
+        };
+        let factor = match unit.as_str() {
+            "h" => 3_600_000,
+            "m" => 60_000,
+            "s" => 1_000,
+            _ => 1,
+        };
+        let ms = self.number(n.as_str(), span).checked_mul(factor);
+        ms.unwrap_or_else(|| {
+            self.diags.push(too_large(span, "duration"));
+            0
+        })
+    }
+
+    /// `backoff 100`: a syntax error (`E0001`) asking for the unit.
+    fn unitless_backoff(&mut self, number: &Pair<'_, Rule>) -> u64 {
+        let n = number.as_str();
+        self.diags.push(
+            Diagnostic::error(
+                E_SYNTAX,
+                format!("expected a duration such as `100ms`, found `{n}`"),
+                span_of(number),
+            )
+            .with_label("a number without a unit")
+            .with_help(format!("give the unit: `{n}ms` or `{n}s`")),
+        );
+        0
     }
 
     /// A decimal number with optional `_` separators; `E0002` when it exceeds `u64`.
@@ -591,6 +618,8 @@ impl Walker {
             output: None,
             parallelism: None,
             tasks: None,
+            attempts: None,
+            backoff: None,
             span,
         };
         for p in it {
@@ -613,42 +642,55 @@ impl Walker {
                         span: out_span,
                     });
                 }
-                Rule::parallelism | Rule::tasks => {
-                    let clause = if p.as_rule() == Rule::tasks {
-                        "tasks"
-                    } else {
-                        "parallelism"
-                    };
-                    let clause_span = span_of(&p);
-                    let n = only_child(p);
-                    let count = Count {
-                        value: self.number(n.as_str(), span_of(&n)),
-                        span: span_of(&n),
-                    };
-                    let slot = if clause == "tasks" {
-                        &mut component.tasks
-                    } else {
-                        &mut component.parallelism
-                    };
-                    if let Some(first) = slot {
-                        let first = first.span;
-                        self.diags.push(
-                            Diagnostic::error(
-                                E_CLAUSE_TWICE,
-                                format!("`{clause}` is given twice for `{}`", component.name.name),
-                                clause_span,
-                            )
-                            .with_label("given again here")
-                            .with_note(first, "first given here"),
-                        );
-                    } else {
-                        *slot = Some(count);
-                    }
+                Rule::parallelism | Rule::tasks | Rule::attempts | Rule::backoff => {
+                    self.clause(p, &mut component);
                 }
                 _ => {}
             }
         }
         component
+    }
+
+    /// Stores a `parallelism`, `tasks`, `attempts` or `backoff` clause in `component`, or
+    /// reports it as given twice (`E0004`).
+    fn clause(&mut self, pair: Pair<'_, Rule>, component: &mut Component) {
+        let rule = pair.as_rule();
+        let span = span_of(&pair);
+        let value = only_child(pair);
+        let value = Count {
+            span: span_of(&value),
+            value: match value.as_rule() {
+                Rule::duration => self.duration_ms(value),
+                _ if rule == Rule::backoff => self.unitless_backoff(&value),
+                _ => self.number(value.as_str(), span_of(&value)),
+            },
+        };
+        let (keyword, first) = match rule {
+            Rule::parallelism => (
+                "parallelism",
+                store(&mut component.parallelism, value).map(|c| c.span),
+            ),
+            Rule::tasks => ("tasks", store(&mut component.tasks, value).map(|c| c.span)),
+            Rule::attempts => (
+                "attempts",
+                store(&mut component.attempts, Clause { value, span }).map(|c| c.span),
+            ),
+            _ => (
+                "backoff",
+                store(&mut component.backoff, Clause { value, span }).map(|c| c.span),
+            ),
+        };
+        if let Some(first) = first {
+            self.diags.push(
+                Diagnostic::error(
+                    E_CLAUSE_TWICE,
+                    format!("`{keyword}` is given twice for `{}`", component.name.name),
+                    span,
+                )
+                .with_label("given again here")
+                .with_note(first, "first given here"),
+            );
+        }
     }
 
     fn edge(&mut self, pair: Pair<'_, Rule>) -> Edge {
@@ -696,6 +738,18 @@ impl Walker {
             },
         };
         Grouping { kind, span }
+    }
+}
+
+/// Puts `value` into an empty `slot`; when the slot is taken, leaves it and returns what
+/// is already there.
+fn store<T: Copy>(slot: &mut Option<T>, value: T) -> Option<T> {
+    match slot {
+        Some(first) => Some(*first),
+        None => {
+            *slot = Some(value);
+            None
+        }
     }
 }
 
@@ -853,6 +907,36 @@ mod tests {
         assert_eq!(t.components[2].name.name, "all");
         assert_eq!(t.edges[0].grouping.kind, GroupingKind::All);
         assert_eq!(t.edges[1].grouping.kind, GroupingKind::None);
+    }
+
+    #[test]
+    fn retry_clauses_are_contextual() {
+        let src = "topology t { spout s = S -> W tasks 4 backoff 2s attempts 3 parallelism 2 \
+                   bolt attempts = A(W) bolt backoff = B(W) \
+                   s -> attempts  attempts -> backoff  backoff.x -> y }";
+        let t = &parse(src).expect("parses").topologies[0];
+        let s = &t.components[0];
+        assert_eq!(s.attempts.map(|a| a.value.value), Some(3));
+        assert_eq!(s.backoff.map(|b| b.value.value), Some(2_000));
+        let backoff = s.backoff.expect("backoff");
+        assert_eq!(&src[backoff.span.start..backoff.span.end], "backoff 2s");
+        assert_eq!(&src[backoff.value.span.start..backoff.value.span.end], "2s");
+        assert_eq!(
+            (s.parallelism.map(|p| p.value), s.tasks.map(|t| t.value)),
+            (Some(2), Some(4))
+        );
+        assert_eq!(t.components[1].name.name, "attempts");
+        assert_eq!(t.components[2].name.name, "backoff");
+        let sources: Vec<&str> = t.edges.iter().map(|e| e.from.name.as_str()).collect();
+        assert_eq!(sources, ["s", "attempts", "backoff"]);
+        assert_eq!(
+            err("topology t { spout s = S -> W attempts 2 backoff 100 }"),
+            "expected a duration such as `100ms`, found `100`"
+        );
+        assert_eq!(
+            err("topology t { spout s = S -> W attempts 2 backoff 1x }"),
+            "expected a duration such as `30s` (units `ms`, `s`, `m`, `h`), found `x`"
+        );
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! its grouping is `none`, both ends have the same parallelism and the same number of
 //! tasks, the consumer has no other input, and the producer is not already fused with
 //! another consumer. A `none` edge that cannot be fused is routed like `shuffle`.
+//!
+//! An edge from a spout's `failed` stream is never fused: the runtime emits given-up
+//! tuples on it from its retry bookkeeping, so they always go through a queue.
 
 use crate::graph::{Graph, Grouping};
 
@@ -75,6 +78,7 @@ pub fn fuse_chains(graph: &Graph) -> Vec<bool> {
             && a.tasks == b.tasks
             && graph.inputs_of(e.to).count() == 1
             && !has_fused_out[e.from]
+            && !a.is_failed_stream(e.stream)
             && e.from != e.to;
         if eligible {
             fused[i] = true;

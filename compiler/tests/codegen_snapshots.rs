@@ -1,4 +1,5 @@
-//! Snapshots of the plan and the generated Rust for the examples' `.topo` files. Review a
+//! Snapshots of the plan and the generated Rust for the examples' `.topo` files and a few
+//! of the UI pass fixtures. Review a
 //! changed snapshot with `cargo insta review` (or `INSTA_UPDATE=always`); never hand-edit.
 
 use std::path::Path;
@@ -34,4 +35,25 @@ fn fused_chain_plan_fuses_every_none_edge() {
         "fused_chain_rs",
         gale_compiler::codegen::generate(&graph, &plan)
     );
+}
+
+#[test]
+fn retry_spouts_plan_never_fuses_the_failed_stream() {
+    let (name, source) = load("compiler/tests/ui/pass/retry.topo");
+    let graph = gale_compiler::front_end(&name, &source).expect("checks");
+    let plan = gale_compiler::plan::plan(&graph);
+    let edge = |from: &str, stream: &str| {
+        graph
+            .edges
+            .iter()
+            .position(|e| {
+                let c = &graph.components[e.from];
+                c.name == from && c.outputs[e.stream].name == stream
+            })
+            .expect("edge")
+    };
+    // `lines.failed -> dead : none` comes first, with equal parallelism: still not fused.
+    assert!(!plan.fused[edge("lines", "failed")]);
+    assert!(plan.fused[edge("lines", "default")]);
+    insta::assert_snapshot!("retry_rs", gale_compiler::codegen::generate(&graph, &plan));
 }

@@ -18,6 +18,7 @@
 //! fn main() -> std::process::ExitCode { gale::main(wordcount::topology()) }
 //! ```
 
+pub mod ack;
 pub mod api;
 pub mod cli;
 pub mod codec;
@@ -28,6 +29,7 @@ pub mod topology;
 pub mod transport;
 pub mod tuple;
 
+pub use ack::{Anchor, Clock};
 pub use api::{
     Bolt, CustomGrouping, Emitter, ExecResult, Fail, Spout, SpoutStatus, TaskContext, TaskId,
 };
@@ -53,6 +55,7 @@ macro_rules! include_topology {
 /// Not part of the public API: it changes with the compiler.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::ack::{Anchoring, TupleIds};
     pub use crate::api::{Bolt, CustomGrouping, Emitter, Spout, TaskId};
     pub use crate::codec::{Codec, DecodeError};
     pub use crate::exec::chain::{Counted, Discard, Downstream, SpoutHead, Stage, Tee};
@@ -62,8 +65,8 @@ pub mod __private {
     };
     pub use crate::ops::{FilterOp, FlatMapOp, MapOp};
     pub use crate::topology::{
-        ChainDesc, ComponentDesc, ConfigValue, EdgeDesc, Guarantee, Kind, Settings, StreamDesc,
-        Topology, TopologyDesc,
+        ChainDesc, ComponentDesc, ConfigValue, EdgeDesc, Guarantee, Kind, RetryDesc, Settings,
+        StreamDesc, Topology, TopologyDesc,
     };
     pub use crate::tuple::{Tuple, has_field};
 

@@ -99,6 +99,20 @@ pub struct ComponentDesc {
     pub chain: usize,
     /// Line of its declaration in the `.topo` file.
     pub line: u32,
+    /// A spout's retry policy (`attempts N backoff D`): the runtime replays failed tuples
+    /// itself and sends a tuple that failed its last attempt to the spout's `failed` stream.
+    pub retry: Option<RetryDesc>,
+}
+
+/// A spout's retry policy, from `attempts N backoff D` in the `.topo` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryDesc {
+    /// Attempts in all, the first emit included (at least 1).
+    pub attempts: u32,
+    /// Wait before the first replay, in milliseconds; it doubles before each later one.
+    pub backoff_ms: u64,
+    /// Index of the spout's `failed` stream in [`ComponentDesc::streams`].
+    pub failed_stream: usize,
 }
 
 /// A fused chain: components joined one-to-one with equal parallelism, run as one task.

@@ -26,7 +26,11 @@ fn queue_depth_stays_at_its_bound() {
     );
     // The queue itself never held more than its capacity.
     let slow_chain = backpressure::DESC.components[1].chain;
-    assert!(summary.max_queue_depth[slow_chain] <= capacity);
+    let depth = summary.max_queue_depth[slow_chain];
+    assert!(
+        depth <= capacity,
+        "queue depth {depth}, capacity {capacity}"
+    );
     // ...and it was actually full: the producer was slowed, not the queue idle.
     assert!(
         max >= capacity * batch,

@@ -1,10 +1,11 @@
 //! Spouts and bolts: unique names (`E0104`), resolved input and output schemas
 //! (`E0201`–`E0203`), the shape each kind needs (`E0404`–`E0409`, `E0411`), and
-//! parallelism and task counts (`E0401`–`E0403`, `E0410`).
+//! parallelism and task counts (`E0401`–`E0403`, `E0410`), and a spout's retry policy
+//! (`E0412`–`E0415`, `E0504`, in `retry`).
 
 use super::schemas::{out_stream, schema};
 use super::scope::{Scope, TypeDef};
-use crate::ast::{Component, ComponentKind, Count, Ident, Operator, Output, Topology};
+use crate::ast::{Component, ComponentKind, ConfigBlock, Count, Ident, Operator, Output, Topology};
 use crate::diagnostic::{Diagnostic, Diagnostics, line_col};
 use crate::graph::{Node, OutStream};
 use std::collections::HashMap;
@@ -21,6 +22,16 @@ pub(crate) struct Checked<'a> {
     pub output_known: bool,
     /// Whether the output is a stream set rather than a single tuple.
     pub stream_set: bool,
+    /// The index in `node.outputs` of the `failed` stream that `attempts` adds to a spout.
+    pub failed_stream: Option<usize>,
+}
+
+impl Checked<'_> {
+    /// The streams its output declares, without the `failed` stream.
+    pub fn declared_outputs(&self) -> &[OutStream] {
+        let end = self.failed_stream.unwrap_or(self.node.outputs.len());
+        self.node.outputs.get(..end).unwrap_or(&self.node.outputs)
+    }
 }
 
 /// Checks every component, in declaration order (a component's id is its index).
@@ -45,13 +56,14 @@ pub(crate) fn check<'a>(
                 .with_help("component names must be unique within a topology"),
             );
         }
-        checked.push(component(c, scope, source, diags));
+        checked.push(component(c, &topology.configs, scope, source, diags));
     }
     checked
 }
 
 fn component<'a>(
     c: &'a Component,
+    configs: &[ConfigBlock],
     scope: &Scope<'_>,
     source: &str,
     diags: &mut Diagnostics,
@@ -65,7 +77,7 @@ fn component<'a>(
         }
         None => false,
     };
-    let (output_type, outputs, output_known, stream_set) = match (&c.op, &c.output) {
+    let (output_type, mut outputs, output_known, stream_set) = match (&c.op, &c.output) {
         (Operator::Filter(_), out) => filter_output(c, out.as_ref(), diags),
         (_, Some(out)) => output(out, scope, diags),
         (_, None) => (None, Vec::new(), true, false),
@@ -92,6 +104,7 @@ fn component<'a>(
             ),
         );
     }
+    let policy = super::retry::check(c, &mut outputs, stream_set, configs, diags);
     let parallelism = parallelism.unwrap_or(1);
     let (line, column) = line_col(source, c.span.start);
     let node = Node {
@@ -101,6 +114,7 @@ fn component<'a>(
         input: c.input.as_ref().map(|i| i.name.clone()),
         output_type,
         outputs,
+        retry: policy.retry,
         parallelism,
         tasks: tasks.unwrap_or(parallelism),
         line,
@@ -113,6 +127,7 @@ fn component<'a>(
         input_known,
         output_known,
         stream_set,
+        failed_stream: policy.failed_stream,
     }
 }
 

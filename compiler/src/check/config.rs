@@ -6,10 +6,13 @@
 //! | `guarantee` | `at_most_once`, `at_least_once` or `exactly_once` |
 //! | `message_timeout` | a duration greater than zero (`30s`) |
 //! | `max_spout_pending` | an integer >= 1 |
-//! | `ackers` | an integer (0 turns acking off) |
+//! | `ackers` | an integer (0 acks every spout tuple as soon as it is emitted) |
 //! | `workers`, `batch_size`, `queue_capacity` | an integer >= 1 |
+//!
+//! What only works with acking (`max_spout_pending`, a spout's `attempts`) needs
+//! `guarantee = at_least_once` (`E0504`, see [`require_acking`]).
 
-use crate::ast::{ConfigBlock, ConfigEntry, ConfigValue, Ident};
+use crate::ast::{ConfigBlock, ConfigEntry, ConfigValue, Ident, Span};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::{Config, Guarantee};
 use std::collections::HashMap;
@@ -33,7 +36,67 @@ pub(crate) fn check(blocks: &[ConfigBlock], diags: &mut Diagnostics) -> Config {
         }
         apply(entry, &mut config, diags);
     }
+    if config.max_spout_pending.is_some()
+        && let Some(entry) = first_entry(blocks, "max_spout_pending")
+    {
+        require_acking(
+            blocks,
+            "`max_spout_pending`",
+            Span::new(entry.key.span.start, entry.value_span.end),
+            "bounds the tuples in flight, which only acking tracks",
+            diags,
+        );
+    }
     config
+}
+
+/// The first entry with this key (the one in effect: later ones are `E0107`).
+fn first_entry<'a>(blocks: &'a [ConfigBlock], key: &str) -> Option<&'a ConfigEntry> {
+    blocks
+        .iter()
+        .flat_map(|b| &b.entries)
+        .find(|e| e.key.name == key)
+}
+
+/// `E0504`: `what`, written at `span`, only works with Storm's acking. Reported unless the
+/// topology's guarantee is `at_least_once`, or is invalid (already reported: no cascade).
+pub(crate) fn require_acking(
+    blocks: &[ConfigBlock],
+    what: &str,
+    span: Span,
+    label: &str,
+    diags: &mut Diagnostics,
+) {
+    let entry = first_entry(blocks, "guarantee");
+    let current = match entry.map(|e| guarantee_of(&e.value)) {
+        None => Guarantee::AtMostOnce,
+        Some(Some(g)) => g,
+        Some(None) => return,
+    };
+    let (name, why) = match current {
+        Guarantee::AtLeastOnce => return,
+        Guarantee::AtMostOnce => ("at_most_once", "tracks no tuple"),
+        Guarantee::ExactlyOnce => ("exactly_once", "restores checkpoints instead of acking"),
+    };
+    let d = Diagnostic::error(
+        "E0504",
+        format!("{what} needs `guarantee = at_least_once`"),
+        span,
+    )
+    .with_label(label);
+    let d = match entry {
+        Some(e) => d
+            .with_note(e.value_span, "the guarantee is set here")
+            .with_help(format!("write `guarantee = at_least_once`: `{name}` {why}")),
+        None if blocks.is_empty() => d.with_help(format!(
+            "add `config {{ guarantee = at_least_once }}` to the topology: the default, \
+             `{name}`, {why}"
+        )),
+        None => d.with_help(format!(
+            "add `guarantee = at_least_once` to the `config` block: the default, `{name}`, {why}"
+        )),
+    };
+    diags.push(d);
 }
 
 /// Stores one entry in `config`, or reports why it cannot be.
@@ -98,27 +161,30 @@ fn guarantee(entry: &ConfigEntry, diags: &mut Diagnostics) -> Option<Guarantee> 
         ));
         return None;
     };
-    match word.as_str() {
-        "at_most_once" => Some(Guarantee::AtMostOnce),
-        "at_least_once" => Some(Guarantee::AtLeastOnce),
-        "exactly_once" => Some(Guarantee::ExactlyOnce),
-        _ => {
-            let mut d = Diagnostic::error(
-                "E0502",
-                format!("unknown guarantee `{word}`"),
-                entry.value_span,
-            )
-            .with_label("not a guarantee");
-            d = match super::suggest::similar(
-                word,
-                ["at_most_once", "at_least_once", "exactly_once"],
-            ) {
-                Some(close) => d.with_help(format!("did you mean `{close}`?")),
-                None => d.with_help(HELP),
-            };
-            diags.push(d);
-            None
-        }
+    if let Some(g) = guarantee_of(&entry.value) {
+        return Some(g);
+    }
+    let d = Diagnostic::error(
+        "E0502",
+        format!("unknown guarantee `{word}`"),
+        entry.value_span,
+    )
+    .with_label("not a guarantee");
+    let close = super::suggest::similar(word, ["at_most_once", "at_least_once", "exactly_once"]);
+    diags.push(match close {
+        Some(close) => d.with_help(format!("did you mean `{close}`?")),
+        None => d.with_help(HELP),
+    });
+    None
+}
+
+/// The guarantee a `guarantee` value names, if it names one.
+fn guarantee_of(value: &ConfigValue) -> Option<Guarantee> {
+    match value {
+        ConfigValue::Word(w) if w == "at_most_once" => Some(Guarantee::AtMostOnce),
+        ConfigValue::Word(w) if w == "at_least_once" => Some(Guarantee::AtLeastOnce),
+        ConfigValue::Word(w) if w == "exactly_once" => Some(Guarantee::ExactlyOnce),
+        _ => None,
     }
 }
 

@@ -2,13 +2,16 @@
 //! (`E0302`, `E0308`, `E0311`), schemas agree (`E0303`), grouping fields exist (`E0304`),
 //! `direct` matches the stream (`E0305`, `E0306`), spouts receive nothing (`E0307`), no
 //! edge is written twice (`E0309`), and every bolt is fed (`E0407`).
+//!
+//! A spout with `attempts` has two streams: its output, which an edge without a stream
+//! name reads, and `failed`.
 
 use super::components::Checked;
 use super::scope::Scope;
 use super::suggest::{list, similar};
-use crate::ast::{ComponentKind, Edge, GroupingKind, Ident, Topology};
+use crate::ast::{ComponentKind, Edge, GroupingKind, Ident, Span, Topology};
 use crate::diagnostic::{Diagnostic, Diagnostics, line_col};
-use crate::graph::{GraphEdge, Grouping};
+use crate::graph::{FAILED_STREAM, GraphEdge, Grouping};
 use std::collections::HashMap;
 
 /// A checked edge and the declaration it comes from.
@@ -129,10 +132,11 @@ fn stream(e: &Edge, producer: &Checked<'_>, diags: &mut Diagnostics) -> Option<u
         );
         return None;
     }
-    let names = || list(outputs.iter().map(|s| s.name.as_str()));
+    let declared = producer.declared_outputs().len();
     match &e.stream {
-        None if outputs.len() == 1 => Some(0),
+        None if declared == 1 => Some(0),
         None => {
+            let names = list(outputs.iter().map(|s| s.name.as_str()));
             diags.push(
                 Diagnostic::error(
                     "E0308",
@@ -141,43 +145,60 @@ fn stream(e: &Edge, producer: &Checked<'_>, diags: &mut Diagnostics) -> Option<u
                 )
                 .with_label("which stream?")
                 .with_help(format!(
-                    "write `{name}.stream -> {}`; its streams are {}",
-                    e.to.name,
-                    names()
+                    "write `{name}.stream -> {}`; its streams are {names}",
+                    e.to.name
                 )),
             );
             None
         }
         Some(s) => {
             if let Some(i) = outputs.iter().position(|o| o.name == s.name)
-                && (producer.stream_set || s.name == "default")
+                && (producer.stream_set || s.name == "default" || producer.failed_stream == Some(i))
             {
                 return Some(i);
             }
-            let mut d = Diagnostic::error(
-                "E0302",
-                format!("`{name}` has no stream `{}`", s.name),
-                s.span,
-            )
-            .with_label("unknown stream");
-            d = if producer.stream_set {
-                match similar(&s.name, outputs.iter().map(|o| o.name.as_str())) {
-                    Some(close) => d.with_help(format!(
-                        "did you mean `{close}`? its streams are {}",
-                        names()
-                    )),
-                    None => d.with_help(format!("its streams are {}", names())),
-                }
-            } else {
-                d.with_help(format!(
-                    "`{name}` has a single output stream; write `{name} -> {}` without a stream name",
-                    e.to.name
-                ))
-            };
-            diags.push(d);
+            diags.push(unknown_stream(e, s, producer));
             None
         }
     }
+}
+
+/// `E0302`, with a help line for what the producer does offer.
+fn unknown_stream(e: &Edge, s: &Ident, producer: &Checked<'_>) -> Diagnostic {
+    let name = &producer.node.name;
+    let outputs = &producer.node.outputs;
+    let names = || list(outputs.iter().map(|s| s.name.as_str()));
+    let d = Diagnostic::error(
+        "E0302",
+        format!("`{name}` has no stream `{}`", s.name),
+        s.span,
+    )
+    .with_label("unknown stream");
+    if producer.stream_set {
+        return match similar(&s.name, outputs.iter().map(|o| o.name.as_str())) {
+            Some(close) => d.with_help(format!(
+                "did you mean `{close}`? its streams are {}",
+                names()
+            )),
+            None => d.with_help(format!("its streams are {}", names())),
+        };
+    }
+    let to = &e.to.name;
+    if producer.failed_stream.is_some() {
+        return d.with_help(format!(
+            "`{name}` has two streams, its output and `{FAILED_STREAM}`: write `{name} -> {to}` \
+             or `{name}.{FAILED_STREAM} -> {to}`"
+        ));
+    }
+    if s.name == FAILED_STREAM && producer.node.kind == ComponentKind::Spout {
+        return d.with_help(format!(
+            "only a spout that retries has a `{FAILED_STREAM}` stream: add `attempts N` to \
+             the spout `{name}` to give it one"
+        ));
+    }
+    d.with_help(format!(
+        "`{name}` has a single output stream; write `{name} -> {to}` without a stream name"
+    ))
 }
 
 /// `E0303`: the producer's stream carries the consumer's input schema.
@@ -226,17 +247,33 @@ fn direct_rules(
 ) {
     let is_direct_grouping = e.grouping.kind == GroupingKind::Direct;
     let stream_name = &producer.node.outputs[stream].name;
-    let which = if producer.stream_set {
+    let failed = producer.failed_stream == Some(stream);
+    let which = if producer.stream_set || failed {
         format!("the stream `{}.{stream_name}`", e.from.name)
     } else {
         format!("the output of `{}`", e.from.name)
     };
     if is_direct_grouping && !direct {
+        let (note, help) = if failed {
+            (
+                "the `failed` stream comes from `attempts` here",
+                "the `failed` stream is never direct: group it another way, such as `shuffle`",
+            )
+        } else {
+            (
+                "declared here",
+                "declare the stream `direct` (`-> direct Schema`, or `name: direct Schema` in a stream set)",
+            )
+        };
         diags.push(
-            Diagnostic::error("E0305", format!("`direct` grouping on {which}, which is not direct"), e.grouping.span)
-                .with_label("the producer does not choose the receiving task")
-                .with_note(producer.decl.output.as_ref().map_or(producer.decl.span, |o| o.span), "declared here")
-                .with_help("declare the stream `direct` (`-> direct Schema`, or `name: direct Schema` in a stream set)"),
+            Diagnostic::error(
+                "E0305",
+                format!("`direct` grouping on {which}, which is not direct"),
+                e.grouping.span,
+            )
+            .with_label("the producer does not choose the receiving task")
+            .with_note(declared_at(producer, stream), note)
+            .with_help(help),
         );
     } else if direct && !is_direct_grouping {
         diags.push(
@@ -249,14 +286,7 @@ fn direct_rules(
                 e.grouping.span,
             )
             .with_label("a direct stream needs the `direct` grouping")
-            .with_note(
-                producer
-                    .decl
-                    .output
-                    .as_ref()
-                    .map_or(producer.decl.span, |o| o.span),
-                "declared direct here",
-            )
+            .with_note(declared_at(producer, stream), "declared direct here")
             .with_help(format!(
                 "write `{} -> {} : direct`",
                 edge_source(e),
@@ -264,6 +294,17 @@ fn direct_rules(
             )),
         );
     }
+}
+
+/// Where the producer declares `stream`: its output, or `attempts` for its `failed` stream.
+fn declared_at(producer: &Checked<'_>, stream: usize) -> Span {
+    let decl = producer.decl;
+    if producer.failed_stream == Some(stream)
+        && let Some(attempts) = decl.attempts
+    {
+        return attempts.span;
+    }
+    decl.output.as_ref().map_or(decl.span, |o| o.span)
 }
 
 fn edge_source(e: &Edge) -> String {

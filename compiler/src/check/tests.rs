@@ -89,3 +89,60 @@ fn all_errors_reported() {
 fn no_topology() {
     assert_eq!(codes("tuple A { v: u32 }"), ["E0101"]);
 }
+
+#[test]
+fn retry_policy_and_failed_stream() {
+    let g = graph(
+        "use x::{S, W, Sink};
+         topology t {
+            config { guarantee = at_least_once }
+            spout s = S -> W attempts 4 parallelism 2
+            spout q = S -> W backoff 1s attempts 2
+            bolt a = Sink(W)
+            bolt b = Sink(W)
+            s -> a
+            s.failed -> b
+            q.default -> a
+         }",
+    );
+    let s = &g.components[0];
+    let retry = s.retry.expect("a retry policy");
+    assert_eq!((retry.attempts, retry.backoff_ms), (4, 100));
+    assert_eq!(retry.failed_stream, 1);
+    assert_eq!(s.outputs[1].name, "failed");
+    assert_eq!(s.outputs[1].schema, "W");
+    assert!(!s.outputs[1].direct);
+    assert_eq!(s.declared_outputs().len(), 1);
+    assert!(s.is_failed_stream(1) && !s.is_failed_stream(0));
+    assert_eq!(g.components[1].retry.map(|r| r.backoff_ms), Some(1_000));
+    // An unnamed edge reads the spout's own output, not `failed` (no `E0308`).
+    assert_eq!((g.edges[0].stream, g.edges[1].stream), (0, 1));
+    assert_eq!(g.edges[2].stream, 0);
+    assert_eq!(g.components[2].retry, None);
+}
+
+#[test]
+fn retry_needs_acking_unless_the_guarantee_is_invalid() {
+    let src = |guarantee: &str| {
+        format!(
+            "use x::{{S, W}}; topology t {{ config {{ guarantee = {guarantee} }} spout s = S -> W attempts 2 }}"
+        )
+    };
+    assert_eq!(codes(&src("at_most_once")), ["E0504"]);
+    assert_eq!(codes(&src("exactly_once")), ["E0504"]);
+    assert_eq!(codes(&src("at_least_one")), ["E0502"]);
+    assert_eq!(codes(&src("3")), ["E0501"]);
+}
+
+#[test]
+fn failed_edges_check_even_when_the_policy_is_wrong() {
+    let c = codes(
+        "use x::{S, W, Sink};
+         topology t {
+            spout s = S -> W attempts 0
+            bolt b = Sink(W)
+            s.failed -> b
+         }",
+    );
+    assert_eq!(c, ["E0504", "E0414"]);
+}

@@ -2,7 +2,7 @@
 //! runtime schedules).
 
 use crate::ast::{ComponentKind, ConfigValue, Operator};
-use crate::graph::{Graph, Grouping, Guarantee};
+use crate::graph::{Graph, Grouping, Guarantee, Retry};
 use crate::plan::Plan;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -42,6 +42,21 @@ fn config_value(v: &ConfigValue) -> TokenStream {
     }
 }
 
+/// A spout's retry policy as `Option<RetryDesc>`.
+fn retry_desc(retry: Option<Retry>) -> TokenStream {
+    match retry {
+        Some(r) => {
+            let (attempts, backoff_ms, failed) = (r.attempts, r.backoff_ms, r.failed_stream);
+            quote! {
+                ::core::option::Option::Some(__gale::RetryDesc {
+                    attempts: #attempts, backoff_ms: #backoff_ms, failed_stream: #failed,
+                })
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
 /// `static DESC: __gale::TopologyDesc = ...;`
 pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
     let name = &graph.name;
@@ -65,11 +80,13 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
         let first = plan.components[i].first_task;
         let chain = plan.components[i].chain;
         let line = c.line as u32;
+        let retry = retry_desc(c.retry);
         quote! {
             __gale::ComponentDesc {
                 name: #cname, kind: #kind, operator: #op, input: #input,
                 streams: &[#(#streams),*],
                 parallelism: #par, tasks: #tasks, first_task: #first, chain: #chain, line: #line,
+                retry: #retry,
             }
         }
     });

@@ -59,6 +59,18 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
         }
 
         impl<#(#params: __gale::Downstream<#schemas>),*> __gale::Downstream<#name> for #outputs<#(#params),*> {
+            #[inline]
+            fn emit_tracked(&mut self, tuple: #name, anchoring: &mut __gale::Anchoring<'_>) {
+                match tuple {
+                    #( #name::#variants(t) => self.#idx.emit_tracked(t, anchoring), )*
+                }
+            }
+            #[inline]
+            fn emit_direct_tracked(&mut self, task: __gale::TaskId, tuple: #name, anchoring: &mut __gale::Anchoring<'_>) {
+                match tuple {
+                    #( #name::#variants(t) => self.#idx.emit_direct_tracked(task, t, anchoring), )*
+                }
+            }
             fn open(&mut self, wiring: &__gale::Wiring) {
                 #( self.#idx.open(wiring); )*
             }

@@ -16,11 +16,10 @@ pub fn topology_fn(graph: &Graph, plan: &Plan) -> TokenStream {
         let c = &graph.components[head];
         match c.kind {
             ComponentKind::Spout => {
-                let ctor = constructor(graph, head);
-                let out = output(graph, plan, head);
+                let spout_head = spout_head(graph, plan, head);
                 quote! {
                     t.spout_chain(#i, |w: &__gale::Wiring| {
-                        __gale::SpoutHead::new(#head, #ctor, #out)
+                        #spout_head
                     });
                 }
             }
@@ -40,6 +39,20 @@ pub fn topology_fn(graph: &Graph, plan: &Plan) -> TokenStream {
             #(#chains)*
             t
         }
+    }
+}
+
+/// The head of spout `c`'s chain: the spout and its output, and, with a retry policy, its
+/// `failed` stream (never counted: its tuples were counted when first emitted).
+fn spout_head(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
+    let ctor = constructor(graph, c);
+    let out = output(graph, plan, c);
+    match graph.components[c].retry {
+        Some(retry) => {
+            let failed = stream(graph, plan, c, retry.failed_stream);
+            quote!(__gale::SpoutHead::with_failed(#c, #ctor, #out, #failed))
+        }
+        None => quote!(__gale::SpoutHead::new(#c, #ctor, #out)),
     }
 }
 
@@ -80,7 +93,7 @@ fn stage(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
 /// The fused consumer whose input is exactly `c`'s output: `c` has one stream and one of
 /// its consumers is fused. Its `Counted` then counts that consumer's input too.
 fn fused_single_consumer(graph: &Graph, plan: &Plan, c: usize) -> Option<usize> {
-    if graph.components[c].outputs.len() != 1 {
+    if graph.components[c].declared_outputs().len() != 1 {
         return None;
     }
     graph
@@ -102,10 +115,12 @@ fn fed_by_counted(graph: &Graph, plan: &Plan, c: usize) -> Option<usize> {
         .filter(|&p| fused_single_consumer(graph, plan, p) == Some(c))
 }
 
-/// Where component `c`'s output goes: counted, split by stream, then per consumer.
+/// Where component `c`'s output goes: counted, split by stream, then per consumer. A
+/// spout's `failed` stream is not part of it (see `spout_head`).
 fn output(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
     let node = &graph.components[c];
-    if node.outputs.is_empty() {
+    let declared = node.declared_outputs().len();
+    if declared == 0 {
         return quote!(());
     }
     let is_set = graph
@@ -114,7 +129,7 @@ fn output(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
         .any(|s| Some(&s.name) == node.output_type.as_ref());
     if is_set {
         let set = outputs_ident(node.output_type.as_deref().unwrap_or_default());
-        let streams = (0..node.outputs.len()).map(|s| stream(graph, plan, c, s));
+        let streams = (0..declared).map(|s| stream(graph, plan, c, s));
         quote!(__gale::Counted::new(#c, #set(#(#streams),*)))
     } else {
         let s = stream(graph, plan, c, 0);

@@ -134,6 +134,7 @@ where
                 duration,
                 stop: Some(stop),
                 progress: if show { Some(progress::show) } else { None },
+                clock: None,
             };
             match run_local(topology, options) {
                 Ok(summary) => {

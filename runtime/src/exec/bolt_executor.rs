@@ -106,9 +106,11 @@ where
                 Err(TryRecvError::Disconnected) => break,
             };
             match msg {
-                Message::Batch { slot, tuples } => {
-                    base.metrics.saw_queue_depth(chain, rx.len() as u64 + 1);
-                    runners[slot as usize].run_batch(tuples);
+                Message::Batch { slot, tuples, ids } => {
+                    // Batches still queued behind this one: `len() + 1` could count a batch
+                    // the producer pushed into the slot this one just freed.
+                    base.metrics.saw_queue_depth(chain, rx.len() as u64);
+                    runners[slot as usize].run_batch(tuples, ids);
                     since_report += 1;
                     if since_report >= REPORT_EVERY {
                         for (r, w) in runners.iter_mut().zip(&wirings) {

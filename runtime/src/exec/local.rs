@@ -3,9 +3,12 @@
 //! that puts every task in one worker.
 
 use super::metrics::Metrics;
-use super::spout_executor;
-use super::wiring::{Registry, Wiring};
-use crate::topology::{ChainSpec, Kind, Topology};
+use super::wiring::{self, Registry, Wiring};
+use super::{acker_executor, executor_tasks, spout_executor};
+use crate::ack::{AckerMsg, Clock, Reply};
+use crate::topology::{ChainSpec, Kind, Topology, TopologyDesc};
+use crate::transport::{Message, TaskSender, queue, unbounded};
+use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -21,6 +24,9 @@ pub struct RunOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// Called about every 500 ms with the live counters (the progress display).
     pub progress: Option<fn(&Progress<'_>)>,
+    /// The clock message timeouts and complete latencies are measured with (default: the
+    /// system clock; tests pass [`Clock::manual`] to control timeouts).
+    pub clock: Option<Clock>,
 }
 
 /// A live view of a running topology, for the progress display.
@@ -47,8 +53,23 @@ pub struct ComponentSummary {
     pub emitted: u64,
     /// Tuples executed.
     pub executed: u64,
-    /// Tuples whose execution failed.
+    /// Bolts: tuples failed (error, panic or explicit `fail`). Spouts: tuple trees failed,
+    /// timeouts included.
     pub failed: u64,
+    /// Bolts: inputs acked. Spouts: tuple trees completed (acking on).
+    pub acked: u64,
+    /// Spouts: tuple trees that timed out.
+    pub timed_out: u64,
+    /// Spouts: tuples replayed by the retry policy.
+    pub replayed: u64,
+    /// Spouts: tuples sent to the `failed` stream after their last attempt.
+    pub dead_lettered: u64,
+    /// Spouts: the most tuples one task had in flight at once.
+    pub max_in_flight: u64,
+    /// Spouts: median emit-to-complete latency.
+    pub latency_p50: Option<Duration>,
+    /// Spouts: 99th percentile emit-to-complete latency.
+    pub latency_p99: Option<Duration>,
 }
 
 /// What a finished local run reports.
@@ -60,8 +81,14 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Per component, in declaration order.
     pub components: Vec<ComponentSummary>,
-    /// Per fused chain: the deepest its input queue got, in batches.
+    /// Per fused chain: the most batches seen waiting in its input queue.
     pub max_queue_depth: Vec<u64>,
+    /// Tuple trees were tracked (`at_least_once` with ackers).
+    pub tracking: bool,
+    /// Trees left in the ackers' maps when they stopped (0 unless something leaked).
+    pub acker_pending_at_end: u64,
+    /// Trees the ackers dropped because they were not completed in time.
+    pub acker_expired: u64,
 }
 
 /// A local run that could not complete.
@@ -97,9 +124,35 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
             None => return Err(RunError::MissingChain(i)),
         }
     }
-    let base = Wiring::base(desc, Arc::new(registry), metrics.clone(), stop.clone());
+    let tracking = wiring::tracking(desc);
+    let mut reply_inboxes = if tracking {
+        spout_reply_inboxes(desc, &mut registry)
+    } else {
+        Vec::new()
+    };
+    let acker_inboxes = if tracking {
+        acker_inboxes(desc, &mut registry)
+    } else {
+        Vec::new()
+    };
+    let clock = options.clock.clone().unwrap_or_default();
+    let base = Wiring::base(
+        desc,
+        Arc::new(registry),
+        metrics.clone(),
+        stop.clone(),
+        clock,
+    );
     let start = Instant::now();
     let mut handles: Vec<JoinHandle<()>> = Vec::new();
+    for (i, rx) in acker_inboxes.into_iter().enumerate() {
+        let w = base.for_task(0);
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("__acker-{i}"))
+                .spawn(move || acker_executor::run(&w, rx))?,
+        );
+    }
     for (i, spec) in topology.chains.iter().enumerate() {
         let chain = &desc.chains[i];
         let head = desc.components[chain.components[0]].name;
@@ -109,9 +162,13 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
             let h = match spec {
                 Some(ChainSpec::Spout(f)) => {
                     let f = f.clone();
+                    let replies = reply_inboxes
+                        .iter_mut()
+                        .find(|(c, x, _)| *c == i && *x == e)
+                        .and_then(|(_, _, rx)| rx.take());
                     std::thread::Builder::new()
                         .name(name)
-                        .spawn(move || spout_executor::run(&f, &w, i, e))?
+                        .spawn(move || spout_executor::run(&f, &w, i, e, replies))?
                 }
                 Some(ChainSpec::Bolt(b)) => {
                     let b = b.clone();
@@ -161,39 +218,101 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
         std::thread::sleep(Duration::from_millis(2));
     }
     let elapsed = start.elapsed();
-    let snap = metrics.snapshot();
-    Ok(Summary {
+    Ok(summary(desc, &metrics, elapsed, tracking))
+}
+
+/// Per spout executor, an unbounded inbox for acker replies; the senders are registered
+/// per spout component, by task index. Returns (chain, executor, receiver).
+#[allow(clippy::type_complexity)]
+fn spout_reply_inboxes(
+    desc: &'static TopologyDesc,
+    registry: &mut Registry,
+) -> Vec<(usize, u32, Option<Receiver<Message<Reply>>>)> {
+    let mut inboxes = Vec::new();
+    for (i, chain) in desc.chains.iter().enumerate() {
+        let head = chain.components[0];
+        let c = &desc.components[head];
+        if c.kind != Kind::Spout {
+            continue;
+        }
+        let mut senders = Vec::with_capacity(c.tasks as usize);
+        for e in 0..chain.parallelism {
+            let (tx, rx) = unbounded();
+            let range = executor_tasks(chain.tasks, chain.parallelism, e);
+            for t in range.clone() {
+                senders.push(TaskSender::local(
+                    tx.clone(),
+                    t - range.start,
+                    c.first_task + t,
+                ));
+            }
+            inboxes.push((i, e, Some(rx)));
+        }
+        registry.insert::<Reply>(head, senders);
+    }
+    inboxes
+}
+
+/// One bounded inbox per acker task (each acker task is its own executor).
+fn acker_inboxes(
+    desc: &'static TopologyDesc,
+    registry: &mut Registry,
+) -> Vec<Receiver<Message<AckerMsg>>> {
+    let first = wiring::first_acker_task(desc);
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for a in 0..wiring::ackers(desc) {
+        let (tx, rx) = queue(desc.settings.queue_capacity as usize);
+        senders.push(TaskSender::local(tx, 0, first + a));
+        receivers.push(rx);
+    }
+    registry.insert::<AckerMsg>(wiring::acker_key(desc), senders);
+    receivers
+}
+
+fn summary(
+    desc: &'static TopologyDesc,
+    metrics: &Metrics,
+    elapsed: Duration,
+    tracking: bool,
+) -> Summary {
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    Summary {
         topology: desc.name,
         elapsed,
         components: desc
             .components
             .iter()
-            .zip(snap)
-            .map(|(c, (emitted, executed, failed))| ComponentSummary {
-                name: c.name,
-                kind: c.kind,
-                tasks: c.tasks,
-                emitted,
-                executed,
-                failed,
+            .zip(&metrics.components)
+            .map(|(c, m)| {
+                let latency = m.latency.lock().unwrap_or_else(|p| p.into_inner());
+                let q = |q: f64| latency.quantile(q).map(Duration::from_micros);
+                ComponentSummary {
+                    name: c.name,
+                    kind: c.kind,
+                    tasks: c.tasks,
+                    emitted: load(&m.emitted),
+                    executed: load(&m.executed),
+                    failed: load(&m.failed),
+                    acked: load(&m.acked),
+                    timed_out: load(&m.timed_out),
+                    replayed: load(&m.replayed),
+                    dead_lettered: load(&m.dead_lettered),
+                    max_in_flight: load(&m.max_in_flight),
+                    latency_p50: q(0.5),
+                    latency_p99: q(0.99),
+                }
             })
             .collect(),
-        max_queue_depth: metrics
-            .max_queue_depth
-            .iter()
-            .map(|d| d.load(Ordering::Relaxed))
-            .collect(),
-    })
+        max_queue_depth: metrics.max_queue_depth.iter().map(load).collect(),
+        tracking,
+        acker_pending_at_end: load(&metrics.ackers.pending_at_end),
+        acker_expired: load(&metrics.ackers.expired),
+    }
 }
 
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
-    }
+    super::chain::panic_text(payload.as_ref())
 }
 
 impl Summary {
@@ -235,6 +354,63 @@ impl Summary {
                 },
                 c.failed,
                 work as f64 / secs
+            ));
+        }
+        if self.tracking {
+            s.push_str(&self.render_acking());
+        }
+        s
+    }
+
+    /// The acking table: per spout, trees acked, failed, timed out, replayed and
+    /// dead-lettered, the most in flight, and complete latency; per bolt, acked and failed.
+    fn render_acking(&self) -> String {
+        let ms = |d: Option<Duration>| {
+            d.map_or("-".to_string(), |d| format!("{:.3}", d.as_secs_f64() * 1e3))
+        };
+        let mut s = format!(
+            "acking: trees left in the ackers at the end {}, expired in the ackers {}\n\
+             {:<16} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}\n",
+            self.acker_pending_at_end,
+            self.acker_expired,
+            "component",
+            "acked",
+            "failed",
+            "timed out",
+            "replayed",
+            "dead",
+            "in flight",
+            "p50 ms",
+            "p99 ms"
+        );
+        for c in &self.components {
+            let spout = c.kind == Kind::Spout;
+            let or_dash = |v: u64| {
+                if spout {
+                    v.to_string()
+                } else {
+                    "-".to_string()
+                }
+            };
+            s.push_str(&format!(
+                "{:<16} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}\n",
+                c.name,
+                c.acked,
+                c.failed,
+                or_dash(c.timed_out),
+                or_dash(c.replayed),
+                or_dash(c.dead_lettered),
+                or_dash(c.max_in_flight),
+                if spout {
+                    ms(c.latency_p50)
+                } else {
+                    "-".to_string()
+                },
+                if spout {
+                    ms(c.latency_p99)
+                } else {
+                    "-".to_string()
+                },
             ));
         }
         s

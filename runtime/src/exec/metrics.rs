@@ -1,6 +1,9 @@
 //! Counters every task reports into, read by the progress display and the run summary.
 
+use crate::ack::Histogram;
+use crate::ack::spout_tracker::SpoutCounts;
 use crate::topology::TopologyDesc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Per-component counters.
@@ -10,8 +13,32 @@ pub struct ComponentMetrics {
     pub emitted: AtomicU64,
     /// Tuples executed (bolts).
     pub executed: AtomicU64,
-    /// Tuples whose `execute` returned an error.
+    /// Bolts: tuples failed (an error, a panic or an explicit `fail`). Spouts: tuple trees
+    /// failed, timeouts included.
     pub failed: AtomicU64,
+    /// Bolts: inputs acked. Spouts: tuple trees completed.
+    pub acked: AtomicU64,
+    /// Spouts: tuple trees timed out.
+    pub timed_out: AtomicU64,
+    /// Spouts: tuples replayed by the retry policy.
+    pub replayed: AtomicU64,
+    /// Spouts: tuples sent to the `failed` stream after their last attempt.
+    pub dead_lettered: AtomicU64,
+    /// Spouts: the most tuples one task had in flight at once.
+    pub max_in_flight: AtomicU64,
+    /// Spouts: emit-to-complete latency of tuple trees, microseconds.
+    pub latency: Mutex<Histogram>,
+}
+
+/// The acker tasks' counters.
+#[derive(Debug, Default)]
+pub struct AckerMetrics {
+    /// Trees still pending in an acker's map when it stopped (0 unless something leaked).
+    pub pending_at_end: AtomicU64,
+    /// Trees an acker dropped because they were not completed in time.
+    pub expired: AtomicU64,
+    /// Trees pending right now (updated as the ackers run).
+    pub pending: AtomicU64,
 }
 
 /// The counters of a running topology.
@@ -19,8 +46,10 @@ pub struct ComponentMetrics {
 pub struct Metrics {
     /// By component id.
     pub components: Vec<ComponentMetrics>,
-    /// By chain id: the deepest any executor's input queue was seen, in batches.
+    /// By chain id: the most batches seen waiting in any executor's input queue.
     pub max_queue_depth: Vec<AtomicU64>,
+    /// The ackers, together.
+    pub ackers: AckerMetrics,
 }
 
 impl Metrics {
@@ -33,20 +62,37 @@ impl Metrics {
                 .map(|_| ComponentMetrics::default())
                 .collect(),
             max_queue_depth: desc.chains.iter().map(|_| AtomicU64::new(0)).collect(),
+            ackers: AckerMetrics::default(),
         }
     }
 
     /// Adds a task's local counts.
     pub fn add(&self, component: usize, emitted: u64, executed: u64, failed: u64) {
         let c = &self.components[component];
-        if emitted > 0 {
-            c.emitted.fetch_add(emitted, Relaxed);
-        }
-        if executed > 0 {
-            c.executed.fetch_add(executed, Relaxed);
-        }
-        if failed > 0 {
-            c.failed.fetch_add(failed, Relaxed);
+        add(&c.emitted, emitted);
+        add(&c.executed, executed);
+        add(&c.failed, failed);
+    }
+
+    /// Adds a bolt task's acked inputs.
+    pub fn add_acked(&self, component: usize, acked: u64) {
+        add(&self.components[component].acked, acked);
+    }
+
+    /// Adds a spout task's acking counters.
+    pub fn add_spout(&self, component: usize, s: &SpoutCounts) {
+        let c = &self.components[component];
+        add(&c.acked, s.acked);
+        add(&c.failed, s.failed);
+        add(&c.timed_out, s.timed_out);
+        add(&c.replayed, s.replayed);
+        add(&c.dead_lettered, s.dead_lettered);
+        c.max_in_flight.fetch_max(s.max_in_flight, Relaxed);
+        if s.latency.count() > 0 {
+            c.latency
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .merge(&s.latency);
         }
     }
 
@@ -67,5 +113,11 @@ impl Metrics {
                 )
             })
             .collect()
+    }
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    if n > 0 {
+        counter.fetch_add(n, Relaxed);
     }
 }

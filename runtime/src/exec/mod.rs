@@ -1,6 +1,7 @@
 //! Execution: executors (threads) running the tasks of fused chains, and the local runner
 //! that starts them all in one process.
 
+pub(crate) mod acker_executor;
 pub(crate) mod bolt_executor;
 pub mod chain;
 pub mod local;

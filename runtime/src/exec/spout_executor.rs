@@ -3,8 +3,11 @@
 use super::chain::SpoutRunner;
 use super::executor_tasks;
 use super::wiring::Wiring;
+use crate::ack::Reply;
 use crate::api::SpoutStatus;
 use crate::topology::SpoutFactory;
+use crate::transport::Message;
+use crossbeam_channel::Receiver;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -13,50 +16,101 @@ const BURST: u32 = 1024;
 /// How long an executor whose spouts are all idle waits before asking again.
 const IDLE_WAIT: Duration = Duration::from_millis(1);
 
-/// Runs executor `executor` of spout chain `chain` until every task is done or the
-/// topology is stopped; then ends the chain's output streams.
-pub(crate) fn run(factory: &SpoutFactory, base: &Wiring, chain: usize, executor: u32) {
+/// One spout task and where it is in its life.
+struct Task {
+    runner: Box<dyn SpoutRunner>,
+    wiring: Wiring,
+    /// The spout said `Done` (or the topology is stopping): no more `next_tuple`.
+    exhausted: bool,
+}
+
+/// Runs executor `executor` of spout chain `chain` until every task is done (and, with
+/// acking, every tuple it emitted is acked or failed) or the topology is stopped; then ends
+/// the chain's output streams. `replies` is the executor's inbox from the ackers.
+pub(crate) fn run(
+    factory: &SpoutFactory,
+    base: &Wiring,
+    chain: usize,
+    executor: u32,
+    replies: Option<Receiver<Message<Reply>>>,
+) {
     let c = &base.desc.chains[chain];
     let range = executor_tasks(c.tasks, c.parallelism, executor);
-    let wirings: Vec<Wiring> = range.map(|i| base.for_task(i)).collect();
-    let mut tasks: Vec<Option<Box<dyn SpoutRunner>>> =
-        wirings.iter().map(|w| Some(factory(w))).collect();
-    for (t, w) in tasks.iter_mut().zip(&wirings) {
-        if let Some(t) = t {
-            t.open(w);
-        }
-    }
+    let mut tasks: Vec<Option<Task>> = range
+        .map(|i| {
+            let wiring = base.for_task(i);
+            let mut runner = factory(&wiring);
+            runner.open(&wiring);
+            Some(Task {
+                runner,
+                wiring,
+                exhausted: false,
+            })
+        })
+        .collect();
     let mut live = tasks.len();
+    let mut stopped = false;
     while live > 0 {
-        let stopping = base.stop.load(Ordering::Relaxed);
+        if !stopped && base.stop.load(Ordering::Relaxed) {
+            stopped = true;
+            for t in tasks.iter_mut().flatten() {
+                t.exhausted = true;
+                t.runner.stop();
+            }
+        }
+        if let Some(rx) = &replies {
+            while let Ok(msg) = rx.try_recv() {
+                deliver(&mut tasks, msg);
+            }
+        }
         let mut all_idle = true;
-        for (slot, w) in tasks.iter_mut().zip(&wirings) {
+        for slot in tasks.iter_mut() {
             let Some(task) = slot else { continue };
-            let mut done = stopping;
-            let mut idle = false;
-            if !done {
-                match task.run_burst(BURST) {
+            task.runner.tick();
+            let mut idle = task.exhausted;
+            if !task.exhausted {
+                match task.runner.run_burst(BURST) {
                     SpoutStatus::Active => {}
                     SpoutStatus::Idle => idle = true,
-                    SpoutStatus::Done => done = true,
+                    SpoutStatus::Done => {
+                        task.exhausted = true;
+                        idle = true;
+                    }
                 }
             }
             if idle {
                 // Nothing more right now: do not let a partial batch wait for the next tuple.
-                task.flush();
+                task.runner.flush();
             } else {
                 all_idle = false;
             }
-            task.report(w);
-            if done {
-                task.finish();
-                task.report(w);
+            task.runner.report(&task.wiring);
+            if task.exhausted && task.runner.settled() {
+                task.runner.finish();
+                task.runner.report(&task.wiring);
                 *slot = None;
                 live -= 1;
             }
         }
         if all_idle && live > 0 {
-            std::thread::sleep(IDLE_WAIT);
+            match &replies {
+                Some(rx) => {
+                    if let Ok(msg) = rx.recv_timeout(IDLE_WAIT) {
+                        deliver(&mut tasks, msg);
+                    }
+                }
+                None => std::thread::sleep(IDLE_WAIT),
+            }
+        }
+    }
+}
+
+fn deliver(tasks: &mut [Option<Task>], msg: Message<Reply>) {
+    if let Message::Batch { slot, tuples, .. } = msg
+        && let Some(Some(task)) = tasks.get_mut(slot as usize)
+    {
+        for r in tuples {
+            task.runner.on_reply(r);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Wiring: what a task is given to find its consumers' queues while it is being built.
 
 use super::metrics::Metrics;
+use crate::ack::{AckOutbox, AckerMsg, Clock};
 use crate::api::{TaskContext, TaskId};
-use crate::topology::TopologyDesc;
+use crate::topology::{Guarantee, TopologyDesc};
 use crate::transport::TaskSender;
 use std::any::Any;
 use std::collections::HashMap;
@@ -33,7 +34,7 @@ impl Registry {
         self.senders.insert(component, Arc::new(senders));
     }
 
-    fn get<T: Send + 'static>(&self, component: usize) -> Vec<TaskSender<T>> {
+    pub(crate) fn get<T: Send + 'static>(&self, component: usize) -> Vec<TaskSender<T>> {
         let any = self.senders.get(&component).unwrap_or_else(|| {
             panic!("gale: no input queue for component {component} (a codegen bug)")
         });
@@ -56,6 +57,8 @@ pub struct Wiring {
     pub(crate) stop: Arc<AtomicBool>,
     /// The task's index within its chain (equal for every member).
     pub(crate) task_index: u32,
+    /// The time acking sees.
+    pub(crate) clock: Clock,
 }
 
 impl Wiring {
@@ -89,10 +92,52 @@ impl Wiring {
         &self.metrics
     }
 
+    /// True when tuple trees are tracked: `guarantee = at_least_once` and at least one
+    /// acker.
+    pub fn tracking(&self) -> bool {
+        tracking(self.desc)
+    }
+
+    /// The clock timeouts and latencies are measured with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// An outbox to the acker tasks, when tuple trees are tracked.
+    pub fn acker_outbox(&self) -> Option<AckOutbox> {
+        if !self.tracking() {
+            return None;
+        }
+        let senders = self.registry.get::<AckerMsg>(acker_key(self.desc));
+        Some(AckOutbox::new(senders, self.batch_size()))
+    }
+
     /// Which target task indexes of `component` run in this worker (all, in local mode).
     pub fn local_tasks(&self, component: usize) -> Vec<usize> {
         (0..self.desc.components[component].tasks as usize).collect()
     }
+}
+
+/// The number of acker tasks: the `ackers` setting, else one (per worker).
+pub fn ackers(desc: &TopologyDesc) -> u32 {
+    desc.settings
+        .ackers
+        .map_or(1, |n| n.min(u64::from(u32::MAX)) as u32)
+}
+
+/// True when the topology tracks tuple trees: `at_least_once` with at least one acker.
+pub fn tracking(desc: &TopologyDesc) -> bool {
+    desc.settings.guarantee == Guarantee::AtLeastOnce && ackers(desc) > 0
+}
+
+/// The registry key of the acker tasks' inboxes (past every component id).
+pub(crate) fn acker_key(desc: &TopologyDesc) -> usize {
+    desc.components.len()
+}
+
+/// The id of the first acker task (after every component's tasks).
+pub fn first_acker_task(desc: &TopologyDesc) -> TaskId {
+    desc.task_count() + 1
 }
 
 impl Wiring {
@@ -102,6 +147,7 @@ impl Wiring {
         registry: Arc<Registry>,
         metrics: Arc<Metrics>,
         stop: Arc<AtomicBool>,
+        clock: Clock,
     ) -> Self {
         Wiring {
             desc,
@@ -109,6 +155,7 @@ impl Wiring {
             metrics,
             stop,
             task_index: 0,
+            clock,
         }
     }
 
@@ -120,6 +167,7 @@ impl Wiring {
             metrics: self.metrics.clone(),
             stop: self.stop.clone(),
             task_index,
+            clock: self.clock.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A stream's exit from a chain: applies a grouping and batches tuples per target task.
 
 use super::{Choice, Grouping, Targets};
+use crate::ack::{Anchoring, TupleIds};
 use crate::api::{Emitter, TaskId};
 use crate::exec::chain::Downstream;
 use crate::exec::wiring::Wiring;
@@ -9,14 +10,21 @@ use crate::transport::TaskSender;
 /// Routes one edge: grouping, then one batch buffer per consumer task. A full batch is sent
 /// at once (blocking while the consumer's queue is full); partial batches are sent on
 /// [`flush`](Downstream::flush) when the executor runs out of input.
+///
+/// With acking on, every tuple copy also gets its tree ids (fresh edge ids per copy, see
+/// [`Anchoring::child_ids`]), carried beside the tuples in the batch.
 #[derive(Debug)]
 pub struct Router<T, G> {
     edge: usize,
     grouping: G,
     targets: Vec<TaskSender<T>>,
     buffers: Vec<Vec<T>>,
+    /// Per target, the ids of the buffered tuples (only used when `tracking`).
+    ids: Vec<Vec<TupleIds>>,
+    tracking: bool,
     batch: usize,
     first_task: TaskId,
+    chosen: Vec<usize>,
 }
 
 impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
@@ -25,54 +33,62 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
         let e = &wiring.desc().edges[edge];
         let targets = wiring.senders::<T>(e.to);
         let batch = wiring.batch_size();
+        let tracking = wiring.tracking();
         Router {
             edge,
             grouping,
             buffers: targets.iter().map(|_| Vec::with_capacity(batch)).collect(),
+            ids: targets
+                .iter()
+                .map(|_| Vec::with_capacity(if tracking { batch } else { 0 }))
+                .collect(),
             targets,
+            tracking,
             batch,
             first_task: wiring.desc().components[e.to].first_task,
+            chosen: Vec::new(),
         }
     }
 
     #[inline]
-    fn push(buffers: &mut [Vec<T>], targets: &[TaskSender<T>], batch: usize, i: usize, t: T) {
-        let buf = &mut buffers[i];
+    fn push(&mut self, i: usize, t: T, ids: TupleIds) {
+        let buf = &mut self.buffers[i];
         buf.push(t);
-        if buf.len() >= batch {
-            let full = std::mem::replace(buf, Vec::with_capacity(batch));
-            send(&targets[i], full);
+        if self.tracking {
+            self.ids[i].push(ids);
+        }
+        if buf.len() >= self.batch {
+            self.send(i);
         }
     }
-}
 
-fn send<T>(target: &TaskSender<T>, batch: Vec<T>) {
-    if target.send_batch(batch).is_err() {
-        panic!(
-            "gale: task {} stopped while tuples were still being sent to it",
-            target.task()
-        );
+    fn send(&mut self, i: usize) {
+        let tuples = std::mem::replace(&mut self.buffers[i], Vec::with_capacity(self.batch));
+        let ids = if self.tracking {
+            std::mem::replace(&mut self.ids[i], Vec::with_capacity(self.batch))
+        } else {
+            Vec::new()
+        };
+        let target = &self.targets[i];
+        if target.send_batch(tuples, ids).is_err() {
+            panic!(
+                "gale: task {} stopped while tuples were still being sent to it",
+                target.task()
+            );
+        }
     }
-}
 
-impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
+    /// The target of `tuple` when there is one (the common case, no list), else `None`
+    /// with the targets in `self.chosen`.
     #[inline]
-    fn emit(&mut self, tuple: T) {
-        let n = self.targets.len();
+    fn choose(&mut self, tuple: &T) -> Option<usize> {
         let direct = self.grouping.is_direct();
-        match self.grouping.choose(&tuple) {
-            Choice::One(i) => Self::push(&mut self.buffers, &self.targets, self.batch, i, tuple),
+        match self.grouping.choose(tuple) {
+            Choice::One(i) => Some(i),
             Choice::All => {
-                for i in 0..n.saturating_sub(1) {
-                    Self::push(
-                        &mut self.buffers,
-                        &self.targets,
-                        self.batch,
-                        i,
-                        tuple.clone(),
-                    );
-                }
-                Self::push(&mut self.buffers, &self.targets, self.batch, n - 1, tuple);
+                self.chosen.clear();
+                self.chosen.extend(0..self.targets.len());
+                None
             }
             Choice::Many(list) => {
                 if list.is_empty() && direct {
@@ -81,20 +97,32 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
                         self.edge
                     );
                 }
-                for &i in list {
-                    Self::push(
-                        &mut self.buffers,
-                        &self.targets,
-                        self.batch,
-                        i,
-                        tuple.clone(),
-                    );
-                }
+                self.chosen.clear();
+                self.chosen.extend_from_slice(list);
+                None
             }
         }
     }
 
-    fn emit_direct(&mut self, task: TaskId, tuple: T) {
+    /// Sends `tuple` to every chosen target, cloning for all but the last.
+    fn fan_out(&mut self, tuple: T, mut anchoring: Option<&mut Anchoring<'_>>)
+    where
+        T: Clone,
+    {
+        let chosen = std::mem::take(&mut self.chosen);
+        if let Some((&last, rest)) = chosen.split_last() {
+            for &i in rest {
+                let ids = anchoring.as_mut().map_or(TupleIds::None, |a| a.child_ids());
+                self.push(i, tuple.clone(), ids);
+            }
+            let ids = anchoring.map_or(TupleIds::None, |a| a.child_ids());
+            self.push(last, tuple, ids);
+        }
+        self.chosen = chosen;
+    }
+
+    /// The target index of direct task `task`, if it consumes this edge.
+    fn direct_target(&self, task: TaskId) -> Option<usize> {
         if !self.grouping.is_direct() {
             panic!(
                 "gale: `emit_direct` on a stream that is not declared direct (edge {})",
@@ -102,13 +130,45 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
             );
         }
         let i = task.wrapping_sub(self.first_task) as usize;
-        if i < self.targets.len() {
-            Self::push(&mut self.buffers, &self.targets, self.batch, i, tuple);
+        (i < self.targets.len()).then_some(i)
+    }
+}
+
+impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
+    #[inline]
+    fn emit(&mut self, tuple: T) {
+        match self.choose(&tuple) {
+            Some(i) => self.push(i, tuple, TupleIds::None),
+            None => self.fan_out(tuple, None),
+        }
+    }
+
+    fn emit_direct(&mut self, task: TaskId, tuple: T) {
+        if let Some(i) = self.direct_target(task) {
+            self.push(i, tuple, TupleIds::None);
         }
     }
 }
 
 impl<T: Clone + Send + 'static, G: Grouping<T>> Downstream<T> for Router<T, G> {
+    #[inline]
+    fn emit_tracked(&mut self, tuple: T, anchoring: &mut Anchoring<'_>) {
+        match self.choose(&tuple) {
+            Some(i) => {
+                let ids = anchoring.child_ids();
+                self.push(i, tuple, ids);
+            }
+            None => self.fan_out(tuple, Some(anchoring)),
+        }
+    }
+
+    fn emit_direct_tracked(&mut self, task: TaskId, tuple: T, anchoring: &mut Anchoring<'_>) {
+        if let Some(i) = self.direct_target(task) {
+            let ids = anchoring.child_ids();
+            self.push(i, tuple, ids);
+        }
+    }
+
     fn open(&mut self, wiring: &Wiring) {
         let e = &wiring.desc().edges[self.edge];
         let targets = Targets {
@@ -120,10 +180,9 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Downstream<T> for Router<T, G> {
     }
 
     fn flush(&mut self) {
-        for (buf, target) in self.buffers.iter_mut().zip(&self.targets) {
-            if !buf.is_empty() {
-                let full = std::mem::replace(buf, Vec::with_capacity(self.batch));
-                send(target, full);
+        for i in 0..self.targets.len() {
+            if !self.buffers[i].is_empty() {
+                self.send(i);
             }
         }
     }

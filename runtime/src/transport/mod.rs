@@ -7,6 +7,7 @@
 //! stream now; acks, watermarks and checkpoint barriers later) travel in-band in the same
 //! queue as the tuples, so they keep their order relative to the data.
 
+use crate::ack::TupleIds;
 use crate::api::TaskId;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -19,6 +20,8 @@ pub enum Message<T> {
         slot: u32,
         /// The tuples, in emission order.
         tuples: Vec<T>,
+        /// With acking on, each tuple's tree ids (same length as `tuples`); empty otherwise.
+        ids: Vec<TupleIds>,
     },
     /// One upstream task has finished: after one `End` from each upstream task, the
     /// receiving task's input is complete.
@@ -61,11 +64,13 @@ impl<T> TaskSender<T> {
         self.task
     }
 
-    /// Sends a batch, blocking while the receiver's queue is full (backpressure).
-    pub fn send_batch(&self, tuples: Vec<T>) -> Result<(), SendError<T>> {
+    /// Sends a batch (with its tuples' tree ids when acking is on, else an empty `ids`),
+    /// blocking while the receiver's queue is full (backpressure).
+    pub fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>> {
         let msg = Message::Batch {
             slot: self.slot,
             tuples,
+            ids,
         };
         match self.tx.try_send(msg) {
             Ok(()) => Ok(()),
@@ -92,6 +97,12 @@ fn into_batch<T>(msg: Message<T>) -> SendError<T> {
         Message::Batch { tuples, .. } => SendError(tuples),
         Message::End { .. } => SendError(Vec::new()),
     }
+}
+
+/// An unbounded queue (acker replies to spouts: bounded by the tuples in flight, and it
+/// must never block an acker).
+pub(crate) fn unbounded<T>() -> (Sender<Message<T>>, Receiver<Message<T>>) {
+    crossbeam_channel::unbounded()
 }
 
 /// A bounded queue for one executor's input: `capacity` batches.

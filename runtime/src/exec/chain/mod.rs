@@ -9,13 +9,29 @@
 //!
 //! Each [`Stage`] owns one bolt and calls the next one directly: no queue, no copy, no
 //! serialization between fused operators. A [`Router`](crate::grouping::Router) ends the
-//! chain where tuples leave it through a grouping.
+//! chain where tuples leave it through a grouping; a [`SpoutHead`] starts a spout's chain.
+//!
+//! With acking on, tuples move down a chain through
+//! [`emit_tracked`](Downstream::emit_tracked), which carries the anchors of the emit so
+//! that each copy leaving through a router gets fresh edge ids.
+
+mod spout_head;
+mod stage;
+
+pub use spout_head::{SpoutCollector, SpoutHead};
+pub(crate) use stage::panic_text;
+pub use stage::{BoltCollector, Stage};
 
 use super::wiring::Wiring;
-use crate::api::{Bolt, Emitter, Spout, SpoutStatus, TaskId};
+use crate::ack::{Anchoring, Reply, TupleIds};
+use crate::api::{Emitter, SpoutStatus, TaskId};
 
 /// The plumbing every link of a chain has besides [`Emitter`].
 pub trait Downstream<T>: Emitter<T> + Send {
+    /// Emits a tuple that belongs to the tuple trees of `anchoring` (acking on).
+    fn emit_tracked(&mut self, tuple: T, anchoring: &mut Anchoring<'_>);
+    /// Emits a tuple to one task, in the trees of `anchoring` (acking on).
+    fn emit_direct_tracked(&mut self, task: TaskId, tuple: T, anchoring: &mut Anchoring<'_>);
     /// Prepares the bolts from here on.
     fn open(&mut self, wiring: &Wiring);
     /// Sends every partly filled batch now (the executor is about to wait).
@@ -29,98 +45,12 @@ pub trait Downstream<T>: Emitter<T> + Send {
 
 /// A sink's output: nothing.
 impl Downstream<()> for () {
+    fn emit_tracked(&mut self, _: (), _: &mut Anchoring<'_>) {}
+    fn emit_direct_tracked(&mut self, _: TaskId, _: (), _: &mut Anchoring<'_>) {}
     fn open(&mut self, _: &Wiring) {}
     fn flush(&mut self) {}
     fn finish(&mut self) {}
     fn report(&mut self, _: &Wiring) {}
-}
-
-/// A bolt and where its output goes.
-#[derive(Debug)]
-pub struct Stage<B, D> {
-    component: usize,
-    bolt: B,
-    out: D,
-    /// False when the upstream [`Counted`] already counts this stage's input (a fused edge
-    /// from a single-stream producer): one memory counter less per tuple.
-    count: bool,
-    executed: u64,
-    failed: u64,
-    task: TaskId,
-}
-
-impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
-    /// Component `component` running `bolt`, emitting into `out`.
-    pub fn new(component: usize, bolt: B, out: D) -> Self {
-        Stage {
-            component,
-            bolt,
-            out,
-            count: true,
-            executed: 0,
-            failed: 0,
-            task: 0,
-        }
-    }
-}
-
-impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
-    /// A stage fed through a fused edge by [`Counted::feeding`], which counts its input.
-    pub fn fused(component: usize, bolt: B, out: D) -> Self {
-        let mut s = Stage::new(component, bolt, out);
-        s.count = false;
-        s
-    }
-}
-
-impl<B: Bolt, D: Downstream<B::Out>> Emitter<B::In> for Stage<B, D> {
-    #[inline]
-    fn emit(&mut self, tuple: B::In) {
-        if self.count {
-            self.executed += 1;
-        }
-        if let Err(e) = self.bolt.execute(tuple, &mut self.out) {
-            self.failed += 1;
-            if self.failed <= 10 || self.failed.is_power_of_two() {
-                eprintln!(
-                    "gale: task {} failed a tuple ({} so far): {e}",
-                    self.task, self.failed
-                );
-            }
-        }
-    }
-
-    /// A fused edge is one-to-one: a direct emit into it is an ordinary emit.
-    #[inline]
-    fn emit_direct(&mut self, _task: TaskId, tuple: B::In) {
-        self.emit(tuple);
-    }
-}
-
-impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
-    fn open(&mut self, wiring: &Wiring) {
-        self.task = wiring.task_id(self.component);
-        self.bolt.prepare(&wiring.context(self.component));
-        self.out.open(wiring);
-    }
-
-    fn flush(&mut self) {
-        self.out.flush();
-    }
-
-    fn finish(&mut self) {
-        self.bolt.finish(&mut self.out);
-        self.out.finish();
-    }
-
-    fn report(&mut self, wiring: &Wiring) {
-        wiring
-            .metrics()
-            .add(self.component, 0, self.executed, self.failed);
-        self.executed = 0;
-        self.failed = 0;
-        self.out.report(wiring);
-    }
 }
 
 /// Counts what a component emits, then passes it on.
@@ -171,6 +101,16 @@ impl<T, D: Emitter<T>> Emitter<T> for Counted<D> {
 }
 
 impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
+    #[inline]
+    fn emit_tracked(&mut self, tuple: T, anchoring: &mut Anchoring<'_>) {
+        self.emitted += 1;
+        self.inner.emit_tracked(tuple, anchoring);
+    }
+    #[inline]
+    fn emit_direct_tracked(&mut self, task: TaskId, tuple: T, anchoring: &mut Anchoring<'_>) {
+        self.emitted += 1;
+        self.inner.emit_direct_tracked(task, tuple, anchoring);
+    }
     fn open(&mut self, wiring: &Wiring) {
         self.inner.open(wiring);
     }
@@ -219,6 +159,17 @@ impl<T: Clone, A: Emitter<T>, B: Emitter<T>> Emitter<T> for Tee<A, B> {
 }
 
 impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
+    #[inline]
+    fn emit_tracked(&mut self, tuple: T, anchoring: &mut Anchoring<'_>) {
+        self.first.emit_tracked(tuple.clone(), anchoring);
+        self.second.emit_tracked(tuple, anchoring);
+    }
+    #[inline]
+    fn emit_direct_tracked(&mut self, task: TaskId, tuple: T, anchoring: &mut Anchoring<'_>) {
+        self.first
+            .emit_direct_tracked(task, tuple.clone(), anchoring);
+        self.second.emit_direct_tracked(task, tuple, anchoring);
+    }
     fn open(&mut self, wiring: &Wiring) {
         self.first.open(wiring);
         self.second.open(wiring);
@@ -241,10 +192,19 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
 pub trait SpoutRunner: Send {
     /// Opens the spout and prepares the fused bolts.
     fn open(&mut self, wiring: &Wiring);
-    /// Asks the spout for tuples up to `max` times, stopping early when it is idle or done.
-    /// (The loop lives here, in monomorphised code, so a fused chain runs without a
-    /// dynamic call per tuple.)
+    /// Asks the spout for tuples up to `max` times, stopping early when it is idle or done,
+    /// or when `max_spout_pending` tuples are in flight (then it reports `Idle`). (The loop
+    /// lives here, in monomorphised code, so a fused chain runs without a dynamic call per
+    /// tuple.)
     fn run_burst(&mut self, max: u32) -> SpoutStatus;
+    /// An acker's word on one of this task's tuple trees.
+    fn on_reply(&mut self, reply: Reply);
+    /// Times out old trees and replays failed tuples that are due.
+    fn tick(&mut self);
+    /// Nothing in flight and nothing waiting for a replay: the task may finish.
+    fn settled(&self) -> bool;
+    /// The topology is stopping: no more replays.
+    fn stop(&mut self);
     /// Sends partly filled batches.
     fn flush(&mut self);
     /// Closes the spout, finishes the chain and ends its output streams.
@@ -257,80 +217,15 @@ pub trait SpoutRunner: Send {
 pub trait BoltRunner<In>: Send {
     /// Prepares the bolts.
     fn open(&mut self, wiring: &Wiring);
-    /// Processes a batch of input tuples.
-    fn run_batch(&mut self, batch: Vec<In>);
+    /// Processes a batch of input tuples, with their tree ids when acking is on (`ids` is
+    /// then as long as `batch`; else it is empty).
+    fn run_batch(&mut self, batch: Vec<In>, ids: Vec<TupleIds>);
     /// Sends partly filled batches.
     fn flush(&mut self);
     /// Finishes the chain and ends its output streams.
     fn finish(&mut self);
     /// Reports counters.
     fn report(&mut self, wiring: &Wiring);
-}
-
-impl<In, D: Downstream<In>> BoltRunner<In> for D {
-    fn open(&mut self, wiring: &Wiring) {
-        Downstream::open(self, wiring);
-    }
-    fn run_batch(&mut self, batch: Vec<In>) {
-        for t in batch {
-            self.emit(t);
-        }
-    }
-    fn flush(&mut self) {
-        Downstream::flush(self);
-    }
-    fn finish(&mut self) {
-        Downstream::finish(self);
-    }
-    fn report(&mut self, wiring: &Wiring) {
-        Downstream::report(self, wiring);
-    }
-}
-
-/// A spout and where its output goes: the head of a spout chain.
-#[derive(Debug)]
-pub struct SpoutHead<S, D> {
-    component: usize,
-    spout: S,
-    out: D,
-}
-
-impl<S: Spout, D: Downstream<S::Out>> SpoutHead<S, D> {
-    /// Component `component` running `spout`, emitting into `out`.
-    pub fn new(component: usize, spout: S, out: D) -> Self {
-        SpoutHead {
-            component,
-            spout,
-            out,
-        }
-    }
-}
-
-impl<S: Spout, D: Downstream<S::Out>> SpoutRunner for SpoutHead<S, D> {
-    fn open(&mut self, wiring: &Wiring) {
-        self.spout.open(&wiring.context(self.component));
-        self.out.open(wiring);
-    }
-    #[inline]
-    fn run_burst(&mut self, max: u32) -> SpoutStatus {
-        for _ in 0..max {
-            match self.spout.next_tuple(&mut self.out) {
-                SpoutStatus::Active => {}
-                other => return other,
-            }
-        }
-        SpoutStatus::Active
-    }
-    fn flush(&mut self) {
-        self.out.flush();
-    }
-    fn finish(&mut self) {
-        self.spout.close();
-        self.out.finish();
-    }
-    fn report(&mut self, wiring: &Wiring) {
-        self.out.report(wiring);
-    }
 }
 
 /// A stream nobody subscribes to: its tuples are dropped (as in Storm).
@@ -345,6 +240,10 @@ impl<T> Emitter<T> for Discard {
 }
 
 impl<T> Downstream<T> for Discard {
+    #[inline]
+    fn emit_tracked(&mut self, _: T, _: &mut Anchoring<'_>) {}
+    #[inline]
+    fn emit_direct_tracked(&mut self, _: TaskId, _: T, _: &mut Anchoring<'_>) {}
     fn open(&mut self, _: &Wiring) {}
     fn flush(&mut self) {}
     fn finish(&mut self) {}

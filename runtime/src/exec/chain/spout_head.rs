@@ -1,0 +1,301 @@
+//! The head of a spout chain ([`SpoutHead`]) and the emitter `next_tuple` writes to
+//! ([`SpoutCollector`]), which starts tuple trees and keeps track of them.
+
+use super::{Discard, Downstream, SpoutRunner};
+use crate::ack::{
+    AckOutbox, AckerMsg, Anchor, Anchoring, Clock, Outcome, Reply, RetryPolicy, Rng, SpoutTracker,
+    TupleIds,
+};
+use crate::api::{Emitter, Spout, SpoutStatus, TaskId};
+use crate::exec::wiring::Wiring;
+
+/// A spout and where its output goes: the head of a spout chain. `F` is where tuples go
+/// after their last failed attempt (the spout's `failed` stream), for spouts with a retry
+/// policy.
+#[derive(Debug)]
+pub struct SpoutHead<S: Spout, D, F = Discard> {
+    component: usize,
+    spout: S,
+    out: D,
+    failed: F,
+    state: Tracking<S::Out>,
+}
+
+/// A spout task's acking state.
+#[derive(Debug)]
+struct Tracking<T> {
+    /// Trees are tracked through ackers (`at_least_once` with ackers).
+    tracked: bool,
+    task: TaskId,
+    rng: Rng,
+    acks: Option<AckOutbox>,
+    tracker: SpoutTracker<T>,
+    /// `max_spout_pending`, or unbounded.
+    limit: usize,
+    clock: Clock,
+    /// Message ids to ack at once (untracked emits with an id, trees with no tuple).
+    immediate: Vec<u64>,
+    /// Outcomes decided during `next_tuple`, handled after it returns.
+    outcomes: Vec<Outcome<T>>,
+}
+
+impl<S: Spout, D: Downstream<S::Out>> SpoutHead<S, D, Discard> {
+    /// Component `component` running `spout`, emitting into `out`.
+    pub fn new(component: usize, spout: S, out: D) -> Self {
+        SpoutHead::with_failed(component, spout, out, Discard)
+    }
+}
+
+impl<S: Spout, D: Downstream<S::Out>, F: Downstream<S::Out>> SpoutHead<S, D, F> {
+    /// A spout with a retry policy: a tuple whose last attempt failed goes to `failed`.
+    pub fn with_failed(component: usize, spout: S, out: D, failed: F) -> Self {
+        SpoutHead {
+            component,
+            spout,
+            out,
+            failed,
+            state: Tracking {
+                tracked: false,
+                task: 0,
+                rng: Rng::seeded(component as u64),
+                acks: None,
+                tracker: SpoutTracker::new(1, None),
+                limit: usize::MAX,
+                clock: Clock::system(),
+                immediate: Vec::new(),
+                outcomes: Vec::new(),
+            },
+        }
+    }
+}
+
+impl<S, D, F> SpoutHead<S, D, F>
+where
+    S: Spout,
+    S::Out: Clone,
+    D: Downstream<S::Out>,
+    F: Downstream<S::Out>,
+{
+    /// Calls the spout back for every decided outcome.
+    fn settle(&mut self) {
+        for msg_id in self.state.immediate.drain(..) {
+            self.spout.ack(msg_id);
+        }
+        for outcome in std::mem::take(&mut self.state.outcomes) {
+            self.apply(outcome);
+        }
+    }
+
+    fn apply(&mut self, outcome: Outcome<S::Out>) {
+        match outcome {
+            Outcome::Acked { msg_id } => self.spout.ack(msg_id),
+            Outcome::Retrying => {}
+            Outcome::Failed { msg_id, payload } => {
+                self.spout.fail(msg_id);
+                if let Some(t) = payload {
+                    // Unanchored: a dead letter is not replayed again.
+                    self.failed.emit(t);
+                }
+            }
+        }
+    }
+}
+
+impl<S, D, F> SpoutRunner for SpoutHead<S, D, F>
+where
+    S: Spout,
+    S::Out: Clone + Send,
+    D: Downstream<S::Out>,
+    F: Downstream<S::Out>,
+{
+    fn open(&mut self, wiring: &Wiring) {
+        let desc = wiring.desc();
+        let st = &mut self.state;
+        st.task = wiring.task_id(self.component);
+        st.rng = Rng::for_task(st.task);
+        st.acks = wiring.acker_outbox();
+        st.tracked = st.acks.is_some();
+        st.clock = wiring.clock().clone();
+        let retry = desc.components[self.component].retry.map(|r| RetryPolicy {
+            attempts: r.attempts.max(1),
+            backoff_us: r.backoff_ms.saturating_mul(1000),
+        });
+        st.tracker =
+            SpoutTracker::new(desc.settings.message_timeout_ms.saturating_mul(1000), retry);
+        if st.tracked {
+            st.limit = desc
+                .settings
+                .max_spout_pending
+                .map_or(usize::MAX, |n| n.max(1) as usize);
+        }
+        self.spout.open(&wiring.context(self.component));
+        self.out.open(wiring);
+        self.failed.open(wiring);
+    }
+
+    #[inline]
+    fn run_burst(&mut self, max: u32) -> SpoutStatus {
+        let mut status = SpoutStatus::Active;
+        for _ in 0..max {
+            if self.state.tracker.in_flight() >= self.state.limit {
+                status = SpoutStatus::Idle;
+                break;
+            }
+            let mut out = SpoutCollector {
+                out: &mut self.out,
+                state: &mut self.state,
+            };
+            match self.spout.next_tuple(&mut out) {
+                SpoutStatus::Active => {}
+                other => {
+                    status = other;
+                    break;
+                }
+            }
+        }
+        self.settle();
+        status
+    }
+
+    fn on_reply(&mut self, reply: Reply) {
+        let now = self.state.clock.now_us();
+        let outcome = match reply {
+            Reply::Complete(root) => self.state.tracker.completed(root, now),
+            Reply::Failed(root) => self.state.tracker.failed(root, now),
+        };
+        if let Some(o) = outcome {
+            self.apply(o);
+        }
+    }
+
+    fn tick(&mut self) {
+        if !self.state.tracked {
+            return;
+        }
+        let now = self.state.clock.now_us();
+        for (root, outcome) in self.state.tracker.sweep(now) {
+            if let Some(acks) = &mut self.state.acks {
+                acks.send(AckerMsg::Forget { root });
+            }
+            self.apply(outcome);
+        }
+        while self.state.tracker.in_flight() < self.state.limit {
+            let Some(r) = self.state.tracker.due_replay(now) else {
+                break;
+            };
+            emit_tracked(
+                &mut self.out,
+                &mut self.state,
+                r.msg_id,
+                r.attempt,
+                r.payload,
+            );
+        }
+        self.settle();
+    }
+
+    fn settled(&self) -> bool {
+        self.state.tracker.settled()
+            && self.state.immediate.is_empty()
+            && self.state.outcomes.is_empty()
+    }
+
+    fn stop(&mut self) {
+        for msg_id in self.state.tracker.stop() {
+            self.spout.fail(msg_id);
+        }
+    }
+
+    fn flush(&mut self) {
+        self.out.flush();
+        self.failed.flush();
+        if let Some(a) = &mut self.state.acks {
+            a.flush();
+        }
+    }
+
+    fn finish(&mut self) {
+        self.settle();
+        self.spout.close();
+        self.out.finish();
+        self.failed.finish();
+        if let Some(a) = &mut self.state.acks {
+            a.finish();
+        }
+    }
+
+    fn report(&mut self, wiring: &Wiring) {
+        if self.state.tracked {
+            let counts = std::mem::take(&mut self.state.tracker.counts);
+            wiring.metrics().add_spout(self.component, &counts);
+        }
+        self.out.report(wiring);
+        self.failed.report(wiring);
+    }
+}
+
+/// Emits a tracked tuple: a new root, one edge per copy, an `Init` to its acker.
+fn emit_tracked<T: Clone, D: Downstream<T>>(
+    out: &mut D,
+    st: &mut Tracking<T>,
+    msg_id: u64,
+    attempt: u32,
+    tuple: T,
+) {
+    let root = st.rng.next_id();
+    let payload = st.tracker.keeps_payload().then(|| tuple.clone());
+    let mut spout = [Anchor::of(TupleIds::One((root, 0)))];
+    out.emit_tracked(tuple, &mut Anchoring::new(&mut spout, &mut st.rng));
+    let [spout] = spout;
+    if spout.ack_val == 0 && !spout.failed {
+        // No copy left the spout (nobody subscribes): the tree is complete already.
+        st.immediate.push(msg_id);
+        return;
+    }
+    let now = st.clock.now_us();
+    st.tracker.emitted(root, msg_id, attempt, payload, now);
+    let Some(acks) = &mut st.acks else { return };
+    if spout.failed {
+        // A bolt fused into the spout's chain failed it: fail now, and have the acker
+        // ignore what its children still send.
+        acks.send(AckerMsg::Forget { root });
+        if let Some(o) = st.tracker.failed(root, now) {
+            st.outcomes.push(o);
+        }
+        return;
+    }
+    acks.send(AckerMsg::Init {
+        root,
+        val: spout.ack_val,
+        spout: st.task,
+    });
+}
+
+/// What a spout's `next_tuple` writes to.
+#[derive(Debug)]
+pub struct SpoutCollector<'a, D, T> {
+    out: &'a mut D,
+    state: &'a mut Tracking<T>,
+}
+
+impl<T: Clone, D: Downstream<T>> Emitter<T> for SpoutCollector<'_, D, T> {
+    #[inline]
+    fn emit(&mut self, tuple: T) {
+        self.out.emit(tuple);
+    }
+
+    #[inline]
+    fn emit_direct(&mut self, task: TaskId, tuple: T) {
+        self.out.emit_direct(task, tuple);
+    }
+
+    #[inline]
+    fn emit_with_id(&mut self, msg_id: u64, tuple: T) {
+        if self.state.tracked {
+            emit_tracked(self.out, self.state, msg_id, 1, tuple);
+        } else {
+            self.out.emit(tuple);
+            self.state.immediate.push(msg_id);
+        }
+    }
+}

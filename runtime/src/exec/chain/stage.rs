@@ -1,0 +1,320 @@
+//! A bolt in a chain ([`Stage`]) and the emitter its `execute` writes to
+//! ([`BoltCollector`]), which anchors, acks and fails.
+
+use super::{BoltRunner, Downstream};
+use crate::ack::{AckOutbox, Anchor, Anchoring, Rng, TupleIds};
+use crate::api::{Bolt, Emitter, TaskId};
+use crate::exec::wiring::Wiring;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Counters of one bolt task since the last report.
+#[derive(Debug, Default)]
+struct Counts {
+    executed: u64,
+    failed: u64,
+    acked: u64,
+}
+
+/// A bolt and where its output goes.
+#[derive(Debug)]
+pub struct Stage<B, D> {
+    component: usize,
+    name: &'static str,
+    bolt: B,
+    out: D,
+    /// False when the upstream [`Counted`](super::Counted) already counts this stage's
+    /// input (a fused edge from a single-stream producer): one memory counter less per
+    /// tuple.
+    count: bool,
+    counts: Counts,
+    task: TaskId,
+    /// Messages to the ackers (acking on).
+    acks: Option<AckOutbox>,
+    rng: Rng,
+}
+
+impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
+    /// Component `component` running `bolt`, emitting into `out`.
+    pub fn new(component: usize, bolt: B, out: D) -> Self {
+        Stage {
+            component,
+            name: "",
+            bolt,
+            out,
+            count: true,
+            counts: Counts::default(),
+            task: 0,
+            acks: None,
+            rng: Rng::seeded(component as u64),
+        }
+    }
+
+    /// A stage fed through a fused edge by [`Counted::feeding`](super::Counted::feeding),
+    /// which counts its input.
+    pub fn fused(component: usize, bolt: B, out: D) -> Self {
+        let mut s = Stage::new(component, bolt, out);
+        s.count = false;
+        s
+    }
+
+    /// Executes one tuple whose trees are `input` (`None`: untracked). Returns false when
+    /// the bolt failed it (an error or a panic, both logged).
+    #[inline]
+    fn execute(&mut self, tuple: B::In, input: Input<'_>) -> bool {
+        if self.count {
+            self.counts.executed += 1;
+        }
+        let mut out = BoltCollector {
+            out: &mut self.out,
+            input,
+            anchor_taken: false,
+            acks: self.acks.as_mut(),
+            acked: &mut self.counts.acked,
+            failed: &mut self.counts.failed,
+        };
+        let bolt = &mut self.bolt;
+        let result = catch_unwind(AssertUnwindSafe(|| bolt.execute(tuple, &mut out)));
+        let tracked = matches!(out.input, Input::Tracked(_));
+        let why = match result {
+            Ok(Ok(())) => {
+                if tracked {
+                    self.counts.acked += 1;
+                }
+                return true;
+            }
+            Ok(Err(e)) => e.message,
+            Err(panic) => format!("panicked: {}", panic_text(panic.as_ref())),
+        };
+        if let Input::Tracked(a) = &mut out.input {
+            a.fail();
+        }
+        self.counts.failed += 1;
+        if self.counts.failed <= 10 || self.counts.failed.is_power_of_two() {
+            eprintln!(
+                "gale: bolt `{}` task {} failed a tuple ({} so far): {why}",
+                self.name, self.task, self.counts.failed
+            );
+        }
+        false
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+impl<B: Bolt, D: Downstream<B::Out>> Emitter<B::In> for Stage<B, D> {
+    #[inline]
+    fn emit(&mut self, tuple: B::In) {
+        let mut rng = self.rng.clone();
+        self.execute(tuple, Input::Untracked(&mut rng));
+        self.rng = rng;
+    }
+
+    /// A fused edge is one-to-one: a direct emit into it is an ordinary emit.
+    #[inline]
+    fn emit_direct(&mut self, _task: TaskId, tuple: B::In) {
+        self.emit(tuple);
+    }
+}
+
+impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
+    /// A fused stage: the tuple is processed inside its producer's `execute`, so it shares
+    /// the producer's anchors; a failure here fails them.
+    #[inline]
+    fn emit_tracked(&mut self, tuple: B::In, anchoring: &mut Anchoring<'_>) {
+        self.execute(tuple, Input::Tracked(anchoring.reborrow()));
+    }
+
+    #[inline]
+    fn emit_direct_tracked(&mut self, _task: TaskId, tuple: B::In, anchoring: &mut Anchoring<'_>) {
+        self.emit_tracked(tuple, anchoring);
+    }
+
+    fn open(&mut self, wiring: &Wiring) {
+        self.task = wiring.task_id(self.component);
+        self.name = wiring.desc().components[self.component].name;
+        self.rng = Rng::for_task(self.task);
+        self.acks = wiring.acker_outbox();
+        self.bolt.prepare(&wiring.context(self.component));
+        self.out.open(wiring);
+    }
+
+    fn flush(&mut self) {
+        self.out.flush();
+        if let Some(a) = &mut self.acks {
+            a.flush();
+        }
+    }
+
+    fn finish(&mut self) {
+        let mut rng = self.rng.clone();
+        let mut out = BoltCollector {
+            out: &mut self.out,
+            input: Input::Untracked(&mut rng),
+            anchor_taken: false,
+            acks: self.acks.as_mut(),
+            acked: &mut self.counts.acked,
+            failed: &mut self.counts.failed,
+        };
+        self.bolt.finish(&mut out);
+        self.out.finish();
+        if let Some(a) = &mut self.acks {
+            a.finish();
+        }
+    }
+
+    fn report(&mut self, wiring: &Wiring) {
+        let c = std::mem::take(&mut self.counts);
+        let m = wiring.metrics();
+        m.add(self.component, 0, c.executed, c.failed);
+        m.add_acked(self.component, c.acked);
+        self.out.report(wiring);
+    }
+}
+
+/// The head of a bolt chain: owns each input's lifecycle. With acking on, an input whose
+/// `execute` (and the fused operators after it) succeeded is acked, else failed.
+impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
+    fn open(&mut self, wiring: &Wiring) {
+        Downstream::open(self, wiring);
+    }
+
+    fn run_batch(&mut self, batch: Vec<B::In>, ids: Vec<TupleIds>) {
+        if ids.is_empty() {
+            for t in batch {
+                self.emit(t);
+            }
+            return;
+        }
+        for (t, ids) in batch.into_iter().zip(ids) {
+            if ids.is_none() {
+                self.emit(t);
+                continue;
+            }
+            let mut input = [Anchor::of(ids)];
+            let mut rng = self.rng.clone();
+            let ok = self.execute(t, Input::Tracked(Anchoring::new(&mut input, &mut rng)));
+            self.rng = rng;
+            let [input] = input;
+            if let Some(acks) = &mut self.acks {
+                if ok && !input.failed {
+                    acks.ack(&input);
+                } else {
+                    acks.fail(&input);
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        Downstream::flush(self);
+    }
+
+    fn finish(&mut self) {
+        Downstream::finish(self);
+    }
+
+    fn report(&mut self, wiring: &Wiring) {
+        Downstream::report(self, wiring);
+    }
+}
+
+/// The input being executed.
+#[derive(Debug)]
+enum Input<'a> {
+    /// Not tracked; the generator is for `emit_anchored`.
+    Untracked(&'a mut Rng),
+    /// In these trees.
+    Tracked(Anchoring<'a>),
+}
+
+/// What a bolt's `execute` writes to: emits go down the chain, anchored to the input (see
+/// [`Emitter`] for the acking calls).
+#[derive(Debug)]
+pub struct BoltCollector<'a, D> {
+    out: &'a mut D,
+    input: Input<'a>,
+    anchor_taken: bool,
+    acks: Option<&'a mut AckOutbox>,
+    acked: &'a mut u64,
+    failed: &'a mut u64,
+}
+
+impl<T, D: Downstream<T>> Emitter<T> for BoltCollector<'_, D> {
+    #[inline]
+    fn emit(&mut self, tuple: T) {
+        match &mut self.input {
+            Input::Untracked(_) => self.out.emit(tuple),
+            Input::Tracked(a) => self.out.emit_tracked(tuple, a),
+        }
+    }
+
+    #[inline]
+    fn emit_direct(&mut self, task: TaskId, tuple: T) {
+        match &mut self.input {
+            Input::Untracked(_) => self.out.emit_direct(task, tuple),
+            Input::Tracked(a) => self.out.emit_direct_tracked(task, tuple, a),
+        }
+    }
+
+    fn anchor(&mut self) -> Anchor {
+        match &mut self.input {
+            Input::Tracked(a) if !self.anchor_taken => {
+                self.anchor_taken = true;
+                // A new edge under the input, held by the anchor: the input can be acked
+                // now and the trees stay open until the anchor is.
+                Anchor::of(a.child_ids())
+            }
+            _ => Anchor::none(),
+        }
+    }
+
+    fn emit_anchored(&mut self, anchors: &mut [Anchor], tuple: T) {
+        if self.acks.is_none() {
+            return self.out.emit(tuple);
+        }
+        let rng = match &mut self.input {
+            Input::Untracked(rng) => &mut **rng,
+            Input::Tracked(a) => a.rng(),
+        };
+        self.out
+            .emit_tracked(tuple, &mut Anchoring::new(anchors, rng));
+    }
+
+    fn emit_unanchored(&mut self, tuple: T) {
+        self.out.emit(tuple);
+    }
+
+    fn ack(&mut self, anchor: Anchor) {
+        if anchor.is_none() {
+            return;
+        }
+        if let Some(acks) = &mut self.acks {
+            if anchor.failed {
+                acks.fail(&anchor);
+                *self.failed += 1;
+            } else {
+                acks.ack(&anchor);
+                *self.acked += 1;
+            }
+        }
+    }
+
+    fn fail(&mut self, anchor: Anchor) {
+        if anchor.is_none() {
+            return;
+        }
+        if let Some(acks) = &mut self.acks {
+            acks.fail(&anchor);
+            *self.failed += 1;
+        }
+    }
+}
