@@ -1,6 +1,12 @@
 //! Compiles the benchmark topologies.
 fn main() {
-    for t in ["fused_chain", "unfused_chain", "wc_p1", "wc_p2"] {
+    for t in [
+        "fused_chain",
+        "unfused_chain",
+        "wc_p1",
+        "wc_p2",
+        "wc_p2_acked",
+    ] {
         gale_compiler::compile_or_exit(format!("topologies/{t}.topo"));
     }
 }

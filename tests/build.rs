@@ -6,6 +6,9 @@ fn main() {
         "topologies/unfused.topo",
         "topologies/backpressure.topo",
         "topologies/chain.topo",
+        "topologies/acking.topo",
+        "topologies/acking_timeout.topo",
+        "topologies/acking_pending.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

@@ -119,7 +119,7 @@ pub fn sentence_pool() -> Vec<String> {
 }
 
 macro_rules! wc_ops {
-    ($m:ident, $topo:ident) => {
+    ($m:ident, $topo:ident, $with_id:literal) => {
         /// Word-count components for the topology module `$topo`.
         pub mod $m {
             use super::*;
@@ -147,9 +147,14 @@ macro_rules! wc_ops {
                     }
                     self.left -= 1;
                     self.next = (self.next + 1) % self.pool.len();
-                    out.emit(Sentence {
+                    let s = Sentence {
                         text: self.pool[self.next].clone(),
-                    });
+                    };
+                    if $with_id {
+                        out.emit_with_id(self.left, s);
+                    } else {
+                        out.emit(s);
+                    }
                     SpoutStatus::Active
                 }
             }
@@ -196,5 +201,6 @@ macro_rules! wc_ops {
     };
 }
 
-wc_ops!(wc1, wc_p1);
-wc_ops!(p2, wc_p2);
+wc_ops!(wc1, wc_p1, false);
+wc_ops!(p2, wc_p2, false);
+wc_ops!(p2_acked, wc_p2_acked, true);

@@ -2,6 +2,9 @@
 //! compiled by this crate's `build.rs`; the tests in `tests/` run them in local mode and
 //! check what the components recorded against ground truth.
 
+pub mod acking_ops;
+pub mod acking_pending_ops;
+pub mod acking_timeout_ops;
 pub mod backpressure_ops;
 pub mod chain_ops;
 pub mod groupings_ops;
@@ -12,3 +15,6 @@ gale::include_topology!("fused");
 gale::include_topology!("unfused");
 gale::include_topology!("backpressure");
 gale::include_topology!("chain");
+gale::include_topology!("acking");
+gale::include_topology!("acking_timeout");
+gale::include_topology!("acking_pending");

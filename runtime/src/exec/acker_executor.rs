@@ -61,7 +61,9 @@ impl Replies {
 pub(crate) fn run(base: &Wiring, rx: Receiver<Message<AckerMsg>>) {
     let desc = base.desc;
     let clock = base.clock().clone();
-    let mut state = AckerState::new(desc.settings.message_timeout_ms.saturating_mul(1000));
+    // Spouts time their trees out (and tell the acker to forget them) after one to one and
+    // a half timeouts; the acker's own expiry, for trees whose spout is gone, comes later.
+    let mut state = AckerState::new(desc.settings.message_timeout_ms.saturating_mul(2000));
     let mut replies = Replies::new(base);
     let expected = desc.task_count();
     let mut ends = 0;

@@ -74,10 +74,11 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
         };
         let bolt = &mut self.bolt;
         let result = catch_unwind(AssertUnwindSafe(|| bolt.execute(tuple, &mut out)));
-        let tracked = matches!(out.input, Input::Tracked(_));
+        // An input whose anchor the bolt took is counted when the bolt acks the anchor.
+        let auto_acked = matches!(out.input, Input::Tracked(_)) && !out.anchor_taken;
         let why = match result {
             Ok(Ok(())) => {
-                if tracked {
+                if auto_acked {
                     self.counts.acked += 1;
                 }
                 return true;
