@@ -87,7 +87,7 @@ impl Bolt for Panicky {
     }
 
     fn execute(&mut self, m: Msg, _out: &mut impl Emitter<()>) -> ExecResult {
-        if m.id % self.every == 0 {
+        if m.id.is_multiple_of(self.every) {
             panic!("bolt bug on message {}", m.id);
         }
         Ok(())

@@ -51,13 +51,23 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
     }
 
     #[inline]
-    fn push(&mut self, i: usize, t: T, ids: TupleIds) {
+    fn push(&mut self, i: usize, t: T) {
+        if self.tracking {
+            // An unanchored tuple in a tracked topology: it carries no trees.
+            return self.push_tracked(i, t, TupleIds::None);
+        }
         let buf = &mut self.buffers[i];
         buf.push(t);
-        if self.tracking {
-            self.ids[i].push(ids);
-        }
         if buf.len() >= self.batch {
+            self.send(i);
+        }
+    }
+
+    #[inline]
+    fn push_tracked(&mut self, i: usize, t: T, ids: TupleIds) {
+        self.buffers[i].push(t);
+        self.ids[i].push(ids);
+        if self.buffers[i].len() >= self.batch {
             self.send(i);
         }
     }
@@ -104,7 +114,8 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
         }
     }
 
-    /// Sends `tuple` to every chosen target, cloning for all but the last.
+    /// Sends `tuple` to every chosen target, cloning for all but the last; with
+    /// `anchoring`, each copy gets its own edge ids.
     fn fan_out(&mut self, tuple: T, mut anchoring: Option<&mut Anchoring<'_>>)
     where
         T: Clone,
@@ -112,11 +123,15 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
         let chosen = std::mem::take(&mut self.chosen);
         if let Some((&last, rest)) = chosen.split_last() {
             for &i in rest {
-                let ids = anchoring.as_mut().map_or(TupleIds::None, |a| a.child_ids());
-                self.push(i, tuple.clone(), ids);
+                match anchoring.as_mut() {
+                    Some(a) => self.push_tracked(i, tuple.clone(), a.child_ids()),
+                    None => self.push(i, tuple.clone()),
+                }
             }
-            let ids = anchoring.map_or(TupleIds::None, |a| a.child_ids());
-            self.push(last, tuple, ids);
+            match anchoring {
+                Some(a) => self.push_tracked(last, tuple, a.child_ids()),
+                None => self.push(last, tuple),
+            }
         }
         self.chosen = chosen;
     }
@@ -138,14 +153,14 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
     #[inline]
     fn emit(&mut self, tuple: T) {
         match self.choose(&tuple) {
-            Some(i) => self.push(i, tuple, TupleIds::None),
+            Some(i) => self.push(i, tuple),
             None => self.fan_out(tuple, None),
         }
     }
 
     fn emit_direct(&mut self, task: TaskId, tuple: T) {
         if let Some(i) = self.direct_target(task) {
-            self.push(i, tuple, TupleIds::None);
+            self.push(i, tuple);
         }
     }
 }
@@ -156,7 +171,7 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Downstream<T> for Router<T, G> {
         match self.choose(&tuple) {
             Some(i) => {
                 let ids = anchoring.child_ids();
-                self.push(i, tuple, ids);
+                self.push_tracked(i, tuple, ids);
             }
             None => self.fan_out(tuple, Some(anchoring)),
         }
@@ -165,7 +180,7 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Downstream<T> for Router<T, G> {
     fn emit_direct_tracked(&mut self, task: TaskId, tuple: T, anchoring: &mut Anchoring<'_>) {
         if let Some(i) = self.direct_target(task) {
             let ids = anchoring.child_ids();
-            self.push(i, tuple, ids);
+            self.push_tracked(i, tuple, ids);
         }
     }
 

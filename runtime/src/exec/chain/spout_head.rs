@@ -136,15 +136,16 @@ where
     #[inline]
     fn run_burst(&mut self, max: u32) -> SpoutStatus {
         let mut status = SpoutStatus::Active;
+        let bounded = self.state.limit != usize::MAX;
+        let mut out = SpoutCollector {
+            out: &mut self.out,
+            state: &mut self.state,
+        };
         for _ in 0..max {
-            if self.state.tracker.in_flight() >= self.state.limit {
+            if bounded && out.state.tracker.in_flight() >= out.state.limit {
                 status = SpoutStatus::Idle;
                 break;
             }
-            let mut out = SpoutCollector {
-                out: &mut self.out,
-                state: &mut self.state,
-            };
             match self.spout.next_tuple(&mut out) {
                 SpoutStatus::Active => {}
                 other => {
@@ -153,7 +154,9 @@ where
                 }
             }
         }
-        self.settle();
+        if !self.state.immediate.is_empty() || !self.state.outcomes.is_empty() {
+            self.settle();
+        }
         status
     }
 
@@ -234,7 +237,9 @@ where
     }
 }
 
-/// Emits a tracked tuple: a new root, one edge per copy, an `Init` to its acker.
+/// Emits a tracked tuple: a new root, one edge per copy, an `Init` to its acker. (Out of
+/// line: the untracked path must stay small enough to inline through a fused chain.)
+#[inline(never)]
 fn emit_tracked<T: Clone, D: Downstream<T>>(
     out: &mut D,
     st: &mut Tracking<T>,

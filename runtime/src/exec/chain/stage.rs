@@ -57,47 +57,103 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
         s
     }
 
-    /// Executes one tuple whose trees are `input` (`None`: untracked). Returns false when
-    /// the bolt failed it (an error or a panic, both logged).
+    /// Executes one tuple; `anchoring` is its trees (`None`: untracked). Returns false
+    /// when the bolt failed it (an error or a panic, both logged).
     #[inline]
-    fn execute(&mut self, tuple: B::In, input: Input<'_>) -> bool {
+    fn execute(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
         if self.count {
             self.counts.executed += 1;
         }
-        let mut out = BoltCollector {
-            out: &mut self.out,
-            input,
-            anchor_taken: false,
-            acks: self.acks.as_mut(),
-            acked: &mut self.counts.acked,
-            failed: &mut self.counts.failed,
+        let Stage {
+            bolt,
+            out,
+            acks,
+            counts,
+            rng,
+            ..
+        } = self;
+        let input = match anchoring {
+            None => Input::Untracked(rng),
+            Some(a) => Input::Tracked(a),
         };
-        let bolt = &mut self.bolt;
-        let result = catch_unwind(AssertUnwindSafe(|| bolt.execute(tuple, &mut out)));
-        // An input whose anchor the bolt took is counted when the bolt acks the anchor.
-        let auto_acked = matches!(out.input, Input::Tracked(_)) && !out.anchor_taken;
-        let why = match result {
-            Ok(Ok(())) => {
-                if auto_acked {
-                    self.counts.acked += 1;
-                }
-                return true;
+        match run_bolt(bolt, out, acks.as_mut(), counts, tuple, input) {
+            Ok(()) => true,
+            Err(why) => {
+                self.counts.failed += 1;
+                log_failure(self.name, self.task, self.counts.failed, &why);
+                false
             }
-            Ok(Err(e)) => e.message,
-            Err(panic) => format!("panicked: {}", panic_text(panic.as_ref())),
-        };
-        if let Input::Tracked(a) = &mut out.input {
-            a.fail();
         }
-        self.counts.failed += 1;
-        if self.counts.failed <= 10 || self.counts.failed.is_power_of_two() {
-            eprintln!(
-                "gale: bolt `{}` task {} failed a tuple ({} so far): {why}",
-                self.name, self.task, self.counts.failed
-            );
-        }
-        false
     }
+}
+
+/// Logs a failed tuple: the first ten, then every power of two.
+#[cold]
+#[inline(never)]
+fn log_failure(name: &str, task: TaskId, failed: u64, why: &str) {
+    if failed <= 10 || failed.is_power_of_two() {
+        eprintln!("gale: bolt `{name}` task {task} failed a tuple ({failed} so far): {why}");
+    }
+}
+
+/// The tracked path, kept out of line so that the untracked one (acking off) inlines
+/// through a whole fused chain.
+#[inline(never)]
+fn emit_tracked_out<T, D: Downstream<T>>(out: &mut D, tuple: T, a: &mut Anchoring<'_>) {
+    out.emit_tracked(tuple, a);
+}
+
+#[inline(never)]
+fn emit_direct_tracked_out<T, D: Downstream<T>>(
+    out: &mut D,
+    task: TaskId,
+    tuple: T,
+    a: &mut Anchoring<'_>,
+) {
+    out.emit_direct_tracked(task, tuple, a);
+}
+
+/// Runs `execute` on one tuple, catching a panic. On success an auto-acked tracked input
+/// is counted; on failure its anchors are marked failed and the reason is returned.
+#[inline]
+fn run_bolt<B: Bolt, D: Downstream<B::Out>>(
+    bolt: &mut B,
+    out: &mut D,
+    acks: Option<&mut AckOutbox>,
+    counts: &mut Counts,
+    tuple: B::In,
+    input: Input<'_>,
+) -> Result<(), String> {
+    let mut collector = BoltCollector {
+        out,
+        input,
+        anchor_taken: false,
+        acks,
+        acked: &mut counts.acked,
+        failed: &mut counts.failed,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| bolt.execute(tuple, &mut collector)));
+    // An input whose anchor the bolt took is counted when the bolt acks the anchor.
+    let auto_acked = matches!(collector.input, Input::Tracked(_)) && !collector.anchor_taken;
+    let why = match result {
+        Ok(Ok(())) => {
+            if auto_acked {
+                counts.acked += 1;
+            }
+            return Ok(());
+        }
+        Ok(Err(e)) => e.message,
+        Err(panic) => panicked(panic.as_ref()),
+    };
+    if let Input::Tracked(a) = &mut collector.input {
+        a.fail();
+    }
+    Err(why)
+}
+
+#[cold]
+fn panicked(payload: &(dyn std::any::Any + Send)) -> String {
+    format!("panicked: {}", panic_text(payload))
 }
 
 /// The text of a panic payload.
@@ -114,9 +170,7 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 impl<B: Bolt, D: Downstream<B::Out>> Emitter<B::In> for Stage<B, D> {
     #[inline]
     fn emit(&mut self, tuple: B::In) {
-        let mut rng = self.rng.clone();
-        self.execute(tuple, Input::Untracked(&mut rng));
-        self.rng = rng;
+        self.execute(tuple, None);
     }
 
     /// A fused edge is one-to-one: a direct emit into it is an ordinary emit.
@@ -131,7 +185,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
     /// the producer's anchors; a failure here fails them.
     #[inline]
     fn emit_tracked(&mut self, tuple: B::In, anchoring: &mut Anchoring<'_>) {
-        self.execute(tuple, Input::Tracked(anchoring.reborrow()));
+        self.execute(tuple, Some(anchoring.reborrow()));
     }
 
     #[inline]
@@ -201,8 +255,8 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
                 continue;
             }
             let mut input = [Anchor::of(ids)];
-            let mut rng = self.rng.clone();
-            let ok = self.execute(t, Input::Tracked(Anchoring::new(&mut input, &mut rng)));
+            let mut rng = std::mem::replace(&mut self.rng, Rng::seeded(0));
+            let ok = self.execute(t, Some(Anchoring::new(&mut input, &mut rng)));
             self.rng = rng;
             let [input] = input;
             if let Some(acks) = &mut self.acks {
@@ -254,7 +308,7 @@ impl<T, D: Downstream<T>> Emitter<T> for BoltCollector<'_, D> {
     fn emit(&mut self, tuple: T) {
         match &mut self.input {
             Input::Untracked(_) => self.out.emit(tuple),
-            Input::Tracked(a) => self.out.emit_tracked(tuple, a),
+            Input::Tracked(a) => emit_tracked_out(self.out, tuple, a),
         }
     }
 
@@ -262,7 +316,7 @@ impl<T, D: Downstream<T>> Emitter<T> for BoltCollector<'_, D> {
     fn emit_direct(&mut self, task: TaskId, tuple: T) {
         match &mut self.input {
             Input::Untracked(_) => self.out.emit_direct(task, tuple),
-            Input::Tracked(a) => self.out.emit_direct_tracked(task, tuple, a),
+            Input::Tracked(a) => emit_direct_tracked_out(self.out, task, tuple, a),
         }
     }
 
