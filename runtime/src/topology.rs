@@ -55,7 +55,7 @@ pub struct Settings {
     pub message_timeout_ms: u64,
     /// Bound on tuples in flight per spout task (None: unbounded).
     pub max_spout_pending: Option<u64>,
-    /// Number of acker tasks (None: one per worker).
+    /// Number of acker tasks (None: one; 0: spout tuples are acked as they are emitted).
     pub ackers: Option<u64>,
     /// Number of worker processes on a cluster.
     pub workers: u64,

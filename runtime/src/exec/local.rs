@@ -124,6 +124,12 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
             None => return Err(RunError::MissingChain(i)),
         }
     }
+    if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce {
+        eprintln!(
+            "gale: warning: `guarantee = exactly_once` (checkpoints) is not implemented yet; \
+             running without tracking (at_most_once)"
+        );
+    }
     let tracking = wiring::tracking(desc);
     let mut reply_inboxes = if tracking {
         spout_reply_inboxes(desc, &mut registry)
