@@ -41,6 +41,10 @@ pub trait Emitter<T> {
     /// later (after `execute` has returned). The input itself is still acked when
     /// `execute` returns; the anchor keeps its trees open until it is acked. Only the first
     /// call during one `execute` returns a live anchor; later calls return an empty one.
+    ///
+    /// Ack held anchors from a later `execute`, not from [`Bolt::finish`](crate::Bolt::finish):
+    /// a finite spout waits for its trees before it ends its stream, so a tree held until
+    /// `finish` is only released by `message_timeout`.
     fn anchor(&mut self) -> Anchor {
         Anchor::none()
     }

@@ -98,6 +98,9 @@ pub(crate) fn run(base: &Wiring, rx: Receiver<Message<AckerMsg>>) {
                         replies.push(task, reply);
                     }
                 }
+                // Now, not when the inbox runs dry: a busy acker must not starve a spout
+                // that waits at its `max_spout_pending` for these replies.
+                replies.flush();
             }
             Some(Message::End { .. }) => ends += 1,
             None => {}

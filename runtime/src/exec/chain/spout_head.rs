@@ -250,14 +250,17 @@ fn emit_tracked<T: Clone, D: Downstream<T>>(
     let root = st.rng.next_id();
     let payload = st.tracker.keeps_payload().then(|| tuple.clone());
     let mut spout = [Anchor::of(TupleIds::One((root, 0)))];
+    // Before the emit, which may block on backpressure: that wait is part of the latency.
+    let now = st.clock.now_us();
     out.emit_tracked(tuple, &mut Anchoring::new(&mut spout, &mut st.rng));
     let [spout] = spout;
     if spout.ack_val == 0 && !spout.failed {
         // No copy left the spout (nobody subscribes): the tree is complete already.
+        st.tracker.counts.acked += 1;
+        st.tracker.counts.latency.record(0);
         st.immediate.push(msg_id);
         return;
     }
-    let now = st.clock.now_us();
     st.tracker.emitted(root, msg_id, attempt, payload, now);
     let Some(acks) = &mut st.acks else { return };
     if spout.failed {
