@@ -25,6 +25,7 @@ pub mod codec;
 pub mod exec;
 pub mod grouping;
 pub mod ops;
+pub mod rng;
 pub mod topology;
 pub mod transport;
 pub mod tuple;

@@ -192,7 +192,7 @@ impl AckerState {
 mod tests {
     use super::*;
     use crate::ack::ids::{Anchor, Anchoring, TupleIds};
-    use crate::ack::rng::Rng;
+    use crate::rng::Rng;
     use proptest::prelude::*;
 
     /// A random tuple tree, described by the fan-out of each node in breadth-first order.

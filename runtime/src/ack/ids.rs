@@ -2,7 +2,7 @@
 //! later ([`Anchor`]), and the per-emit bookkeeping that creates child edges
 //! ([`Anchoring`]).
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// The tuple trees a tuple belongs to: per root id, the tuple's edge id in that tree.
 /// Untracked tuples carry [`TupleIds::None`]; almost every tracked tuple has one root.

@@ -13,21 +13,20 @@
 //! - [`acker`]: the acker's pure state machine (property-tested).
 //! - [`spout_tracker`]: a spout task's tuples in flight, timeouts and retries.
 //! - [`outbox`]: batches a task's messages to the acker tasks.
-//! - [`clock`], [`latency`], [`rng`]: time (controllable in tests), a latency histogram,
-//!   edge-id generation.
+//! - [`clock`], [`latency`]: time (controllable in tests), a latency histogram; ids come
+//!   from [`crate::rng`].
 
 pub mod acker;
 pub mod clock;
 pub mod ids;
 pub mod latency;
 pub mod outbox;
-pub mod rng;
 pub mod spout_tracker;
 
+pub use crate::rng::Rng;
 pub use acker::{AckerMsg, AckerState, Reply};
 pub use clock::Clock;
 pub use ids::{Anchor, Anchoring, TupleIds};
 pub use latency::Histogram;
 pub use outbox::AckOutbox;
-pub use rng::Rng;
 pub use spout_tracker::{Outcome, RetryPolicy, SpoutTracker};

@@ -1,10 +1,10 @@
 //! The executor loop of a chain headed by a bolt.
 
 use super::chain::BoltRunner;
-use super::executor_tasks;
 use super::wiring::{Registry, Wiring};
+use super::{chain_inboxes, executor_tasks};
 use crate::topology::{BoltChainSpec, TopologyDesc};
-use crate::transport::{Message, TaskSender, queue};
+use crate::transport::{Message, queue};
 use crossbeam_channel::{Receiver, TryRecvError};
 use std::sync::Mutex;
 
@@ -43,20 +43,9 @@ where
     fn make_inboxes(&self, desc: &'static TopologyDesc, registry: &mut Registry, chain: usize) {
         let c = &desc.chains[chain];
         let head = &desc.components[c.components[0]];
-        let mut senders = Vec::with_capacity(c.tasks as usize);
-        let mut receivers = Vec::with_capacity(c.parallelism as usize);
-        for e in 0..c.parallelism {
-            let (tx, rx) = queue(desc.settings.queue_capacity as usize);
-            let range = executor_tasks(c.tasks, c.parallelism, e);
-            for i in range.clone() {
-                senders.push(TaskSender::local(
-                    tx.clone(),
-                    i - range.start,
-                    head.first_task + i,
-                ));
-            }
-            receivers.push(Some(rx));
-        }
+        let capacity = desc.settings.queue_capacity as usize;
+        let (senders, receivers) = chain_inboxes(c, head.first_task, || queue(capacity));
+        let receivers = receivers.into_iter().map(Some).collect();
         registry.insert::<In>(c.components[0], senders);
         *self.receivers.lock().unwrap_or_else(|p| p.into_inner()) = receivers;
     }

@@ -4,7 +4,7 @@
 
 use super::metrics::Metrics;
 use super::wiring::{self, Registry, Wiring};
-use super::{acker_executor, executor_tasks, spout_executor};
+use super::{acker_executor, chain_inboxes, spout_executor};
 use crate::ack::{AckerMsg, Clock, Reply};
 use crate::topology::{ChainSpec, Kind, Topology, TopologyDesc};
 use crate::transport::{Message, TaskSender, queue, unbounded};
@@ -241,18 +241,9 @@ fn spout_reply_inboxes(
         if c.kind != Kind::Spout {
             continue;
         }
-        let mut senders = Vec::with_capacity(c.tasks as usize);
-        for e in 0..chain.parallelism {
-            let (tx, rx) = unbounded();
-            let range = executor_tasks(chain.tasks, chain.parallelism, e);
-            for t in range.clone() {
-                senders.push(TaskSender::local(
-                    tx.clone(),
-                    t - range.start,
-                    c.first_task + t,
-                ));
-            }
-            inboxes.push((i, e, Some(rx)));
+        let (senders, receivers) = chain_inboxes(chain, c.first_task, unbounded);
+        for (e, rx) in receivers.into_iter().enumerate() {
+            inboxes.push((i, e as u32, Some(rx)));
         }
         registry.insert::<Reply>(head, senders);
     }

@@ -1,6 +1,7 @@
 //! `shuffle`: tuples are spread randomly and evenly over the consumer's tasks.
 
-use super::{Choice, Grouping, Rng, Targets};
+use super::{Choice, Grouping, Targets};
+use crate::rng::Rng;
 
 /// Random, even distribution: each tuple goes to one task, chosen from a shuffled
 /// round-robin order (so counts stay within one round of even, like Storm's
@@ -18,7 +19,7 @@ impl Shuffle {
         Shuffle {
             order: Vec::new(),
             next: 0,
-            rng: Rng::new(1),
+            rng: Rng::seeded(1),
         }
     }
 
@@ -26,7 +27,7 @@ impl Shuffle {
         let mut s = Shuffle {
             order: indexes,
             next: 0,
-            rng: Rng::new(seed),
+            rng: Rng::seeded(seed),
         };
         s.reshuffle();
         s

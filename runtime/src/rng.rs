@@ -1,4 +1,5 @@
-//! Random ids for roots and edges: SplitMix64, one generator per task.
+//! The runtime's one random generator (SplitMix64): shuffle groupings pick tasks with it,
+//! and acking draws root and edge ids from it, one generator per task.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,6 +33,12 @@ impl Rng {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    #[inline]
+    pub fn below(&mut self, n: usize) -> usize {
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     /// The next value that is not zero (zero means "complete" to the acker).
