@@ -21,6 +21,7 @@
 pub mod ack;
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod codec;
 pub mod exec;
 pub mod grouping;

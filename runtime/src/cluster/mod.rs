@@ -1,0 +1,3 @@
+//! The cluster: nimbus, supervisors and workers, and the gRPC control plane between them.
+
+pub mod proto;
