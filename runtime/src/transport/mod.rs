@@ -7,6 +7,8 @@
 //! stream now; acks, watermarks and checkpoint barriers later) travel in-band in the same
 //! queue as the tuples, so they keep their order relative to the data.
 
+pub mod net;
+
 use crate::ack::TupleIds;
 use crate::api::TaskId;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
