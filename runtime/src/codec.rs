@@ -105,6 +105,13 @@ macro_rules! signed {
 }
 signed!(i8, i16, i32, i64);
 
+impl Codec for () {
+    fn encode(&self, _out: &mut Vec<u8>) {}
+    fn decode(_input: &mut &[u8]) -> Result<Self, DecodeError> {
+        Ok(())
+    }
+}
+
 impl Codec for f32 {
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes())

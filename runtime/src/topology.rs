@@ -223,6 +223,7 @@ pub(crate) trait BoltChainSpec: Send + Sync {
         desc: &'static TopologyDesc,
         registry: &mut crate::exec::wiring::Registry,
         chain: usize,
+        placement: &crate::exec::placement::Placement,
     );
     /// Runs one executor of the chain on the current thread until its input ends.
     fn run_executor(&self, base: &Wiring, chain: usize, executor: u32);
@@ -275,7 +276,7 @@ impl Topology {
     /// Registers the factory of a chain headed by a bolt taking `In`.
     pub fn bolt_chain<In, F, R>(&mut self, chain: usize, factory: F)
     where
-        In: Send + 'static,
+        In: crate::codec::Codec + Send + 'static,
         F: Fn(&Wiring) -> R + Send + Sync + 'static,
         R: BoltRunner<In> + 'static,
     {

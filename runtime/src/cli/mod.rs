@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn command(name: &'static str) -> Command {
-    Command::new(name)
+    let cmd = Command::new(name)
         .about("A Gale topology binary")
         .subcommand_required(true)
         .arg_required_else_help(true)
@@ -61,6 +61,32 @@ fn command(name: &'static str) -> Command {
                         .help("Print Graphviz DOT instead"),
                 ),
         )
+        .subcommand(
+            Command::new("submit")
+                .about("Upload this binary and its plan to a cluster's nimbus")
+                .arg(crate::cluster::cli::nimbus_arg())
+                .arg(
+                    Arg::new("workers")
+                        .long("workers")
+                        .value_name("N")
+                        .value_parser(clap::value_parser!(u32).range(1..=1024))
+                        .help("Worker processes (default: the topology's `workers` setting)"),
+                ),
+        )
+        .subcommand(
+            Command::new("worker")
+                .about("Run one worker of a submitted topology (started by a supervisor)")
+                .hide(true)
+                .arg(crate::cluster::cli::nimbus_arg())
+                .arg(Arg::new("topology").long("topology").required(true))
+                .arg(
+                    Arg::new("worker")
+                        .long("worker")
+                        .required(true)
+                        .value_parser(clap::value_parser!(u32)),
+                ),
+        );
+    crate::cluster::cli::security_args(cmd)
 }
 
 /// Parses the command line and runs the topology: the `main` of every topology binary.
@@ -93,6 +119,15 @@ where
         }
     };
     match matches.subcommand() {
+        Some(("submit", m)) => submit(topology, m),
+        Some(("worker", m)) => {
+            let args = crate::cluster::worker::WorkerArgs {
+                nimbus: m.get_one::<String>("nimbus").cloned().unwrap_or_default(),
+                topology: m.get_one::<String>("topology").cloned().unwrap_or_default(),
+                worker: m.get_one::<u32>("worker").copied().unwrap_or(0),
+            };
+            ExitCode::from(crate::cluster::worker::run(topology, &args))
+        }
         Some(("plan", m)) => {
             if m.get_flag("dot") {
                 print!("{}", render_dot(topology.desc()));
@@ -153,5 +188,37 @@ where
             }
         }
         _ => ExitCode::from(2),
+    }
+}
+
+/// `submit`: uploads this very binary with its plan.
+fn submit(topology: Topology, m: &clap::ArgMatches) -> ExitCode {
+    use crate::cluster::{cli, client, submit};
+    let result = (|| {
+        let security = cli::security_from(m)?;
+        let nimbus = m.get_one::<String>("nimbus").cloned().unwrap_or_default();
+        let plan = submit::plan(topology.desc(), m.get_one::<u32>("workers").copied());
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let mut c = client::connect(&nimbus, &security).await?;
+            submit::upload(&mut c, &exe, plan).await
+        })
+    })();
+    match result {
+        Ok(reply) => {
+            println!(
+                "submitted {} ({} workers)",
+                reply.topology_id, reply.workers
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,6 +1,19 @@
 //! The cluster: nimbus, supervisors and workers, and the gRPC control plane between them.
+//!
+//! - [`nimbus`]: accepts topology binaries, schedules them onto supervisor slots
+//!   ([`scheduler`]), keeps its metadata in a [`store`], reassigns on failure.
+//! - [`supervisor`]: runs the workers nimbus assigns to its slots, as processes.
+//! - [`worker`]: a topology binary in worker mode.
+//! - [`submit`], [`client`]: how a binary uploads itself; a connection to nimbus.
+//! - [`security`]: the cluster secret, TLS, and the loopback-only default.
 
+pub mod cli;
+pub mod client;
+pub mod nimbus;
 pub mod proto;
 pub mod scheduler;
 pub mod security;
 pub mod store;
+pub mod submit;
+pub mod supervisor;
+pub mod worker;

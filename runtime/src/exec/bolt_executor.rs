@@ -1,9 +1,12 @@
 //! The executor loop of a chain headed by a bolt.
 
 use super::chain::BoltRunner;
+use super::executor_tasks;
+use super::placement::Placement;
 use super::wiring::{Registry, Wiring};
-use super::{chain_inboxes, executor_tasks};
+use crate::codec::Codec;
 use crate::topology::{BoltChainSpec, TopologyDesc};
+use crate::transport::remote::Lane;
 use crate::transport::{Message, queue};
 use crossbeam_channel::{Receiver, TryRecvError};
 use std::sync::Mutex;
@@ -37,15 +40,20 @@ pub(crate) fn expected_ends(desc: &TopologyDesc, head: usize) -> u32 {
 
 impl<In, F> BoltChainSpec for TypedBoltChain<In, F>
 where
-    In: Send + 'static,
+    In: Codec + Send + 'static,
     F: Fn(&Wiring) -> Box<dyn BoltRunner<In>> + Send + Sync,
 {
-    fn make_inboxes(&self, desc: &'static TopologyDesc, registry: &mut Registry, chain: usize) {
+    fn make_inboxes(
+        &self,
+        desc: &'static TopologyDesc,
+        registry: &mut Registry,
+        chain: usize,
+        placement: &Placement,
+    ) {
         let c = &desc.chains[chain];
-        let head = &desc.components[c.components[0]];
         let capacity = desc.settings.queue_capacity as usize;
-        let (senders, receivers) = chain_inboxes(c, head.first_task, || queue(capacity));
-        let receivers = receivers.into_iter().map(Some).collect();
+        let (senders, receivers) =
+            placement.chain_inboxes(desc, chain, Lane::Input, || queue(capacity));
         registry.insert::<In>(c.components[0], senders);
         *self.receivers.lock().unwrap_or_else(|p| p.into_inner()) = receivers;
     }

@@ -3,11 +3,13 @@
 //! that puts every task in one worker.
 
 use super::metrics::Metrics;
+use super::placement::Placement;
 use super::wiring::{self, Registry, Wiring};
-use super::{acker_executor, chain_inboxes, spout_executor};
+use super::{acker_executor, spout_executor};
 use crate::ack::{AckerMsg, Clock, Reply};
 use crate::topology::{ChainSpec, Kind, Topology, TopologyDesc};
-use crate::transport::{Message, TaskSender, queue, unbounded};
+use crate::transport::remote::Lane;
+use crate::transport::{Message, queue, unbounded};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,80 +116,15 @@ pub enum RunError {
 /// stopped) and everything has drained.
 pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, RunError> {
     let desc = topology.desc;
-    let metrics = Arc::new(Metrics::new(desc));
     let stop = options.stop.clone().unwrap_or_default();
-    let mut registry = Registry::default();
-    for (i, spec) in topology.chains.iter().enumerate() {
-        match spec {
-            Some(ChainSpec::Bolt(b)) => b.make_inboxes(desc, &mut registry, i),
-            Some(ChainSpec::Spout(_)) => {}
-            None => return Err(RunError::MissingChain(i)),
-        }
-    }
-    if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce {
-        eprintln!(
-            "gale: warning: `guarantee = exactly_once` (checkpoints) is not implemented yet; \
-             running without tracking (at_most_once)"
-        );
-    }
-    let tracking = wiring::tracking(desc);
-    let mut reply_inboxes = if tracking {
-        spout_reply_inboxes(desc, &mut registry)
-    } else {
-        Vec::new()
-    };
-    let acker_inboxes = if tracking {
-        acker_inboxes(desc, &mut registry)
-    } else {
-        Vec::new()
-    };
     let clock = options.clock.clone().unwrap_or_default();
-    let base = Wiring::base(
-        desc,
-        Arc::new(registry),
-        metrics.clone(),
-        stop.clone(),
-        clock,
-    );
-    let start = Instant::now();
-    let mut handles: Vec<JoinHandle<()>> = Vec::new();
-    for (i, rx) in acker_inboxes.into_iter().enumerate() {
-        let w = base.for_task(0);
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("__acker-{i}"))
-                .spawn(move || acker_executor::run(&w, rx))?,
-        );
-    }
-    for (i, spec) in topology.chains.iter().enumerate() {
-        let chain = &desc.chains[i];
-        let head = desc.components[chain.components[0]].name;
-        for e in 0..chain.parallelism {
-            let w = base.for_task(0);
-            let name = format!("{head}-{e}");
-            let h = match spec {
-                Some(ChainSpec::Spout(f)) => {
-                    let f = f.clone();
-                    let replies = reply_inboxes
-                        .iter_mut()
-                        .find(|(c, x, _)| *c == i && *x == e)
-                        .and_then(|(_, _, rx)| rx.take());
-                    std::thread::Builder::new()
-                        .name(name)
-                        .spawn(move || spout_executor::run(&f, &w, i, e, replies))?
-                }
-                Some(ChainSpec::Bolt(b)) => {
-                    let b = b.clone();
-                    std::thread::Builder::new()
-                        .name(name)
-                        .spawn(move || b.run_executor(&w, i, e))?
-                }
-                None => return Err(RunError::MissingChain(i)),
-            };
-            handles.push(h);
-        }
-    }
-    drop(base);
+    let placement = Arc::new(Placement::local(desc));
+    let Launched {
+        mut handles,
+        metrics,
+        tracking,
+        start,
+    } = launch(&topology, placement, stop.clone(), clock)?;
     let mut last_progress = Instant::now();
     loop {
         if let Some(bad) = handles.iter().position(|h| h.is_finished()) {
@@ -227,44 +164,135 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     Ok(summary(desc, &metrics, elapsed, tracking))
 }
 
-/// Per spout executor, an unbounded inbox for acker replies; the senders are registered
-/// per spout component, by task index. Returns (chain, executor, receiver).
+/// The executors of this worker, started.
+pub(crate) struct Launched {
+    /// One per executor thread.
+    pub(crate) handles: Vec<JoinHandle<()>>,
+    /// Their live counters.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Tuple trees are tracked.
+    pub(crate) tracking: bool,
+    /// When they started.
+    pub(crate) start: Instant,
+}
+
+/// Builds the queues of every task `placement` puts in this worker (and senders to all
+/// the others) and starts this worker's executors.
+pub(crate) fn launch(
+    topology: &Topology,
+    placement: Arc<Placement>,
+    stop: Arc<AtomicBool>,
+    clock: Clock,
+) -> Result<Launched, RunError> {
+    let desc = topology.desc;
+    let metrics = Arc::new(Metrics::new(desc));
+    let mut registry = Registry::default();
+    for (i, spec) in topology.chains.iter().enumerate() {
+        match spec {
+            Some(ChainSpec::Bolt(b)) => b.make_inboxes(desc, &mut registry, i, &placement),
+            Some(ChainSpec::Spout(_)) => {}
+            None => return Err(RunError::MissingChain(i)),
+        }
+    }
+    if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce {
+        eprintln!(
+            "gale: warning: `guarantee = exactly_once` (checkpoints) is not implemented yet; \
+             running without tracking (at_most_once)"
+        );
+    }
+    let tracking = wiring::tracking(desc);
+    let mut reply_inboxes = if tracking {
+        spout_reply_inboxes(desc, &mut registry, &placement)
+    } else {
+        Vec::new()
+    };
+    let acker_inboxes = if tracking {
+        let capacity = desc.settings.queue_capacity as usize;
+        let (senders, receivers) = placement.acker_inboxes(desc, || queue(capacity));
+        registry.insert::<AckerMsg>(wiring::acker_key(desc), senders);
+        receivers
+    } else {
+        Vec::new()
+    };
+    let base = Wiring::base(
+        desc,
+        Arc::new(registry),
+        metrics.clone(),
+        stop,
+        clock,
+        placement.clone(),
+    );
+    let start = Instant::now();
+    let mut handles: Vec<JoinHandle<()>> = Vec::new();
+    for (i, rx) in acker_inboxes.into_iter().enumerate() {
+        let Some(rx) = rx else { continue };
+        let w = base.for_task(0);
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("__acker-{i}"))
+                .spawn(move || acker_executor::run(&w, rx))?,
+        );
+    }
+    for (i, spec) in topology.chains.iter().enumerate() {
+        let chain = &desc.chains[i];
+        let head = desc.components[chain.components[0]].name;
+        for e in 0..chain.parallelism {
+            if !placement.is_local(i, e) {
+                continue;
+            }
+            let w = base.for_task(0);
+            let name = format!("{head}-{e}");
+            let h = match spec {
+                Some(ChainSpec::Spout(f)) => {
+                    let f = f.clone();
+                    let replies = reply_inboxes
+                        .iter_mut()
+                        .find(|(c, x, _)| *c == i && *x == e)
+                        .and_then(|(_, _, rx)| rx.take());
+                    std::thread::Builder::new()
+                        .name(name)
+                        .spawn(move || spout_executor::run(&f, &w, i, e, replies))?
+                }
+                Some(ChainSpec::Bolt(b)) => {
+                    let b = b.clone();
+                    std::thread::Builder::new()
+                        .name(name)
+                        .spawn(move || b.run_executor(&w, i, e))?
+                }
+                None => return Err(RunError::MissingChain(i)),
+            };
+            handles.push(h);
+        }
+    }
+    Ok(Launched {
+        handles,
+        metrics,
+        tracking,
+        start,
+    })
+}
+
+/// Per local spout executor, an unbounded inbox for acker replies; the senders are
+/// registered per spout component, by task index. Returns (chain, executor, receiver).
 #[allow(clippy::type_complexity)]
 fn spout_reply_inboxes(
     desc: &'static TopologyDesc,
     registry: &mut Registry,
+    placement: &Placement,
 ) -> Vec<(usize, u32, Option<Receiver<Message<Reply>>>)> {
     let mut inboxes = Vec::new();
     for (i, chain) in desc.chains.iter().enumerate() {
         let head = chain.components[0];
-        let c = &desc.components[head];
-        if c.kind != Kind::Spout {
+        if desc.components[head].kind != Kind::Spout {
             continue;
         }
-        let (senders, receivers) = chain_inboxes(chain, c.first_task, unbounded);
+        let (senders, receivers) = placement.chain_inboxes(desc, i, Lane::Replies, unbounded);
         for (e, rx) in receivers.into_iter().enumerate() {
-            inboxes.push((i, e as u32, Some(rx)));
+            inboxes.push((i, e as u32, rx));
         }
         registry.insert::<Reply>(head, senders);
     }
     inboxes
-}
-
-/// One bounded inbox per acker task (each acker task is its own executor).
-fn acker_inboxes(
-    desc: &'static TopologyDesc,
-    registry: &mut Registry,
-) -> Vec<Receiver<Message<AckerMsg>>> {
-    let first = wiring::first_acker_task(desc);
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    for a in 0..wiring::ackers(desc) {
-        let (tx, rx) = queue(desc.settings.queue_capacity as usize);
-        senders.push(TaskSender::local(tx, 0, first + a));
-        receivers.push(rx);
-    }
-    registry.insert::<AckerMsg>(wiring::acker_key(desc), senders);
-    receivers
 }
 
 fn summary(

@@ -59,6 +59,8 @@ pub struct Wiring {
     pub(crate) task_index: u32,
     /// The time acking sees.
     pub(crate) clock: Clock,
+    /// Which worker runs each executor.
+    pub(crate) placement: Arc<super::placement::Placement>,
 }
 
 impl Wiring {
@@ -114,7 +116,7 @@ impl Wiring {
 
     /// Which target task indexes of `component` run in this worker (all, in local mode).
     pub fn local_tasks(&self, component: usize) -> Vec<usize> {
-        (0..self.desc.components[component].tasks as usize).collect()
+        self.placement.local_tasks(self.desc, component)
     }
 }
 
@@ -148,6 +150,7 @@ impl Wiring {
         metrics: Arc<Metrics>,
         stop: Arc<AtomicBool>,
         clock: Clock,
+        placement: Arc<super::placement::Placement>,
     ) -> Self {
         Wiring {
             desc,
@@ -156,6 +159,7 @@ impl Wiring {
             stop,
             task_index: 0,
             clock,
+            placement,
         }
     }
 
@@ -168,6 +172,7 @@ impl Wiring {
             stop: self.stop.clone(),
             task_index,
             clock: self.clock.clone(),
+            placement: self.placement.clone(),
         }
     }
 }

@@ -2,12 +2,15 @@
 //!
 //! A producer never knows where its consumer runs; it holds one [`TaskSender`] per target
 //! task. In one process a sender is a bounded in-memory queue (the tuples move, no copy and
-//! no serialization); between worker processes it will frame batches encoded with the
-//! generated codecs over one TCP connection per worker pair. Control messages (end of
+//! no serialization); between worker processes it encodes batches with the generated
+//! codecs ([`wire`]) and frames them over one TCP connection per worker pair ([`net`],
+//! [`remote`]). Control messages (end of
 //! stream now; acks, watermarks and checkpoint barriers later) travel in-band in the same
 //! queue as the tuples, so they keep their order relative to the data.
 
 pub mod net;
+pub mod remote;
+pub mod wire;
 
 use crate::ack::TupleIds;
 use crate::api::TaskId;
@@ -34,17 +37,35 @@ pub enum Message<T> {
 }
 
 /// The send side of one task's input, wherever the task runs.
-#[derive(Debug)]
 pub struct TaskSender<T> {
-    tx: Sender<Message<T>>,
+    route: Route<T>,
     slot: u32,
     task: TaskId,
+}
+
+/// Where a task's input is: a queue in this process, or a channel to another worker.
+enum Route<T> {
+    Local(Sender<Message<T>>),
+    Remote(std::sync::Arc<dyn remote::RemoteSend<T>>),
+}
+
+impl<T> std::fmt::Debug for TaskSender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskSender")
+            .field("task", &self.task)
+            .field("slot", &self.slot)
+            .field("remote", &matches!(self.route, Route::Remote(_)))
+            .finish()
+    }
 }
 
 impl<T> Clone for TaskSender<T> {
     fn clone(&self) -> Self {
         TaskSender {
-            tx: self.tx.clone(),
+            route: match &self.route {
+                Route::Local(tx) => Route::Local(tx.clone()),
+                Route::Remote(r) => Route::Remote(r.clone()),
+            },
             slot: self.slot,
             task: self.task,
         }
@@ -58,7 +79,25 @@ pub struct SendError<T>(pub Vec<T>);
 impl<T> TaskSender<T> {
     /// A sender to the task in `slot` of the executor whose queue is `tx`.
     pub(crate) fn local(tx: Sender<Message<T>>, slot: u32, task: TaskId) -> Self {
-        TaskSender { tx, slot, task }
+        TaskSender {
+            route: Route::Local(tx),
+            slot,
+            task,
+        }
+    }
+
+    /// A sender to task `task` in another worker process.
+    pub(crate) fn remote(to: std::sync::Arc<dyn remote::RemoteSend<T>>, task: TaskId) -> Self {
+        TaskSender {
+            route: Route::Remote(to),
+            slot: 0,
+            task,
+        }
+    }
+
+    /// True when the task runs in another worker process.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.route, Route::Remote(_))
     }
 
     /// The receiving task's id.
@@ -68,29 +107,40 @@ impl<T> TaskSender<T> {
 
     /// Sends a batch (with its tuples' tree ids when acking is on, else an empty `ids`),
     /// blocking while the receiver's queue is full (backpressure).
+    #[inline]
     pub fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>> {
+        let tx = match &self.route {
+            Route::Local(tx) => tx,
+            Route::Remote(r) => return r.send_batch(tuples, ids),
+        };
         let msg = Message::Batch {
             slot: self.slot,
             tuples,
             ids,
         };
-        match self.tx.try_send(msg) {
+        match tx.try_send(msg) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(msg)) => self.tx.send(msg).map_err(|e| into_batch(e.0)),
+            Err(TrySendError::Full(msg)) => tx.send(msg).map_err(|e| into_batch(e.0)),
             Err(TrySendError::Disconnected(msg)) => Err(into_batch(msg)),
         }
     }
 
     /// Tells the receiver that this producer task has finished.
     pub fn send_end(&self) -> Result<(), SendError<T>> {
-        self.tx
-            .send(Message::End { slot: self.slot })
-            .map_err(|_| SendError(Vec::new()))
+        match &self.route {
+            Route::Local(tx) => tx
+                .send(Message::End { slot: self.slot })
+                .map_err(|_| SendError(Vec::new())),
+            Route::Remote(r) => r.send_end().map_err(|()| SendError(Vec::new())),
+        }
     }
 
-    /// Batches waiting in the receiver's queue.
+    /// Batches waiting in the receiver's queue (0 for a task in another worker).
     pub fn queued(&self) -> usize {
-        self.tx.len()
+        match &self.route {
+            Route::Local(tx) => tx.len(),
+            Route::Remote(_) => 0,
+        }
     }
 }
 

@@ -1,0 +1,477 @@
+//! Nimbus (Storm's Nimbus, Flink's JobManager): receives topology binaries, stores them by
+//! content hash, schedules their executors onto supervisor slots, watches heartbeats and
+//! reassigns the workers of dead supervisors and silent workers. Its metadata lives in a
+//! [`MetaStore`]; a restarted nimbus recovers every topology and assignment from it, and
+//! the cluster keeps running while it is down.
+
+mod blobs;
+pub mod state;
+
+use super::client::MAX_MESSAGE;
+use super::proto::nimbus_server::{Nimbus, NimbusServer};
+use super::proto::{
+    Assignment, AssignmentRequest, BinaryChunk, DownloadRequest, KillReply, KillRequest, ListReply,
+    ListRequest, RebalanceReply, RebalanceRequest, SubmitChunk, SubmitReply,
+    SupervisorHeartbeatReply, SupervisorHeartbeatRequest, WorkerHeartbeatReply,
+    WorkerHeartbeatRequest, submit_chunk,
+};
+use super::security::Security;
+use super::store::{FileStore, MetaStore};
+use blobs::Blobs;
+use state::{State, SupervisorState, WorkerBeat};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+/// How nimbus runs.
+#[derive(Debug, Clone)]
+pub struct NimbusConfig {
+    /// The gRPC address.
+    pub listen: SocketAddr,
+    /// Where the store and the binaries live.
+    pub dir: PathBuf,
+    /// Secret and TLS.
+    pub security: Security,
+    /// A supervisor silent this long is dead; its workers move.
+    pub supervisor_timeout: Duration,
+    /// A worker silent this long (while its supervisor lives) is moved to another slot.
+    pub worker_timeout: Duration,
+    /// The largest binary accepted.
+    pub max_binary: u64,
+}
+
+impl NimbusConfig {
+    /// Defaults: Storm's timeouts scaled down (supervisor 10 s, worker 30 s), 512 MiB
+    /// binaries.
+    pub fn new(listen: SocketAddr, dir: PathBuf) -> Self {
+        NimbusConfig {
+            listen,
+            dir,
+            security: Security::default(),
+            supervisor_timeout: Duration::from_secs(10),
+            worker_timeout: Duration::from_secs(30),
+            max_binary: 512 << 20,
+        }
+    }
+}
+
+/// The nimbus service.
+#[derive(Debug)]
+pub struct NimbusService {
+    state: Mutex<State>,
+    store: Arc<dyn MetaStore>,
+    blobs: Blobs,
+    security: Security,
+    max_binary: u64,
+}
+
+/// Runs nimbus until the process is stopped.
+pub async fn serve(config: NimbusConfig) -> Result<(), String> {
+    config.security.check_bind(&config.listen)?;
+    std::fs::create_dir_all(&config.dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.dir.display()))?;
+    let store: Arc<dyn MetaStore> =
+        Arc::new(FileStore::open(config.dir.join("store")).map_err(|e| e.to_string())?);
+    let state = State::recover(
+        store.as_ref(),
+        config.supervisor_timeout,
+        config.worker_timeout,
+    )?;
+    if !state.topologies.is_empty() {
+        eprintln!(
+            "gale nimbus: recovered {} topologies from {}",
+            state.topologies.len(),
+            config.dir.display()
+        );
+    }
+    let service = Arc::new(NimbusService {
+        state: Mutex::new(state),
+        store,
+        blobs: Blobs::open(config.dir.join("binaries"))?,
+        security: config.security.clone(),
+        max_binary: config.max_binary,
+    });
+    let watcher = service.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            watcher.watch(Instant::now());
+        }
+    });
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = config.security.server_tls()? {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| format!("TLS settings: {e}"))?;
+    }
+    let server = NimbusServer::from_arc(service)
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    eprintln!(
+        "gale nimbus: listening on {} ({}, {})",
+        config.listen,
+        if config.security.secret.is_some() {
+            "secret required"
+        } else {
+            "no secret: loopback only"
+        },
+        if config.security.tls.is_some() {
+            "TLS"
+        } else {
+            "plaintext"
+        }
+    );
+    builder
+        .add_service(server)
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .await
+        .map_err(|e| format!("nimbus server: {e}"))
+}
+
+impl NimbusService {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn persist(&self, state: &State, id: &str) -> Result<(), Status> {
+        state
+            .save(self.store.as_ref(), id)
+            .map_err(|e| Status::internal(format!("cannot persist topology `{id}`: {e}")))
+    }
+
+    /// The failure detector: reschedules topologies that lost a supervisor or a worker.
+    fn watch(&self, now: Instant) {
+        let mut state = self.state();
+        let ids = state.needing_reschedule(now);
+        for id in ids {
+            if state.schedule(&id, false, now) {
+                let a = state
+                    .topologies
+                    .get(&id)
+                    .and_then(|t| t.record.assignment.clone());
+                if let Some(a) = a {
+                    eprintln!(
+                        "gale nimbus: reassigned `{id}` (version {}): {} workers",
+                        a.version,
+                        a.workers.len()
+                    );
+                }
+                if let Err(e) = self.persist(&state, &id) {
+                    eprintln!("gale nimbus: {}", e.message());
+                }
+            }
+        }
+        state.bad_slots.clear();
+    }
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<BinaryChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Nimbus for NimbusService {
+    async fn submit(
+        &self,
+        request: Request<Streaming<SubmitChunk>>,
+    ) -> Result<Response<SubmitReply>, Status> {
+        self.security.check(&request)?;
+        let mut stream = request.into_inner();
+        let header = match stream.message().await? {
+            Some(SubmitChunk {
+                part: Some(submit_chunk::Part::Header(h)),
+            }) => h,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message must be the header",
+                ));
+            }
+        };
+        let plan = header
+            .plan
+            .clone()
+            .ok_or_else(|| Status::invalid_argument("the header has no plan"))?;
+        validate_plan(&plan)?;
+        if header.size > self.max_binary {
+            return Err(Status::invalid_argument(format!(
+                "binary of {} bytes exceeds the limit of {} bytes",
+                header.size, self.max_binary
+            )));
+        }
+        if self.state().by_name(&plan.name).is_some() {
+            return Err(Status::already_exists(format!(
+                "topology `{}` is already running; kill it first",
+                plan.name
+            )));
+        }
+        self.blobs
+            .receive(&header.sha256, header.size, &mut stream)
+            .await?;
+        let now = Instant::now();
+        let mut state = self.state();
+        if state.by_name(&plan.name).is_some() {
+            return Err(Status::already_exists(format!(
+                "topology `{}` is already running; kill it first",
+                plan.name
+            )));
+        }
+        let id = state.add(plan, header.sha256, now);
+        self.persist(&state, &id)?;
+        let workers = state
+            .topologies
+            .get(&id)
+            .and_then(|t| t.record.assignment.as_ref())
+            .map_or(0, |a| a.workers.len() as u32);
+        eprintln!("gale nimbus: submitted `{id}` on {workers} workers");
+        Ok(Response::new(SubmitReply {
+            topology_id: id,
+            workers,
+        }))
+    }
+
+    async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListReply>, Status> {
+        self.security.check(&request)?;
+        let (topologies, supervisors) = self.state().status(Instant::now());
+        Ok(Response::new(ListReply {
+            topologies,
+            supervisors,
+        }))
+    }
+
+    async fn kill(&self, request: Request<KillRequest>) -> Result<Response<KillReply>, Status> {
+        self.security.check(&request)?;
+        let name = request.into_inner().name;
+        let mut state = self.state();
+        let id = state
+            .topologies
+            .values()
+            .find(|t| t.record.plan.as_ref().is_some_and(|p| p.name == name) || t.record.id == name)
+            .map(|t| t.record.id.clone())
+            .ok_or_else(|| Status::not_found(format!("no topology `{name}`")))?;
+        state.topologies.remove(&id);
+        self.persist(&state, &id)?;
+        eprintln!("gale nimbus: killed `{id}`");
+        Ok(Response::new(KillReply { topology_id: id }))
+    }
+
+    async fn rebalance(
+        &self,
+        request: Request<RebalanceRequest>,
+    ) -> Result<Response<RebalanceReply>, Status> {
+        self.security.check(&request)?;
+        let req = request.into_inner();
+        let mut state = self.state();
+        let id = state
+            .by_name(&req.name)
+            .map(|t| t.record.id.clone())
+            .ok_or_else(|| Status::not_found(format!("no running topology `{}`", req.name)))?;
+        let topo = state
+            .topologies
+            .get_mut(&id)
+            .ok_or_else(|| Status::not_found("gone"))?;
+        let plan = topo.record.plan.clone().unwrap_or_default();
+        let mut parallelism = topo
+            .record
+            .assignment
+            .as_ref()
+            .map(|a| a.parallelism.clone())
+            .unwrap_or_default();
+        for ch in &req.changes {
+            let Some((i, chain)) = plan
+                .chains
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.components.contains(&ch.component))
+            else {
+                return Err(Status::invalid_argument(format!(
+                    "topology `{}` has no component `{}`",
+                    req.name, ch.component
+                )));
+            };
+            if ch.parallelism == 0 || ch.parallelism > chain.tasks {
+                return Err(Status::invalid_argument(format!(
+                    "component `{}` has {} tasks: its parallelism must be 1..={}",
+                    ch.component, chain.tasks, chain.tasks
+                )));
+            }
+            parallelism[i] = ch.parallelism;
+        }
+        if let Some(a) = topo.record.assignment.as_mut() {
+            a.parallelism = parallelism;
+        }
+        state.schedule(&id, true, Instant::now());
+        self.persist(&state, &id)?;
+        let version = state
+            .topologies
+            .get(&id)
+            .and_then(|t| t.record.assignment.as_ref())
+            .map_or(0, |a| a.version);
+        eprintln!("gale nimbus: rebalanced `{id}` (version {version})");
+        Ok(Response::new(RebalanceReply {
+            topology_id: id,
+            version,
+        }))
+    }
+
+    async fn supervisor_heartbeat(
+        &self,
+        request: Request<SupervisorHeartbeatRequest>,
+    ) -> Result<Response<SupervisorHeartbeatReply>, Status> {
+        self.security.check(&request)?;
+        let req = request.into_inner();
+        if req.id.is_empty() || req.ports.is_empty() {
+            return Err(Status::invalid_argument(
+                "a supervisor needs an id and ports",
+            ));
+        }
+        let now = Instant::now();
+        let mut state = self.state();
+        let fresh = !state.supervisor_alive(&req.id, now);
+        state.supervisors.insert(
+            req.id.clone(),
+            SupervisorState {
+                host: req.host,
+                ports: req.ports,
+                last: now,
+                running: req.workers,
+            },
+        );
+        if fresh {
+            eprintln!("gale nimbus: supervisor `{}` is up", req.id);
+            // Topologies waiting for slots may fit now.
+            let waiting: Vec<String> = state
+                .topologies
+                .iter()
+                .filter(|(_, t)| {
+                    let want = t.record.plan.as_ref().map_or(1, |p| p.workers) as usize;
+                    !t.record.finished
+                        && t.record
+                            .assignment
+                            .as_ref()
+                            .is_some_and(|a| a.workers.len() < want)
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in waiting {
+                if state.schedule(&id, false, now) {
+                    self.persist(&state, &id)?;
+                }
+            }
+        }
+        Ok(Response::new(SupervisorHeartbeatReply {
+            assignments: state.assignments_of(&req.id),
+        }))
+    }
+
+    type DownloadStream = ChunkStream;
+
+    async fn download(
+        &self,
+        request: Request<DownloadRequest>,
+    ) -> Result<Response<Self::DownloadStream>, Status> {
+        self.security.check(&request)?;
+        let sha = request.into_inner().sha256;
+        let chunks = self.blobs.chunks(&sha).await?;
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            chunks.into_iter().map(|data| Ok(BinaryChunk { data })),
+        ))))
+    }
+
+    async fn get_assignment(
+        &self,
+        request: Request<AssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        self.security.check(&request)?;
+        let id = request.into_inner().topology_id;
+        let state = self.state();
+        let a = state
+            .topologies
+            .get(&id)
+            .and_then(|t| t.record.assignment.clone())
+            .ok_or_else(|| Status::not_found(format!("no topology `{id}`")))?;
+        if a.workers.is_empty() {
+            return Err(Status::unavailable(format!(
+                "topology `{id}` has no slots yet"
+            )));
+        }
+        Ok(Response::new(a))
+    }
+
+    async fn worker_heartbeat(
+        &self,
+        request: Request<WorkerHeartbeatRequest>,
+    ) -> Result<Response<WorkerHeartbeatReply>, Status> {
+        self.security.check(&request)?;
+        let req = request.into_inner();
+        let now = Instant::now();
+        let mut state = self.state();
+        let Some(topo) = state.topologies.get_mut(&req.topology_id) else {
+            return Ok(Response::new(WorkerHeartbeatReply {
+                keep_running: false,
+            }));
+        };
+        let current =
+            topo.record.assignment.as_ref().is_some_and(|a| {
+                a.version == req.version && (req.worker as usize) < a.workers.len()
+            });
+        if !current {
+            return Ok(Response::new(WorkerHeartbeatReply {
+                keep_running: false,
+            }));
+        }
+        topo.beats.insert(
+            req.worker,
+            WorkerBeat {
+                at: now,
+                version: req.version,
+                stats: req.stats,
+                finished: req.finished,
+            },
+        );
+        let workers = topo
+            .record
+            .assignment
+            .as_ref()
+            .map_or(0, |a| a.workers.len());
+        let all_done = (0..workers as u32).all(|w| topo.beats.get(&w).is_some_and(|b| b.finished));
+        if all_done && !topo.record.finished {
+            topo.record.finished = true;
+            eprintln!("gale nimbus: `{}` finished", req.topology_id);
+            self.persist(&state, &req.topology_id)?;
+        }
+        Ok(Response::new(WorkerHeartbeatReply { keep_running: true }))
+    }
+}
+
+/// A plan nimbus can schedule, or a clear error.
+fn validate_plan(plan: &super::proto::Plan) -> Result<(), Status> {
+    let bad = |m: String| Err(Status::invalid_argument(m));
+    if plan.name.is_empty()
+        || !plan
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return bad(format!("invalid topology name `{}`", plan.name));
+    }
+    if plan.workers == 0 || plan.workers > 1024 {
+        return bad(format!("workers must be 1..=1024, not {}", plan.workers));
+    }
+    if plan.chains.is_empty() {
+        return bad("the plan has no chains".into());
+    }
+    for c in &plan.chains {
+        if c.parallelism == 0 || c.parallelism > c.tasks || c.components.is_empty() {
+            return bad(format!("malformed chain {:?}", c.components));
+        }
+    }
+    if plan.ackers > 1024 {
+        return bad(format!("ackers must be at most 1024, not {}", plan.ackers));
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! The supervisor (Flink's TaskManager): offers worker slots (ports) to nimbus, runs each
+//! worker nimbus assigns to it as a process of the topology's binary, restarts a worker
+//! that dies, and kills the workers of topologies that are killed or moved elsewhere.
+//!
+//! It heartbeats every second; the reply is its whole assignment, so it converges on what
+//! nimbus wants after any failure of either. While nimbus is unreachable it keeps its
+//! workers as they are.
+
+use super::client::{Client, connect, source_chain, status_text};
+use super::proto::{DownloadRequest, LocalAssignment, RunningWorker, SupervisorHeartbeatRequest};
+use super::security::Security;
+use super::submit::hex;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+
+/// How a supervisor runs.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// Nimbus's URL.
+    pub nimbus: String,
+    /// This supervisor's id (unique in the cluster).
+    pub id: String,
+    /// The address its workers listen on.
+    pub host: String,
+    /// Its worker slots: one port each.
+    pub ports: Vec<u32>,
+    /// Binaries and worker logs.
+    pub dir: PathBuf,
+    /// Secret and TLS (handed to its workers too).
+    pub security: Security,
+}
+
+/// How often a supervisor heartbeats.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A worker process.
+struct Worker {
+    assignment: LocalAssignment,
+    child: Option<Child>,
+    restarts: u32,
+    /// It exited with status 0: finished its input, or told to stop; not restarted for
+    /// this version.
+    done: bool,
+    /// Do not restart before this (a crashing worker backs off).
+    not_before: Instant,
+}
+
+type Key = (String, u32);
+
+/// Runs a supervisor until the process is stopped.
+pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
+    if config.ports.is_empty() {
+        return Err("a supervisor needs at least one slot (--ports)".into());
+    }
+    for sub in ["binaries", "logs"] {
+        let d = config.dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    }
+    eprintln!(
+        "gale supervisor `{}`: slots {:?} on {}, nimbus {}",
+        config.id, config.ports, config.host, config.nimbus
+    );
+    let mut workers: BTreeMap<Key, Worker> = BTreeMap::new();
+    let mut client: Option<Client> = None;
+    let mut nimbus_down = false;
+    loop {
+        reap(&mut workers);
+        if client.is_none() {
+            match connect(&config.nimbus, &config.security).await {
+                Ok(c) => client = Some(c),
+                Err(e) => {
+                    if !nimbus_down {
+                        eprintln!("gale supervisor: {e}; keeping the workers running");
+                    }
+                    nimbus_down = true;
+                }
+            }
+        }
+        if let Some(c) = client.as_mut() {
+            let req = SupervisorHeartbeatRequest {
+                id: config.id.clone(),
+                host: config.host.clone(),
+                ports: config.ports.clone(),
+                workers: running(&workers),
+            };
+            match tokio::time::timeout(Duration::from_secs(5), c.supervisor_heartbeat(req)).await {
+                Ok(Ok(reply)) => {
+                    if nimbus_down {
+                        eprintln!("gale supervisor: nimbus is back");
+                    }
+                    nimbus_down = false;
+                    let wanted = reply.into_inner().assignments;
+                    sync(&config, c, &mut workers, wanted).await;
+                }
+                Ok(Err(s)) if s.code() == tonic::Code::Unauthenticated => {
+                    return Err(format!("nimbus {}", status_text(&s)));
+                }
+                Ok(Err(s)) => {
+                    if !nimbus_down {
+                        eprintln!("gale supervisor: heartbeat failed: {}", status_text(&s));
+                    }
+                    nimbus_down = true;
+                    client = None;
+                }
+                Err(_) => {
+                    nimbus_down = true;
+                    client = None;
+                }
+            }
+        }
+        tokio::time::sleep(HEARTBEAT).await;
+    }
+}
+
+/// Notes workers that exited.
+fn reap(workers: &mut BTreeMap<Key, Worker>) {
+    for ((id, n), w) in workers.iter_mut() {
+        let Some(child) = w.child.as_mut() else {
+            continue;
+        };
+        if let Ok(Some(status)) = child.try_wait() {
+            w.child = None;
+            if status.success() {
+                w.done = true;
+                eprintln!("gale supervisor: worker {n} of `{id}` exited (finished)");
+            } else {
+                eprintln!("gale supervisor: worker {n} of `{id}` died ({status}); restarting it");
+                w.not_before = Instant::now() + Duration::from_millis(500);
+            }
+        }
+    }
+}
+
+fn running(workers: &BTreeMap<Key, Worker>) -> Vec<RunningWorker> {
+    workers
+        .iter()
+        .filter_map(|((id, n), w)| {
+            let pid = w.child.as_ref()?.id()?;
+            Some(RunningWorker {
+                topology_id: id.clone(),
+                worker: *n,
+                port: w.assignment.port,
+                pid,
+                version: w.assignment.version,
+                restarts: w.restarts,
+            })
+        })
+        .collect()
+}
+
+/// Makes the running workers what nimbus wants: kills the unwanted and outdated ones,
+/// starts (or restarts) the wanted ones.
+async fn sync(
+    config: &SupervisorConfig,
+    client: &mut Client,
+    workers: &mut BTreeMap<Key, Worker>,
+    wanted: Vec<LocalAssignment>,
+) {
+    let wanted: BTreeMap<Key, LocalAssignment> = wanted
+        .into_iter()
+        .map(|a| ((a.topology_id.clone(), a.worker), a))
+        .collect();
+    let stale: Vec<Key> = workers
+        .iter()
+        .filter(|(k, w)| {
+            wanted
+                .get(*k)
+                .is_none_or(|a| a.version != w.assignment.version || a.port != w.assignment.port)
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in stale {
+        if let Some(mut w) = workers.remove(&k) {
+            if let Some(child) = w.child.as_mut() {
+                let _ = child.kill().await;
+                eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
+            }
+        }
+    }
+    for (k, a) in wanted {
+        let w = workers.entry(k.clone()).or_insert_with(|| Worker {
+            assignment: a.clone(),
+            child: None,
+            restarts: 0,
+            done: false,
+            not_before: Instant::now(),
+        });
+        if w.child.is_some() || w.done || Instant::now() < w.not_before {
+            continue;
+        }
+        let binary = match ensure_binary(config, client, &a.sha256).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("gale supervisor: cannot get the binary of `{}`: {e}", k.0);
+                continue;
+            }
+        };
+        match spawn(config, &binary, &a) {
+            Ok(child) => {
+                if w.child.is_none() && w.restarts == 0 && w.not_before <= Instant::now() {
+                    eprintln!(
+                        "gale supervisor: started worker {} of `{}` on port {} (pid {})",
+                        a.worker,
+                        a.topology_id,
+                        a.port,
+                        child.id().unwrap_or(0)
+                    );
+                }
+                w.child = Some(child);
+                w.restarts += 1;
+            }
+            Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
+        }
+    }
+}
+
+/// The path of a binary, downloaded from nimbus and checked against its hash if needed.
+async fn ensure_binary(
+    config: &SupervisorConfig,
+    client: &mut Client,
+    sha: &str,
+) -> Result<PathBuf, String> {
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("malformed hash `{sha}`"));
+    }
+    let path = config.dir.join("binaries").join(sha);
+    if path.exists() {
+        return Ok(path);
+    }
+    let mut stream = client
+        .download(DownloadRequest {
+            sha256: sha.to_string(),
+        })
+        .await
+        .map_err(|s| status_text(&s))?
+        .into_inner();
+    let tmp = config
+        .dir
+        .join("binaries")
+        .join(format!(".{sha}.{}.part", std::process::id()));
+    let io = |e: std::io::Error| e.to_string();
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    while let Some(chunk) = stream.message().await.map_err(|s| status_text(&s))? {
+        ctx.update(&chunk.data);
+        file.write_all(&chunk.data).await.map_err(io)?;
+    }
+    file.sync_all().await.map_err(io)?;
+    drop(file);
+    let actual = hex(ctx.finish().as_ref());
+    if actual != sha {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(format!(
+            "downloaded binary hashes to {actual}, expected {sha}; discarded"
+        ));
+    }
+    set_executable(&tmp)?;
+    tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+    eprintln!("gale supervisor: downloaded binary {sha}");
+    Ok(path)
+}
+
+fn set_executable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("chmod {}: {e}", path.display()))
+}
+
+/// Starts a worker process, its output appended to its log file.
+fn spawn(config: &SupervisorConfig, binary: &Path, a: &LocalAssignment) -> Result<Child, String> {
+    let logs = config.dir.join("logs").join(&a.topology_id);
+    std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+    let log_path = logs.join(format!("worker-{}.log", a.worker));
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let err = log.try_clone().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(binary);
+    cmd.arg("worker")
+        .arg("--nimbus")
+        .arg(&config.nimbus)
+        .arg("--topology")
+        .arg(&a.topology_id)
+        .arg("--worker")
+        .arg(a.worker.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(err))
+        .kill_on_drop(true);
+    for (k, v) in config.security.to_env() {
+        cmd.env(k, v);
+    }
+    cmd.spawn()
+        .map_err(|e| format!("cannot run {}: {}", binary.display(), source_chain(&e)))
+}

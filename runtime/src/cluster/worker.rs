@@ -1,0 +1,362 @@
+//! Worker mode: a topology binary started by a supervisor runs its share of the topology.
+//!
+//! It fetches the assignment from nimbus, starts the data plane to its peer workers, runs
+//! its executors, and heartbeats its counters every second. It exits when nimbus says so
+//! (the topology was killed, or reassigned: the supervisor starts it again with the new
+//! assignment), when its supervisor dies (so nothing of a topology outlives the process
+//! that watches it), or, with finite input, when every executor has finished.
+
+use super::client::{Client, connect, status_text};
+use super::proto::{Assignment, AssignmentRequest, ComponentStats, WorkerHeartbeatRequest};
+use super::security::Security;
+use crate::ack::Clock;
+use crate::exec::local::{Launched, launch};
+use crate::exec::placement::Placement;
+use crate::topology::{ChainDesc, ComponentDesc, Kind, Topology, TopologyDesc};
+use crate::transport::net::{ChannelId, DataPlane, Inbound, NetConfig, NetTls};
+use crate::transport::remote::LateInbound;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What a supervisor tells a worker process on its command line.
+#[derive(Debug, Clone)]
+pub struct WorkerArgs {
+    /// Nimbus's URL.
+    pub nimbus: String,
+    /// The topology's id.
+    pub topology: String,
+    /// This worker's index in the assignment.
+    pub worker: u32,
+}
+
+/// How often a worker heartbeats.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Runs worker `args.worker` of `topology` until it is told to stop or finishes. Returns
+/// the process exit code: 0 when finished or told to stop, 1 on an error (the supervisor
+/// restarts it).
+pub fn run(topology: Topology, args: &WorkerArgs) -> u8 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gale: worker: cannot start the I/O runtime: {e}");
+            return 1;
+        }
+    };
+    match run_in(&rt, topology, args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("gale: worker {} of {}: {e}", args.worker, args.topology);
+            1
+        }
+    }
+}
+
+fn run_in(
+    rt: &tokio::runtime::Runtime,
+    topology: Topology,
+    args: &WorkerArgs,
+) -> Result<(), String> {
+    let security = Security::from_env()?;
+    let parent = std::os::unix::process::parent_id();
+    let mut client = rt.block_on(connect(&args.nimbus, &security))?;
+    let assignment = rt
+        .block_on(client.get_assignment(AssignmentRequest {
+            topology_id: args.topology.clone(),
+        }))
+        .map_err(|s| format!("cannot get the assignment: {}", status_text(&s)))?
+        .into_inner();
+    let desc = cluster_desc(topology.desc, &assignment)?;
+    let me = args.worker;
+    let mut placement = placement(desc, &assignment, me)?;
+    let (listen, peers) = addresses(&assignment, me)?;
+    security.check_bind(&listen)?;
+
+    // The data plane needs every local channel before the typed queues exist.
+    let late: HashMap<ChannelId, Arc<LateInbound>> = placement
+        .local_channels(desc)
+        .into_iter()
+        .map(|c| (c, Arc::new(LateInbound::default())))
+        .collect();
+    let inbound: HashMap<ChannelId, Arc<dyn Inbound>> = late
+        .iter()
+        .map(|(c, l)| (*c, l.clone() as Arc<dyn Inbound>))
+        .collect();
+    let tls = match &security.tls {
+        Some(f) => Some(NetTls::from_pem_files(&f.cert, &f.key, &f.ca)?),
+        None => None,
+    };
+    let config = NetConfig {
+        topology: assignment.topology_id.clone(),
+        me,
+        listen,
+        peers,
+        secret: security
+            .secret
+            .as_ref()
+            .map(|s| Arc::<[u8]>::from(s.expose().as_bytes())),
+        tls,
+        credit: 16,
+        max_frame: 64 << 20,
+    };
+    let plane = Arc::new(
+        DataPlane::start(config, inbound, rt.handle())
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?,
+    );
+    placement.connect(plane.clone(), late);
+    if !plane.wait_connected(Duration::from_secs(20)) {
+        eprintln!("gale: worker {me}: not every peer is reachable yet; starting anyway");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let topology = Topology {
+        desc,
+        chains: topology.chains,
+    };
+    let Launched {
+        mut handles,
+        metrics,
+        ..
+    } = launch(
+        &topology,
+        Arc::new(placement),
+        stop.clone(),
+        Clock::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    eprintln!(
+        "gale: worker {me} of {} (version {}) running {} executors",
+        assignment.topology_id,
+        assignment.version,
+        handles.len()
+    );
+
+    let mut last = (Instant::now(), snapshot(desc, &metrics));
+    let mut next_beat = Instant::now();
+    loop {
+        if let Some(i) = handles.iter().position(|h| h.is_finished()) {
+            let h = handles.swap_remove(i);
+            let name = h.thread().name().unwrap_or("executor").to_string();
+            if h.join().is_err() {
+                return Err(format!("executor `{name}` panicked"));
+            }
+            continue;
+        }
+        let finished = handles.is_empty();
+        if std::os::unix::process::parent_id() != parent {
+            eprintln!("gale: worker {me}: supervisor gone; exiting");
+            std::process::exit(0);
+        }
+        if finished || Instant::now() >= next_beat {
+            if finished {
+                plane.shutdown(Duration::from_secs(10));
+            }
+            let now = (Instant::now(), snapshot(desc, &metrics));
+            let stats = stats(desc, &last, &now);
+            last = now;
+            let beat = WorkerHeartbeatRequest {
+                topology_id: assignment.topology_id.clone(),
+                worker: me,
+                version: assignment.version,
+                stats,
+                finished,
+            };
+            match heartbeat(rt, &mut client, beat) {
+                Ok(true) => {}
+                Ok(false) => {
+                    eprintln!("gale: worker {me}: nimbus says stop (killed or reassigned)");
+                    stop.store(true, Ordering::Relaxed);
+                    std::process::exit(0);
+                }
+                // Nimbus down: keep running (Storm's promise); say it once per outage.
+                Err(e) => eprintln!("gale: worker {me}: heartbeat failed: {e}"),
+            }
+            if finished {
+                eprintln!("gale: worker {me}: every executor finished");
+                return Ok(());
+            }
+            next_beat = Instant::now() + HEARTBEAT;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn heartbeat(
+    rt: &tokio::runtime::Runtime,
+    client: &mut Client,
+    beat: WorkerHeartbeatRequest,
+) -> Result<bool, String> {
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(3), client.worker_heartbeat(beat)).await
+    })
+    .map_err(|_| "timed out".to_string())?
+    .map(|r| r.into_inner().keep_running)
+    .map_err(|s| status_text(&s))
+}
+
+/// Per component: emitted, executed, acked, failed.
+type Counts = Vec<[u64; 4]>;
+
+fn snapshot(desc: &TopologyDesc, metrics: &crate::exec::metrics::Metrics) -> Counts {
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    (0..desc.components.len())
+        .map(|i| {
+            let m = &metrics.components[i];
+            [
+                load(&m.emitted),
+                load(&m.executed),
+                load(&m.acked),
+                load(&m.failed),
+            ]
+        })
+        .collect()
+}
+
+fn stats(
+    desc: &TopologyDesc,
+    before: &(Instant, Counts),
+    now: &(Instant, Counts),
+) -> Vec<ComponentStats> {
+    let secs = now.0.duration_since(before.0).as_secs_f64().max(1e-3);
+    desc.components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let [emitted, executed, acked, failed] = now.1[i];
+            let work = |k: usize| (now.1[i][k] - before.1[i][k].min(now.1[i][k])) as f64 / secs;
+            ComponentStats {
+                component: c.name.to_string(),
+                emitted,
+                executed,
+                acked,
+                failed,
+                rate: if c.kind == Kind::Spout {
+                    work(0)
+                } else {
+                    work(1)
+                },
+            }
+        })
+        .collect()
+}
+
+/// The binary's plan with the assignment's executors per chain and ackers (a rebalance
+/// changes executors, never tasks, so groupings and keyed state keep their tasks).
+pub fn cluster_desc(
+    desc: &'static TopologyDesc,
+    a: &Assignment,
+) -> Result<&'static TopologyDesc, String> {
+    if a.parallelism.len() != desc.chains.len() {
+        return Err(format!(
+            "the assignment has {} chains but this binary has {}: it is not the binary that was submitted",
+            a.parallelism.len(),
+            desc.chains.len()
+        ));
+    }
+    let mut chains = Vec::with_capacity(desc.chains.len());
+    for (c, &p) in desc.chains.iter().zip(&a.parallelism) {
+        if p == 0 || p > c.tasks {
+            return Err(format!(
+                "the assignment gives a chain of {} tasks {p} executors",
+                c.tasks
+            ));
+        }
+        chains.push(ChainDesc {
+            parallelism: p,
+            ..c.clone()
+        });
+    }
+    let components: Vec<ComponentDesc> = desc
+        .components
+        .iter()
+        .map(|c| ComponentDesc {
+            parallelism: chains[c.chain].parallelism,
+            ..c.clone()
+        })
+        .collect();
+    let mut settings = desc.settings.clone();
+    settings.ackers = Some(u64::from(a.ackers));
+    settings.workers = a.workers.len() as u64;
+    Ok(Box::leak(Box::new(TopologyDesc {
+        chains: Box::leak(chains.into_boxed_slice()),
+        components: Box::leak(components.into_boxed_slice()),
+        settings,
+        ..desc.clone()
+    })))
+}
+
+/// Which worker runs each executor, from the assignment.
+fn placement(desc: &TopologyDesc, a: &Assignment, me: u32) -> Result<Placement, String> {
+    let n = a.workers.len() as u32;
+    let mut executors: Vec<Vec<Option<u32>>> = desc
+        .chains
+        .iter()
+        .map(|c| vec![None; c.parallelism as usize])
+        .collect();
+    let mut ackers = vec![None; a.ackers as usize];
+    for e in &a.executors {
+        if e.worker >= n {
+            return Err(format!("executor placed on worker {} of {n}", e.worker));
+        }
+        let slot = if e.chain as usize == desc.chains.len() {
+            ackers.get_mut(e.index as usize)
+        } else {
+            executors
+                .get_mut(e.chain as usize)
+                .and_then(|c| c.get_mut(e.index as usize))
+        };
+        match slot {
+            Some(s) => *s = Some(e.worker),
+            None => return Err(format!("no executor {} in chain {}", e.index, e.chain)),
+        }
+    }
+    let missing = || "the assignment leaves an executor unplaced".to_string();
+    let executors = executors
+        .into_iter()
+        .map(|c| {
+            c.into_iter()
+                .collect::<Option<Vec<u32>>>()
+                .ok_or_else(missing)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let ackers = ackers
+        .into_iter()
+        .collect::<Option<Vec<u32>>>()
+        .ok_or_else(missing)?;
+    if me >= n {
+        return Err(format!(
+            "this is worker {me}, but the assignment has {n} workers"
+        ));
+    }
+    Ok(Placement::worker(me, executors, ackers))
+}
+
+/// This worker's listen address and every peer's.
+fn addresses(a: &Assignment, me: u32) -> Result<(SocketAddr, BTreeMap<u32, SocketAddr>), String> {
+    let resolve = |host: &str, port: u32| -> Result<SocketAddr, String> {
+        let port = u16::try_from(port).map_err(|_| format!("port {port} out of range"))?;
+        (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{host} has no address"))
+    };
+    let mut listen = None;
+    let mut peers = BTreeMap::new();
+    for w in &a.workers {
+        let addr = resolve(&w.host, w.port)?;
+        if w.index == me {
+            listen = Some(addr);
+        } else {
+            peers.insert(w.index, addr);
+        }
+    }
+    let listen = listen.ok_or_else(|| format!("worker {me} is not in the assignment"))?;
+    Ok((listen, peers))
+}

@@ -1,0 +1,221 @@
+//! Placement: which worker process runs each executor. Local mode puts everything in
+//! worker 0; a cluster worker gets its placement from nimbus's assignment and reaches the
+//! executors of other workers through the data plane.
+
+use super::executor_tasks;
+use crate::api::TaskId;
+use crate::codec::Codec;
+use crate::topology::{Kind, TopologyDesc};
+use crate::transport::net::{ChannelId, DataPlane, Inbound};
+use crate::transport::remote::{Lane, LateInbound, NetSender, TaskInbound, channel_id};
+use crate::transport::{Message, TaskSender};
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Which worker runs each executor, and how to reach the others.
+pub struct Placement {
+    me: u32,
+    /// Per chain, per executor: its worker.
+    executors: Vec<Vec<u32>>,
+    /// Per acker: its worker.
+    ackers: Vec<u32>,
+    net: Option<Net>,
+}
+
+/// The data plane, and the inbounds registered with it for this worker's tasks.
+struct Net {
+    plane: Arc<DataPlane>,
+    late: HashMap<ChannelId, Arc<LateInbound>>,
+}
+
+impl std::fmt::Debug for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Placement")
+            .field("me", &self.me)
+            .field("executors", &self.executors)
+            .field("ackers", &self.ackers)
+            .finish()
+    }
+}
+
+/// The executors of one queue-owning unit: a chain, or the ackers.
+struct Unit<'a> {
+    tasks: u32,
+    parallelism: u32,
+    first_task: TaskId,
+    workers: &'a [u32],
+}
+
+impl Placement {
+    /// Everything in this process (local mode).
+    pub fn local(desc: &TopologyDesc) -> Self {
+        Placement {
+            me: 0,
+            executors: desc
+                .chains
+                .iter()
+                .map(|c| vec![0; c.parallelism as usize])
+                .collect(),
+            ackers: vec![0; super::wiring::ackers(desc) as usize],
+            net: None,
+        }
+    }
+
+    /// Worker `me` of an assignment: `executors[chain][e]` and `ackers[a]` name workers.
+    pub fn worker(me: u32, executors: Vec<Vec<u32>>, ackers: Vec<u32>) -> Self {
+        Placement {
+            me,
+            executors,
+            ackers,
+            net: None,
+        }
+    }
+
+    /// This worker's index.
+    pub fn me(&self) -> u32 {
+        self.me
+    }
+
+    /// True when executor `e` of `chain` runs here.
+    pub fn is_local(&self, chain: usize, e: u32) -> bool {
+        self.executors
+            .get(chain)
+            .and_then(|w| w.get(e as usize))
+            .is_some_and(|&w| w == self.me)
+    }
+
+    /// True when acker `a` runs here.
+    pub fn is_local_acker(&self, a: u32) -> bool {
+        self.ackers.get(a as usize).is_some_and(|&w| w == self.me)
+    }
+
+    /// The worker of executor `e` of `chain`.
+    pub fn worker_of(&self, chain: usize, e: u32) -> u32 {
+        self.executors[chain][e as usize]
+    }
+
+    /// The data-plane channels of every input of this worker's tasks: bolt-headed chains'
+    /// inputs, the ackers' inputs and (acking on) the spouts' replies.
+    pub fn local_channels(&self, desc: &TopologyDesc) -> Vec<ChannelId> {
+        let tracking = super::wiring::tracking(desc);
+        let mut out = Vec::new();
+        for (i, chain) in desc.chains.iter().enumerate() {
+            let head = &desc.components[chain.components[0]];
+            let lane = match head.kind {
+                Kind::Bolt => Lane::Input,
+                Kind::Spout if tracking => Lane::Replies,
+                Kind::Spout => continue,
+            };
+            for e in 0..chain.parallelism {
+                if self.is_local(i, e) {
+                    for t in executor_tasks(chain.tasks, chain.parallelism, e) {
+                        out.push(channel_id(head.first_task + t, lane));
+                    }
+                }
+            }
+        }
+        if tracking {
+            let first = super::wiring::first_acker_task(desc);
+            for a in 0..self.ackers.len() as u32 {
+                if self.is_local_acker(a) {
+                    out.push(channel_id(first + a, Lane::Input));
+                }
+            }
+        }
+        out
+    }
+
+    /// Connects the data plane: `late` are the inbounds it was started with (one per
+    /// [`Placement::local_channels`] entry).
+    pub fn connect(&mut self, plane: Arc<DataPlane>, late: HashMap<ChannelId, Arc<LateInbound>>) {
+        self.net = Some(Net { plane, late });
+    }
+
+    /// The task indexes of `component` that run in this worker.
+    pub fn local_tasks(&self, desc: &TopologyDesc, component: usize) -> Vec<usize> {
+        let c = &desc.components[component];
+        let chain = &desc.chains[c.chain];
+        (0..chain.parallelism)
+            .filter(|&e| self.is_local(c.chain, e))
+            .flat_map(|e| executor_tasks(chain.tasks, chain.parallelism, e))
+            .map(|t| t as usize)
+            .collect()
+    }
+
+    /// The inboxes of `chain`: a queue (by `make_queue`) per local executor, a sender per
+    /// task (in task order) that reaches it wherever it runs.
+    pub(crate) fn chain_inboxes<T: Codec + Send + 'static>(
+        &self,
+        desc: &TopologyDesc,
+        chain: usize,
+        lane: Lane,
+        make_queue: impl Fn() -> (Sender<Message<T>>, Receiver<Message<T>>),
+    ) -> (Vec<TaskSender<T>>, Vec<Option<Receiver<Message<T>>>>) {
+        let c = &desc.chains[chain];
+        let unit = Unit {
+            tasks: c.tasks,
+            parallelism: c.parallelism,
+            first_task: desc.components[c.components[0]].first_task,
+            workers: &self.executors[chain],
+        };
+        self.inboxes(&unit, lane, make_queue)
+    }
+
+    /// The inboxes of the ackers (each acker is its own executor).
+    pub(crate) fn acker_inboxes<T: Codec + Send + 'static>(
+        &self,
+        desc: &TopologyDesc,
+        make_queue: impl Fn() -> (Sender<Message<T>>, Receiver<Message<T>>),
+    ) -> (Vec<TaskSender<T>>, Vec<Option<Receiver<Message<T>>>>) {
+        let n = self.ackers.len() as u32;
+        let unit = Unit {
+            tasks: n,
+            parallelism: n,
+            first_task: super::wiring::first_acker_task(desc),
+            workers: &self.ackers,
+        };
+        self.inboxes(&unit, Lane::Input, make_queue)
+    }
+
+    fn inboxes<T: Codec + Send + 'static>(
+        &self,
+        unit: &Unit<'_>,
+        lane: Lane,
+        make_queue: impl Fn() -> (Sender<Message<T>>, Receiver<Message<T>>),
+    ) -> (Vec<TaskSender<T>>, Vec<Option<Receiver<Message<T>>>>) {
+        let mut senders = Vec::with_capacity(unit.tasks as usize);
+        let mut receivers = Vec::with_capacity(unit.parallelism as usize);
+        for e in 0..unit.parallelism {
+            let range = executor_tasks(unit.tasks, unit.parallelism, e);
+            let worker = unit.workers[e as usize];
+            if worker == self.me {
+                let (tx, rx) = make_queue();
+                for i in range.clone() {
+                    let task = unit.first_task + i;
+                    let sender = TaskSender::local(tx.clone(), i - range.start, task);
+                    if let Some(late) = self
+                        .net
+                        .as_ref()
+                        .and_then(|n| n.late.get(&channel_id(task, lane)))
+                    {
+                        late.set(Arc::new(TaskInbound::new(sender.clone())) as Arc<dyn Inbound>);
+                    }
+                    senders.push(sender);
+                }
+                receivers.push(Some(rx));
+            } else {
+                let net = self.net.as_ref().unwrap_or_else(|| {
+                    panic!("gale: executor placed on worker {worker} but no data plane")
+                });
+                for i in range {
+                    let task = unit.first_task + i;
+                    let out = net.plane.outbound(worker, channel_id(task, lane));
+                    senders.push(NetSender::task_sender(out, task));
+                }
+                receivers.push(None);
+            }
+        }
+        (senders, receivers)
+    }
+}
