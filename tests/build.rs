@@ -9,6 +9,7 @@ fn main() {
         "topologies/acking.topo",
         "topologies/acking_timeout.topo",
         "topologies/acking_pending.topo",
+        "topologies/cluster_acking.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

@@ -7,6 +7,8 @@ pub mod acking_pending_ops;
 pub mod acking_timeout_ops;
 pub mod backpressure_ops;
 pub mod chain_ops;
+pub mod cluster;
+pub mod cluster_ops;
 pub mod groupings_ops;
 pub mod wordcount_ops;
 
@@ -18,3 +20,4 @@ gale::include_topology!("chain");
 gale::include_topology!("acking");
 gale::include_topology!("acking_timeout");
 gale::include_topology!("acking_pending");
+gale::include_topology!("cluster_acking");

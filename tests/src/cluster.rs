@@ -1,0 +1,309 @@
+//! A real cluster on 127.0.0.1 for the cluster tests: a nimbus and supervisors started as
+//! processes of the `gale` binary, in a fresh directory, killed when the test ends.
+//!
+//! The binaries are the workspace's own (`gale`, `wordcount`), found next to the test
+//! executable; when they are missing (a `cargo test` of this crate alone), they are built
+//! into `target/cluster-bins` first.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Cluster tests run one at a time (each starts several processes; two cores).
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The `target/<profile>` directory this test runs from.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    // target/debug/deps/<test> -> target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The path of a workspace binary (`gale`, `wordcount`), built if needed.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let here = profile_dir().join(name);
+    if here.exists() {
+        return here;
+    }
+    let dir = BUILT.get_or_init(|| {
+        let target = profile_dir()
+            .parent()
+            .expect("target dir")
+            .join("cluster-bins");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "gale", "--bin", "gale", "-p", "wordcount"])
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building gale and wordcount failed");
+        target.join("debug")
+    });
+    dir.join(name)
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running cluster.
+pub struct Cluster {
+    /// Its directory (nimbus and supervisor state, logs, test files).
+    pub dir: PathBuf,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    nimbus_port: u16,
+    /// The secret every daemon and client uses.
+    pub secret: String,
+    nimbus: Option<Child>,
+    supervisors: Vec<Option<Child>>,
+    /// Each supervisor's id.
+    pub supervisor_ids: Vec<String>,
+    /// Extra environment for the daemons (their workers inherit it).
+    env: Vec<(String, String)>,
+}
+
+impl Cluster {
+    /// Nimbus plus `supervisors` supervisors with `slots` ports each. The supervisor
+    /// timeout is 3 s.
+    pub fn start(name: &str, supervisors: usize, slots: usize, env: &[(&str, &str)]) -> Cluster {
+        let dir = std::env::temp_dir().join(format!(
+            "gale-cluster-{name}-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test dir");
+        let nimbus_port = free_port();
+        let mut c = Cluster {
+            url: format!("http://127.0.0.1:{nimbus_port}"),
+            nimbus_port,
+            secret: format!("test-secret-{name}"),
+            nimbus: None,
+            supervisors: Vec::new(),
+            supervisor_ids: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .chain([("GALE_TEST_DIR".to_string(), dir.display().to_string())])
+                .collect(),
+            dir,
+        };
+        c.start_nimbus();
+        for s in 0..supervisors {
+            let ports: Vec<String> = (0..slots).map(|_| free_port().to_string()).collect();
+            let id = format!("sup{s}");
+            let child = c.daemon(
+                &format!("supervisor-{s}"),
+                &[
+                    "supervisor",
+                    "--nimbus",
+                    &c.url.clone(),
+                    "--id",
+                    &id,
+                    "--ports",
+                    &ports.join(","),
+                    "--dir",
+                    &c.dir.join(&id).display().to_string(),
+                ],
+            );
+            c.supervisors.push(Some(child));
+            c.supervisor_ids.push(id);
+        }
+        let ids = c.supervisor_ids.clone();
+        c.wait_for("every supervisor registered", Duration::from_secs(30), |c| {
+            let list = c.list();
+            ids.iter().all(|id| {
+                list.lines()
+                    .any(|l| l.starts_with(&format!("supervisor {id} ")) && l.contains(" alive "))
+            })
+        });
+        c
+    }
+
+    fn daemon(&self, log: &str, args: &[&str]) -> Child {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{log}.log")))
+            .expect("log file");
+        let err = out.try_clone().expect("log file");
+        Command::new(workspace_bin("gale"))
+            .args(args)
+            .env("GALE_SECRET", &self.secret)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("gale starts")
+    }
+
+    /// Starts nimbus (again) on its port and directory.
+    pub fn start_nimbus(&mut self) {
+        let child = self.daemon(
+            "nimbus",
+            &[
+                "nimbus",
+                "--listen",
+                &format!("127.0.0.1:{}", self.nimbus_port),
+                "--dir",
+                &self.dir.join("nimbus").display().to_string(),
+                "--supervisor-timeout",
+                "3s",
+                "--worker-timeout",
+                "20s",
+            ],
+        );
+        self.nimbus = Some(child);
+        self.wait_for("nimbus answers", Duration::from_secs(30), |c| {
+            c.gale(&["list"]).status.success()
+        });
+    }
+
+    /// `kill -9` nimbus.
+    pub fn kill_nimbus(&mut self) {
+        if let Some(mut n) = self.nimbus.take() {
+            let _ = n.kill();
+            let _ = n.wait();
+        }
+    }
+
+    /// `kill -9` supervisor `i`.
+    pub fn kill_supervisor(&mut self, i: usize) {
+        if let Some(mut s) = self.supervisors[i].take() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+    }
+
+    /// Runs `gale ARGS --nimbus URL` with the cluster's secret.
+    pub fn gale(&self, args: &[&str]) -> Output {
+        self.gale_with(args, Some(&self.secret))
+    }
+
+    /// Runs `gale ARGS --nimbus URL` with `secret` (none: no secret at all).
+    pub fn gale_with(&self, args: &[&str], secret: Option<&str>) -> Output {
+        let mut cmd = Command::new(workspace_bin("gale"));
+        cmd.args(args).arg("--nimbus").arg(&self.url);
+        cmd.env_remove("GALE_SECRET");
+        if let Some(s) = secret {
+            cmd.env("GALE_SECRET", s);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd.output().expect("gale runs")
+    }
+
+    /// `gale list`'s output (empty on failure).
+    pub fn list(&self) -> String {
+        String::from_utf8_lossy(&self.gale(&["list"]).stdout).into_owned()
+    }
+
+    /// Polls `f` every 200 ms until it is true; panics with `what` and the daemons' logs
+    /// after `timeout`.
+    pub fn wait_for(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Cluster) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "timed out after {timeout:?} waiting for: {what}\n--- gale list:\n{}\n--- logs:\n{}",
+            self.list(),
+            self.logs()
+        );
+    }
+
+    /// Every daemon and worker log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        let mut stack = vec![self.dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "log") {
+                    let text = std::fs::read_to_string(&p).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                    s.push_str(&format!("=== {}\n", p.display()));
+                    for l in tail.into_iter().rev() {
+                        s.push_str(l);
+                        s.push('\n');
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// The pids of the worker processes of topology `id` (from /proc).
+    pub fn worker_pids(&self, id: &str) -> Vec<u32> {
+        let mut pids = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<String> = cmd
+                .split(|&b| b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_worker = args.get(1).is_some_and(|a| a == "worker");
+            let ours = args.windows(2).any(|w| w[0] == "--topology" && w[1] == id)
+                && args.windows(2).any(|w| w[0] == "--nimbus" && w[1] == self.url);
+            let zombie = std::fs::read_to_string(e.path().join("stat"))
+                .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"));
+            if is_worker && ours && !zombie {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for s in self.supervisors.iter_mut().flatten() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+        self.kill_nimbus();
+    }
+}
+
+/// `kill -9 pid`.
+pub fn kill9(pid: u32) {
+    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+}
+
+/// Every id below `total` that the durable spout recorded as acked (in `dir`).
+pub fn acked_ids(dir: &Path) -> std::collections::BTreeSet<u64> {
+    let mut ids = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("acked-") {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            ids.extend(text.lines().filter_map(|l| l.trim().parse::<u64>().ok()));
+        }
+    }
+    ids
+}

@@ -1,0 +1,114 @@
+//! Components of `cluster_acking.topo`, run as worker processes by the cluster tests.
+//!
+//! The spout is a durable source, like a Kafka partition with committed offsets: task `i`
+//! of `n` owns ids `i, i + n, ...` below `GALE_TEST_IDS`; each acked id is appended to
+//! `GALE_TEST_DIR/acked-<task>.txt`, and a (re)started task skips the ids already there.
+//! Failed ids are emitted again. It emits at most `GALE_TEST_RATE` ids per second per
+//! task, so a test can kill processes while it runs.
+
+use crate::cluster_acking::Msg;
+use gale::{Bolt, Emitter, ExecResult, Spout, SpoutStatus, TaskContext};
+use std::collections::{BTreeSet, VecDeque};
+use std::io::Write;
+use std::time::Instant;
+
+/// The spout: a replayable source of ids.
+#[derive(Default)]
+pub struct DurableIds {
+    todo: VecDeque<u64>,
+    log: Option<std::fs::File>,
+    rate: f64,
+    start: Option<Instant>,
+    emitted: u64,
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Spout for DurableIds {
+    type Out = Msg;
+
+    fn open(&mut self, ctx: &TaskContext) {
+        let dir = std::env::var("GALE_TEST_DIR").unwrap_or_else(|_| ".".into());
+        let total = env_u64("GALE_TEST_IDS", 10_000);
+        self.rate = env_u64("GALE_TEST_RATE", 5_000) as f64;
+        let path = format!("{dir}/acked-{}.txt", ctx.task_index());
+        let done: BTreeSet<u64> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let (i, n) = (ctx.task_index() as u64, ctx.task_count() as u64);
+        self.todo = (i..total)
+            .step_by(n as usize)
+            .filter(|id| !done.contains(id))
+            .collect();
+        self.log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok();
+        eprintln!(
+            "cluster_acking: task {i} resumes with {} ids to go ({} acked before)",
+            self.todo.len(),
+            done.len()
+        );
+    }
+
+    fn next_tuple(&mut self, out: &mut impl Emitter<Msg>) -> SpoutStatus {
+        let start = *self.start.get_or_insert_with(Instant::now);
+        if self.emitted as f64 > start.elapsed().as_secs_f64() * self.rate {
+            return SpoutStatus::Idle;
+        }
+        match self.todo.pop_front() {
+            Some(id) => {
+                out.emit_with_id(id, Msg { id });
+                self.emitted += 1;
+                SpoutStatus::Active
+            }
+            // Never done: a streaming source waits for more (and for failed ids).
+            None => SpoutStatus::Idle,
+        }
+    }
+
+    fn ack(&mut self, id: u64) {
+        if let Some(f) = self.log.as_mut() {
+            let _ = writeln!(f, "{id}");
+        }
+    }
+
+    fn fail(&mut self, id: u64) {
+        self.todo.push_back(id);
+    }
+}
+
+/// Passes each id on.
+#[derive(Default)]
+pub struct Relay;
+
+impl Bolt for Relay {
+    type In = Msg;
+    type Out = Msg;
+
+    fn execute(&mut self, m: Msg, out: &mut impl Emitter<Msg>) -> ExecResult {
+        out.emit(m);
+        Ok(())
+    }
+}
+
+/// Consumes ids (acked when `execute` returns).
+#[derive(Default)]
+pub struct Sink;
+
+impl Bolt for Sink {
+    type In = Msg;
+    type Out = ();
+
+    fn execute(&mut self, _m: Msg, _out: &mut impl Emitter<()>) -> ExecResult {
+        Ok(())
+    }
+}
