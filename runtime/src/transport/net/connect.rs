@@ -1,0 +1,155 @@
+//! Opening connections: the listener (peers with a lower index dial this worker) and one
+//! dialer per peer with a higher index (redialing with backoff, forever).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::BufReader;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::conn;
+use super::handshake::{self, Failure};
+use super::link::Link;
+use super::shared::{Shared, TaskGuard, bump};
+use super::tls::BoxStream;
+
+/// Bytes of a connection's read buffer.
+const READ_BUFFER: usize = 64 * 1024;
+/// The first redial delay; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// The longest redial delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Accepts connections until the plane stops (then drops the listener, freeing the port).
+pub(super) async fn listen(shared: Arc<Shared>, listener: TcpListener, _guard: TaskGuard) {
+    loop {
+        tokio::select! {
+            () = shared.stopped() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, addr)) => {
+                    let guard = TaskGuard::new(&shared);
+                    tokio::spawn(accept_one(Arc::clone(&shared), tcp, addr, guard));
+                }
+                Err(e) => {
+                    log!(shared.me, "accepting a connection: {e}");
+                    // E.g. out of file descriptors: don't spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+/// TLS (if configured) and the handshake on an accepted connection, then runs it.
+async fn accept_one(shared: Arc<Shared>, tcp: TcpStream, addr: SocketAddr, _guard: TaskGuard) {
+    let attempt = async {
+        let _ = tcp.set_nodelay(true);
+        let stream: BoxStream = match &shared.tls {
+            Some(tls) => tls
+                .accept(tcp)
+                .await
+                .map_err(|e| Failure::Rejected(format!("TLS handshake failed: {e}")))?,
+            None => Box::new(tcp),
+        };
+        let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
+        let (peer, credit) = handshake::accept(&shared, &mut stream, addr).await?;
+        Ok::<_, Failure>((stream, peer, credit))
+    };
+    let outcome = tokio::select! {
+        () = shared.stopped() => return,
+        outcome = tokio::time::timeout(handshake::TIMEOUT, attempt) => outcome,
+    };
+    match outcome {
+        Ok(Ok((stream, peer, credit))) => {
+            let Some(link) = shared.links.get(&peer) else {
+                return; // checked by the handshake
+            };
+            conn::run(Arc::clone(&shared), Arc::clone(link), stream, credit).await;
+        }
+        Ok(Err(failure)) => {
+            bump(&shared.stats.rejected, 1);
+            log!(shared.me, "rejected a connection from {addr}: {failure}");
+        }
+        Err(_) => {
+            bump(&shared.stats.rejected, 1);
+            log!(
+                shared.me,
+                "rejected a connection from {addr}: no handshake within {:?}",
+                handshake::TIMEOUT
+            );
+        }
+    }
+}
+
+/// Dials `link`'s peer until the plane stops: runs each connection until it breaks, then
+/// redials after a backoff (50 ms doubling to 1 s, back to 50 ms after a connection
+/// that lasted at least 1 s).
+pub(super) async fn dial(shared: Arc<Shared>, link: Arc<Link>, _guard: TaskGuard) {
+    let mut backoff = FIRST_BACKOFF;
+    // The last failure logged: a peer that stays down is reported once, not every second.
+    let mut last_logged: Option<String> = None;
+    while !shared.is_closing() {
+        let outcome = tokio::select! {
+            () = shared.stopped() => return,
+            outcome = tokio::time::timeout(handshake::TIMEOUT, dial_once(&shared, &link)) => outcome,
+        };
+        let failure = match outcome {
+            Ok(Ok((stream, credit))) => {
+                last_logged = None;
+                let started = Instant::now();
+                conn::run(Arc::clone(&shared), Arc::clone(&link), stream, credit).await;
+                // A connection that breaks at once (say, a protocol error) keeps backing
+                // off; one that lived a while starts over from the shortest delay.
+                if started.elapsed() >= MAX_BACKOFF {
+                    backoff = FIRST_BACKOFF;
+                }
+                None
+            }
+            Ok(Err(Failure::Rejected(reason))) => {
+                bump(&shared.stats.rejected, 1);
+                Some(format!("handshake failed: {reason}"))
+            }
+            Ok(Err(Failure::Io(e))) => Some(e.to_string()),
+            Err(_) => Some(format!("no handshake within {:?}", handshake::TIMEOUT)),
+        };
+        if let Some(failure) = failure
+            && !shared.is_closing()
+            && last_logged.as_ref() != Some(&failure)
+        {
+            log!(
+                shared.me,
+                "dialing worker {} at {}: {failure} (retrying)",
+                link.peer,
+                link.addr
+            );
+            last_logged = Some(failure);
+        }
+        tokio::select! {
+            () = shared.stopped() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One connection attempt: TCP, TLS if configured, the handshake.
+async fn dial_once(shared: &Shared, link: &Link) -> Result<(BufReader<BoxStream>, u32), Failure> {
+    let tcp = TcpStream::connect(link.addr).await.map_err(Failure::Io)?;
+    let _ = tcp.set_nodelay(true);
+    let stream: BoxStream = match &shared.tls {
+        Some(tls) => tls
+            .connect(link.addr.ip(), tcp)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => {
+                    Failure::Rejected(format!("TLS handshake failed: {e}"))
+                }
+                _ => Failure::Io(e),
+            })?,
+        None => Box::new(tcp),
+    };
+    let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
+    let credit = handshake::dial(shared, &mut stream, link.peer).await?;
+    Ok((stream, credit))
+}
