@@ -125,13 +125,18 @@ impl Cluster {
             c.supervisor_ids.push(id);
         }
         let ids = c.supervisor_ids.clone();
-        c.wait_for("every supervisor registered", Duration::from_secs(30), |c| {
-            let list = c.list();
-            ids.iter().all(|id| {
-                list.lines()
-                    .any(|l| l.starts_with(&format!("supervisor {id} ")) && l.contains(" alive "))
-            })
-        });
+        c.wait_for(
+            "every supervisor registered",
+            Duration::from_secs(30),
+            |c| {
+                let list = c.list();
+                ids.iter().all(|id| {
+                    list.lines().any(|l| {
+                        l.starts_with(&format!("supervisor {id} ")) && l.contains(" alive ")
+                    })
+                })
+            },
+        );
         c
     }
 
@@ -269,7 +274,9 @@ impl Cluster {
                 .collect();
             let is_worker = args.get(1).is_some_and(|a| a == "worker");
             let ours = args.windows(2).any(|w| w[0] == "--topology" && w[1] == id)
-                && args.windows(2).any(|w| w[0] == "--nimbus" && w[1] == self.url);
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == "--nimbus" && w[1] == self.url);
             let zombie = std::fs::read_to_string(e.path().join("stat"))
                 .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"));
             if is_worker && ours && !zombie {

@@ -64,7 +64,10 @@ fn word_count_on_two_workers_matches_the_ground_truth() {
     let logs1 = c.dir.join("sup1").join("logs").join(&id);
     for dir in [logs, logs1] {
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            for line in std::fs::read_to_string(e.path()).unwrap_or_default().lines() {
+            for line in std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+            {
                 let mut parts = line.split(' ');
                 if let (Some(w), Some(n), None) = (parts.next(), parts.next(), parts.next())
                     && let Ok(n) = n.parse::<u64>()
@@ -110,10 +113,14 @@ fn kill_9_of_a_worker_restarts_it_and_loses_no_message() {
     let before = c.worker_pids(&id);
     assert_eq!(before.len(), 2, "{}", c.list());
     kill9(before[1]);
-    c.wait_for("the supervisor restarted the worker", Duration::from_secs(30), |c| {
-        let now = c.worker_pids(&id);
-        now.len() == 2 && !now.contains(&before[1])
-    });
+    c.wait_for(
+        "the supervisor restarted the worker",
+        Duration::from_secs(30),
+        |c| {
+            let now = c.worker_pids(&id);
+            now.len() == 2 && !now.contains(&before[1])
+        },
+    );
     c.wait_for("every id acked", Duration::from_secs(120), |c| {
         acked_ids(&c.dir) == all_ids(IDS)
     });
@@ -166,14 +173,21 @@ fn kill_9_of_nimbus_leaves_the_topology_running_and_a_new_nimbus_knows_it() {
     let pids = c.worker_pids(&id);
     c.kill_nimbus();
     let acked = acked_ids(&c.dir).len();
-    c.wait_for("progress while nimbus is down", Duration::from_secs(30), |c| {
-        acked_ids(&c.dir).len() > acked + 2000
-    });
+    c.wait_for(
+        "progress while nimbus is down",
+        Duration::from_secs(30),
+        |c| acked_ids(&c.dir).len() > acked + 2000,
+    );
     assert_eq!(c.worker_pids(&id), pids, "workers kept running untouched");
     c.start_nimbus();
     let after = version(&c).expect("the new nimbus lists the topology");
     assert!(after.contains("running"), "{after}");
-    let v = |s: &str| s.split("version ").nth(1).and_then(|r| r.split(' ').next()).map(str::to_string);
+    let v = |s: &str| {
+        s.split("version ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .map(str::to_string)
+    };
     assert_eq!(v(&after), v(&before), "same assignment: {before} / {after}");
     c.wait_for("every id acked", Duration::from_secs(120), |c| {
         acked_ids(&c.dir) == all_ids(IDS)
@@ -222,7 +236,11 @@ fn calls_without_the_secret_or_with_a_wrong_one_are_rejected_and_change_nothing(
     }
     let out = c.gale_with(&["list"], Some("not-the-secret"));
     assert!(!out.status.success());
-    assert!(listed(&c).contains("version 1 "), "nothing changed: {}", c.list());
+    assert!(
+        listed(&c).contains("version 1 "),
+        "nothing changed: {}",
+        c.list()
+    );
     assert_eq!(c.worker_pids(&id), pids, "the workers are untouched");
     // With the secret, a rebalance goes through (a new assignment version) ...
     let out = c.gale(&["rebalance", "cluster_acking", "--parallelism", "relay=1"]);
@@ -230,7 +248,11 @@ fn calls_without_the_secret_or_with_a_wrong_one_are_rejected_and_change_nothing(
     assert!(listed(&c).contains("version 2 "), "{}", c.list());
     // ... a parallelism above the tasks is refused with the reason ...
     let out = c.gale(&["rebalance", "cluster_acking", "--parallelism", "relay=9"]);
-    assert!(text(&out).contains("parallelism must be 1..=4"), "{}", text(&out));
+    assert!(
+        text(&out).contains("parallelism must be 1..=4"),
+        "{}",
+        text(&out)
+    );
     // ... and kill stops every process of the topology.
     let out = c.gale(&["kill", "cluster_acking"]);
     assert!(out.status.success(), "{}", text(&out));

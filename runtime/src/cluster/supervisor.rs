@@ -174,11 +174,11 @@ async fn sync(
         .map(|(k, _)| k.clone())
         .collect();
     for k in stale {
-        if let Some(mut w) = workers.remove(&k) {
-            if let Some(child) = w.child.as_mut() {
-                let _ = child.kill().await;
-                eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
-            }
+        if let Some(mut w) = workers.remove(&k)
+            && let Some(child) = w.child.as_mut()
+        {
+            let _ = child.kill().await;
+            eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
         }
     }
     for (k, a) in wanted {

@@ -13,6 +13,10 @@ use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// A unit's senders (one per task, in task order) and, per executor, its queue's receive
+/// side (`None` for an executor in another worker).
+pub(crate) type Inboxes<T> = (Vec<TaskSender<T>>, Vec<Option<Receiver<Message<T>>>>);
+
 /// Which worker runs each executor, and how to reach the others.
 pub struct Placement {
     me: u32,
@@ -151,7 +155,7 @@ impl Placement {
         chain: usize,
         lane: Lane,
         make_queue: impl Fn() -> (Sender<Message<T>>, Receiver<Message<T>>),
-    ) -> (Vec<TaskSender<T>>, Vec<Option<Receiver<Message<T>>>>) {
+    ) -> Inboxes<T> {
         let c = &desc.chains[chain];
         let unit = Unit {
             tasks: c.tasks,
@@ -167,7 +171,7 @@ impl Placement {
         &self,
         desc: &TopologyDesc,
         make_queue: impl Fn() -> (Sender<Message<T>>, Receiver<Message<T>>),
-    ) -> (Vec<TaskSender<T>>, Vec<Option<Receiver<Message<T>>>>) {
+    ) -> Inboxes<T> {
         let n = self.ackers.len() as u32;
         let unit = Unit {
             tasks: n,
@@ -183,7 +187,7 @@ impl Placement {
         unit: &Unit<'_>,
         lane: Lane,
         make_queue: impl Fn() -> (Sender<Message<T>>, Receiver<Message<T>>),
-    ) -> (Vec<TaskSender<T>>, Vec<Option<Receiver<Message<T>>>>) {
+    ) -> Inboxes<T> {
         let mut senders = Vec::with_capacity(unit.tasks as usize);
         let mut receivers = Vec::with_capacity(unit.parallelism as usize);
         for e in 0..unit.parallelism {

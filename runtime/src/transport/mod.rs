@@ -131,7 +131,10 @@ impl<T> TaskSender<T> {
             Route::Local(tx) => tx
                 .send(Message::End { slot: self.slot })
                 .map_err(|_| SendError(Vec::new())),
-            Route::Remote(r) => r.send_end().map_err(|()| SendError(Vec::new())),
+            Route::Remote(r) => {
+                r.send_end();
+                Ok(())
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 //! The glue between typed task queues and the byte channels of the data plane: a
-//! [`TaskSender`](super::TaskSender) to a task in another worker encodes its batches
+//! [`TaskSender`] to a task in another worker encodes its batches
 //! ([`NetSender`]), and a task of this worker receives the batches others send it
 //! ([`TaskInbound`]).
 
@@ -32,8 +32,8 @@ pub fn channel_id(task: TaskId, lane: Lane) -> ChannelId {
 pub trait RemoteSend<T>: Send + Sync {
     /// Encodes and sends a batch. A down link drops it (counted); acking replays it.
     fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>>;
-    /// Sends the end of this producer's stream.
-    fn send_end(&self) -> Result<(), ()>;
+    /// Sends the end of this producer's stream (a down link drops it, counted).
+    fn send_end(&self);
 }
 
 /// Batches dropped because the link to their worker was down, process-wide.
@@ -61,11 +61,10 @@ impl<T: Codec> RemoteSend<T> for NetSender {
         Ok(())
     }
 
-    fn send_end(&self) -> Result<(), ()> {
+    fn send_end(&self) {
         if self.out.send_end().is_err() {
             DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(())
     }
 }
 
