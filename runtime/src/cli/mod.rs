@@ -71,6 +71,13 @@ fn command(name: &'static str) -> Command {
                         .value_name("N")
                         .value_parser(clap::value_parser!(u32).range(1..=1024))
                         .help("Worker processes (default: the topology's `workers` setting)"),
+                )
+                .arg(
+                    Arg::new("set")
+                        .long("set")
+                        .value_name("KEY=VALUE")
+                        .action(ArgAction::Append)
+                        .help("Override a config entry the components read (repeatable)"),
                 ),
         )
         .subcommand(
@@ -197,7 +204,14 @@ fn submit(topology: Topology, m: &clap::ArgMatches) -> ExitCode {
     let result = (|| {
         let security = cli::security_from(m)?;
         let nimbus = m.get_one::<String>("nimbus").cloned().unwrap_or_default();
-        let plan = submit::plan(topology.desc(), m.get_one::<u32>("workers").copied());
+        let mut plan = submit::plan(topology.desc(), m.get_one::<u32>("workers").copied());
+        for kv in m.get_many::<String>("set").into_iter().flatten() {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("--set expects KEY=VALUE, got `{kv}`"))?;
+            plan.config
+                .insert(k.trim().to_string(), v.trim().to_string());
+        }
         let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -155,6 +155,13 @@ fn command() -> Command {
                             .long("workers")
                             .value_name("N")
                             .help("Worker processes (default: the topology's `workers`)"),
+                    )
+                    .arg(
+                        Arg::new("set")
+                            .long("set")
+                            .value_name("KEY=VALUE")
+                            .action(ArgAction::Append)
+                            .help("Override a config entry (repeatable)"),
                     ),
             )
             .subcommand(
@@ -270,6 +277,9 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
             cmd.arg("submit").arg("--nimbus").arg(nimbus());
             if let Some(w) = m.get_one::<String>("workers") {
                 cmd.arg("--workers").arg(w);
+            }
+            for kv in m.get_many::<String>("set").into_iter().flatten() {
+                cmd.arg("--set").arg(kv);
             }
             cmd.envs(security.to_env());
             let status = cmd

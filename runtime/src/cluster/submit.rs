@@ -41,6 +41,7 @@ pub fn plan(desc: &TopologyDesc, workers: Option<u32>) -> Plan {
                 spout: desc.components[c.components[0]].kind == Kind::Spout,
             })
             .collect(),
+        config: Default::default(),
     }
 }
 

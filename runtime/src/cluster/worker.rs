@@ -74,6 +74,16 @@ fn run_in(
         .map_err(|s| format!("cannot get the assignment: {}", status_text(&s)))?
         .into_inner();
     let desc = cluster_desc(topology.desc, &assignment)?;
+    crate::topology::set_config_overrides(
+        assignment
+            .config
+            .iter()
+            .map(|(k, v)| {
+                let key: &'static str = Box::leak(k.clone().into_boxed_str());
+                (key, crate::topology::ConfigValue::parse(v))
+            })
+            .collect(),
+    );
     let me = args.worker;
     let mut placement = placement(desc, &assignment, me)?;
     let (listen, peers) = addresses(&assignment, me)?;

@@ -170,6 +170,7 @@ impl State {
                 ackers: plan.ackers,
                 workers: Vec::new(),
                 executors: Vec::new(),
+                config: plan.config.clone(),
             }),
             plan: Some(plan),
             sha256,

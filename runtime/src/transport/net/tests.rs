@@ -490,8 +490,17 @@ fn a_restarted_peer_reconnects() {
     assert!(zero.stats().dropped >= 2);
 
     let (in1, rec1) = recorders(&[5]);
-    let one = DataPlane::start(config(1, addr, &[(0, unused())]), in1, rt.handle())
-        .expect("restart worker 1 on the same port");
+    // The old listener's socket may take a moment to be released under load.
+    let start = Instant::now();
+    let one = loop {
+        match DataPlane::start(config(1, addr, &[(0, unused())]), in1.clone(), rt.handle()) {
+            Ok(p) => break p,
+            Err(_) if start.elapsed() < LONG => {
+                thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("restart worker 1 on the same port: {e}"),
+        }
+    };
     assert!(zero.wait_connected(LONG) && one.wait_connected(LONG));
     assert_eq!(zero.stats().reconnects, 1);
     let sender = thread::spawn(move || send_all(&out, 500, 0));
