@@ -2,13 +2,13 @@
 # Cluster benchmark: word count on 2 worker processes vs local mode (same binary, same
 # input, same run), and failure detection + recovery after `kill -9` of a worker.
 #
-#   bash bench/cluster.sh [REPEAT]      (default 300: ~3.3M words)
+#   bash bench/cluster.sh [REPEAT]      (default 5000: ~2.9M words)
 #
 # Starts nimbus and two supervisors (two slots each) on 127.0.0.1 from release binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPEAT=${1:-300}
-cargo build --release -q -p gale --bin gale -p wordcount -p gale-tests --bin cluster_acking
+REPEAT=${1:-5000}
+cargo build --release -q -p gale -p wordcount -p gale-tests --bins
 BIN=target/release
 DIR=$(mktemp -d /tmp/gale-bench.XXXX)
 export GALE_SECRET=bench-secret GALE_TEST_DIR=$DIR GALE_TEST_IDS=400000 GALE_TEST_RATE=20000
@@ -16,6 +16,7 @@ PORT=$((20000 + RANDOM % 20000))
 URL=http://127.0.0.1:$PORT
 pids=()
 cleanup() { kill -9 "${pids[@]}" 2>/dev/null || true; }
+calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 trap cleanup EXIT
 $BIN/gale nimbus --listen 127.0.0.1:$PORT --dir $DIR/nimbus --supervisor-timeout 3s >$DIR/nimbus.log 2>&1 & pids+=($!)
 sleep 0.5
@@ -29,15 +30,15 @@ echo "input: bundled text x $REPEAT = $total words"
 
 # Local mode, same binary.
 local_s=$($BIN/wordcount run --set repeat=$REPEAT --no-progress 2>&1 >/dev/null | sed -n 's/.*finished in \([0-9.]*\) s.*/\1/p')
-echo "local mode (1 process):        $(echo "$total / $local_s" | bc) words/s  ($local_s s)"
+echo "local mode (1 process):        $(calc "$total / $local_s") words/s  ($local_s s)"
 
 # Cluster: submit to finished, as nimbus sees it.
 t0=$(date +%s.%N)
 $BIN/wordcount submit --nimbus $URL --workers 2 --set repeat=$REPEAT >/dev/null
 until $BIN/gale list --nimbus $URL | grep -q "wordcount-1  finished"; do sleep 0.05; done
 t1=$(date +%s.%N)
-cluster_s=$(echo "$t1 - $t0" | bc)
-echo "cluster (2 workers, submit to finished, incl. upload + process start): $(echo "$total / $cluster_s" | bc) words/s  ($cluster_s s)"
+cluster_s=$(calc "$t1 - $t0")
+echo "cluster (2 workers, submit to finished, incl. upload + process start): $(calc "$total / $cluster_s") words/s  ($cluster_s s)"
 # Workers print their own elapsed time: the run itself, without the upload and startup.
 $BIN/gale list --nimbus $URL | sed -n '/wordcount-1/,/^topology\|^supervisor/p' | head -12
 $BIN/gale kill wordcount --nimbus $URL >/dev/null
@@ -47,19 +48,19 @@ $BIN/gale kill wordcount --nimbus $URL >/dev/null
 $BIN/cluster_acking submit --nimbus $URL --workers 2 >/dev/null
 acked() { cat $DIR/acked-*.txt 2>/dev/null | wc -l; }
 until [ "$(acked)" -gt 20000 ]; do sleep 0.1; done
-victim=$(pgrep -f "cluster_acking worker .*--worker 1" | head -1)
+victim=$(pgrep -f "worker --nimbus $URL --topology cluster_acking-[0-9]* --worker 1" | head -1)
 k0=$(date +%s.%N)
 kill -9 "$victim"
-until pgrep -f "cluster_acking worker .*--worker 1" | grep -vq "^$victim$"; do sleep 0.01; done
+until pgrep -f "worker --nimbus $URL --topology cluster_acking-[0-9]* --worker 1" | grep -vq "^$victim$"; do sleep 0.01; done
 k1=$(date +%s.%N)
 a=$(acked); until [ "$(acked)" -gt $((a + 5000)) ]; do sleep 0.01; done
 k2=$(date +%s.%N)
-echo "kill -9 of a worker: restarted by its supervisor after $(echo "$k1 - $k0" | bc) s; acks flowing again (+5000) after $(echo "$k2 - $k0" | bc) s"
+echo "kill -9 of a worker: restarted by its supervisor after $(calc "$k1 - $k0") s; acks flowing again (+5000) after $(calc "$k2 - $k0") s"
 # Supervisor death: detection by nimbus after the 3 s heartbeat timeout.
 sup=${pids[1]}
 s0=$(date +%s.%N)
 kill -9 "$sup"
 until $BIN/gale list --nimbus $URL | grep -q "worker 0 on s1 .*" && $BIN/gale list --nimbus $URL | grep -q "worker 1 on s1 "; do sleep 0.05; done
 s1=$(date +%s.%N)
-echo "kill -9 of a supervisor: its workers reassigned to the other after $(echo "$s1 - $s0" | bc) s (timeout 3 s)"
+echo "kill -9 of a supervisor: its workers reassigned to the other after $(calc "$s1 - $s0") s (timeout 3 s)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
