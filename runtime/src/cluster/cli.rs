@@ -3,7 +3,7 @@
 //! Every command reads the cluster secret from `--secret-file` or `GALE_SECRET`, and TLS
 //! files from `--tls-cert/--tls-key/--tls-ca` or `GALE_TLS_CERT/KEY/CA`.
 
-use super::client::{connect, status_text};
+use super::client::{Client, connect, status_text};
 use super::nimbus::NimbusConfig;
 use super::proto::{KillRequest, ListReply, ListRequest, ParallelismChange, RebalanceRequest};
 use super::security::{Secret, Security, TlsFiles};
@@ -292,24 +292,14 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
             }
         }
         "list" => {
-            let reply = runtime()?.block_on(async {
-                let mut c = connect(&nimbus(), &security).await?;
-                c.list(ListRequest {})
-                    .await
-                    .map(tonic::Response::into_inner)
-                    .map_err(|s| status_text(&s))
-            })?;
+            let reply = call(&nimbus(), &security, async |c| c.list(ListRequest {}).await)?;
             print!("{}", render_list(&reply));
             Ok(())
         }
         "kill" => {
             let name = m.get_one::<String>("name").cloned().unwrap_or_default();
-            let reply = runtime()?.block_on(async {
-                let mut c = connect(&nimbus(), &security).await?;
-                c.kill(KillRequest { name })
-                    .await
-                    .map(tonic::Response::into_inner)
-                    .map_err(|s| status_text(&s))
+            let reply = call(&nimbus(), &security, async |c| {
+                c.kill(KillRequest { name }).await
             })?;
             println!("killed {}", reply.topology_id);
             Ok(())
@@ -330,12 +320,8 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
                     parallelism,
                 });
             }
-            let reply = runtime()?.block_on(async {
-                let mut c = connect(&nimbus(), &security).await?;
-                c.rebalance(RebalanceRequest { name, changes })
-                    .await
-                    .map(tonic::Response::into_inner)
-                    .map_err(|s| status_text(&s))
+            let reply = call(&nimbus(), &security, async |c| {
+                c.rebalance(RebalanceRequest { name, changes }).await
             })?;
             println!(
                 "rebalanced {} (version {})",
@@ -345,6 +331,21 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
         }
         other => Err(format!("unknown command `{other}`")),
     }
+}
+
+/// Connects to nimbus and makes one call; a refused call is the error.
+fn call<R>(
+    url: &str,
+    security: &Security,
+    f: impl AsyncFnOnce(&mut Client) -> Result<tonic::Response<R>, tonic::Status>,
+) -> Result<R, String> {
+    runtime()?.block_on(async {
+        let mut c = connect(url, security).await?;
+        f(&mut c)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| status_text(&s))
+    })
 }
 
 /// `gale list`'s table.

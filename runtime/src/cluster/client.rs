@@ -63,7 +63,6 @@ pub fn source_chain(e: &dyn std::error::Error) -> String {
 pub fn status_text(s: &tonic::Status) -> String {
     match s.code() {
         tonic::Code::Unauthenticated => format!("rejected: {}", s.message()),
-        tonic::Code::Unknown | tonic::Code::Internal => s.message().to_string(),
         _ => s.message().to_string(),
     }
 }

@@ -41,6 +41,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 struct Worker {
     assignment: LocalAssignment,
     child: Option<Child>,
+    /// It was started at least once (a later start is a restart).
+    started: bool,
     restarts: u32,
     /// It exited with status 0: finished its input, or told to stop; not restarted for
     /// this version.
@@ -185,6 +187,7 @@ async fn sync(
         let w = workers.entry(k.clone()).or_insert_with(|| Worker {
             assignment: a.clone(),
             child: None,
+            started: false,
             restarts: 0,
             done: false,
             not_before: Instant::now(),
@@ -201,17 +204,19 @@ async fn sync(
         };
         match spawn(config, &binary, &a) {
             Ok(child) => {
-                if w.child.is_none() && w.restarts == 0 && w.not_before <= Instant::now() {
-                    eprintln!(
-                        "gale supervisor: started worker {} of `{}` on port {} (pid {})",
-                        a.worker,
-                        a.topology_id,
-                        a.port,
-                        child.id().unwrap_or(0)
-                    );
+                eprintln!(
+                    "gale supervisor: {} worker {} of `{}` on port {} (pid {})",
+                    if w.started { "restarted" } else { "started" },
+                    a.worker,
+                    a.topology_id,
+                    a.port,
+                    child.id().unwrap_or(0)
+                );
+                if w.started {
+                    w.restarts += 1;
                 }
+                w.started = true;
                 w.child = Some(child);
-                w.restarts += 1;
             }
             Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
         }
