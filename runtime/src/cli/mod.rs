@@ -91,6 +91,17 @@ fn command(name: &'static str) -> Command {
                         .long("worker")
                         .required(true)
                         .value_parser(clap::value_parser!(u32)),
+                )
+                .arg(
+                    Arg::new("version")
+                        .long("version")
+                        .value_parser(clap::value_parser!(u64))
+                        .help("The assignment version the supervisor started it for"),
+                )
+                .arg(
+                    Arg::new("sha256")
+                        .long("sha256")
+                        .help("The SHA-256 of the binary the supervisor started"),
                 ),
         );
     crate::cluster::cli::security_args(cmd)
@@ -132,6 +143,8 @@ where
                 nimbus: m.get_one::<String>("nimbus").cloned().unwrap_or_default(),
                 topology: m.get_one::<String>("topology").cloned().unwrap_or_default(),
                 worker: m.get_one::<u32>("worker").copied().unwrap_or(0),
+                version: m.get_one::<u64>("version").copied(),
+                sha256: m.get_one::<String>("sha256").cloned(),
             };
             ExitCode::from(crate::cluster::worker::run(topology, &args))
         }

@@ -57,6 +57,13 @@ pub fn security_args(cmd: Command) -> Command {
             .global(true)
             .help("CA certificate peers are checked against (else GALE_TLS_CA)"),
     )
+    .arg(
+        Arg::new("tls-server-name")
+            .long("tls-server-name")
+            .value_name("NAME")
+            .global(true)
+            .help("Name nimbus's certificate must carry (else GALE_TLS_SERVER_NAME; default: the URL's host)"),
+    )
 }
 
 /// The security the flags (over the environment) describe.
@@ -75,6 +82,9 @@ pub fn security_from(m: &ArgMatches) -> Result<Security, String> {
             key: key.into(),
             ca: ca.into(),
         });
+    }
+    if let Some(name) = m.get_one::<String>("tls-server-name") {
+        security.tls_server_name = Some(name.clone());
     }
     Ok(security)
 }
@@ -268,6 +278,7 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
                         .map_or("gale-supervisor", String::as_str),
                 ),
                 security,
+                restart: super::restart::RestartPolicy::default(),
             };
             runtime()?.block_on(super::supervisor::serve(config))
         }
@@ -364,13 +375,24 @@ pub fn render_list(reply: &ListReply) -> String {
             t.workers.len()
         ));
         for w in &t.workers {
+            let state = if w.state.is_empty() {
+                if w.alive { "alive" } else { "silent" }
+            } else {
+                w.state.as_str()
+            };
+            let restarts = match (w.restarts, w.last_exit.is_empty()) {
+                (0, true) => String::new(),
+                (n, true) => format!("  restarts {n}"),
+                (n, false) => format!("  restarts {n} (last exit: {})", w.last_exit),
+            };
             s.push_str(&format!(
-                "  worker {} on {} ({}:{})  {}  last heartbeat {} ms ago  [{}]\n",
+                "  worker {} on {} ({}:{})  {}{}  last heartbeat {} ms ago  [{}]\n",
                 w.index,
                 w.supervisor,
                 w.host,
                 w.port,
-                if w.alive { "alive" } else { "silent" },
+                state,
+                restarts,
                 w.last_heartbeat_ms,
                 w.executors.join(", ")
             ));

@@ -2,15 +2,19 @@
 //!
 //! - [`nimbus`]: accepts topology binaries, schedules them onto supervisor slots
 //!   ([`scheduler`]), keeps its metadata in a [`store`], reassigns on failure.
-//! - [`supervisor`]: runs the workers nimbus assigns to its slots, as processes.
+//! - [`supervisor`]: runs the workers nimbus assigns to its slots, as processes, and
+//!   restarts crashed ones with backoff ([`restart`]).
 //! - [`worker`]: a topology binary in worker mode.
 //! - [`submit`], [`client`]: how a binary uploads itself; a connection to nimbus.
-//! - [`security`]: the cluster secret, TLS, and the loopback-only default.
+//! - [`security`]: the cluster secret, TLS, and the loopback-only default; [`auth_gate`]
+//!   checks the secret before a request's body is read.
 
+pub mod auth_gate;
 pub mod cli;
 pub mod client;
 pub mod nimbus;
 pub mod proto;
+pub mod restart;
 pub mod scheduler;
 pub mod security;
 pub mod store;

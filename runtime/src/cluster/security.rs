@@ -22,6 +22,8 @@ pub const ENV_TLS_CERT: &str = "GALE_TLS_CERT";
 pub const ENV_TLS_KEY: &str = "GALE_TLS_KEY";
 /// The environment variable holding the TLS CA certificate file (PEM).
 pub const ENV_TLS_CA: &str = "GALE_TLS_CA";
+/// The environment variable naming the server name clients expect on nimbus's certificate.
+pub const ENV_TLS_SERVER_NAME: &str = "GALE_TLS_SERVER_NAME";
 
 /// The TLS server name clients expect unless told otherwise.
 pub const DEFAULT_TLS_DOMAIN: &str = "localhost";
@@ -35,6 +37,9 @@ pub struct Security {
     pub secret: Option<Secret>,
     /// The TLS files; `None`: plaintext.
     pub tls: Option<TlsFiles>,
+    /// The name clients expect on nimbus's certificate (`GALE_TLS_SERVER_NAME`); `None`:
+    /// the host of the nimbus URL.
+    pub tls_server_name: Option<String>,
 }
 
 /// The cluster's shared secret: printable ASCII without spaces (so that it fits in a
@@ -176,7 +181,13 @@ impl Security {
     /// TLS files `GALE_TLS_CERT`, `GALE_TLS_KEY`, `GALE_TLS_CA` (all three or none).
     pub fn from_env() -> Result<Security, String> {
         let mut vars = Vec::new();
-        for name in [ENV_SECRET, ENV_TLS_CERT, ENV_TLS_KEY, ENV_TLS_CA] {
+        for name in [
+            ENV_SECRET,
+            ENV_TLS_CERT,
+            ENV_TLS_KEY,
+            ENV_TLS_CA,
+            ENV_TLS_SERVER_NAME,
+        ] {
             if let Some(value) = env_var(name)? {
                 vars.push((name.to_owned(), value));
             }
@@ -188,13 +199,15 @@ impl Security {
     /// (other names are ignored; a later duplicate wins). This is [`Security::from_env`]
     /// without the process environment.
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Security, String> {
-        let (mut secret, mut cert, mut key, mut ca) = (None, None, None, None);
+        let (mut secret, mut cert, mut key, mut ca, mut server_name) =
+            (None, None, None, None, None);
         for (name, value) in vars {
             let slot = match name.as_str() {
                 ENV_SECRET => &mut secret,
                 ENV_TLS_CERT => &mut cert,
                 ENV_TLS_KEY => &mut key,
                 ENV_TLS_CA => &mut ca,
+                ENV_TLS_SERVER_NAME => &mut server_name,
                 _ => continue,
             };
             *slot = Some(value);
@@ -223,7 +236,11 @@ impl Security {
                 ));
             }
         };
-        Ok(Security { secret, tls })
+        Ok(Security {
+            secret,
+            tls,
+            tls_server_name: nonempty(server_name),
+        })
     }
 
     /// Environment variables that hand this security to a child process (a worker started
@@ -246,6 +263,9 @@ impl Security {
                 vars.push((name.to_owned(), path.to_string_lossy().into_owned()));
             }
         }
+        if let Some(name) = &self.tls_server_name {
+            vars.push((ENV_TLS_SERVER_NAME.to_owned(), name.clone()));
+        }
         vars
     }
 
@@ -254,16 +274,29 @@ impl Security {
     /// status that says whether the secret was missing, malformed or wrong (never echoing
     /// what was sent).
     pub fn check<T>(&self, req: &tonic::Request<T>) -> Result<(), tonic::Status> {
+        self.check_value(req.metadata().get("authorization").map(|v| v.as_bytes()))
+    }
+
+    /// [`Security::check`] on the HTTP/2 headers of a request, before its body is read: what
+    /// the [`super::auth_gate::AuthGate`] in front of every service calls.
+    pub fn check_headers(
+        &self,
+        headers: &tonic::codegen::http::HeaderMap,
+    ) -> Result<(), tonic::Status> {
+        self.check_value(headers.get("authorization").map(|v| v.as_bytes()))
+    }
+
+    fn check_value(&self, value: Option<&[u8]>) -> Result<(), tonic::Status> {
         let Some(secret) = &self.secret else {
             return Ok(());
         };
-        let Some(value) = req.metadata().get("authorization") else {
+        let Some(value) = value else {
             return Err(tonic::Status::unauthenticated(
                 "missing cluster secret: the request has no `authorization` metadata \
                  (give the client the cluster secret with GALE_SECRET or --secret-file)",
             ));
         };
-        let Some(token) = bearer_token(value.as_bytes()) else {
+        let Some(token) = bearer_token(value) else {
             return Err(tonic::Status::unauthenticated(
                 "malformed `authorization` metadata: expected `Bearer <cluster secret>`",
             ));
@@ -348,6 +381,7 @@ mod tests {
 
     fn secured(secret: &str) -> Security {
         Security {
+            tls_server_name: None,
             secret: Some(Secret::new(secret).unwrap()),
             tls: None,
         }
@@ -478,6 +512,7 @@ mod tests {
     #[test]
     fn debug_hides_the_secret() {
         let sec = Security {
+            tls_server_name: None,
             secret: Some(Secret::new("topsecret-xyz").unwrap()),
             tls: Some(tls_files()),
         };
@@ -529,6 +564,7 @@ mod tests {
         assert!(back.secret.is_none() && back.tls.is_none());
 
         let full = Security {
+            tls_server_name: None,
             secret: Some(Secret::new("rt-secret").unwrap()),
             tls: Some(TlsFiles {
                 cert: "/etc/gale/node.pem".into(),
@@ -570,6 +606,7 @@ mod tests {
     #[test]
     fn tls_configs_load() {
         let sec = Security {
+            tls_server_name: None,
             secret: None,
             tls: Some(tls_files()),
         };
@@ -588,6 +625,7 @@ mod tests {
             let mut files = tls_files();
             f(&mut files, missing.clone());
             Security {
+                tls_server_name: None,
                 secret: None,
                 tls: Some(files),
             }
@@ -603,6 +641,7 @@ mod tests {
         let key = certs().join("node.key");
         let cert = certs().join("node.pem");
         let swapped = Security {
+            tls_server_name: None,
             secret: None,
             tls: Some(TlsFiles {
                 cert: key.clone(),
@@ -618,6 +657,7 @@ mod tests {
         let err = swapped.client_tls().unwrap_err();
         assert!(err.contains(&key.display().to_string()), "{err}");
         let swapped_key = Security {
+            tls_server_name: None,
             secret: None,
             tls: Some(TlsFiles {
                 key: cert.clone(),
@@ -693,6 +733,7 @@ mod tests {
         #[tokio::test]
         async fn tls_and_secret() {
             let server_side = Security {
+                tls_server_name: None,
                 secret: Some(Secret::new("round-trip").unwrap()),
                 tls: Some(tls_files()),
             };
@@ -717,6 +758,7 @@ mod tests {
                     .unwrap();
                 ping(channel.clone(), &server_side).await.unwrap();
                 let wrong = Security {
+                    tls_server_name: None,
                     secret: Some(Secret::new("nope").unwrap()),
                     tls: None,
                 };

@@ -8,6 +8,7 @@
 
 use super::client::{Client, connect, source_chain, status_text};
 use super::proto::{DownloadRequest, LocalAssignment, RunningWorker, SupervisorHeartbeatRequest};
+use super::restart::{CrashHistory, RestartPolicy, exit_reason};
 use super::security::Security;
 use super::submit::hex;
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ pub struct SupervisorConfig {
     pub dir: PathBuf,
     /// Secret and TLS (handed to its workers too).
     pub security: Security,
+    /// When crashed workers are restarted.
+    pub restart: RestartPolicy,
 }
 
 /// How often a supervisor heartbeats.
@@ -41,9 +44,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 struct Worker {
     assignment: LocalAssignment,
     child: Option<Child>,
-    /// It was started at least once (a later start is a restart).
-    started: bool,
-    restarts: u32,
+    /// When its current (or last) process started; `None` before the first start.
+    started: Option<Instant>,
+    crashes: CrashHistory,
     /// It exited with status 0: finished its input, or told to stop; not restarted for
     /// this version.
     done: bool,
@@ -70,7 +73,7 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
     let mut client: Option<Client> = None;
     let mut nimbus_down = false;
     loop {
-        reap(&mut workers);
+        reap(&config.restart, &mut workers);
         if client.is_none() {
             match connect(&config.nimbus, &config.security).await {
                 Ok(c) => client = Some(c),
@@ -118,8 +121,9 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
     }
 }
 
-/// Notes workers that exited.
-fn reap(workers: &mut BTreeMap<Key, Worker>) {
+/// Notes workers that exited; a crashed one backs off before its restart.
+fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) {
+    let now = Instant::now();
     for ((id, n), w) in workers.iter_mut() {
         let Some(child) = w.child.as_mut() else {
             continue;
@@ -130,25 +134,40 @@ fn reap(workers: &mut BTreeMap<Key, Worker>) {
                 w.done = true;
                 eprintln!("gale supervisor: worker {n} of `{id}` exited (finished)");
             } else {
-                eprintln!("gale supervisor: worker {n} of `{id}` died ({status}); restarting it");
-                w.not_before = Instant::now() + Duration::from_millis(500);
+                let started = w.started.unwrap_or(now);
+                w.not_before = policy.crashed(&mut w.crashes, started, now, exit_reason(&status));
+                eprintln!(
+                    "gale supervisor: worker {n} of `{id}` died ({}, crash {} in a row); restarting it in {:.1} s",
+                    w.crashes.last_exit,
+                    w.crashes.consecutive,
+                    w.not_before.duration_since(now).as_secs_f64()
+                );
             }
         }
     }
 }
 
+/// What the heartbeat reports: every worker with a process, and every crashed one waiting
+/// out its backoff (pid 0).
 fn running(workers: &BTreeMap<Key, Worker>) -> Vec<RunningWorker> {
     workers
         .iter()
         .filter_map(|((id, n), w)| {
-            let pid = w.child.as_ref()?.id()?;
+            let pid = w.child.as_ref().and_then(Child::id);
+            let backoff = pid.is_none() && !w.done && w.started.is_some();
+            if pid.is_none() && !backoff {
+                return None;
+            }
             Some(RunningWorker {
                 topology_id: id.clone(),
                 worker: *n,
                 port: w.assignment.port,
-                pid,
+                pid: pid.unwrap_or(0),
                 version: w.assignment.version,
-                restarts: w.restarts,
+                restarts: w.crashes.restarts,
+                sha256: w.assignment.sha256.clone(),
+                last_exit: w.crashes.last_exit.clone(),
+                backoff,
             })
         })
         .collect()
@@ -169,9 +188,13 @@ async fn sync(
     let stale: Vec<Key> = workers
         .iter()
         .filter(|(k, w)| {
-            wanted
-                .get(*k)
-                .is_none_or(|a| a.version != w.assignment.version || a.port != w.assignment.port)
+            // A worker is the wanted one only if topology, index, version, port and binary
+            // all match: anything else is another topology's or an older assignment's.
+            wanted.get(*k).is_none_or(|a| {
+                a.version != w.assignment.version
+                    || a.port != w.assignment.port
+                    || a.sha256 != w.assignment.sha256
+            })
         })
         .map(|(k, _)| k.clone())
         .collect();
@@ -187,8 +210,8 @@ async fn sync(
         let w = workers.entry(k.clone()).or_insert_with(|| Worker {
             assignment: a.clone(),
             child: None,
-            started: false,
-            restarts: 0,
+            started: None,
+            crashes: CrashHistory::default(),
             done: false,
             not_before: Instant::now(),
         });
@@ -206,16 +229,20 @@ async fn sync(
             Ok(child) => {
                 eprintln!(
                     "gale supervisor: {} worker {} of `{}` on port {} (pid {})",
-                    if w.started { "restarted" } else { "started" },
+                    if w.started.is_some() {
+                        "restarted"
+                    } else {
+                        "started"
+                    },
                     a.worker,
                     a.topology_id,
                     a.port,
                     child.id().unwrap_or(0)
                 );
-                if w.started {
-                    w.restarts += 1;
+                if w.started.is_some() {
+                    w.crashes.restarts += 1;
                 }
-                w.started = true;
+                w.started = Some(Instant::now());
                 w.child = Some(child);
             }
             Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
@@ -294,6 +321,10 @@ fn spawn(config: &SupervisorConfig, binary: &Path, a: &LocalAssignment) -> Resul
         .arg(&a.topology_id)
         .arg("--worker")
         .arg(a.worker.to_string())
+        .arg("--version")
+        .arg(a.version.to_string())
+        .arg("--sha256")
+        .arg(&a.sha256)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(err))

@@ -30,6 +30,10 @@ pub struct WorkerArgs {
     pub topology: String,
     /// This worker's index in the assignment.
     pub worker: u32,
+    /// The assignment version its supervisor started it for (`None`: whatever is current).
+    pub version: Option<u64>,
+    /// The SHA-256 of the binary its supervisor started (`None`: not checked).
+    pub sha256: Option<String>,
 }
 
 /// How often a worker heartbeats.
@@ -73,6 +77,25 @@ fn run_in(
         }))
         .map_err(|s| format!("cannot get the assignment: {}", status_text(&s)))?
         .into_inner();
+    if let Some(sha) = &args.sha256
+        && *sha != assignment.sha256
+    {
+        return Err(format!(
+            "this process runs binary {sha}, but topology `{}` is binary {}: not starting",
+            args.topology, assignment.sha256
+        ));
+    }
+    if let Some(v) = args.version
+        && v != assignment.version
+    {
+        // The assignment moved on since the supervisor started this process: the
+        // supervisor starts the worker of the new version; this one must not join it.
+        eprintln!(
+            "gale: worker {} of {}: started for version {v}, the assignment is at version {}; exiting",
+            args.worker, args.topology, assignment.version
+        );
+        return Ok(());
+    }
     let desc = cluster_desc(topology.desc, &assignment)?;
     crate::topology::set_config_overrides(
         assignment
@@ -176,6 +199,7 @@ fn run_in(
                 version: assignment.version,
                 stats,
                 finished,
+                pid: std::process::id(),
             };
             match heartbeat(rt, &mut client, beat) {
                 Ok(true) => {}

@@ -4,6 +4,7 @@
 use crate::cluster::proto::{SubmitChunk, submit_chunk};
 use crate::cluster::submit::{CHUNK, hex};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
 use tonic::{Status, Streaming};
 
@@ -11,6 +12,9 @@ use tonic::{Status, Streaming};
 #[derive(Debug)]
 pub(crate) struct Blobs {
     dir: PathBuf,
+    /// Numbers the temporary files of uploads, so concurrent uploads of one binary never
+    /// share one.
+    uploads: AtomicU64,
 }
 
 fn valid_sha(sha: &str) -> bool {
@@ -24,7 +28,10 @@ impl Blobs {
     pub(crate) fn open(dir: PathBuf) -> Result<Blobs, String> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        Ok(Blobs { dir })
+        Ok(Blobs {
+            dir,
+            uploads: AtomicU64::new(0),
+        })
     }
 
     /// Receives `size` bytes that must hash to `sha`.
@@ -40,13 +47,26 @@ impl Blobs {
             ));
         }
         let final_path = self.dir.join(sha);
-        let tmp = self.dir.join(format!(".{sha}.{}.part", std::process::id()));
+        let n = self.uploads.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .dir
+            .join(format!(".{sha}.{}.{n}.part", std::process::id()));
         let io = |e: std::io::Error| Status::internal(format!("storing the binary: {e}"));
         let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         let mut got = 0u64;
         let result = async {
-            while let Some(chunk) = stream.message().await? {
+            loop {
+                let next = tokio::time::timeout(super::CHUNK_TIMEOUT, stream.message()).await;
+                let Some(chunk) = next.map_err(|_| {
+                    Status::deadline_exceeded(format!(
+                        "the upload sent nothing for {} s; abandoned",
+                        super::CHUNK_TIMEOUT.as_secs()
+                    ))
+                })??
+                else {
+                    break;
+                };
                 let Some(submit_chunk::Part::Data(data)) = chunk.part else {
                     return Err(Status::invalid_argument("a second header in the upload"));
                 };

@@ -7,6 +7,7 @@
 mod blobs;
 pub mod state;
 
+use super::auth_gate::AuthGate;
 use super::client::MAX_MESSAGE;
 use super::proto::nimbus_server::{Nimbus, NimbusServer};
 use super::proto::{
@@ -18,7 +19,7 @@ use super::proto::{
 use super::security::Security;
 use super::store::{FileStore, MetaStore};
 use blobs::Blobs;
-use state::{State, SupervisorState, WorkerBeat};
+use state::{KillTarget, State, SupervisorState, Topo, WorkerBeat};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -26,6 +27,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
+
+/// The most concurrent HTTP/2 streams (calls) one connection may have open.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 16;
+/// The most header bytes a request may carry.
+pub const MAX_HEADER_BYTES: u32 = 16 << 10;
+/// How long an upload may wait for its next chunk before it is abandoned (slow bodies).
+pub const CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How nimbus runs.
 #[derive(Debug, Clone)]
@@ -102,7 +110,15 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
             watcher.watch(Instant::now());
         }
     });
-    let mut builder = tonic::transport::Server::builder();
+    // Limits on what one connection may hold: streams, header bytes, idle peers. The
+    // secret is checked from the headers before a body is read (see `AuthGate`).
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION as usize)
+        .http2_max_header_list_size(MAX_HEADER_BYTES)
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_keepalive(Some(Duration::from_secs(60)));
     if let Some(tls) = config.security.server_tls()? {
         builder = builder
             .tls_config(tls)
@@ -129,7 +145,7 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
         }
     );
     builder
-        .add_service(server)
+        .add_service(AuthGate::new(server, config.security.clone()))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
         .await
         .map_err(|e| format!("nimbus server: {e}"))
@@ -140,10 +156,33 @@ impl NimbusService {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn persist(&self, state: &State, id: &str) -> Result<(), Status> {
-        state
-            .save(self.store.as_ref(), id)
-            .map_err(|e| Status::internal(format!("cannot persist topology `{id}`: {e}")))
+    /// Persists `topo` as topology `id` (`None`: its removal), and only then makes it the
+    /// state: a change the store refused is not made.
+    fn commit(&self, state: &mut State, id: &str, topo: Option<Topo>) -> Result<(), Status> {
+        State::save_topo(self.store.as_ref(), id, topo.as_ref())
+            .map_err(|e| Status::internal(format!("cannot persist topology `{id}`: {e}")))?;
+        match topo {
+            Some(t) => state.put(t),
+            None => {
+                state.topologies.remove(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Recomputes topology `id`'s assignment and commits it if it changed; true if it did.
+    fn reschedule(
+        &self,
+        state: &mut State,
+        id: &str,
+        force: bool,
+        now: Instant,
+    ) -> Result<bool, Status> {
+        let Some(topo) = state.rescheduled(id, force, now) else {
+            return Ok(false);
+        };
+        self.commit(state, id, Some(topo))?;
+        Ok(true)
     }
 
     /// The failure detector: reschedules topologies that lost a supervisor or a worker.
@@ -151,21 +190,22 @@ impl NimbusService {
         let mut state = self.state();
         let ids = state.needing_reschedule(now);
         for id in ids {
-            if state.schedule(&id, false, now) {
-                let a = state
-                    .topologies
-                    .get(&id)
-                    .and_then(|t| t.record.assignment.clone());
-                if let Some(a) = a {
-                    eprintln!(
-                        "gale nimbus: reassigned `{id}` (version {}): {} workers",
-                        a.version,
-                        a.workers.len()
-                    );
+            match self.reschedule(&mut state, &id, false, now) {
+                Ok(true) => {
+                    if let Some(a) = state
+                        .topologies
+                        .get(&id)
+                        .and_then(|t| t.record.assignment.as_ref())
+                    {
+                        eprintln!(
+                            "gale nimbus: reassigned `{id}` (version {}): {} workers",
+                            a.version,
+                            a.workers.len()
+                        );
+                    }
                 }
-                if let Err(e) = self.persist(&state, &id) {
-                    eprintln!("gale nimbus: {}", e.message());
-                }
+                Ok(false) => {}
+                Err(e) => eprintln!("gale nimbus: {}", e.message()),
             }
         }
         state.bad_slots.clear();
@@ -182,7 +222,10 @@ impl Nimbus for NimbusService {
     ) -> Result<Response<SubmitReply>, Status> {
         self.security.check(&request)?;
         let mut stream = request.into_inner();
-        let header = match stream.message().await? {
+        let first = tokio::time::timeout(CHUNK_TIMEOUT, stream.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("no upload header within 30 s"))?;
+        let header = match first? {
             Some(SubmitChunk {
                 part: Some(submit_chunk::Part::Header(h)),
             }) => h,
@@ -220,8 +263,13 @@ impl Nimbus for NimbusService {
                 plan.name
             )));
         }
-        let id = state.add(plan, header.sha256, now);
-        self.persist(&state, &id)?;
+        let (id, next) = state.next_topology_id(&plan.name);
+        State::save_next_id(self.store.as_ref(), next).map_err(|e| {
+            Status::internal(format!("cannot persist the topology id counter: {e}"))
+        })?;
+        state.next_id = next;
+        let topo = state.admitted(&id, plan, header.sha256, now);
+        self.commit(&mut state, &id, Some(topo))?;
         let workers = state
             .topologies
             .get(&id)
@@ -247,15 +295,18 @@ impl Nimbus for NimbusService {
         self.security.check(&request)?;
         let name = request.into_inner().name;
         let mut state = self.state();
-        let id = state
-            .topologies
-            .values()
-            .find(|t| t.record.plan.as_ref().is_some_and(|p| p.name == name) || t.record.id == name)
-            .map(|t| t.record.id.clone())
+        let target = state
+            .to_kill(&name)
             .ok_or_else(|| Status::not_found(format!("no topology `{name}`")))?;
-        state.topologies.remove(&id);
-        self.persist(&state, &id)?;
-        eprintln!("gale nimbus: killed `{id}`");
+        let ids = match target {
+            KillTarget::Running(id) => vec![id],
+            KillTarget::Finished(ids) => ids,
+        };
+        for id in &ids {
+            self.commit(&mut state, id, None)?;
+            eprintln!("gale nimbus: killed `{id}`");
+        }
+        let id = ids.join(", ");
         Ok(Response::new(KillReply { topology_id: id }))
     }
 
@@ -272,7 +323,7 @@ impl Nimbus for NimbusService {
             .ok_or_else(|| Status::not_found(format!("no running topology `{}`", req.name)))?;
         let topo = state
             .topologies
-            .get_mut(&id)
+            .get(&id)
             .ok_or_else(|| Status::not_found("gone"))?;
         let plan = topo.record.plan.clone().unwrap_or_default();
         let mut parallelism = topo
@@ -301,11 +352,15 @@ impl Nimbus for NimbusService {
             }
             parallelism[i] = ch.parallelism;
         }
-        if let Some(a) = topo.record.assignment.as_mut() {
+        // Decide on a copy; the state changes only once the store has the new record.
+        let mut changed = topo.clone();
+        if let Some(a) = changed.record.assignment.as_mut() {
             a.parallelism = parallelism;
         }
-        state.schedule(&id, true, Instant::now());
-        self.persist(&state, &id)?;
+        let topo = state
+            .reassigned(&id, changed, true, Instant::now())
+            .ok_or_else(|| Status::internal("rebalance produced no assignment"))?;
+        self.commit(&mut state, &id, Some(topo))?;
         let version = state
             .topologies
             .get(&id)
@@ -358,9 +413,7 @@ impl Nimbus for NimbusService {
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in waiting {
-                if state.schedule(&id, false, now) {
-                    self.persist(&state, &id)?;
-                }
+                self.reschedule(&mut state, &id, false, now)?;
             }
         }
         Ok(Response::new(SupervisorHeartbeatReply {
@@ -431,6 +484,7 @@ impl Nimbus for NimbusService {
                 version: req.version,
                 stats: req.stats,
                 finished: req.finished,
+                pid: req.pid,
             },
         );
         let workers = topo
@@ -440,17 +494,33 @@ impl Nimbus for NimbusService {
             .map_or(0, |a| a.workers.len());
         let all_done = (0..workers as u32).all(|w| topo.beats.get(&w).is_some_and(|b| b.finished));
         if all_done && !topo.record.finished {
-            topo.record.finished = true;
+            let mut done = topo.clone();
+            done.record.finished = true;
+            self.commit(&mut state, &req.topology_id, Some(done))?;
             eprintln!("gale nimbus: `{}` finished", req.topology_id);
-            self.persist(&state, &req.topology_id)?;
         }
         Ok(Response::new(WorkerHeartbeatReply { keep_running: true }))
     }
 }
 
+/// The longest topology name accepted (its id and store key must fit [`super::store::MAX_KEY_LEN`]).
+pub const MAX_NAME: usize = 128;
+/// The most fused chains a plan may have.
+pub const MAX_CHAINS: usize = 4096;
+/// The most tasks one chain may have.
+pub const MAX_TASKS: u32 = 65_536;
+/// The most executors a whole plan may have.
+pub const MAX_EXECUTORS: u64 = 65_536;
+
 /// A plan nimbus can schedule, or a clear error.
 fn validate_plan(plan: &super::proto::Plan) -> Result<(), Status> {
     let bad = |m: String| Err(Status::invalid_argument(m));
+    if plan.name.len() > MAX_NAME {
+        return bad(format!(
+            "topology name of {} bytes: at most {MAX_NAME} are allowed",
+            plan.name.len()
+        ));
+    }
     if plan.name.is_empty()
         || !plan
             .name
@@ -465,10 +535,29 @@ fn validate_plan(plan: &super::proto::Plan) -> Result<(), Status> {
     if plan.chains.is_empty() {
         return bad("the plan has no chains".into());
     }
+    if plan.chains.len() > MAX_CHAINS {
+        return bad(format!(
+            "the plan has {} chains: at most {MAX_CHAINS} are allowed",
+            plan.chains.len()
+        ));
+    }
+    let mut executors = 0u64;
     for c in &plan.chains {
         if c.parallelism == 0 || c.parallelism > c.tasks || c.components.is_empty() {
             return bad(format!("malformed chain {:?}", c.components));
         }
+        if c.tasks > MAX_TASKS {
+            return bad(format!(
+                "chain {:?} has {} tasks: at most {MAX_TASKS} are allowed",
+                c.components, c.tasks
+            ));
+        }
+        executors += u64::from(c.parallelism);
+    }
+    if executors > MAX_EXECUTORS {
+        return bad(format!(
+            "the plan has {executors} executors: at most {MAX_EXECUTORS} are allowed"
+        ));
     }
     if plan.ackers > 1024 {
         return bad(format!("ackers must be at most 1024, not {}", plan.ackers));

@@ -36,6 +36,42 @@ pub struct WorkerBeat {
     pub stats: Vec<ComponentStats>,
     /// Every executor of it finished.
     pub finished: bool,
+    /// The process that sent it.
+    pub pid: u32,
+}
+
+/// What a worker is doing, as `gale list` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerState {
+    /// Its current process heartbeats.
+    Alive,
+    /// Its process runs but has not heartbeated yet.
+    Starting,
+    /// Its process crashed; the supervisor waits out a backoff before the next start.
+    Restarting,
+    /// It has not heartbeated for the worker timeout.
+    Silent,
+    /// Its supervisor is dead.
+    Lost,
+    /// It (or its whole topology) finished.
+    Finished,
+    /// Its supervisor does not report it (not started yet, or a report is on its way).
+    Unknown,
+}
+
+impl WorkerState {
+    /// The word `gale list` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Alive => "alive",
+            WorkerState::Starting => "starting",
+            WorkerState::Restarting => "restarting",
+            WorkerState::Silent => "silent",
+            WorkerState::Lost => "lost",
+            WorkerState::Finished => "finished",
+            WorkerState::Unknown => "unknown",
+        }
+    }
 }
 
 /// A topology nimbus runs.
@@ -62,11 +98,32 @@ pub struct State {
     pub worker_timeout: Duration,
     /// Slots whose worker stopped heartbeating, avoided until their supervisor is fresh.
     pub bad_slots: BTreeSet<Slot>,
+    /// The number the next submitted topology's id ends with. Persisted (under
+    /// [`NEXT_ID_KEY`]) before any topology uses it, so an id is never given twice, not even
+    /// after a kill or a nimbus restart.
+    pub next_id: u64,
 }
 
 /// The store key of a topology's record.
 fn key(id: &str) -> String {
     format!("topologies/{id}")
+}
+
+/// The store key of the topology id counter.
+pub const NEXT_ID_KEY: &str = "meta/next-topology-id";
+
+/// What `gale kill NAME` removes, decided by [`State::to_kill`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillTarget {
+    /// The running topology of that name (or with that id): its workers are stopped.
+    Running(String),
+    /// No topology of that name runs: these finished records are removed.
+    Finished(Vec<String>),
+}
+
+/// The number an id `name-N` ends with.
+fn id_number(id: &str) -> Option<u64> {
+    id.rsplit_once('-').and_then(|(_, n)| n.parse().ok())
 }
 
 /// Milliseconds since the Unix epoch.
@@ -92,7 +149,14 @@ impl State {
             supervisor_timeout,
             worker_timeout,
             bad_slots: BTreeSet::new(),
+            next_id: 1,
         };
+        if let Some(bytes) = store.get(NEXT_ID_KEY).map_err(|e| e.to_string())? {
+            let text = String::from_utf8_lossy(&bytes);
+            state.next_id = text.trim().parse().map_err(|_| {
+                format!("store entry `{NEXT_ID_KEY}` is corrupt: `{text}` is not a number")
+            })?;
+        }
         let keys = store.list("topologies/").map_err(|e| e.to_string())?;
         for k in keys {
             let Some(bytes) = store.get(&k).map_err(|e| e.to_string())? else {
@@ -114,6 +178,10 @@ impl State {
                     s.ports.push(w.port);
                 }
             }
+            // Records older than the counter (written by an older nimbus) still bound it.
+            if let Some(n) = id_number(&record.id) {
+                state.next_id = state.next_id.max(n + 1);
+            }
             state.topologies.insert(
                 record.id.clone(),
                 Topo {
@@ -126,9 +194,52 @@ impl State {
         Ok(state)
     }
 
-    /// Persists a topology's record.
+    /// The id the next topology called `name` gets, and the counter to persist (with
+    /// [`State::save_next_id`]) before using it.
+    pub fn next_topology_id(&self, name: &str) -> (String, u64) {
+        (format!("{name}-{}", self.next_id), self.next_id + 1)
+    }
+
+    /// Persists the id counter `next`; only then may the id before it be used.
+    pub fn save_next_id(store: &dyn MetaStore, next: u64) -> Result<(), StoreError> {
+        store.put(NEXT_ID_KEY, next.to_string().as_bytes())
+    }
+
+    /// What `gale kill NAME` means: the running topology of that name, or the one with that
+    /// id; failing both, the finished records of that name. `None` if there is nothing.
+    pub fn to_kill(&self, name: &str) -> Option<KillTarget> {
+        if let Some(t) = self.by_name(name) {
+            return Some(KillTarget::Running(t.record.id.clone()));
+        }
+        if let Some(t) = self.topologies.get(name) {
+            return Some(if t.record.finished {
+                KillTarget::Finished(vec![name.to_string()])
+            } else {
+                KillTarget::Running(name.to_string())
+            });
+        }
+        let finished: Vec<String> = self
+            .topologies
+            .values()
+            .filter(|t| t.record.plan.as_ref().is_some_and(|p| p.name == name))
+            .map(|t| t.record.id.clone())
+            .collect();
+        (!finished.is_empty()).then_some(KillTarget::Finished(finished))
+    }
+
+    /// Persists a topology's record as it is in memory (or its absence).
     pub fn save(&self, store: &dyn MetaStore, id: &str) -> Result<(), StoreError> {
-        match self.topologies.get(id) {
+        Self::save_topo(store, id, self.topologies.get(id))
+    }
+
+    /// Persists `topo` as the record of `id` (`None`: deletes it). Nimbus persists a change
+    /// this way before it puts it in memory, so memory never holds what the store lacks.
+    pub fn save_topo(
+        store: &dyn MetaStore,
+        id: &str,
+        topo: Option<&Topo>,
+    ) -> Result<(), StoreError> {
+        match topo {
             Some(t) => store.put(&key(id), &t.record.encode_to_vec()),
             None => store.delete(&key(id)),
         }
@@ -148,21 +259,14 @@ impl State {
             .find(|t| t.record.plan.as_ref().is_some_and(|p| p.name == name) && !t.record.finished)
     }
 
-    /// Adds a submitted topology and schedules it. Returns its id.
-    pub fn add(&mut self, plan: Plan, sha256: String, now: Instant) -> String {
-        let n = self
-            .topologies
-            .keys()
-            .filter_map(|k| k.rsplit_once('-').and_then(|(_, n)| n.parse::<u64>().ok()))
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let id = format!("{}-{n}", plan.name);
+    /// The topology `id` as submitted, with its first assignment (not yet in the state:
+    /// persist it, then [`State::put`] it).
+    pub fn admitted(&self, id: &str, plan: Plan, sha256: String, now: Instant) -> Topo {
         let parallelism = plan.chains.iter().map(|c| c.parallelism).collect();
         let record = TopologyRecord {
-            id: id.clone(),
+            id: id.to_string(),
             assignment: Some(Assignment {
-                topology_id: id.clone(),
+                topology_id: id.to_string(),
                 name: plan.name.clone(),
                 sha256: sha256.clone(),
                 version: 0,
@@ -177,22 +281,37 @@ impl State {
             submitted_ms: now_ms(),
             finished: false,
         };
-        self.topologies.insert(
-            id.clone(),
-            Topo {
-                record,
-                beats: HashMap::new(),
-                since: now,
-            },
-        );
-        self.schedule(&id, true, now);
-        id
+        let mut topo = Topo {
+            record,
+            beats: HashMap::new(),
+            since: now,
+        };
+        self.reassign(id, &mut topo, true, now);
+        topo
     }
 
-    /// (Re)computes a topology's assignment: keeps the slots of its workers that are still
+    /// Puts a (persisted) topology into the state.
+    pub fn put(&mut self, topo: Topo) {
+        self.topologies.insert(topo.record.id.clone(), topo);
+    }
+
+    /// Topology `id` with its assignment recomputed, if that changes it (see
+    /// [`State::reassign`]); the state itself is unchanged.
+    pub fn rescheduled(&self, id: &str, force: bool, now: Instant) -> Option<Topo> {
+        self.reassigned(id, self.topologies.get(id)?.clone(), force, now)
+    }
+
+    /// `topo` (a changed copy of topology `id`) with its assignment recomputed, if that
+    /// changes it.
+    pub fn reassigned(&self, id: &str, mut topo: Topo, force: bool, now: Instant) -> Option<Topo> {
+        self.reassign(id, &mut topo, force, now).then_some(topo)
+    }
+
+    /// Recomputes `topo`'s assignment: keeps the slots of its workers that are still
     /// usable, replaces the others, and spreads the executors. Returns true if it changed
     /// (the version is bumped then). `force` re-places executors even if the slots stay.
-    pub fn schedule(&mut self, id: &str, force: bool, now: Instant) -> bool {
+    /// Slots of the other running topologies (not `id`) are taken.
+    fn reassign(&self, id: &str, topo: &mut Topo, force: bool, now: Instant) -> bool {
         let supervisors: Vec<Supervisor> = self
             .supervisors
             .iter()
@@ -213,9 +332,6 @@ impl State {
                 }
             }
         }
-        let Some(topo) = self.topologies.get_mut(id) else {
-            return false;
-        };
         let want = topo.record.plan.as_ref().map_or(1, |p| p.workers);
         let Some(a) = topo.record.assignment.as_mut() else {
             return false;
@@ -320,6 +436,45 @@ impl State {
         out
     }
 
+    /// What a worker is doing, from its heartbeats and its supervisor's report of its
+    /// process: alive only if the process its supervisor runs now has heartbeated recently
+    /// (a crash-looping worker whose earlier process beat once is not alive).
+    pub fn worker_state(
+        &self,
+        t: &Topo,
+        w: &WorkerSlot,
+        process: Option<&RunningWorker>,
+        now: Instant,
+    ) -> WorkerState {
+        if t.record.finished {
+            return WorkerState::Finished;
+        }
+        if !self.supervisor_alive(&w.supervisor, now) {
+            return WorkerState::Lost;
+        }
+        let beat = t.beats.get(&w.index);
+        if beat.is_some_and(|b| b.finished) {
+            return WorkerState::Finished;
+        }
+        let Some(p) = process else {
+            return WorkerState::Unknown;
+        };
+        if p.backoff {
+            return WorkerState::Restarting;
+        }
+        match beat {
+            Some(b) if b.pid == p.pid || b.pid == 0 => {
+                if now.duration_since(b.at) < self.worker_timeout {
+                    WorkerState::Alive
+                } else {
+                    WorkerState::Silent
+                }
+            }
+            _ if now.duration_since(t.since) < self.worker_timeout => WorkerState::Starting,
+            _ => WorkerState::Silent,
+        }
+    }
+
     /// The status `gale list` shows.
     pub fn status(&self, now: Instant) -> (Vec<TopologyStatus>, Vec<SupervisorStatus>) {
         let ms = |d: Duration| d.as_millis() as u64;
@@ -340,14 +495,24 @@ impl State {
                     .iter()
                     .map(|w| {
                         let beat = t.beats.get(&w.index);
+                        let process = self.supervisors.get(&w.supervisor).and_then(|s| {
+                            s.running.iter().find(|r| {
+                                r.topology_id == t.record.id
+                                    && r.worker == w.index
+                                    && r.version == a.version
+                            })
+                        });
+                        let state = self.worker_state(t, w, process, now);
                         WorkerInfo {
                             index: w.index,
                             supervisor: w.supervisor.clone(),
                             host: w.host.clone(),
                             port: w.port,
                             last_heartbeat_ms: beat.map_or(0, |b| ms(now.duration_since(b.at))),
-                            alive: beat
-                                .is_some_and(|b| now.duration_since(b.at) < self.worker_timeout),
+                            alive: state == WorkerState::Alive,
+                            restarts: process.map_or(0, |p| p.restarts),
+                            last_exit: process.map_or_else(String::new, |p| p.last_exit.clone()),
+                            state: state.as_str().to_string(),
                             executors: a
                                 .executors
                                 .iter()
@@ -412,5 +577,88 @@ impl State {
             })
             .collect();
         (topologies, supervisors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::proto::ChainPlan;
+    use crate::cluster::store::FileStore;
+
+    fn plan(name: &str) -> Plan {
+        Plan {
+            name: name.into(),
+            workers: 1,
+            ackers: 0,
+            chains: vec![ChainPlan {
+                components: vec!["a".into()],
+                tasks: 1,
+                parallelism: 1,
+                spout: true,
+            }],
+            config: Default::default(),
+        }
+    }
+
+    fn store(name: &str) -> (FileStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("gale-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        (FileStore::open(&dir).unwrap(), dir)
+    }
+
+    /// What nimbus's submit does: persist the counter, then the record, then memory.
+    fn submit(state: &mut State, store: &FileStore, name: &str) -> String {
+        let (id, next) = state.next_topology_id(name);
+        State::save_next_id(store, next).unwrap();
+        state.next_id = next;
+        let topo = state.admitted(&id, plan(name), "00".repeat(32), Instant::now());
+        State::save_topo(store, &id, Some(&topo)).unwrap();
+        state.put(topo);
+        id
+    }
+
+    #[test]
+    fn ids_are_never_reused_after_a_kill_or_a_restart() {
+        let (store, dir) = store("ids");
+        let t = Duration::from_secs(10);
+        let mut state = State::recover(&store, t, t).unwrap();
+        assert_eq!(submit(&mut state, &store, "wc"), "wc-1");
+        // Killed: the record goes, the counter stays.
+        State::save_topo(&store, "wc-1", None).unwrap();
+        state.topologies.remove("wc-1");
+        assert_eq!(submit(&mut state, &store, "wc"), "wc-2");
+        assert_eq!(submit(&mut state, &store, "other"), "other-3");
+        State::save_topo(&store, "wc-2", None).unwrap();
+        State::save_topo(&store, "other-3", None).unwrap();
+        // A new nimbus on the same store, with no topology left in it.
+        let mut again = State::recover(&store, t, t).unwrap();
+        assert!(again.topologies.is_empty());
+        assert_eq!(submit(&mut again, &store, "wc"), "wc-4");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn kill_by_name_means_the_running_topology() {
+        let (store, dir) = store("kill");
+        let t = Duration::from_secs(10);
+        let mut state = State::recover(&store, t, t).unwrap();
+        let first = submit(&mut state, &store, "wc");
+        if let Some(t) = state.topologies.get_mut(&first) {
+            t.record.finished = true;
+        }
+        let second = submit(&mut state, &store, "wc");
+        assert_eq!(
+            state.to_kill("wc"),
+            Some(KillTarget::Running(second.clone()))
+        );
+        assert_eq!(
+            state.to_kill(&first),
+            Some(KillTarget::Finished(vec![first.clone()]))
+        );
+        state.topologies.remove(&second);
+        assert_eq!(state.to_kill("wc"), Some(KillTarget::Finished(vec![first])));
+        assert_eq!(state.to_kill("nope"), None);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
