@@ -180,6 +180,11 @@ impl Cluster {
         });
     }
 
+    /// Nimbus's process id, if it runs.
+    pub fn nimbus_pid(&self) -> Option<u32> {
+        self.nimbus.as_ref().map(Child::id)
+    }
+
     /// `kill -9` nimbus.
     pub fn kill_nimbus(&mut self) {
         if let Some(mut n) = self.nimbus.take() {
@@ -295,6 +300,16 @@ impl Drop for Cluster {
         }
         self.kill_nimbus();
     }
+}
+
+/// The resident memory of process `pid` in KiB (`VmRSS` in /proc), 0 if unknown.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
 }
 
 /// `kill -9 pid`.

@@ -33,6 +33,13 @@ impl Spout for DurableIds {
     type Out = Msg;
 
     fn open(&mut self, ctx: &TaskContext) {
+        // `submit --set crash_task=N`: spout task N panics here, a worker in a crash loop.
+        if ctx.config_u64("crash_task") == Some(ctx.task_index() as u64) {
+            panic!(
+                "cluster_acking: task {} crashes in open (crash_task)",
+                ctx.task_index()
+            );
+        }
         let dir = std::env::var("GALE_TEST_DIR").unwrap_or_else(|_| ".".into());
         let total = env_u64("GALE_TEST_IDS", 10_000);
         self.rate = env_u64("GALE_TEST_RATE", 5_000) as f64;

@@ -1,0 +1,308 @@
+//! The cluster under faults and attack (issue 9): each test reproduces, with real nimbus,
+//! supervisor and worker processes on 127.0.0.1, a defect a hostile probe found, and checks
+//! that it is gone.
+
+use gale::cluster::proto::KillRequest;
+use gale::cluster::proto::nimbus_client::NimbusClient;
+use gale_tests::cluster::{Cluster, rss_kib, serial, workspace_bin};
+use std::time::{Duration, Instant};
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Submits `binary` with `--workers 2` and `extra` arguments; returns the topology id.
+fn submit(c: &Cluster, binary: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "submit",
+        binary.to_str().expect("utf-8 path"),
+        "--workers",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let out = c.gale(&args);
+    assert!(out.status.success(), "submit failed: {}", text(&out));
+    let said = text(&out);
+    said.split_whitespace()
+        .skip_while(|w| *w != "submitted")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no topology id in {said}"))
+        .to_string()
+}
+
+fn acking_binary() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_cluster_acking").into()
+}
+
+/// A slow, never-ending at-least-once topology's cluster.
+fn slow_cluster(name: &str) -> Cluster {
+    Cluster::start(
+        name,
+        2,
+        2,
+        &[("GALE_TEST_IDS", "1000000"), ("GALE_TEST_RATE", "200")],
+    )
+}
+
+/// Defect 1: `submit`, `kill`, `submit` gave the same id twice, and a worker of the killed
+/// topology joined the new one.
+#[test]
+fn a_resubmitted_topology_gets_a_new_id_and_only_its_own_workers() {
+    let _one = serial();
+    let c = slow_cluster("resubmit");
+    let first = submit(&c, &acking_binary(), &[]);
+    c.wait_for(
+        "both workers of the first run",
+        Duration::from_secs(60),
+        |c| c.worker_pids(&first).len() == 2,
+    );
+    let out = c.gale(&["kill", "cluster_acking"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // At once, within one supervisor heartbeat.
+    let second = submit(&c, &acking_binary(), &[]);
+    assert_ne!(first, second, "a topology id was given twice");
+    c.wait_for(
+        "the second run on two workers of its own, none of the first left",
+        Duration::from_secs(60),
+        |c| c.worker_pids(&second).len() == 2 && c.worker_pids(&first).is_empty(),
+    );
+    c.wait_for("both workers alive", Duration::from_secs(30), |c| {
+        c.list().matches(" alive ").count() >= 2 + 2
+    });
+    // A restarted nimbus never hands out an old id either.
+    let out = c.gale(&["kill", "cluster_acking"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut c = c;
+    c.kill_nimbus();
+    c.start_nimbus();
+    let third = submit(&c, &acking_binary(), &[]);
+    assert!(
+        third != first && third != second,
+        "{first} {second} {third}"
+    );
+}
+
+/// Defect 2: with a finished `wordcount-1` and a running `wordcount-2`, `gale kill
+/// wordcount` removed the finished record and left the running topology alive.
+#[test]
+fn kill_by_name_stops_the_running_topology_not_a_finished_record() {
+    let _one = serial();
+    let c = Cluster::start("kill-name", 2, 2, &[]);
+    let done = submit(&c, &workspace_bin("wordcount"), &[]);
+    c.wait_for("the first run finished", Duration::from_secs(120), |c| {
+        c.list().contains(&format!("topology {done}  finished"))
+    });
+    let running = submit(
+        &c,
+        &workspace_bin("wordcount"),
+        &["--set", "repeat=1000000"],
+    );
+    c.wait_for("the second run's workers", Duration::from_secs(60), |c| {
+        c.worker_pids(&running).len() == 2
+    });
+    let out = c.gale(&["kill", "wordcount"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("killed {running}")),
+        "{}",
+        text(&out)
+    );
+    c.wait_for(
+        "the running one's workers stopped",
+        Duration::from_secs(15),
+        |c| c.worker_pids(&running).is_empty(),
+    );
+    let list = c.list();
+    assert!(
+        list.contains(&format!("topology {done}  finished")),
+        "the finished record must stay: {list}"
+    );
+    assert!(!list.contains(&running), "{list}");
+}
+
+/// Defect 6: a worker that panics in `open` restarted every 2 s forever, showed as `alive`,
+/// and its restarts were never shown.
+#[test]
+fn a_crash_looping_worker_backs_off_and_gale_list_shows_it() {
+    let _one = serial();
+    let c = slow_cluster("crash-loop");
+    let id = submit(&c, &acking_binary(), &["--set", "crash_task=0"]);
+    let mut seen_alive_crasher = false;
+    let start = Instant::now();
+    let mut shown = String::new();
+    while start.elapsed() < Duration::from_secs(40) {
+        let list = c.list();
+        for line in list
+            .lines()
+            .filter(|l| l.trim_start().starts_with("worker "))
+        {
+            if line.contains("restarts") && line.contains(" alive ") {
+                seen_alive_crasher = true;
+            }
+            if line.contains("restarts 2 (last exit: exit status 1)")
+                || line.contains("restarts 3 (last exit: exit status 1)")
+            {
+                shown = line.to_string();
+            }
+        }
+        if !shown.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !shown.is_empty(),
+        "no worker listed with its restarts and exit reason:\n{}\n{}",
+        c.list(),
+        c.logs()
+    );
+    assert!(
+        shown.contains("restarting") || shown.contains("starting"),
+        "a crash-looping worker is not alive: {shown}"
+    );
+    assert!(
+        !seen_alive_crasher,
+        "a crash-looping worker was listed alive"
+    );
+    // The supervisor's delays double: 0.5 s, 1 s, 2 s, ...
+    let logs = c.logs();
+    for delay in ["in 0.5 s", "in 1.0 s", "in 2.0 s"] {
+        assert!(logs.contains(delay), "no restart {delay}:\n{logs}");
+    }
+    let _ = id;
+}
+
+/// Defect 3: an unauthenticated request was decoded (and its body buffered) before the
+/// secret was checked: a 17 MiB request got OUT_OF_RANGE, and 48 connections sending
+/// 16 MiB bodies held 777 MiB of nimbus's memory.
+#[test]
+fn unauthenticated_requests_are_refused_before_their_body_is_read() {
+    let _one = serial();
+    let c = Cluster::start("auth-gate", 1, 1, &[]);
+    let pid = c.nimbus_pid().expect("nimbus runs");
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    rt.block_on(async {
+        // One 17 MiB unary request (from a client without Gale's own 16 MiB limit): refused
+        // for the secret, not for its size.
+        let channel = tonic::transport::Endpoint::from_shared(c.url.clone())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect");
+        let mut client = NimbusClient::new(channel);
+        let err = client
+            .kill(KillRequest {
+                name: "x".repeat(17 << 20),
+            })
+            .await
+            .expect_err("no secret, refused");
+        assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
+        assert!(err.message().contains("missing cluster secret"), "{err:?}");
+
+        // 48 connections, each sending all but the last byte of a 16 MiB unary request
+        // and then holding it open: each is answered UNAUTHENTICATED from its headers, and
+        // nimbus buffers none of the bodies.
+        let before = rss_kib(pid);
+        let addr = c.url.trim_start_matches("http://").to_string();
+        let mut held = Vec::new();
+        for _ in 0..48 {
+            let (status, conn) =
+                tokio::time::timeout(Duration::from_secs(10), partial_unary(&addr))
+                    .await
+                    .expect(
+                        "an unauthenticated request must be answered before its body is complete",
+                    );
+            assert_eq!(status.as_deref(), Some("16"), "grpc-status UNAUTHENTICATED");
+            held.push(conn);
+        }
+        let during = rss_kib(pid);
+        assert!(
+            during < before + 64 * 1024,
+            "nimbus grew from {before} KiB to {during} KiB while 48 refused requests stayed open"
+        );
+        drop(held);
+    });
+    // Nimbus still serves authenticated calls.
+    assert!(c.gale(&["list"]).status.success());
+}
+
+/// Defect 4: a client with a secret spoke plain HTTP/2 (secret in the clear) to an http://
+/// URL. Beyond loopback it now refuses; with TLS configured it speaks TLS whatever the URL.
+#[test]
+fn the_secret_never_travels_in_clear_text() {
+    let _one = serial();
+    // No TLS, a non-loopback nimbus: refused before any connection is made.
+    let out = std::process::Command::new(workspace_bin("gale"))
+        .args(["list", "--nimbus", "http://10.255.255.1:6627"])
+        .env("GALE_SECRET", "a-secret")
+        .output()
+        .expect("gale runs");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("refusing to send the cluster secret in clear text to 10.255.255.1"),
+        "{}",
+        text(&out)
+    );
+
+    // A TLS cluster reached through the default http:// URL: every call is TLS, so the
+    // daemons (TLS servers) and the CLI work together, and a finite topology finishes.
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/certs");
+    let cert = format!("{certs}/node.pem");
+    let key = format!("{certs}/node.key");
+    let ca = format!("{certs}/ca.pem");
+    let c = Cluster::start(
+        "tls",
+        1,
+        2,
+        &[
+            ("GALE_TLS_CERT", &cert),
+            ("GALE_TLS_KEY", &key),
+            ("GALE_TLS_CA", &ca),
+        ],
+    );
+    assert!(c.url.starts_with("http://"));
+    let id = submit(&c, &workspace_bin("wordcount"), &[]);
+    c.wait_for(
+        "the TLS cluster ran the word count",
+        Duration::from_secs(120),
+        |c| c.list().contains(&format!("topology {id}  finished")),
+    );
+    // A server name the certificate does not carry is refused.
+    let out = c.gale(&["list", "--tls-server-name", "nimbus.example.com"]);
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+/// Sends the headers of a `Kill` call and all but the last byte of a 16 MiB message, over
+/// a raw HTTP/2 connection, and returns the `grpc-status` of the response (and the open
+/// connection, to hold it).
+async fn partial_unary(addr: &str) -> (Option<String>, impl Sized) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("tcp");
+    let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let req = http::Request::post(format!("http://{addr}/gale.cluster.Nimbus/Kill"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .expect("request");
+    let (response, mut body) = client.send_request(req, false).expect("send");
+    let len: u32 = 16 << 20;
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.resize(5 + len as usize - 1, b'x');
+    // h2 queues what the peer's window does not admit yet; the stream stays open.
+    let _ = body.send_data(bytes::Bytes::from(frame), false);
+    let response = response.await.expect("a response");
+    let status = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, (client, body, driver))
+}
