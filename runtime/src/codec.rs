@@ -1,6 +1,7 @@
 //! The compact binary codec tuples use between worker processes (and in savepoints).
 //!
-//! Unsigned integers are LEB128 varints, signed ones zigzag varints, floats little-endian,
+//! `u8` is one raw byte, other unsigned integers LEB128 varints, signed ones zigzag varints,
+//! floats little-endian,
 //! strings and byte arrays a varint length then the bytes, `Option` a tag byte, `Vec` a
 //! length then the items, a tuple its fields in declaration order. Decoding never trusts a
 //! length: it checks it against the bytes that remain before allocating.
@@ -33,6 +34,27 @@ pub trait Codec: Sized {
     fn encode(&self, out: &mut Vec<u8>);
     /// Reads one value from the front of `input`, advancing it.
     fn decode(input: &mut &[u8]) -> Result<Self, DecodeError>;
+    /// Encodes a slice of values (a `Vec`'s items, after its length); types with a faster
+    /// bulk form (`u8`: the bytes as they are) override it.
+    fn encode_slice(items: &[Self], out: &mut Vec<u8>)
+    where
+        Self: Sized,
+    {
+        for v in items {
+            v.encode(out);
+        }
+    }
+    /// Decodes `n` values (a `Vec`'s items); `n` was checked against the bytes left.
+    fn decode_many(n: usize, input: &mut &[u8]) -> Result<Vec<Self>, DecodeError>
+    where
+        Self: Sized,
+    {
+        let mut v = Vec::with_capacity(bounded_capacity::<Self>(n));
+        for _ in 0..n {
+            v.push(Self::decode(input)?);
+        }
+        Ok(v)
+    }
 }
 
 /// Writes an unsigned varint.
@@ -84,7 +106,25 @@ macro_rules! unsigned {
         }
     )*};
 }
-unsigned!(u8, u16, u32, u64);
+unsigned!(u16, u32, u64);
+
+/// `u8` is one raw byte, so `bytes` (`Vec<u8>`) is a varint length then the bytes as they are.
+impl Codec for u8 {
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(*self)
+    }
+    #[inline]
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        Ok(take(input, 1)?[0])
+    }
+    fn encode_slice(items: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(items);
+    }
+    fn decode_many(n: usize, input: &mut &[u8]) -> Result<Vec<u8>, DecodeError> {
+        Ok(take(input, n as u64)?.to_vec())
+    }
+}
 
 macro_rules! signed {
     ($($t:ty),*) => {$(
@@ -184,9 +224,7 @@ impl<T: Codec> Codec for Option<T> {
 impl<T: Codec> Codec for Vec<T> {
     fn encode(&self, out: &mut Vec<u8>) {
         put_varint(out, self.len() as u64);
-        for v in self {
-            v.encode(out);
-        }
+        T::encode_slice(self, out);
     }
     fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
         let n = get_varint(input)?;
@@ -194,12 +232,16 @@ impl<T: Codec> Codec for Vec<T> {
         if n > input.len() as u64 {
             return Err(DecodeError::TooLong(n));
         }
-        let mut v = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            v.push(T::decode(input)?);
-        }
-        Ok(v)
+        T::decode_many(n as usize, input)
     }
+}
+
+/// The capacity to reserve for `n` decoded items: `n` was only checked against the bytes
+/// left (an item takes at least one byte), but an item in memory may be much larger than
+/// its one byte on the wire, so at most 64 KiB worth of items are reserved up front; the
+/// vector grows as items really decode.
+pub fn bounded_capacity<T>(n: usize) -> usize {
+    n.min((64 << 10) / std::mem::size_of::<T>().max(1))
 }
 
 /// Encodes a value into a fresh buffer.
@@ -226,6 +268,13 @@ mod tests {
 
     fn roundtrip<T: Codec + PartialEq + std::fmt::Debug>(v: T) {
         assert_eq!(from_bytes::<T>(&to_bytes(&v)), Ok(v));
+    }
+
+    #[test]
+    fn bytes_are_raw_one_byte_each() {
+        let v: Vec<u8> = vec![0x00, 0x7f, 0x80, 0xff];
+        assert_eq!(to_bytes(&v), [4, 0x00, 0x7f, 0x80, 0xff]);
+        assert_eq!(from_bytes::<Vec<u8>>(&to_bytes(&v)), Ok(v));
     }
 
     proptest! {

@@ -20,6 +20,7 @@ pub struct DurableIds {
     rate: f64,
     start: Option<Instant>,
     emitted: u64,
+    pad: usize,
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -43,6 +44,7 @@ impl Spout for DurableIds {
         let dir = std::env::var("GALE_TEST_DIR").unwrap_or_else(|_| ".".into());
         let total = env_u64("GALE_TEST_IDS", 10_000);
         self.rate = env_u64("GALE_TEST_RATE", 5_000) as f64;
+        self.pad = ctx.config_u64("pad").unwrap_or(0) as usize;
         let path = format!("{dir}/acked-{}.txt", ctx.task_index());
         let done: BTreeSet<u64> = std::fs::read_to_string(&path)
             .unwrap_or_default()
@@ -73,7 +75,8 @@ impl Spout for DurableIds {
         }
         match self.todo.pop_front() {
             Some(id) => {
-                out.emit_with_id(id, Msg { id });
+                let pad = vec![0xa5; self.pad];
+                out.emit_with_id(id, Msg { id, pad });
                 self.emitted += 1;
                 SpoutStatus::Active
             }

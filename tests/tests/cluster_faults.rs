@@ -306,3 +306,27 @@ async fn partial_unary(addr: &str) -> (Option<String>, impl Sized) {
         .map(str::to_string);
     (status, (client, body, driver))
 }
+
+/// Defect 8: a batch of 1,024 tuples of 70,000 bytes made a 106 MB frame above the 64 MiB
+/// limit, and the whole batch was dropped. Batches are now split into frames below the
+/// limit: every one of the ids, each carrying 70,000 bytes, is acked.
+#[test]
+fn batches_of_large_tuples_cross_workers_whole() {
+    let _one = serial();
+    let c = Cluster::start(
+        "large-tuples",
+        2,
+        1,
+        &[("GALE_TEST_IDS", "3000"), ("GALE_TEST_RATE", "500")],
+    );
+    let id = submit(&c, &acking_binary(), &["--set", "pad=70000"]);
+    c.wait_for("every large id acked", Duration::from_secs(120), |c| {
+        gale_tests::cluster::acked_ids(&c.dir).len() == 3000
+    });
+    assert!(
+        !c.logs().contains("above the limit"),
+        "a frame was dropped:\n{}",
+        c.logs()
+    );
+    let _ = id;
+}

@@ -39,24 +39,47 @@ pub trait RemoteSend<T>: Send + Sync {
 /// Batches dropped because the link to their worker was down, process-wide.
 pub static DROPPED_BATCHES: AtomicU64 = AtomicU64::new(0);
 
+/// Tuples not sent because one alone encodes above the data plane's frame limit,
+/// process-wide (each is logged; under acking its tree fails by timeout and replays).
+pub static OVERSIZED_TUPLES: AtomicU64 = AtomicU64::new(0);
+
 /// A [`RemoteSend`] over a data-plane channel.
 pub struct NetSender {
     out: Outbound,
+    task: TaskId,
 }
 
 impl NetSender {
     /// A sender to `task` over `out`.
     pub fn task_sender<T: Codec + Send + 'static>(out: Outbound, task: TaskId) -> TaskSender<T> {
-        TaskSender::remote(Arc::new(NetSender { out }), task)
+        TaskSender::remote(Arc::new(NetSender { out, task }), task)
+    }
+
+    fn send_frame(&self, frame: Vec<u8>) {
+        if self.out.send(frame).is_err() {
+            DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
 impl<T: Codec> RemoteSend<T> for NetSender {
+    /// Encodes the batch into as many frames as the frame limit needs (a batch of large
+    /// tuples becomes several frames, each a whole batch of its own); a tuple that alone is
+    /// above the limit is not sent, and is counted and logged.
     fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>> {
-        let mut buf = Vec::with_capacity(16 * tuples.len() + 8);
-        encode_batch(&tuples, &ids, &mut buf);
-        if self.out.send(buf).is_err() {
-            DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
+        let limit = self.out.max_payload();
+        for (frame, oversized) in split_into_frames(&tuples, &ids, limit) {
+            match oversized {
+                None => self.send_frame(frame),
+                Some(size) => {
+                    let n = OVERSIZED_TUPLES.fetch_add(1, Ordering::Relaxed) + 1;
+                    eprintln!(
+                        "gale: worker: a tuple for task {} encodes to {size} bytes, above the \
+                         data plane's frame limit of {limit} bytes: not sent, failed ({n} so far)",
+                        self.task
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -66,6 +89,65 @@ impl<T: Codec> RemoteSend<T> for NetSender {
             DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Encodes `tuples` (with their `ids`, when tracked) as whole batches of at most `limit`
+/// bytes each, in order. An item `(frame, Some(size))` stands for one tuple whose batch
+/// alone would be `size` bytes, above the limit (`frame` is empty then).
+pub fn split_into_frames<T: Codec>(
+    tuples: &[T],
+    ids: &[TupleIds],
+    limit: usize,
+) -> Vec<(Vec<u8>, Option<usize>)> {
+    let tracked = !ids.is_empty();
+    let whole = |range: std::ops::Range<usize>| {
+        let mut buf = Vec::with_capacity(16 * range.len() + 8);
+        let id_slice = if tracked {
+            &ids[range.clone()]
+        } else {
+            &[][..]
+        };
+        encode_batch(&tuples[range], id_slice, &mut buf);
+        buf
+    };
+    let all = whole(0..tuples.len());
+    if all.len() <= limit {
+        return vec![(all, None)];
+    }
+    // Too large as one frame: size every tuple, then cut greedily.
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut scratch = Vec::new();
+    let mut size = 0usize;
+    // Room for two varint counts.
+    const COUNTS: usize = 20;
+    for i in 0..tuples.len() {
+        scratch.clear();
+        tuples[i].encode(&mut scratch);
+        if tracked {
+            ids[i].encode(&mut scratch);
+        }
+        let item = scratch.len();
+        if item + COUNTS > limit {
+            if start < i {
+                out.push((whole(start..i), None));
+            }
+            out.push((Vec::new(), Some(item + COUNTS)));
+            start = i + 1;
+            size = 0;
+            continue;
+        }
+        if size + item + COUNTS > limit {
+            out.push((whole(start..i), None));
+            start = i;
+            size = 0;
+        }
+        size += item;
+    }
+    if start < tuples.len() {
+        out.push((whole(start..tuples.len()), None));
+    }
+    out
 }
 
 /// Batches from the network that did not decode, process-wide (each is logged).
@@ -135,5 +217,41 @@ impl Inbound for LateInbound {
 
     fn end(&self) {
         self.get().end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_batches_split_into_frames_below_the_limit() {
+        let tuples: Vec<String> = (0..1024)
+            .map(|i| format!("{i}-{}", "x".repeat(70_000)))
+            .collect();
+        let limit = 1 << 20;
+        let frames = split_into_frames(&tuples, &[], limit);
+        assert!(frames.len() > 60, "{}", frames.len());
+        let mut back = Vec::new();
+        for (f, over) in &frames {
+            assert_eq!(*over, None);
+            assert!(f.len() <= limit, "{}", f.len());
+            back.extend(decode_batch::<String>(f).unwrap().0);
+        }
+        assert_eq!(back, tuples);
+    }
+
+    #[test]
+    fn a_tuple_above_the_limit_is_reported_not_dropped_silently() {
+        let tuples = vec!["a".to_string(), "x".repeat(5000), "b".to_string()];
+        let ids: Vec<TupleIds> = (0..3).map(|_| TupleIds::default()).collect();
+        let frames = split_into_frames(&tuples, &ids, 1000);
+        let over: Vec<Option<usize>> = frames.iter().map(|f| f.1).collect();
+        assert_eq!(over.len(), 3);
+        assert!(over[1].is_some_and(|n| n > 5000));
+        assert_eq!(decode_batch::<String>(&frames[0].0).unwrap().0, ["a"]);
+        assert_eq!(decode_batch::<String>(&frames[2].0).unwrap().0, ["b"]);
+        // Small batches stay one frame.
+        assert_eq!(split_into_frames(&tuples[..1], &ids[..1], 1000).len(), 1);
     }
 }

@@ -7,7 +7,7 @@
 //! allocated.
 
 use crate::ack::{AckerMsg, Reply, TupleIds};
-use crate::codec::{Codec, DecodeError, get_varint, put_varint};
+use crate::codec::{Codec, DecodeError, bounded_capacity, get_varint, put_varint};
 
 /// Appends the encoding of a batch (its tuples and, when tracked, their tree ids).
 pub fn encode_batch<T: Codec>(tuples: &[T], ids: &[TupleIds], out: &mut Vec<u8>) {
@@ -24,7 +24,7 @@ pub fn encode_batch<T: Codec>(tuples: &[T], ids: &[TupleIds], out: &mut Vec<u8>)
 /// Decodes a whole batch; trailing bytes are an error.
 pub fn decode_batch<T: Codec>(mut input: &[u8]) -> Result<(Vec<T>, Vec<TupleIds>), DecodeError> {
     let n = count(&mut input)?;
-    let mut tuples = Vec::with_capacity(n);
+    let mut tuples = Vec::with_capacity(bounded_capacity::<T>(n));
     for _ in 0..n {
         tuples.push(T::decode(&mut input)?);
     }
@@ -32,7 +32,7 @@ pub fn decode_batch<T: Codec>(mut input: &[u8]) -> Result<(Vec<T>, Vec<TupleIds>
     if m != 0 && m != n {
         return Err(DecodeError::TooLong(m as u64));
     }
-    let mut ids = Vec::with_capacity(m);
+    let mut ids = Vec::with_capacity(bounded_capacity::<TupleIds>(m));
     for _ in 0..m {
         ids.push(TupleIds::decode(&mut input)?);
     }

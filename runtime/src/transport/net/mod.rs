@@ -340,6 +340,11 @@ impl Outbound {
         self.channel
     }
 
+    /// The largest payload one frame carries (the frame limit less the frame header).
+    pub fn max_payload(&self) -> usize {
+        self.shared.max_frame.saturating_sub(HEADER)
+    }
+
     /// Sends one frame. Called from plain std threads (executor threads), never from
     /// inside the runtime. Waits for a credit on this channel (a slow receiver slows its
     /// senders, only on this channel), then queues the frame for the connection's writer.
