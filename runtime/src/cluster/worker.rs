@@ -38,6 +38,8 @@ pub struct WorkerArgs {
 
 /// How often a worker heartbeats.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a worker waits for its peers before it starts anyway (it heartbeats meanwhile).
+pub const PEER_WAIT: Duration = Duration::from_secs(20);
 
 /// Runs worker `args.worker` of `topology` until it is told to stop or finishes. Returns
 /// the process exit code: 0 when finished or told to stop, 1 on an error (the supervisor
@@ -127,7 +129,7 @@ fn run_in(
         None => None,
     };
     let config = NetConfig {
-        topology: assignment.topology_id.clone(),
+        topology: plane_identity(&assignment),
         me,
         listen,
         peers,
@@ -144,8 +146,26 @@ fn run_in(
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?,
     );
     placement.connect(plane.clone(), late);
-    if !plane.wait_connected(Duration::from_secs(20)) {
-        eprintln!("gale: worker {me}: not every peer is reachable yet; starting anyway");
+    // Wait for the peers, heartbeating meanwhile: the wait must never look like a silent
+    // worker to nimbus (whose worker timeout may be shorter than the wait).
+    let wait_until = Instant::now() + PEER_WAIT;
+    while !plane.wait_connected(HEARTBEAT) {
+        if Instant::now() >= wait_until {
+            eprintln!("gale: worker {me}: not every peer is reachable yet; starting anyway");
+            break;
+        }
+        let beat = WorkerHeartbeatRequest {
+            topology_id: assignment.topology_id.clone(),
+            worker: me,
+            version: assignment.version,
+            stats: Vec::new(),
+            finished: false,
+            pid: std::process::id(),
+        };
+        if let Ok(false) = heartbeat(rt, &mut client, beat) {
+            eprintln!("gale: worker {me}: nimbus says stop while waiting for peers");
+            return Ok(());
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let topology = Topology {
@@ -219,6 +239,14 @@ fn run_in(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// What a worker's data plane proves to its peers in the handshake (under the secret's
+/// HMAC): topology id, assignment version and binary. Peers of another version or binary
+/// refuse each other, so a stale worker (cut off from nimbus but not from its peers) is
+/// fenced off from the workers of the new assignment.
+pub fn plane_identity(a: &Assignment) -> String {
+    format!("{}@v{}#{}", a.topology_id, a.version, a.sha256)
 }
 
 fn heartbeat(
@@ -393,4 +421,30 @@ fn addresses(a: &Assignment, me: u32) -> Result<(SocketAddr, BTreeMap<u32, Socke
     }
     let listen = listen.ok_or_else(|| format!("worker {me} is not in the assignment"))?;
     Ok((listen, peers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plane_identity_binds_version_and_binary() {
+        let a = Assignment {
+            topology_id: "wc-3".into(),
+            version: 2,
+            sha256: "ab".repeat(32),
+            ..Default::default()
+        };
+        let newer = Assignment {
+            version: 3,
+            ..a.clone()
+        };
+        let other_binary = Assignment {
+            sha256: "cd".repeat(32),
+            ..a.clone()
+        };
+        assert_eq!(plane_identity(&a), format!("wc-3@v2#{}", "ab".repeat(32)));
+        assert_ne!(plane_identity(&a), plane_identity(&newer));
+        assert_ne!(plane_identity(&a), plane_identity(&other_binary));
+    }
 }

@@ -83,7 +83,7 @@ impl Codec for TupleIds {
             1 => Ok(TupleIds::One((fixed(input)?, fixed(input)?))),
             2 => {
                 let n = count(input)?;
-                let mut v = Vec::with_capacity(n);
+                let mut v = Vec::with_capacity(bounded_capacity::<(u64, u64)>(n));
                 for _ in 0..n {
                     v.push((fixed(input)?, fixed(input)?));
                 }

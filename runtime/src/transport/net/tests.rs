@@ -357,6 +357,24 @@ fn wrong_or_missing_secret_is_rejected() {
 }
 
 /// Writes one frame on a raw stream.
+/// Fencing: a worker of an older assignment version (its identity `topology@vN#sha`) and
+/// one of the new version refuse each other, even with the right secret.
+#[test]
+fn workers_of_different_assignment_versions_refuse_each_other() {
+    let rt = runtime();
+    let (in0, rec0) = recorders(&[1]);
+    let (in1, rec1) = recorders(&[1]);
+    let (zero, one) = pair(&rt, in0, in1, |me, cfg| {
+        cfg.secret = Some(Arc::<[u8]>::from(&b"same"[..]));
+        cfg.topology = if me == 0 { "wc-1@v1#aa" } else { "wc-1@v2#aa" }.into();
+    });
+    assert!(eventually(LONG, || one.stats().rejected_handshakes > 0));
+    assert!(eventually(LONG, || zero.stats().rejected_handshakes > 0));
+    assert!(!zero.wait_connected(Duration::from_millis(50)));
+    assert_eq!(zero.outbound(1, 1).send(vec![1]), Err(LinkDown));
+    assert_eq!((rec0[&1].len(), rec1[&1].len()), (0, 0));
+}
+
 fn raw_write(s: &mut TcpStream, kind: Kind, payload: &[u8]) {
     let header = frame::header(kind, 0, payload.len()).expect("header");
     s.write_all(&header).expect("write");
