@@ -296,7 +296,7 @@ impl State {
     }
 
     /// Topology `id` with its assignment recomputed, if that changes it (see
-    /// [`State::reassign`]); the state itself is unchanged.
+    /// `reassign`); the state itself is unchanged.
     pub fn rescheduled(&self, id: &str, force: bool, now: Instant) -> Option<Topo> {
         self.reassigned(id, self.topologies.get(id)?.clone(), force, now)
     }
