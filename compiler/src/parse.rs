@@ -507,8 +507,9 @@ impl Walker {
         match pair.as_rule() {
             Rule::duration => ConfigValue::DurationMs(self.duration_ms(pair)),
             Rule::float => match pair.as_str().replace('_', "").parse::<f64>() {
-                Ok(f) => ConfigValue::Float(f),
-                Err(_) => {
+                // `1000…0.5` with hundreds of digits parses as infinity: too large too.
+                Ok(f) if f.is_finite() => ConfigValue::Float(f),
+                _ => {
                     self.diags.push(too_large(span, "number"));
                     ConfigValue::Float(0.0)
                 }

@@ -17,7 +17,8 @@ fn file_stem(graph: &Graph) -> String {
         .rsplit(['/', '\\'])
         .next()
         .unwrap_or(&graph.file_name);
-    base.chars()
+    let stem: String = base
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_uppercase()
@@ -25,7 +26,13 @@ fn file_stem(graph: &Graph) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    // A Rust identifier cannot start with a digit (`01-ingest.topo`).
+    if stem.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{stem}")
+    } else {
+        stem
+    }
 }
 
 fn out_type(c: &Node) -> TokenStream {
