@@ -61,9 +61,9 @@ fn constructor(graph: &Graph, c: usize) -> TokenStream {
     let input = node.input.as_deref().map(ident);
     let out = node.output_type.as_deref().map(ident);
     match &node.op {
-        Operator::User(p) => {
-            let p = path(&p.text);
-            quote!(<#p as ::core::default::Default>::default())
+        Operator::User(_) => {
+            let gate = super::operators::gate_ident(graph, node);
+            quote!(#gate())
         }
         Operator::Map(p) => {
             let f = path(&p.text);
