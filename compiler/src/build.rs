@@ -33,7 +33,12 @@ pub fn compile(topo: impl AsRef<Path>) -> Result<PathBuf, CompileError> {
     let out_dir = std::env::var_os("OUT_DIR").ok_or(CompileError::NoOutDir)?;
     let topo = topo.as_ref();
     println!("cargo::rerun-if-changed={}", topo.display());
-    compile_to(topo, out_dir)
+    let (out, warnings) = compile_inner(topo, out_dir.as_ref())?;
+    // Cargo shows each `cargo::warning` line as `warning: <package>@<version>: <line>`.
+    for line in warnings.lines() {
+        println!("cargo::warning={line}");
+    }
+    Ok(out)
 }
 
 /// [`compile`], printing the errors like rustc and exiting the build script on failure.
@@ -52,7 +57,11 @@ pub fn compile_to(
     topo: impl AsRef<Path>,
     out_dir: impl AsRef<Path>,
 ) -> Result<PathBuf, CompileError> {
-    let topo = topo.as_ref();
+    compile_inner(topo.as_ref(), out_dir.as_ref()).map(|(out, _)| out)
+}
+
+/// [`compile_to`], also returning the warnings, rendered (empty when there are none).
+fn compile_inner(topo: &Path, out_dir: &Path) -> Result<(PathBuf, String), CompileError> {
     let source = std::fs::read_to_string(topo).map_err(|source| CompileError::Io {
         path: topo.to_path_buf(),
         source,
@@ -60,11 +69,16 @@ pub fn compile_to(
     let file_name = topo.to_string_lossy().replace('\\', "/");
     let graph = crate::front_end(&file_name, &source).map_err(|d| CompileError::Invalid {
         rendered: d.render(&file_name, &source),
-        count: d.items.len(),
+        count: d.error_count(),
     })?;
+    let warnings = if graph.warnings.is_empty() {
+        String::new()
+    } else {
+        graph.warnings.render(&file_name, &source)
+    };
     let plan = crate::plan::plan(&graph);
     let code = crate::codegen::generate(&graph, &plan);
-    let out = out_dir.as_ref().join(format!("{}.rs", graph.name));
+    let out = out_dir.join(format!("{}.rs", graph.name));
     // Leave the file untouched when nothing changed, so rustc's inputs keep their mtime.
     if std::fs::read_to_string(&out).ok().as_deref() != Some(code.as_str()) {
         std::fs::write(&out, code).map_err(|source| CompileError::Io {
@@ -72,5 +86,5 @@ pub fn compile_to(
             source,
         })?;
     }
-    Ok(out)
+    Ok((out, warnings))
 }

@@ -14,6 +14,7 @@
 //! | spout retry policies (`attempts`, `backoff`) | `retry` | E0412–E0415, E0504 |
 //! | edges | `edges` | E0301–E0309, E0311 |
 //! | cycles | `cycles` | E0310 |
+//! | warnings: settings that cannot work as meant | `warnings` | W0601–W0604 |
 //!
 //! Every code is described, with an example, in `grammar/README.md`. Codes `E00xx` belong
 //! to the parser ([`crate::parse`]).
@@ -28,7 +29,8 @@ mod edges;
 mod retry;
 mod schemas;
 mod scope;
-mod suggest;
+pub(crate) mod suggest;
+mod warnings;
 
 use crate::ast::File;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -80,8 +82,9 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
     let components = components::check(topology, &scope, source, &mut diags);
     let edges = edges::check(topology, &components, &scope, source, &mut diags);
     cycles::check(&components, &edges, &mut diags);
+    warnings::check(&topology.configs, &components, &edges, &scope, &mut diags);
 
-    if !diags.is_empty() {
+    if diags.has_errors() {
         return Err(diags);
     }
     Ok(Graph {
@@ -93,6 +96,7 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
         components: components.into_iter().map(|c| c.node).collect(),
         edges: edges.into_iter().map(|e| e.edge).collect(),
         file_name: file_name.to_string(),
+        warnings: diags,
     })
 }
 

@@ -1,7 +1,8 @@
 //! Diagnostics: collected, never thrown, rendered like rustc's.
 //!
 //! Every pass pushes [`Diagnostic`]s into a [`Diagnostics`] and goes on, so a user sees every
-//! error in a file at once. [`Diagnostics::render`] prints them with file, line, column, a
+//! error in a file at once. A diagnostic is an error (`E0xxx`: the file does not compile) or
+//! a warning (`W0xxx`: it compiles, but a setting cannot work as meant). [`Diagnostics::render`] prints them with file, line, column, a
 //! caret under the span and a help line (codespan-reporting); the macros turn them into
 //! `compile_error!`s at the same spans instead.
 
@@ -10,10 +11,21 @@ use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor::NoColor};
 
-/// One error found in a `.topo` file.
+/// Whether a diagnostic stops the compilation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The file does not compile.
+    Error,
+    /// The file compiles, but something in it cannot work as meant.
+    Warning,
+}
+
+/// One error or warning found in a `.topo` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// A stable code (`E0101`), listed in `grammar/README.md`.
+    /// Error or warning.
+    pub severity: Severity,
+    /// A stable code (`E0101`, `W0601`), listed in `grammar/README.md`.
     pub code: &'static str,
     /// What is wrong, in one line.
     pub message: String,
@@ -31,6 +43,7 @@ impl Diagnostic {
     /// A diagnostic with a code, a message and a primary span.
     pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             code,
             message: message.into(),
             span,
@@ -38,6 +51,19 @@ impl Diagnostic {
             notes: Vec::new(),
             help: None,
         }
+    }
+
+    /// A warning with a code, a message and a primary span.
+    pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message, span)
+        }
+    }
+
+    /// Whether it is an error (not a warning).
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     /// Sets the text under the caret.
@@ -77,8 +103,19 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
+    /// How many errors (not warnings) were recorded.
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// True when at least one error (not a warning) was recorded.
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
     /// Renders every diagnostic like rustc, without colour: `error[E0101]: ...`,
-    /// ` --> file:line:col`, the source line, a caret under the span, and the help.
+    /// ` --> file:line:col`, the source line, a caret under the span, and the help; then a
+    /// summary line (`error: could not compile ...` or `warning: ... generated 1 warning`).
     pub fn render(&self, file_name: &str, source: &str) -> String {
         let file = SimpleFile::new(file_name, source);
         let config = term::Config::default();
@@ -88,7 +125,11 @@ impl Diagnostics {
             for (span, text) in &d.notes {
                 labels.push(Label::secondary((), clamp(*span, source)).with_message(text));
             }
-            let mut cs = CsDiagnostic::error()
+            let cs = match d.severity {
+                Severity::Error => CsDiagnostic::error(),
+                Severity::Warning => CsDiagnostic::warning(),
+            };
+            let mut cs = cs
                 .with_code(d.code)
                 .with_message(&d.message)
                 .with_labels(labels);
@@ -98,13 +139,38 @@ impl Diagnostics {
             // Writing into a Vec cannot fail; a failure here would only lose formatting.
             let _ = term::emit(&mut out, &config, &file, &cs);
         }
-        let n = self.items.len();
+        let errors = self.error_count();
+        let warnings = self.items.len() - errors;
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         let mut text = String::from_utf8_lossy(&out.into_inner()).into_owned();
-        text.push_str(&format!(
-            "error: could not compile `{file_name}` due to {n} previous error{}\n",
-            if n == 1 { "" } else { "s" }
-        ));
+        if errors > 0 {
+            text.push_str(&format!(
+                "error: could not compile `{file_name}` due to {errors} previous error{}",
+                plural(errors)
+            ));
+            if warnings > 0 {
+                text.push_str(&format!("; {warnings} warning{} emitted", plural(warnings)));
+            }
+            text.push('\n');
+        } else if warnings > 0 {
+            text.push_str(&format!(
+                "warning: `{file_name}` generated {warnings} warning{}\n",
+                plural(warnings)
+            ));
+        }
         text
+    }
+
+    /// Only the warnings.
+    pub fn warnings(&self) -> Diagnostics {
+        Diagnostics {
+            items: self
+                .items
+                .iter()
+                .filter(|d| !d.is_error())
+                .cloned()
+                .collect(),
+        }
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Graph {
     pub edges: Vec<GraphEdge>,
     /// The file's name as given to the compiler (for messages in generated assertions).
     pub file_name: String,
+    /// The warnings the checker found (the file compiles; see `grammar/README.md`).
+    pub warnings: crate::diagnostic::Diagnostics,
 }
 
 /// A declared tuple schema.

@@ -25,6 +25,8 @@ use pest::Parser as _;
 use pest::error::{Error as PestError, ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
+mod hints;
+
 /// The pest parser generated from `grammar/topo.pest`.
 mod generated {
     #![allow(missing_docs)]
@@ -85,16 +87,22 @@ fn syntax_error(err: &PestError<Rule>, source: &str) -> Diagnostic {
         InputLocation::Span((s, _)) => s,
     };
     let (found, found_len) = token_at(source, pos);
-    let span = Span::new(pos, pos + found_len);
+    let mut span = Span::new(pos, pos + found_len);
     let (message, label, help) = match &err.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let expected = expected_phrase(positives);
-            let help = keyword_help(positives, &found);
-            (
-                format!("expected {expected}, found {found}"),
-                format!("expected {expected}"),
-                help,
-            )
+            let message = format!("expected {expected}, found {found}");
+            match hints::hint(positives, source, pos, &found) {
+                Some(hint) => {
+                    span = hint.span;
+                    (hint.message.unwrap_or(message), hint.label, Some(hint.help))
+                }
+                None => (
+                    message,
+                    format!("expected {expected}"),
+                    keyword_help(positives, &found),
+                ),
+            }
         }
         ErrorVariant::CustomError { message } => (message.clone(), String::new(), None),
     };
@@ -507,8 +515,9 @@ impl Walker {
         match pair.as_rule() {
             Rule::duration => ConfigValue::DurationMs(self.duration_ms(pair)),
             Rule::float => match pair.as_str().replace('_', "").parse::<f64>() {
-                Ok(f) => ConfigValue::Float(f),
-                Err(_) => {
+                // `1000…0.5` with hundreds of digits parses as infinity: too large too.
+                Ok(f) if f.is_finite() => ConfigValue::Float(f),
+                _ => {
                     self.diags.push(too_large(span, "number"));
                     ConfigValue::Float(0.0)
                 }

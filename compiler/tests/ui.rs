@@ -2,7 +2,9 @@
 //!
 //! - `tests/ui/fail/*.topo` must fail to check; the rendered diagnostics must equal the
 //!   golden `*.stderr` beside it.
-//! - `tests/ui/pass/*.topo` must check cleanly.
+//! - `tests/ui/warn/*.topo` must check, with warnings; the rendered warnings must equal
+//!   the golden `*.stderr` beside it.
+//! - `tests/ui/pass/*.topo` must check cleanly, without warnings.
 //!
 //! Run with `GALE_BLESS=1` to (re)write the goldens, then read the diff before committing.
 
@@ -20,13 +22,25 @@ fn fixtures(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// What a fixture directory's files must produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Errors,
+    Warnings,
+    Clean,
+}
+
 #[test]
 fn ui() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bless = std::env::var("GALE_BLESS").is_ok_and(|v| v == "1");
     let mut failures = Vec::new();
     let mut count = 0;
-    for (dir, must_fail) in [("tests/ui/fail", true), ("tests/ui/pass", false)] {
+    for (dir, expect) in [
+        ("tests/ui/fail", Expect::Errors),
+        ("tests/ui/warn", Expect::Warnings),
+        ("tests/ui/pass", Expect::Clean),
+    ] {
         for path in fixtures(&root.join(dir)) {
             count += 1;
             let name = path
@@ -35,30 +49,39 @@ fn ui() {
                 .unwrap_or_default();
             let rel = format!("{dir}/{name}");
             let source = fs::read_to_string(&path).expect("fixture is UTF-8");
-            match (gale_compiler::front_end(&rel, &source), must_fail) {
-                (Ok(_), false) => {}
-                (Ok(_), true) => {
-                    failures.push(format!("{rel}: expected errors, but it checked cleanly"))
+            let rendered = match (gale_compiler::front_end(&rel, &source), expect) {
+                (Ok(g), Expect::Clean) if g.warnings.is_empty() => continue,
+                (Ok(g), Expect::Warnings) if !g.warnings.is_empty() => {
+                    g.warnings.render(&rel, &source)
                 }
-                (Err(d), false) => failures.push(format!(
-                    "{rel}: expected no errors, got:\n{}",
-                    d.render(&rel, &source)
-                )),
-                (Err(d), true) => {
-                    let actual = d.render(&rel, &source);
-                    let golden = path.with_extension("stderr");
-                    if bless {
-                        fs::write(&golden, &actual).expect("writing the golden");
-                        continue;
-                    }
-                    let expected = fs::read_to_string(&golden).unwrap_or_default();
-                    if expected != actual {
-                        failures.push(format!(
-                            "{rel}: output differs from {}\n--- expected\n{expected}\n--- actual\n{actual}",
-                            golden.display()
-                        ));
-                    }
+                (Err(d), Expect::Errors) => d.render(&rel, &source),
+                (Ok(g), _) => {
+                    failures.push(format!(
+                        "{rel}: expected {expect:?}, got {} warnings:\n{}",
+                        g.warnings.items.len(),
+                        g.warnings.render(&rel, &source)
+                    ));
+                    continue;
                 }
+                (Err(d), _) => {
+                    failures.push(format!(
+                        "{rel}: expected {expect:?}, got:\n{}",
+                        d.render(&rel, &source)
+                    ));
+                    continue;
+                }
+            };
+            let golden = path.with_extension("stderr");
+            if bless {
+                fs::write(&golden, &rendered).expect("writing the golden");
+                continue;
+            }
+            let expected = fs::read_to_string(&golden).unwrap_or_default();
+            if expected != rendered {
+                failures.push(format!(
+                    "{rel}: output differs from {}\n--- expected\n{expected}\n--- actual\n{rendered}",
+                    golden.display()
+                ));
             }
         }
         // A golden whose fixture was deleted or renamed is stale.
@@ -78,9 +101,10 @@ fn ui() {
     );
 }
 
-/// Every `"E0123"` literal in `text`.
+/// Every `"E0123"` (error) and `"W0123"` (warning) literal in `text`.
 fn codes_in(text: &str) -> std::collections::BTreeSet<String> {
     text.match_indices("E0")
+        .chain(text.match_indices("W0"))
         .filter_map(|(i, _)| text.get(i..i + 5))
         .filter(|c| c[1..].bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_string)
@@ -107,13 +131,16 @@ fn every_code_is_documented_and_tested() {
     let documented = codes_in(
         &readme
             .lines()
-            .filter(|l| l.starts_with("| E0"))
+            .filter(|l| l.starts_with("| E0") || l.starts_with("| W0"))
             .collect::<Vec<_>>()
             .join("\n"),
     );
     let mut goldens = String::new();
-    for entry in fs::read_dir(root.join("tests/ui/fail"))
-        .expect("fixtures")
+    let fixtures = ["tests/ui/fail", "tests/ui/warn"].map(|d| root.join(d));
+    for entry in fixtures
+        .iter()
+        .filter_map(|d| fs::read_dir(d).ok())
+        .flatten()
         .flatten()
     {
         if entry.path().extension().is_some_and(|x| x == "stderr") {

@@ -1,17 +1,19 @@
 //! Points the generated assertions at the macro input they check.
 //!
-//! Codegen names each compile-time assertion after the line it checks
-//! (`TOPOLOGY__LINE_12_BOLT_AVG`), which is what a user reads in a generated file. Inside a
-//! macro rustc shows no generated code, only a span, so each such constant is given the span
+//! Codegen names each compile-time check after the line it checks (the gate
+//! `main_rs_line_12_bolt_avg` and its module of the same name, the constant
+//! `TOPOLOGY__LINE_14_FIELD_SENSOR`), which is what a user reads in a generated file. Inside
+//! a macro rustc shows no generated code, only a span, so each such item is given the span
 //! of the code it is about: the operator of a component (`Average` in
 //! `bolt avg = Average(Reading)`), the field named by a `fields(x)` grouping. rustc then
 //! underlines that token instead of the whole macro call.
 
 use crate::source_text::SourceText;
 use gale_compiler::graph::Graph;
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 
-/// `tokens` with every `const *_LINE_<n>_*: ... ;` item spanned at its source.
+/// `tokens` with every `const *_LINE_<n>_*: ... ;`, `fn *_line_<n>_* ... { }` and
+/// `mod *_line_<n>_* { }` item spanned at its source.
 pub(crate) fn point_assertions_at_source(
     tokens: TokenStream,
     graph: &Graph,
@@ -21,35 +23,65 @@ pub(crate) fn point_assertions_at_source(
     respan_stream(tokens, &anchor)
 }
 
-/// Where the assertion constant `name` should point, if it names a line.
+/// Where the check item `name` should point, if it names a line.
 fn anchor(name: &str, graph: &Graph, source: &SourceText) -> Option<Span> {
-    let (_, after) = name.split_once("_LINE_")?;
+    let (_, after) = name
+        .split_once("_LINE_")
+        .or_else(|| name.split_once("_line_"))?;
     let digits = after.find(|c: char| !c.is_ascii_digit())?;
     let line: usize = after[..digits].parse().ok()?;
     let what = &after[digits..];
     if let Some(field) = what.strip_prefix("_FIELD_") {
         return source.last_on_line(line, |t| t.eq_ignore_ascii_case(field));
     }
-    let component = graph.components.iter().find(|c| c.line == line)?;
+    // `_bolt_avg`: the component of that kind and name on that line.
+    let component = graph
+        .components
+        .iter()
+        .filter(|c| c.line == line)
+        .find(|c| {
+            what.strip_prefix("_spout_")
+                .or_else(|| what.strip_prefix("_bolt_"))
+                .is_some_and(|n| n == c.name)
+        })
+        .or_else(|| graph.components.iter().find(|c| c.line == line))?;
     source.span_at(component.op.path().span.start)
+}
+
+/// How a check item ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// `const X: () = ...;`
+    Semicolon,
+    /// `fn x() -> T { ... }`, `mod x { ... }`
+    Body,
 }
 
 fn respan_stream(tokens: TokenStream, anchor: &impl Fn(&str) -> Option<Span>) -> TokenStream {
     let mut out = Vec::new();
-    let mut target: Option<Span> = None;
+    let mut target: Option<(Span, End)> = None;
     let mut iter = tokens.into_iter().peekable();
     while let Some(tree) = iter.next() {
         if target.is_none()
-            && matches!(&tree, TokenTree::Ident(i) if i == "const")
+            && let TokenTree::Ident(i) = &tree
             && let Some(TokenTree::Ident(name)) = iter.peek()
         {
-            target = anchor(&name.to_string());
+            let end = match i.to_string().as_str() {
+                "const" => Some(End::Semicolon),
+                "fn" | "mod" => Some(End::Body),
+                _ => None,
+            };
+            target = end.and_then(|end| anchor(&name.to_string()).map(|span| (span, end)));
         }
         let tree = match (target, tree) {
-            (Some(span), tree) => {
-                let end = matches!(&tree, TokenTree::Punct(p) if p.as_char() == ';');
+            (Some((span, end)), tree) => {
+                let done = match (&tree, end) {
+                    (TokenTree::Punct(p), End::Semicolon) => p.as_char() == ';',
+                    (TokenTree::Group(g), End::Body) => g.delimiter() == Delimiter::Brace,
+                    _ => false,
+                };
                 let tree = set_span(tree, span);
-                if end {
+                if done {
                     target = None;
                 }
                 tree

@@ -12,14 +12,24 @@ use crate::source_text::SourceText;
 use gale_compiler::{codegen, front_end, plan};
 use proc_macro2::TokenStream;
 
-/// The name the compiler gives the input in messages and generated assertion names
-/// (`TOPOLOGY__LINE_12_BOLT_AVG`).
+/// The name the compiler gives the input when the macro's file is unknown.
 const FILE_NAME: &str = "topology!";
+
+/// The file the macro is called from (`src/main.rs`), for the messages of the checks that
+/// rustc runs (`src/main.rs:12: bolt `avg`: ...`): its line numbers are the file's.
+fn file_name() -> String {
+    let file = proc_macro2::Span::call_site().file();
+    if file.is_empty() || file.starts_with('<') {
+        FILE_NAME.to_string()
+    } else {
+        file.replace('\\', "/")
+    }
+}
 
 /// The generated `pub mod <name> { ... }`, or the diagnostics.
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let source = SourceText::from_tokens(input);
-    match front_end(FILE_NAME, &source.text) {
+    match front_end(&file_name(), &source.text) {
         Ok(graph) => {
             let tokens = codegen::generate_tokens(&graph, &plan::plan(&graph));
             point_assertions_at_source(tokens, &graph, &source)

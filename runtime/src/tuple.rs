@@ -8,6 +8,11 @@ use crate::codec::Codec;
 /// It knows its name and field names (checked against `fields(...)` groupings), clones
 /// (for `all` groupings and streams with several consumers), and encodes itself with the
 /// binary [`Codec`] to cross process boundaries.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Gale tuple",
+    label = "used as a tuple schema",
+    note = "declare it with `tuple` in the `.topo` file, or add `#[derive(gale::Tuple)]` (with `Debug` and `Clone`) to the Rust type"
+)]
 pub trait Tuple: Codec + Clone + Send + std::fmt::Debug + 'static {
     /// The schema's name.
     const NAME: &'static str;

@@ -10,6 +10,7 @@ pub mod chain_ops;
 pub mod cluster;
 pub mod cluster_ops;
 pub mod groupings_ops;
+pub mod user_crate;
 pub mod wordcount_ops;
 
 gale::include_topology!("groupings");

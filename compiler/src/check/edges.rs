@@ -39,8 +39,11 @@ pub(crate) fn check<'a>(
     for e in &topology.edges {
         let from = lookup(&e.from, &ids, diags);
         let to = lookup(&e.to, &ids, diags);
-        if let Some(to) = to {
-            into_spout(e, &components[to], diags);
+        // An edge into a spout goes no further: no schema check, no cycle through it.
+        if let Some(to) = to
+            && into_spout(e, &components[to], diags)
+        {
+            continue;
         }
         let Some(from) = from else { continue };
         let Some(stream) = stream(e, &components[from], diags) else {
@@ -96,9 +99,10 @@ fn lookup(name: &Ident, ids: &HashMap<&str, usize>, diags: &mut Diagnostics) -> 
     None
 }
 
-/// `E0307`: spouts are sources.
-fn into_spout(e: &Edge, to: &Checked<'_>, diags: &mut Diagnostics) {
-    if to.node.kind == ComponentKind::Spout {
+/// `E0307`: spouts are sources. True when the edge goes into a spout.
+fn into_spout(e: &Edge, to: &Checked<'_>, diags: &mut Diagnostics) -> bool {
+    let spout = to.node.kind == ComponentKind::Spout;
+    if spout {
         diags.push(
             Diagnostic::error(
                 "E0307",
@@ -110,6 +114,7 @@ fn into_spout(e: &Edge, to: &Checked<'_>, diags: &mut Diagnostics) {
             .with_help("only bolts consume streams; declare it as a `bolt` with an input schema"),
         );
     }
+    spout
 }
 
 /// The index of the producer's stream the edge reads.
@@ -364,12 +369,27 @@ fn grouping(kind: &GroupingKind) -> Grouping {
 }
 
 /// `E0407`: a bolt that no edge feeds would never run.
+///
+/// An edge to an unknown component (`E0301`) was meant for some bolt: not for the one its
+/// "did you mean" names, and, when nothing is close, perhaps for any. Those bolts are not
+/// reported as unfed: the fix of the first error feeds them.
 fn unfed_bolts(topology: &Topology, components: &[Checked<'_>], diags: &mut Diagnostics) {
+    let names: Vec<&str> = components.iter().map(|c| c.node.name.as_str()).collect();
+    let unknown_targets: Vec<Option<&str>> = topology
+        .edges
+        .iter()
+        .filter(|e| !names.contains(&e.to.name.as_str()))
+        .map(|e| similar(&e.to.name, names.iter().copied()))
+        .collect();
     for c in components {
         if c.node.kind != ComponentKind::Bolt || c.decl.input.is_none() {
             continue;
         }
         if topology.edges.iter().any(|e| e.to.name == c.node.name) {
+            continue;
+        }
+        let meant = |t: &Option<&str>| t.is_none_or(|t| t == c.node.name);
+        if unknown_targets.iter().any(meant) {
             continue;
         }
         diags.push(

@@ -96,6 +96,16 @@ impl<'a> Scope<'a> {
             name.span,
         )
         .with_label("not declared or imported");
+        if let Some(ty) = builtin_spelling(&name.name) {
+            diags.push(
+                d.with_label(format!("did you mean `{ty}`?"))
+                    .with_help(format!(
+                        "`{}` is not a type in a `.topo` file; the type is written `{ty}`",
+                        name.name
+                    )),
+            );
+            return;
+        }
         d = match super::suggest::similar(&name.name, self.schema_names()) {
             Some(close) => d.with_help(format!("a tuple with a similar name exists: `{close}`")),
             None => d.with_help(format!(
@@ -105,6 +115,25 @@ impl<'a> Scope<'a> {
         };
         diags.push(d);
     }
+}
+
+/// The field type a name from another language (or a case slip) means: `string` is
+/// `String`, `int` is `i64`, `double` is `f64`...
+fn builtin_spelling(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "string" | "str" | "Str" | "text" | "varchar" => "String",
+        "int" | "Int" | "long" | "Long" | "integer" | "Integer" | "I64" => "i64",
+        "short" | "Short" => "i16",
+        "byte" | "Byte" => "u8",
+        "float" | "Float" | "F32" => "f32",
+        "double" | "Double" | "F64" => "f64",
+        "boolean" | "Boolean" | "Bool" => "bool",
+        "U64" | "usize" | "uint" => "u64",
+        "U32" => "u32",
+        "I32" | "isize" => "i32",
+        "Bytes" | "binary" | "blob" => "bytes",
+        _ => return None,
+    })
 }
 
 /// Rust's keywords: names that would not compile as generated struct, field or module names.

@@ -16,6 +16,18 @@ pub(crate) fn similar<'a>(
         .map(|(_, c)| c)
 }
 
+/// The candidate one edit away from `name` (a letter added, dropped, changed, or two
+/// neighbours swapped), if there is one: the threshold for words that may legitimately be
+/// new, such as config keys.
+pub(crate) fn one_edit_away<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .find(|c| *c != name && distance(name, c) == 1)
+}
+
 /// Edit distance between two strings, by characters: insertions, deletions,
 /// substitutions and swaps of two neighbours (`wrod` → `word`) each cost 1.
 fn distance(a: &str, b: &str) -> usize {

@@ -1,13 +1,13 @@
-//! Compile-time assertions for what only rustc can know: that the Rust type a component
-//! names really is a spout or bolt of the declared schemas, that imported tuple types
-//! derive `gale::Tuple`, and that `fields(x)` names a field of an imported tuple.
+//! Compile-time assertions for what only rustc can know about schemas: that imported tuple
+//! types derive `gale::Tuple`, and that `fields(x)` names a field of an imported tuple.
+//! (That a component's Rust type is a spout or bolt of the declared schemas is checked by
+//! its gate, in `operators`.)
 //!
 //! Each assertion is a constant named after the `.topo` location it checks
 //! (`WORDCOUNT_TOPO_LINE_11_BOLT_SPLIT`), so rustc's error shows the line to fix.
 
-use super::rust::{ident, path};
-use crate::ast::{ComponentKind, Operator};
-use crate::graph::{Graph, Grouping, Node};
+use super::rust::ident;
+use crate::graph::{Graph, Grouping};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -17,7 +17,8 @@ fn file_stem(graph: &Graph) -> String {
         .rsplit(['/', '\\'])
         .next()
         .unwrap_or(&graph.file_name);
-    base.chars()
+    let stem: String = base
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_uppercase()
@@ -25,16 +26,12 @@ fn file_stem(graph: &Graph) -> String {
                 '_'
             }
         })
-        .collect()
-}
-
-fn out_type(c: &Node) -> TokenStream {
-    match &c.output_type {
-        Some(t) => {
-            let t = ident(t);
-            quote!(#t)
-        }
-        None => quote!(()),
+        .collect();
+    // A Rust identifier cannot start with a digit (`01-ingest.topo`).
+    if stem.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{stem}")
+    } else {
+        stem
     }
 }
 
@@ -42,27 +39,6 @@ fn out_type(c: &Node) -> TokenStream {
 pub fn assertions(graph: &Graph) -> TokenStream {
     let stem = file_stem(graph);
     let mut out = TokenStream::new();
-    for c in &graph.components {
-        let Operator::User(p) = &c.op else { continue };
-        let ty = path(&p.text);
-        let o = out_type(c);
-        let (kind, check) = match (c.kind, &c.input) {
-            (ComponentKind::Spout, _) => ("SPOUT", quote!(__gale::assert_spout::<#ty, #o>())),
-            (ComponentKind::Bolt, Some(input)) => {
-                let i = ident(input);
-                ("BOLT", quote!(__gale::assert_bolt::<#ty, #i, #o>()))
-            }
-            (ComponentKind::Bolt, None) => continue,
-        };
-        let name = format_ident!(
-            "{}_LINE_{}_{}_{}",
-            stem,
-            c.line,
-            kind,
-            c.name.to_ascii_uppercase()
-        );
-        out.extend(quote!(const #name: () = #check;));
-    }
     // Imported (external) schemas must be tuples; their fields are checked here.
     let mut external: Vec<&str> = Vec::new();
     for c in &graph.components {

@@ -2,11 +2,13 @@
 //!
 //! The module holds the tuple structs with their codecs (`tuples`), the stream-set enums
 //! (`streams`), the plan as static data (`desc`), compile-time assertions that name the
-//! `.topo` line they check (`checks`), and `topology()`, which nests one monomorphised
+//! `.topo` line they check (`checks`), a gate per user spout and bolt
+//! that checks its types fact by fact (`operators`), and `topology()`, which nests one monomorphised
 //! value per fused chain (`wiring`). Generated code names only `::gale::__private`.
 
 mod checks;
 mod desc;
+mod operators;
 mod rust;
 mod streams;
 mod tuples;
@@ -28,6 +30,7 @@ pub fn generate_tokens(graph: &Graph, plan: &Plan) -> TokenStream {
         .map(|s| streams::stream_set(s, graph));
     let desc = desc::static_desc(graph, plan);
     let checks = checks::assertions(graph);
+    let gates = operators::gates(graph);
     let topology_fn = wiring::topology_fn(graph, plan);
     let doc = format!(
         " The `{}` topology, compiled from `{}` by gale-compiler.",
@@ -35,15 +38,16 @@ pub fn generate_tokens(graph: &Graph, plan: &Plan) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
-        #[allow(unused_imports, unused_variables, dead_code, missing_docs, non_upper_case_globals, clippy::all)]
+        #[allow(unused_imports, unused_variables, dead_code, missing_docs, non_upper_case_globals, non_snake_case, non_camel_case_types, clippy::all)]
         pub mod #name {
             use super::*;
             use ::gale::__private as __gale;
             #(#uses)*
             #(#tuples)*
             #(#stream_sets)*
-            #desc
+            #gates
             #checks
+            #desc
             #topology_fn
         }
     }

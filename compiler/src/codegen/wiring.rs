@@ -61,9 +61,9 @@ fn constructor(graph: &Graph, c: usize) -> TokenStream {
     let input = node.input.as_deref().map(ident);
     let out = node.output_type.as_deref().map(ident);
     match &node.op {
-        Operator::User(p) => {
-            let p = path(&p.text);
-            quote!(<#p as ::core::default::Default>::default())
+        Operator::User(_) => {
+            let gate = super::operators::gate_ident(graph, node);
+            quote!(#gate())
         }
         Operator::Map(p) => {
             let f = path(&p.text);
@@ -166,13 +166,14 @@ fn router(graph: &Graph, edge: usize) -> TokenStream {
     let e = &graph.edges[edge];
     let schema_name = &graph.components[e.from].outputs[e.stream].schema;
     let schema = ident(schema_name);
+    let tuple = graph.tuple(schema_name);
     let key = |fields: &[String]| {
-        let f: Vec<_> = fields.iter().map(|f| ident(f)).collect();
+        let f: Vec<TokenStream> = fields.iter().map(|f| key_part(tuple, f)).collect();
         if f.len() == 1 {
             let f0 = &f[0];
-            quote!(|t: &#schema| __gale::hash_key(&t.#f0))
+            quote!(|t: &#schema| __gale::hash_key(&#f0))
         } else {
-            quote!(|t: &#schema| __gale::hash_key(&(#(&t.#f),*)))
+            quote!(|t: &#schema| __gale::hash_key(&(#(&#f),*)))
         }
     };
     let grouping = match &e.grouping {
@@ -195,4 +196,25 @@ fn router(graph: &Graph, edge: usize) -> TokenStream {
         }
     };
     quote!(__gale::Router::<#schema, _>::new(w, #edge, #grouping))
+}
+
+/// The hashed value of field `f` of `t`: the field itself, or the bits of a float (floats
+/// are not `Hash`; grouping by one is warned about, `W0603`).
+fn key_part(tuple: Option<&crate::graph::TupleSchema>, f: &str) -> TokenStream {
+    use crate::ast::{Prim, TypeKind};
+    let name = ident(f);
+    let ty = tuple.and_then(|t| {
+        t.fields
+            .iter()
+            .find(|(n, _)| n == f)
+            .map(|(_, ty)| &ty.kind)
+    });
+    let float = |k: &TypeKind| matches!(k, TypeKind::Prim(Prim::F32 | Prim::F64));
+    match ty {
+        Some(k) if float(k) => quote!(t.#name.to_bits()),
+        Some(TypeKind::Option(inner)) if float(&inner.kind) => {
+            quote!(t.#name.map(|x| x.to_bits()))
+        }
+        _ => quote!(t.#name),
+    }
 }

@@ -1,3 +1,6 @@
+//! Mistakes only rustc sees, each reported once at the `.topo` token, its message naming
+//! the file, line and component: a bolt whose `In` differs from the topology's input, a
+//! spout named as a bolt, and an operator that is not in scope.
 use gale::{Bolt, Emitter, ExecResult, Spout, SpoutStatus};
 
 #[derive(Debug, Clone, gale::Tuple)]
@@ -28,11 +31,33 @@ impl Bolt for Shout {
 gale::topology! {
     use crate::Reading;
 
-    topology sensors {
+    topology wrong_input {
         spout readings = Sensors() -> Reading
         bolt  shout    = Shout(Reading)
 
         readings -> shout
+    }
+}
+
+gale::topology! {
+    use crate::Reading;
+
+    topology spout_as_bolt {
+        spout readings = Sensors() -> Reading
+        bolt  again    = Sensors(Reading)
+
+        readings -> again
+    }
+}
+
+gale::topology! {
+    use crate::Reading;
+
+    topology not_imported {
+        spout readings = Sensors() -> Reading
+        bolt  store    = Store(Reading)
+
+        readings -> store
     }
 }
 

@@ -57,6 +57,11 @@ pub type ExecResult = Result<(), Fail>;
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a bolt: it does not implement `gale::Bolt`",
+    label = "a bolt is expected here",
+    note = "a `.topo` file names `{Self}` in a `bolt` declaration; if `{Self}` is a spout, declare it with `spout name = {Self}() -> Output`"
+)]
 pub trait Bolt: Send + 'static {
     /// The input schema.
     type In;

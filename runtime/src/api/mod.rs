@@ -6,6 +6,7 @@ mod context;
 mod emitter;
 mod grouping;
 mod spout;
+pub(crate) mod typed;
 
 pub use bolt::{Bolt, ExecResult, Fail};
 pub use context::{TaskContext, TaskId};

@@ -36,6 +36,11 @@ pub enum SpoutStatus {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a spout: it does not implement `gale::Spout`",
+    label = "a spout is expected here",
+    note = "a `.topo` file names `{Self}` in a `spout` declaration; if `{Self}` is a bolt, declare it with `bolt name = {Self}(Input) -> Output`"
+)]
 pub trait Spout: Send + 'static {
     /// What it emits: a tuple type, or a stream-set enum generated from a `streams` declaration.
     type Out;

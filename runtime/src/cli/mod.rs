@@ -1,6 +1,7 @@
 //! The command line every topology binary gets from [`gale::main`](crate::main):
 //! `run` (local mode) and `plan` (the physical plan, or Graphviz with `--dot`).
 
+pub mod check;
 mod duration;
 mod plan_view;
 mod progress;

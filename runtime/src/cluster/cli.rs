@@ -116,6 +116,7 @@ fn command() -> Command {
             .about("Gale cluster daemons and client")
             .subcommand_required(true)
             .arg_required_else_help(true)
+            .subcommand(crate::cli::check::command())
             .subcommand(
                 Command::new("nimbus")
                     .about("Run nimbus: accepts topologies, schedules them, watches heartbeats")
@@ -239,6 +240,7 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
             .unwrap_or_else(|| DEFAULT_NIMBUS.to_string())
     };
     match name {
+        "check" => crate::cli::check::run(m),
         "nimbus" => {
             let listen = m
                 .get_one::<String>("listen")
