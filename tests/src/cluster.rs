@@ -218,6 +218,22 @@ impl Cluster {
         cmd.output().expect("gale runs")
     }
 
+    /// `gale submit BINARY --workers 2 EXTRA...`; panics unless it succeeds. Returns the
+    /// topology id it printed.
+    pub fn submit(&self, binary: &Path, extra: &[&str]) -> String {
+        let binary = binary.display().to_string();
+        let mut args = vec!["submit", binary.as_str(), "--workers", "2"];
+        args.extend_from_slice(extra);
+        let out = self.gale(&args);
+        let said = output_text(&out);
+        assert!(out.status.success(), "submit failed: {said}");
+        said.split_whitespace()
+            .skip_while(|w| *w != "submitted")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no topology id in {said}"))
+            .to_string()
+    }
+
     /// `gale list`'s output (empty on failure).
     pub fn list(&self) -> String {
         String::from_utf8_lossy(&self.gale(&["list"]).stdout).into_owned()
@@ -310,6 +326,15 @@ pub fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(0)
+}
+
+/// A command's stdout then stderr, as text.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// `kill -9 pid`.

@@ -1,7 +1,7 @@
 //! The cluster, as users run it: a real nimbus and two supervisors (two slots each) on
 //! 127.0.0.1, topology binaries submitted to them, and processes killed with `kill -9`.
 
-use gale_tests::cluster::{Cluster, acked_ids, kill9, serial, workspace_bin};
+use gale_tests::cluster::{Cluster, acked_ids, kill9, output_text, serial, workspace_bin};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -20,26 +20,6 @@ fn wordcount_truth() -> BTreeMap<String, u64> {
     m
 }
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Submits `binary` with `--workers 2`; returns the topology id.
-fn submit(c: &Cluster, binary: &std::path::Path) -> String {
-    let out = c.gale(&["submit", &binary.display().to_string(), "--workers", "2"]);
-    assert!(out.status.success(), "submit failed: {}", text(&out));
-    let said = text(&out);
-    said.split_whitespace()
-        .skip_while(|w| *w != "submitted")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no topology id in {said}"))
-        .to_string()
-}
-
 fn all_ids(n: u64) -> BTreeSet<u64> {
     (0..n).collect()
 }
@@ -48,7 +28,7 @@ fn all_ids(n: u64) -> BTreeSet<u64> {
 fn word_count_on_two_workers_matches_the_ground_truth() {
     let _one = serial();
     let c = Cluster::start("wordcount", 2, 2, &[]);
-    let id = submit(&c, &workspace_bin("wordcount"));
+    let id = c.submit(&workspace_bin("wordcount"), &[]);
     c.wait_for("both workers running", Duration::from_secs(60), |c| {
         c.worker_pids(&id).len() == 2 || c.list().contains("finished")
     });
@@ -80,7 +60,7 @@ fn word_count_on_two_workers_matches_the_ground_truth() {
     assert_eq!(counts, wordcount_truth(), "logs:\n{}", c.logs());
     // Finished workers exit by themselves; `gale kill` removes the topology.
     let out = c.gale(&["kill", "wordcount"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     c.wait_for("no worker left", Duration::from_secs(15), |c| {
         c.worker_pids(&id).is_empty()
     });
@@ -106,7 +86,7 @@ fn acking_binary() -> std::path::PathBuf {
 fn kill_9_of_a_worker_restarts_it_and_loses_no_message() {
     let _one = serial();
     let c = acking_cluster("kill-worker");
-    let id = submit(&c, &acking_binary());
+    let id = c.submit(&acking_binary(), &[]);
     c.wait_for("a quarter of the ids acked", Duration::from_secs(60), |c| {
         acked_ids(&c.dir).len() as u64 > IDS / 4
     });
@@ -125,7 +105,7 @@ fn kill_9_of_a_worker_restarts_it_and_loses_no_message() {
         acked_ids(&c.dir) == all_ids(IDS)
     });
     let out = c.gale(&["kill", "cluster_acking"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     c.wait_for("every worker stopped", Duration::from_secs(15), |c| {
         c.worker_pids(&id).is_empty()
     });
@@ -135,7 +115,7 @@ fn kill_9_of_a_worker_restarts_it_and_loses_no_message() {
 fn kill_9_of_a_supervisor_moves_its_workers_to_the_other() {
     let _one = serial();
     let mut c = acking_cluster("kill-supervisor");
-    let id = submit(&c, &acking_binary());
+    let id = c.submit(&acking_binary(), &[]);
     c.wait_for("both workers running", Duration::from_secs(60), |c| {
         c.worker_pids(&id).len() == 2
     });
@@ -159,7 +139,7 @@ fn kill_9_of_a_supervisor_moves_its_workers_to_the_other() {
 fn kill_9_of_nimbus_leaves_the_topology_running_and_a_new_nimbus_knows_it() {
     let _one = serial();
     let mut c = acking_cluster("kill-nimbus");
-    let id = submit(&c, &acking_binary());
+    let id = c.submit(&acking_binary(), &[]);
     c.wait_for("some ids acked", Duration::from_secs(60), |c| {
         acked_ids(&c.dir).len() > 1000
     });
@@ -202,7 +182,7 @@ fn calls_without_the_secret_or_with_a_wrong_one_are_rejected_and_change_nothing(
     for secret in [None, Some("not-the-secret")] {
         let out = c.gale_with(&["submit", &bin], secret);
         assert!(!out.status.success());
-        let said = text(&out);
+        let said = output_text(&out);
         assert!(said.contains("rejected"), "{said}");
         assert!(
             said.contains(if secret.is_none() { "missing" } else { "wrong" }),
@@ -210,7 +190,7 @@ fn calls_without_the_secret_or_with_a_wrong_one_are_rejected_and_change_nothing(
         );
     }
     assert!(c.list().contains("no topologies"), "{}", c.list());
-    let id = submit(&c, &acking_binary());
+    let id = c.submit(&acking_binary(), &[]);
     let listed = |c: &Cluster| {
         c.list()
             .lines()
@@ -231,7 +211,11 @@ fn calls_without_the_secret_or_with_a_wrong_one_are_rejected_and_change_nothing(
         ] {
             let out = c.gale_with(&args, secret);
             assert!(!out.status.success(), "{args:?} went through");
-            assert!(text(&out).contains("rejected"), "{}", text(&out));
+            assert!(
+                output_text(&out).contains("rejected"),
+                "{}",
+                output_text(&out)
+            );
         }
     }
     let out = c.gale_with(&["list"], Some("not-the-secret"));
@@ -244,18 +228,18 @@ fn calls_without_the_secret_or_with_a_wrong_one_are_rejected_and_change_nothing(
     assert_eq!(c.worker_pids(&id), pids, "the workers are untouched");
     // With the secret, a rebalance goes through (a new assignment version) ...
     let out = c.gale(&["rebalance", "cluster_acking", "--parallelism", "relay=1"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(listed(&c).contains("version 2 "), "{}", c.list());
     // ... a parallelism above the tasks is refused with the reason ...
     let out = c.gale(&["rebalance", "cluster_acking", "--parallelism", "relay=9"]);
     assert!(
-        text(&out).contains("parallelism must be 1..=4"),
+        output_text(&out).contains("parallelism must be 1..=4"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     // ... and kill stops every process of the topology.
     let out = c.gale(&["kill", "cluster_acking"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     c.wait_for("every worker stopped", Duration::from_secs(15), |c| {
         c.worker_pids(&id).is_empty()
     });
@@ -270,5 +254,9 @@ fn without_a_secret_nimbus_refuses_to_listen_beyond_loopback() {
         .output()
         .expect("gale runs");
     assert!(!out.status.success());
-    assert!(text(&out).contains("GALE_SECRET"), "{}", text(&out));
+    assert!(
+        output_text(&out).contains("GALE_SECRET"),
+        "{}",
+        output_text(&out)
+    );
 }

@@ -4,35 +4,8 @@
 
 use gale::cluster::proto::KillRequest;
 use gale::cluster::proto::nimbus_client::NimbusClient;
-use gale_tests::cluster::{Cluster, rss_kib, serial, workspace_bin};
+use gale_tests::cluster::{Cluster, output_text, rss_kib, serial, workspace_bin};
 use std::time::{Duration, Instant};
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Submits `binary` with `--workers 2` and `extra` arguments; returns the topology id.
-fn submit(c: &Cluster, binary: &std::path::Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "submit",
-        binary.to_str().expect("utf-8 path"),
-        "--workers",
-        "2",
-    ];
-    args.extend_from_slice(extra);
-    let out = c.gale(&args);
-    assert!(out.status.success(), "submit failed: {}", text(&out));
-    let said = text(&out);
-    said.split_whitespace()
-        .skip_while(|w| *w != "submitted")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no topology id in {said}"))
-        .to_string()
-}
 
 fn acking_binary() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_cluster_acking").into()
@@ -54,16 +27,16 @@ fn slow_cluster(name: &str) -> Cluster {
 fn a_resubmitted_topology_gets_a_new_id_and_only_its_own_workers() {
     let _one = serial();
     let c = slow_cluster("resubmit");
-    let first = submit(&c, &acking_binary(), &[]);
+    let first = c.submit(&acking_binary(), &[]);
     c.wait_for(
         "both workers of the first run",
         Duration::from_secs(60),
         |c| c.worker_pids(&first).len() == 2,
     );
     let out = c.gale(&["kill", "cluster_acking"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     // At once, within one supervisor heartbeat.
-    let second = submit(&c, &acking_binary(), &[]);
+    let second = c.submit(&acking_binary(), &[]);
     assert_ne!(first, second, "a topology id was given twice");
     c.wait_for(
         "the second run on two workers of its own, none of the first left",
@@ -75,11 +48,11 @@ fn a_resubmitted_topology_gets_a_new_id_and_only_its_own_workers() {
     });
     // A restarted nimbus never hands out an old id either.
     let out = c.gale(&["kill", "cluster_acking"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let mut c = c;
     c.kill_nimbus();
     c.start_nimbus();
-    let third = submit(&c, &acking_binary(), &[]);
+    let third = c.submit(&acking_binary(), &[]);
     assert!(
         third != first && third != second,
         "{first} {second} {third}"
@@ -92,24 +65,20 @@ fn a_resubmitted_topology_gets_a_new_id_and_only_its_own_workers() {
 fn kill_by_name_stops_the_running_topology_not_a_finished_record() {
     let _one = serial();
     let c = Cluster::start("kill-name", 2, 2, &[]);
-    let done = submit(&c, &workspace_bin("wordcount"), &[]);
+    let done = c.submit(&workspace_bin("wordcount"), &[]);
     c.wait_for("the first run finished", Duration::from_secs(120), |c| {
         c.list().contains(&format!("topology {done}  finished"))
     });
-    let running = submit(
-        &c,
-        &workspace_bin("wordcount"),
-        &["--set", "repeat=1000000"],
-    );
+    let running = c.submit(&workspace_bin("wordcount"), &["--set", "repeat=1000000"]);
     c.wait_for("the second run's workers", Duration::from_secs(60), |c| {
         c.worker_pids(&running).len() == 2
     });
     let out = c.gale(&["kill", "wordcount"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(
-        text(&out).contains(&format!("killed {running}")),
+        output_text(&out).contains(&format!("killed {running}")),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     c.wait_for(
         "the running one's workers stopped",
@@ -130,7 +99,7 @@ fn kill_by_name_stops_the_running_topology_not_a_finished_record() {
 fn a_crash_looping_worker_backs_off_and_gale_list_shows_it() {
     let _one = serial();
     let c = slow_cluster("crash-loop");
-    let id = submit(&c, &acking_binary(), &["--set", "crash_task=0"]);
+    let id = c.submit(&acking_binary(), &["--set", "crash_task=0"]);
     let mut seen_alive_crasher = false;
     let start = Instant::now();
     let mut shown = String::new();
@@ -243,9 +212,10 @@ fn the_secret_never_travels_in_clear_text() {
         .expect("gale runs");
     assert!(!out.status.success());
     assert!(
-        text(&out).contains("refusing to send the cluster secret in clear text to 10.255.255.1"),
+        output_text(&out)
+            .contains("refusing to send the cluster secret in clear text to 10.255.255.1"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     // A TLS cluster reached through the default http:// URL: every call is TLS, so the
@@ -265,7 +235,7 @@ fn the_secret_never_travels_in_clear_text() {
         ],
     );
     assert!(c.url.starts_with("http://"));
-    let id = submit(&c, &workspace_bin("wordcount"), &[]);
+    let id = c.submit(&workspace_bin("wordcount"), &[]);
     c.wait_for(
         "the TLS cluster ran the word count",
         Duration::from_secs(120),
@@ -273,7 +243,7 @@ fn the_secret_never_travels_in_clear_text() {
     );
     // A server name the certificate does not carry is refused.
     let out = c.gale(&["list", "--tls-server-name", "nimbus.example.com"]);
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", output_text(&out));
 }
 
 /// Sends the headers of a `Kill` call and all but the last byte of a 16 MiB message, over
@@ -319,7 +289,7 @@ fn batches_of_large_tuples_cross_workers_whole() {
         1,
         &[("GALE_TEST_IDS", "3000"), ("GALE_TEST_RATE", "500")],
     );
-    let id = submit(&c, &acking_binary(), &["--set", "pad=70000"]);
+    let id = c.submit(&acking_binary(), &["--set", "pad=70000"]);
     c.wait_for("every large id acked", Duration::from_secs(120), |c| {
         gale_tests::cluster::acked_ids(&c.dir).len() == 3000
     });
