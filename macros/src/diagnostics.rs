@@ -16,10 +16,35 @@ use crate::source_text::SourceText;
 use gale_compiler::diagnostic::{Diagnostic, Diagnostics, line_col};
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 
-/// One `compile_error!` per diagnostic.
+/// The warnings, as rustc warnings at the tokens they are about.
+///
+/// Stable Rust gives proc macros no way to emit a warning; the known workaround is used:
+/// each warning is a deprecated item, used once at the warning's span, so rustc prints
+/// `use of deprecated unit struct `topology_warning`: [W0602] ...` there.
+pub(crate) fn warnings(diags: &Diagnostics, source: &SourceText) -> TokenStream {
+    let mut out = TokenStream::new();
+    for d in diags.items.iter().filter(|d| !d.is_error()) {
+        let (first, _) = source
+            .spans(d.span.start, d.span.end)
+            .unwrap_or((Span::call_site(), Span::call_site()));
+        let note = message(d, &source.text);
+        let name = Ident::new("topology_warning", first);
+        out.extend(quote::quote! {
+            const _: () = {
+                #[deprecated(note = #note)]
+                #[allow(non_camel_case_types)]
+                struct topology_warning;
+                let _ = #name;
+            };
+        });
+    }
+    out
+}
+
+/// One `compile_error!` per error, then the warnings (see [`warnings`]).
 pub(crate) fn compile_errors(diags: &Diagnostics, source: &SourceText) -> TokenStream {
     let mut all: Option<syn::Error> = None;
-    for d in &diags.items {
+    for d in diags.items.iter().filter(|d| d.is_error()) {
         let e = error(d, source);
         match &mut all {
             Some(all) => all.combine(e),
@@ -33,6 +58,9 @@ pub(crate) fn compile_errors(diags: &Diagnostics, source: &SourceText) -> TokenS
         )
     })
     .into_compile_error()
+    .into_iter()
+    .chain(warnings(diags, source))
+    .collect()
 }
 
 fn error(d: &Diagnostic, source: &SourceText) -> syn::Error {

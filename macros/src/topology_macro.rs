@@ -6,7 +6,7 @@
 //! codegen produce the same module `build.rs` would write, its assertions pointed at the
 //! input they check ([`point_assertions_at_source`]).
 
-use crate::diagnostics::compile_errors;
+use crate::diagnostics::{compile_errors, warnings};
 use crate::respan::point_assertions_at_source;
 use crate::source_text::SourceText;
 use gale_compiler::{codegen, front_end, plan};
@@ -32,7 +32,9 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     match front_end(&file_name(), &source.text) {
         Ok(graph) => {
             let tokens = codegen::generate_tokens(&graph, &plan::plan(&graph));
-            point_assertions_at_source(tokens, &graph, &source)
+            let mut tokens = point_assertions_at_source(tokens, &graph, &source);
+            tokens.extend(warnings(&graph.warnings, &source));
+            tokens
         }
         Err(diags) => compile_errors(&diags, &source),
     }

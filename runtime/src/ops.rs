@@ -34,6 +34,8 @@ impl<F, In, Out> MapOp<F, In, Out> {
     }
 }
 
+// Not offered in "other types implement `Bolt`" hints: it is the built-ins' adapter.
+#[diagnostic::do_not_recommend]
 impl<F, In, Out> Bolt for MapOp<F, In, Out>
 where
     F: FnMut(In) -> Out + Send + 'static,
@@ -66,6 +68,8 @@ impl<F, T> FilterOp<F, T> {
     }
 }
 
+// Not offered in "other types implement `Bolt`" hints: it is the built-ins' adapter.
+#[diagnostic::do_not_recommend]
 impl<F, T> Bolt for FilterOp<F, T>
 where
     F: FnMut(&T) -> bool + Send + 'static,
@@ -99,6 +103,8 @@ impl<F, In, Out> FlatMapOp<F, In, Out> {
     }
 }
 
+// Not offered in "other types implement `Bolt`" hints: it is the built-ins' adapter.
+#[diagnostic::do_not_recommend]
 impl<F, In, Out, I> Bolt for FlatMapOp<F, In, Out>
 where
     F: FnMut(In) -> I + Send + 'static,

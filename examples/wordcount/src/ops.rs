@@ -120,6 +120,12 @@ impl Bolt for PrintCounts {
     }
 
     fn finish(&mut self, _out: &mut impl Emitter<()>) {
+        // What was counted, on stderr: stdout stays `word count` lines, for pipes.
+        let total: u64 = self.latest.values().sum();
+        eprintln!(
+            "wordcount: {total} words, {} distinct; each word and its count on stdout",
+            self.latest.len()
+        );
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
         for (word, count) in &self.latest {

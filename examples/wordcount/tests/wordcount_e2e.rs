@@ -49,6 +49,17 @@ fn counts_equal_a_plain_loop() {
     // The summary reports what every component did.
     let words: u64 = expected(TEXT, 25).values().sum();
     assert!(stderr.contains("finished in"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "wordcount: {words} words, {} distinct",
+            counts.len()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("per second: tuples emitted per second for spouts"),
+        "{stderr}"
+    );
     let print_line = stderr
         .lines()
         .find(|l| l.starts_with("print "))

@@ -1,6 +1,7 @@
 //! Mistakes only rustc sees, each reported once at the `.topo` token, its message naming
 //! the file, line and component: a bolt whose `In` differs from the topology's input, a
-//! spout named as a bolt, and an operator that is not in scope.
+//! spout named as a bolt, and an operator that is not in scope. (And a checker warning,
+//! `W0604`, shown at its token.)
 use gale::{Bolt, Emitter, ExecResult, Spout, SpoutStatus};
 
 #[derive(Debug, Clone, gale::Tuple)]
@@ -54,6 +55,7 @@ gale::topology! {
     use crate::Reading;
 
     topology not_imported {
+        config { message_timout = 10s }
         spout readings = Sensors() -> Reading
         bolt  store    = Store(Reading)
 

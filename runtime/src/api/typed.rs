@@ -27,6 +27,8 @@ impl<B, BI, BO, I, O> TypedBolt<B, BI, BO, I, O> {
     }
 }
 
+// Generated code's adapter: never offered in "other types implement" hints.
+#[diagnostic::do_not_recommend]
 impl<B, BI, BO, I, O> Bolt for TypedBolt<B, BI, BO, I, O>
 where
     B: Bolt<In = BI, Out = BO>,
@@ -67,6 +69,7 @@ impl<S, SO, O> TypedSpout<S, SO, O> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<S, SO, O> Spout for TypedSpout<S, SO, O>
 where
     S: Spout<Out = SO>,

@@ -346,7 +346,9 @@ impl Summary {
         self.components.iter().find(|c| c.name == name)
     }
 
-    /// A human-readable table: per component, tuples emitted and executed and throughput.
+    /// A human-readable table: per component, tuples emitted and executed and throughput
+    /// (`per second`: tuples emitted per second for a spout, executed per second for a
+    /// bolt, as a line under the table says).
     pub fn render(&self) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let mut s = format!(
@@ -359,7 +361,7 @@ impl Summary {
             "emitted",
             "executed",
             "failed",
-            "tuples/s"
+            "per second"
         );
         for c in &self.components {
             let (kind, work) = match c.kind {
@@ -381,6 +383,9 @@ impl Summary {
                 work as f64 / secs
             ));
         }
+        s.push_str(
+            "per second: tuples emitted per second for spouts, executed per second for bolts\n",
+        );
         if self.tracking {
             s.push_str(&self.render_acking());
         }
