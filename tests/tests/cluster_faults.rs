@@ -46,8 +46,11 @@ fn a_resubmitted_topology_gets_a_new_id_and_only_its_own_workers() {
     c.wait_for("both workers alive", Duration::from_secs(30), |c| {
         c.list().matches(" alive ").count() >= 2 + 2
     });
+    // The id `submit` printed is what `rebalance` and `kill` take, as the README shows.
+    let out = c.gale(&["rebalance", &second, "--parallelism", "relay=1"]);
+    assert!(out.status.success(), "{}", output_text(&out));
     // A restarted nimbus never hands out an old id either.
-    let out = c.gale(&["kill", "cluster_acking"]);
+    let out = c.gale(&["kill", &second]);
     assert!(out.status.success(), "{}", output_text(&out));
     let mut c = c;
     c.kill_nimbus();

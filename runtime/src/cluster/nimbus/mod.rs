@@ -318,7 +318,7 @@ impl Nimbus for NimbusService {
         let req = request.into_inner();
         let mut state = self.state();
         let id = state
-            .by_name(&req.name)
+            .running(&req.name)
             .map(|t| t.record.id.clone())
             .ok_or_else(|| Status::not_found(format!("no running topology `{}`", req.name)))?;
         let topo = state

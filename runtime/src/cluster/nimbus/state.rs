@@ -194,6 +194,15 @@ impl State {
         Ok(state)
     }
 
+    /// The running topology called `name_or_id`, or with that id.
+    pub fn running(&self, name_or_id: &str) -> Option<&Topo> {
+        self.by_name(name_or_id).or_else(|| {
+            self.topologies
+                .get(name_or_id)
+                .filter(|t| !t.record.finished)
+        })
+    }
+
     /// The id the next topology called `name` gets, and the counter to persist (with
     /// [`State::save_next_id`]) before using it.
     pub fn next_topology_id(&self, name: &str) -> (String, u64) {
@@ -657,8 +666,9 @@ mod tests {
             Some(KillTarget::Finished(vec![first.clone()]))
         );
         state.topologies.remove(&second);
-        assert_eq!(state.to_kill("wc"), Some(KillTarget::Finished(vec![first])));
+        assert_eq!(state.to_kill("wc"), Some(KillTarget::Finished(vec![first.clone()])));
         assert_eq!(state.to_kill("nope"), None);
+        assert!(state.running(&first).is_none(), "finished is not running");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
