@@ -666,7 +666,10 @@ mod tests {
             Some(KillTarget::Finished(vec![first.clone()]))
         );
         state.topologies.remove(&second);
-        assert_eq!(state.to_kill("wc"), Some(KillTarget::Finished(vec![first.clone()])));
+        assert_eq!(
+            state.to_kill("wc"),
+            Some(KillTarget::Finished(vec![first.clone()]))
+        );
         assert_eq!(state.to_kill("nope"), None);
         assert!(state.running(&first).is_none(), "finished is not running");
         let _ = std::fs::remove_dir_all(dir);
