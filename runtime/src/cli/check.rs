@@ -56,8 +56,38 @@ pub struct Report {
     pub files: usize,
 }
 
+/// Why `gale check` failed. None is retryable: the files or the command line must change.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// No files were named and `topologies/` cannot be read.
+    #[error(
+        "no files given and cannot read {}: {source} (run it in a topology crate, or name the files)",
+        dir.display()
+    )]
+    NoTopologiesDir {
+        /// The `topologies` directory looked in.
+        dir: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// No files were named and `topologies/` holds no `.topo` file.
+    #[error("no .topo files in {}", .0.display())]
+    NoFiles(PathBuf),
+    /// A named file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The files have errors (printed as diagnostics).
+    #[error("{n} error{s} in the .topo files", n = .0, s = plural(*.0))]
+    Diagnostics(usize),
+}
+
 /// Runs `gale check` with its parsed arguments.
-pub fn run(m: &ArgMatches) -> Result<(), String> {
+pub fn run(m: &ArgMatches) -> Result<(), CheckError> {
     let format = match m.get_one::<String>("message-format").map(String::as_str) {
         Some("json") => Format::Json,
         _ => Format::Human,
@@ -80,11 +110,7 @@ pub fn run(m: &ArgMatches) -> Result<(), String> {
         );
     }
     if report.errors > 0 {
-        return Err(format!(
-            "{} error{} in the .topo files",
-            report.errors,
-            plural(report.errors)
-        ));
+        return Err(CheckError::Diagnostics(report.errors));
     }
     Ok(())
 }
@@ -94,13 +120,11 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// `dir/topologies/*.topo`, sorted; an error when there are none.
-pub fn default_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn default_files(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
     let topologies = dir.join("topologies");
-    let entries = std::fs::read_dir(&topologies).map_err(|e| {
-        format!(
-            "no files given and cannot read {}: {e} (run it in a topology crate, or name the files)",
-            topologies.display()
-        )
+    let entries = std::fs::read_dir(&topologies).map_err(|source| CheckError::NoTopologiesDir {
+        dir: topologies.clone(),
+        source,
     })?;
     let mut files: Vec<PathBuf> = entries
         .flatten()
@@ -110,17 +134,19 @@ pub fn default_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(format!("no .topo files in {}", topologies.display()));
+        return Err(CheckError::NoFiles(topologies));
     }
     Ok(files)
 }
 
 /// Checks every file; an unreadable file is an error (of the command, not a diagnostic).
-pub fn check_files(files: &[PathBuf], format: Format) -> Result<Report, String> {
+pub fn check_files(files: &[PathBuf], format: Format) -> Result<Report, CheckError> {
     let mut report = Report::default();
     for path in files {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let source = std::fs::read_to_string(path).map_err(|source| CheckError::Read {
+            path: path.clone(),
+            source,
+        })?;
         let name = path.to_string_lossy().replace('\\', "/");
         let diags = match gale_compiler::front_end(&name, &source) {
             Ok(graph) => graph.warnings,

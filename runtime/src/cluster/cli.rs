@@ -240,7 +240,7 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
             .unwrap_or_else(|| DEFAULT_NIMBUS.to_string())
     };
     match name {
-        "check" => crate::cli::check::run(m),
+        "check" => crate::cli::check::run(m).map_err(|e| e.to_string()),
         "nimbus" => {
             let listen = m
                 .get_one::<String>("listen")
