@@ -87,14 +87,20 @@ fn run_in(
             args.topology, assignment.sha256
         ));
     }
+    let since = assignment
+        .workers
+        .iter()
+        .find(|w| w.index == args.worker)
+        .map(|w| w.since)
+        .ok_or_else(|| format!("topology `{}` has no worker {}", args.topology, args.worker))?;
     if let Some(v) = args.version
-        && v != assignment.version
+        && v != since
     {
         // The assignment moved on since the supervisor started this process: the
         // supervisor starts the worker of the new version; this one must not join it.
         eprintln!(
-            "gale: worker {} of {}: started for version {v}, the assignment is at version {}; exiting",
-            args.worker, args.topology, assignment.version
+            "gale: worker {} of {}: started for version {v}, the assignment runs it at version {since}; exiting",
+            args.worker, args.topology
         );
         return Ok(());
     }
@@ -157,10 +163,11 @@ fn run_in(
         let beat = WorkerHeartbeatRequest {
             topology_id: assignment.topology_id.clone(),
             worker: me,
-            version: assignment.version,
+            version: since,
             stats: Vec::new(),
             finished: false,
             pid: std::process::id(),
+            ..Default::default()
         };
         if let Ok(false) = heartbeat(rt, &mut client, beat) {
             eprintln!("gale: worker {me}: nimbus says stop while waiting for peers");
@@ -216,10 +223,11 @@ fn run_in(
             let beat = WorkerHeartbeatRequest {
                 topology_id: assignment.topology_id.clone(),
                 worker: me,
-                version: assignment.version,
+                version: since,
                 stats,
                 finished,
                 pid: std::process::id(),
+                ..Default::default()
             };
             match heartbeat(rt, &mut client, beat) {
                 Ok(true) => {}
@@ -246,7 +254,7 @@ fn run_in(
 /// refuse each other, so a stale worker (cut off from nimbus but not from its peers) is
 /// fenced off from the workers of the new assignment.
 pub fn plane_identity(a: &Assignment) -> String {
-    format!("{}@v{}#{}", a.topology_id, a.version, a.sha256)
+    format!("{}@v{}#{}", a.topology_id, a.placement_version, a.sha256)
 }
 
 fn heartbeat(
@@ -431,12 +439,12 @@ mod tests {
     fn the_plane_identity_binds_version_and_binary() {
         let a = Assignment {
             topology_id: "wc-3".into(),
-            version: 2,
+            placement_version: 2,
             sha256: "ab".repeat(32),
             ..Default::default()
         };
         let newer = Assignment {
-            version: 3,
+            placement_version: 3,
             ..a.clone()
         };
         let other_binary = Assignment {

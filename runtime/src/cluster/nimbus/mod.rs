@@ -466,15 +466,19 @@ impl Nimbus for NimbusService {
         let Some(topo) = state.topologies.get_mut(&req.topology_id) else {
             return Ok(Response::new(WorkerHeartbeatReply {
                 keep_running: false,
+                assignment_version: 0,
             }));
         };
-        let current =
-            topo.record.assignment.as_ref().is_some_and(|a| {
-                a.version == req.version && (req.worker as usize) < a.workers.len()
-            });
+        let version = topo.record.assignment.as_ref().map_or(0, |a| a.version);
+        let current = topo.record.assignment.as_ref().is_some_and(|a| {
+            a.workers
+                .iter()
+                .any(|w| w.index == req.worker && w.since == req.version)
+        });
         if !current {
             return Ok(Response::new(WorkerHeartbeatReply {
                 keep_running: false,
+                assignment_version: version,
             }));
         }
         topo.beats.insert(
@@ -499,7 +503,10 @@ impl Nimbus for NimbusService {
             self.commit(&mut state, &req.topology_id, Some(done))?;
             eprintln!("gale nimbus: `{}` finished", req.topology_id);
         }
-        Ok(Response::new(WorkerHeartbeatReply { keep_running: true }))
+        Ok(Response::new(WorkerHeartbeatReply {
+            keep_running: true,
+            assignment_version: version,
+        }))
     }
 }
 

@@ -284,6 +284,8 @@ impl State {
                 workers: Vec::new(),
                 executors: Vec::new(),
                 config: plan.config.clone(),
+                placement_version: 0,
+                finished_workers: Vec::new(),
             }),
             plan: Some(plan),
             sha256,
@@ -368,6 +370,7 @@ impl State {
                     .get(&s.supervisor)
                     .map_or_else(String::new, |x| x.host.clone()),
                 port: s.port,
+                since: 0,
             })
             .collect();
         a.executors = if slots.is_empty() {
@@ -383,6 +386,10 @@ impl State {
                 .collect()
         };
         a.version += 1;
+        a.placement_version = a.version;
+        for w in &mut a.workers {
+            w.since = a.version;
+        }
         topo.beats.clear();
         topo.since = now;
         true
@@ -438,7 +445,7 @@ impl State {
                     worker: w.index,
                     port: w.port,
                     sha256: t.record.sha256.clone(),
-                    version: a.version,
+                    version: w.since,
                 });
             }
         }
@@ -508,7 +515,7 @@ impl State {
                             s.running.iter().find(|r| {
                                 r.topology_id == t.record.id
                                     && r.worker == w.index
-                                    && r.version == a.version
+                                    && r.version == w.since
                             })
                         });
                         let state = self.worker_state(t, w, process, now);
