@@ -98,13 +98,30 @@ impl Spout for DurableIds {
 
 /// Passes each id on.
 #[derive(Default)]
-pub struct Relay;
+pub struct Relay {
+    /// `submit --set hang_task=N`: relay task N blocks forever on its first tuple (a hung
+    /// bolt, which only hang detection can find: its worker still heartbeats).
+    hang: bool,
+}
 
 impl Bolt for Relay {
     type In = Msg;
     type Out = Msg;
 
+    fn prepare(&mut self, ctx: &TaskContext) {
+        self.hang = ctx.config_u64("hang_task") == Some(ctx.task_index() as u64);
+    }
+
     fn execute(&mut self, m: Msg, out: &mut impl Emitter<Msg>) -> ExecResult {
+        if self.hang {
+            eprintln!(
+                "cluster_acking: relay task hangs on id {} (hang_task)",
+                m.id
+            );
+            loop {
+                std::thread::park();
+            }
+        }
         out.emit(m);
         Ok(())
     }

@@ -398,6 +398,9 @@ pub fn render_list(reply: &ListReply) -> String {
                 w.last_heartbeat_ms,
                 w.executors.join(", ")
             ));
+            if !w.unhealthy.is_empty() {
+                s.push_str(&format!("    unhealthy: {}\n", w.unhealthy));
+            }
         }
         s.push_str(&format!(
             "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>12}\n",

@@ -1,15 +1,21 @@
 //! Worker mode: a topology binary started by a supervisor runs its share of the topology.
 //!
 //! It fetches the assignment from nimbus, starts the data plane to its peer workers, runs
-//! its executors, and heartbeats its counters every second. It exits when nimbus says so
+//! its executors, and heartbeats its counters and its executors' progress every second.
+//! An executor with input pending and no progress for the topology's `hang_timeout` makes
+//! the worker unhealthy: it says why in one last heartbeat and exits with an error, so its
+//! supervisor restarts it (see [`crate::exec::health`]). It also exits when nimbus says so
 //! (the topology was killed, or reassigned: the supervisor starts it again with the new
 //! assignment), when its supervisor dies (so nothing of a topology outlives the process
 //! that watches it), or, with finite input, when every executor has finished.
 
 use super::client::{Client, connect, status_text};
-use super::proto::{Assignment, AssignmentRequest, ComponentStats, WorkerHeartbeatRequest};
+use super::proto::{
+    Assignment, AssignmentRequest, ComponentStats, ExecutorProgress, WorkerHeartbeatRequest,
+};
 use super::security::Security;
 use crate::ack::Clock;
+use crate::exec::health::{self, DEFAULT_HANG_TIMEOUT, Sample, assess};
 use crate::exec::local::{Launched, launch};
 use crate::exec::placement::Placement;
 use crate::topology::{ChainDesc, ComponentDesc, Kind, Topology, TopologyDesc};
@@ -179,9 +185,14 @@ fn run_in(
         desc,
         chains: topology.chains,
     };
+    let hang_timeout = crate::exec::health::hang_timeout(desc).unwrap_or_else(|e| {
+        eprintln!("gale: worker {me}: {e}; using {DEFAULT_HANG_TIMEOUT:?}");
+        DEFAULT_HANG_TIMEOUT
+    });
     let Launched {
         mut handles,
         metrics,
+        executors,
         ..
     } = launch(
         &topology,
@@ -197,6 +208,10 @@ fn run_in(
         handles.len()
     );
 
+    let health = Health {
+        executors,
+        timeout: hang_timeout,
+    };
     let mut last = (Instant::now(), snapshot(desc, &metrics));
     let mut next_beat = Instant::now();
     loop {
@@ -220,6 +235,7 @@ fn run_in(
             let now = (Instant::now(), snapshot(desc, &metrics));
             let stats = stats(desc, &last, &now);
             last = now;
+            let (executors, unhealthy) = health.check(&metrics);
             let beat = WorkerHeartbeatRequest {
                 topology_id: assignment.topology_id.clone(),
                 worker: me,
@@ -227,8 +243,16 @@ fn run_in(
                 stats,
                 finished,
                 pid: std::process::id(),
-                ..Default::default()
+                executors,
+                unhealthy: unhealthy.clone().unwrap_or_default(),
             };
+            if let Some(reason) = unhealthy {
+                // The hung thread cannot be stopped: the process ends, its supervisor
+                // restarts it (with backoff), and nimbus shows why.
+                eprintln!("gale: worker {me}: unhealthy, exiting: {reason}");
+                let _ = heartbeat(rt, &mut client, beat);
+                return Err(format!("unhealthy: {reason}"));
+            }
             match heartbeat(rt, &mut client, beat) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -246,6 +270,61 @@ fn run_in(
             next_beat = Instant::now() + HEARTBEAT;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The worker's watch over its executors' progress.
+struct Health {
+    /// Name, chain and index of each executor this worker runs.
+    executors: Vec<(String, usize, u32)>,
+    timeout: Duration,
+}
+
+impl Health {
+    /// Every executor's progress for the heartbeat, and the reason this worker is unhealthy
+    /// (an executor hung for the hang timeout), if it is.
+    fn check(
+        &self,
+        metrics: &crate::exec::metrics::Metrics,
+    ) -> (Vec<ExecutorProgress>, Option<String>) {
+        let samples: Vec<Sample> = self
+            .executors
+            .iter()
+            .map(|(_, c, e)| metrics.executor_progress(*c, *e).sample())
+            .collect();
+        let (stalled, hung) = assess(health::now_us(), &samples, self.timeout);
+        let progress = self
+            .executors
+            .iter()
+            .zip(&samples)
+            .zip(&stalled)
+            .map(|(((name, _, _), s), d)| ExecutorProgress {
+                name: name.clone(),
+                progress: s.progress,
+                pending: s.pending,
+                stalled_ms: d.as_millis() as u64,
+            })
+            .collect();
+        let reason = hung.first().map(|h| {
+            let others: Vec<&str> = hung[1..]
+                .iter()
+                .map(|o| self.executors[o.executor].0.as_str())
+                .collect();
+            format!(
+                "executor `{}` has had input pending ({} messages) and made no progress for \
+                 {:.1} s (hang_timeout {:?}){}",
+                self.executors[h.executor].0,
+                h.pending,
+                h.stalled.as_secs_f64(),
+                self.timeout,
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!("; also stalled: {}", others.join(", "))
+                }
+            )
+        });
+        (progress, reason)
     }
 }
 

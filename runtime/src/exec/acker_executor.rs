@@ -58,7 +58,7 @@ impl Replies {
 }
 
 /// Runs acker task `index` until every task of the topology has finished.
-pub(crate) fn run(base: &Wiring, rx: Receiver<Message<AckerMsg>>) {
+pub(crate) fn run(base: &Wiring, index: u32, rx: Receiver<Message<AckerMsg>>) {
     let desc = base.desc;
     let clock = base.clock().clone();
     // Spouts time their trees out (and tell the acker to forget them) after one to one and
@@ -68,6 +68,7 @@ pub(crate) fn run(base: &Wiring, rx: Receiver<Message<AckerMsg>>) {
     let expected = desc.task_count();
     let mut ends = 0;
     let mut reported_pending = 0u64;
+    let progress = base.metrics.executor_progress(desc.chains.len(), index);
     while ends < expected {
         let msg = match rx.try_recv() {
             Ok(m) => Some(m),
@@ -82,6 +83,7 @@ pub(crate) fn run(base: &Wiring, rx: Receiver<Message<AckerMsg>>) {
                         .fetch_sub(reported_pending, Relaxed);
                     reported_pending = p;
                 }
+                progress.waiting();
                 match rx.recv_timeout(TICK) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -90,6 +92,9 @@ pub(crate) fn run(base: &Wiring, rx: Receiver<Message<AckerMsg>>) {
             }
             Err(TryRecvError::Disconnected) => break,
         };
+        if msg.is_some() {
+            progress.took(rx.len() as u64 + 1);
+        }
         let now = clock.now_us();
         match msg {
             Some(Message::Batch { tuples, .. }) => {

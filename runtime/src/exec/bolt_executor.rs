@@ -86,6 +86,7 @@ where
             return;
         }
         let mut since_report = 0u32;
+        let progress = base.metrics.executor_progress(chain, executor);
         while live > 0 {
             let msg = match rx.try_recv() {
                 Ok(m) => m,
@@ -95,6 +96,7 @@ where
                         r.report(w);
                     }
                     since_report = 0;
+                    progress.waiting();
                     match rx.recv() {
                         Ok(m) => m,
                         Err(_) => break,
@@ -102,6 +104,7 @@ where
                 }
                 Err(TryRecvError::Disconnected) => break,
             };
+            progress.took(rx.len() as u64 + 1);
             match msg {
                 Message::Batch { slot, tuples, ids } => {
                     // Batches still queued behind this one: `len() + 1` could count a batch

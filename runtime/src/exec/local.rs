@@ -124,6 +124,7 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
         metrics,
         tracking,
         start,
+        ..
     } = launch(&topology, placement, stop.clone(), clock)?;
     let mut last_progress = Instant::now();
     loop {
@@ -174,6 +175,10 @@ pub(crate) struct Launched {
     pub(crate) tracking: bool,
     /// When they started.
     pub(crate) start: Instant,
+    /// The executors started: name (`component:index` of the chain's head, `__acker:index`),
+    /// chain (`chains.len()` for ackers) and index, for their
+    /// [`Metrics::executor_progress`].
+    pub(crate) executors: Vec<(String, usize, u32)>,
 }
 
 /// Builds the queues of every task `placement` puts in this worker (and senders to all
@@ -224,13 +229,15 @@ pub(crate) fn launch(
     );
     let start = Instant::now();
     let mut handles: Vec<JoinHandle<()>> = Vec::new();
+    let mut executors = Vec::new();
     for (i, rx) in acker_inboxes.into_iter().enumerate() {
         let Some(rx) = rx else { continue };
+        executors.push((format!("__acker:{i}"), desc.chains.len(), i as u32));
         let w = base.for_task(0);
         handles.push(
             std::thread::Builder::new()
                 .name(format!("__acker-{i}"))
-                .spawn(move || acker_executor::run(&w, rx))?,
+                .spawn(move || acker_executor::run(&w, i as u32, rx))?,
         );
     }
     for (i, spec) in topology.chains.iter().enumerate() {
@@ -242,6 +249,7 @@ pub(crate) fn launch(
             }
             let w = base.for_task(0);
             let name = format!("{head}-{e}");
+            executors.push((format!("{head}:{e}"), i, e));
             let h = match spec {
                 Some(ChainSpec::Spout(f)) => {
                     let f = f.clone();
@@ -269,6 +277,7 @@ pub(crate) fn launch(
         metrics,
         tracking,
         start,
+        executors,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Counters every task reports into, read by the progress display and the run summary.
 
+use super::health::ExecutorProgress;
 use crate::ack::Histogram;
 use crate::ack::spout_tracker::SpoutCounts;
 use crate::topology::TopologyDesc;
@@ -50,6 +51,9 @@ pub struct Metrics {
     pub max_queue_depth: Vec<AtomicU64>,
     /// The ackers, together.
     pub ackers: AckerMetrics,
+    /// By chain id, then executor index: each executor's progress (for hang detection).
+    /// The acker executors come last, as chain `chains.len()`.
+    pub progress: Vec<Vec<ExecutorProgress>>,
 }
 
 impl Metrics {
@@ -63,7 +67,24 @@ impl Metrics {
                 .collect(),
             max_queue_depth: desc.chains.iter().map(|_| AtomicU64::new(0)).collect(),
             ackers: AckerMetrics::default(),
+            progress: desc
+                .chains
+                .iter()
+                .map(|c| c.parallelism)
+                .chain([super::wiring::ackers(desc)])
+                .map(|n| (0..n).map(|_| ExecutorProgress::default()).collect())
+                .collect(),
         }
+    }
+
+    /// The progress of executor `executor` of chain `chain` (`chain == chains.len()`: an
+    /// acker); for an executor the plan does not have, a counter no one reads.
+    pub fn executor_progress(&self, chain: usize, executor: u32) -> &ExecutorProgress {
+        static NONE: ExecutorProgress = ExecutorProgress::new();
+        self.progress
+            .get(chain)
+            .and_then(|c| c.get(executor as usize))
+            .unwrap_or(&NONE)
     }
 
     /// Adds a task's local counts.

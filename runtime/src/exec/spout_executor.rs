@@ -50,7 +50,10 @@ pub(crate) fn run(
         .collect();
     let mut live = tasks.len();
     let mut stopped = false;
+    let progress = base.metrics.executor_progress(chain, executor);
     while live > 0 {
+        // A spout always has work in hand: its next round of calls.
+        progress.took(1);
         if !stopped && base.stop.load(Ordering::Relaxed) {
             stopped = true;
             for t in tasks.iter_mut().flatten() {

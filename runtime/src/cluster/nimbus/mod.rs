@@ -481,6 +481,18 @@ impl Nimbus for NimbusService {
                 assignment_version: version,
             }));
         }
+        let unhealthy = if req.unhealthy.is_empty() {
+            topo.beats
+                .get(&req.worker)
+                .map(|b| b.unhealthy.clone())
+                .unwrap_or_default()
+        } else {
+            eprintln!(
+                "gale nimbus: worker {} of `{}` is unhealthy: {}",
+                req.worker, req.topology_id, req.unhealthy
+            );
+            req.unhealthy
+        };
         topo.beats.insert(
             req.worker,
             WorkerBeat {
@@ -489,6 +501,7 @@ impl Nimbus for NimbusService {
                 stats: req.stats,
                 finished: req.finished,
                 pid: req.pid,
+                unhealthy,
             },
         );
         let workers = topo

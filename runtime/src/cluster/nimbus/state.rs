@@ -38,6 +38,9 @@ pub struct WorkerBeat {
     pub finished: bool,
     /// The process that sent it.
     pub pid: u32,
+    /// The last reason the worker gave for being unhealthy (empty: none), kept from
+    /// earlier beats.
+    pub unhealthy: String,
 }
 
 /// What a worker is doing, as `gale list` shows it.
@@ -529,6 +532,7 @@ impl State {
                             restarts: process.map_or(0, |p| p.restarts),
                             last_exit: process.map_or_else(String::new, |p| p.last_exit.clone()),
                             state: state.as_str().to_string(),
+                            unhealthy: beat.map_or_else(String::new, |b| b.unhealthy.clone()),
                             executors: a
                                 .executors
                                 .iter()
