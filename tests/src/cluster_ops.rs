@@ -8,7 +8,7 @@
 
 use crate::cluster_acking::Msg;
 use gale::{Bolt, Emitter, ExecResult, Spout, SpoutStatus, TaskContext};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::Write;
 use std::time::Instant;
 
@@ -21,6 +21,11 @@ pub struct DurableIds {
     start: Option<Instant>,
     emitted: u64,
     pad: usize,
+    /// `--set big_id=N --set big_pad=M`: ids N to N + 7 alone carry M bytes of padding
+    /// (tuples above a small `max_frame`; several, so that some cross workers whatever the
+    /// shuffle); their `fail` is logged with the time since their emit.
+    big: Option<(u64, usize)>,
+    big_emitted: HashMap<u64, Instant>,
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -45,6 +50,9 @@ impl Spout for DurableIds {
         let total = env_u64("GALE_TEST_IDS", 10_000);
         self.rate = env_u64("GALE_TEST_RATE", 5_000) as f64;
         self.pad = ctx.config_u64("pad").unwrap_or(0) as usize;
+        self.big = ctx
+            .config_u64("big_id")
+            .map(|id| (id, ctx.config_u64("big_pad").unwrap_or(0) as usize));
         let path = format!("{dir}/acked-{}.txt", ctx.task_index());
         let done: BTreeSet<u64> = std::fs::read_to_string(&path)
             .unwrap_or_default()
@@ -75,7 +83,13 @@ impl Spout for DurableIds {
         }
         match self.todo.pop_front() {
             Some(id) => {
-                let pad = vec![0xa5; self.pad];
+                let pad = match self.big {
+                    Some((big, size)) if (big..big + 8).contains(&id) => {
+                        self.big_emitted.insert(id, Instant::now());
+                        vec![0x5a; size]
+                    }
+                    _ => vec![0xa5; self.pad],
+                };
                 out.emit_with_id(id, Msg { id, pad });
                 self.emitted += 1;
                 SpoutStatus::Active
@@ -92,6 +106,12 @@ impl Spout for DurableIds {
     }
 
     fn fail(&mut self, id: u64) {
+        if let Some(at) = self.big_emitted.remove(&id) {
+            eprintln!(
+                "cluster_acking: big id {id} failed {} ms after its emit",
+                at.elapsed().as_millis()
+            );
+        }
         self.todo.push_back(id);
     }
 }

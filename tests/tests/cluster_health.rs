@@ -48,3 +48,59 @@ fn a_hung_bolt_makes_its_worker_exit_and_restart_and_gale_list_says_why() {
         "the worker's log does not name the hung executor:\n{logs}"
     );
 }
+
+/// The `failed` column of component `name` in `gale list`'s table.
+fn failed_of(list: &str, name: &str) -> Option<u64> {
+    list.lines()
+        .map(str::split_whitespace)
+        .find_map(|mut cols| {
+            (cols.next() == Some(name)).then(|| cols.nth(3).and_then(|f| f.parse().ok()))
+        })
+        .flatten()
+}
+
+/// Defect 8 (remainder): a tuple that alone encodes above the data plane's frame limit was
+/// logged and dropped, and its tree failed only at `message_timeout`. Now its tree fails at
+/// once: the spout's `fail` runs within moments, counted in `gale list`.
+#[test]
+fn a_tuple_above_the_frame_limit_fails_its_tree_at_once() {
+    let _one = serial();
+    let c = slow_cluster("oversized");
+    let _id = c.submit(
+        &acking_binary(),
+        &[
+            "--set",
+            "max_frame=65536",
+            "--set",
+            "big_id=100",
+            "--set",
+            "big_pad=200000",
+        ],
+    );
+    c.wait_for(
+        "the spout saw a big id fail",
+        Duration::from_secs(60),
+        |c| c.logs().contains("cluster_acking: big id "),
+    );
+    let logs = c.logs();
+    let fastest = logs
+        .lines()
+        .filter_map(|l| l.split("cluster_acking: big id ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().nth(2)?.parse::<u64>().ok())
+        .min()
+        .unwrap_or_else(|| panic!("no fail latency in the logs:\n{logs}"));
+    // `message_timeout` is 2 s: a tree that timed out fails no sooner than that.
+    assert!(
+        fastest < 1_000,
+        "the big tuple's tree failed {fastest} ms after its emit: by timeout, not at once"
+    );
+    assert!(
+        logs.contains("above the data plane's frame limit of 65527 bytes (`max_frame`): not sent, 1 tuple trees failed"),
+        "the worker does not log the oversized tuple:\n{logs}"
+    );
+    c.wait_for(
+        "gale list counts the failure",
+        Duration::from_secs(10),
+        |c| failed_of(&c.list(), "ids").is_some_and(|n| n >= 1),
+    );
+}

@@ -151,7 +151,7 @@ fn run_in(
             .map(|s| Arc::<[u8]>::from(s.expose().as_bytes())),
         tls,
         credit: 16,
-        max_frame: 64 << 20,
+        max_frame: crate::transport::remote::max_frame(desc).map_err(|e| e.to_string())?,
     };
     let plane = Arc::new(
         DataPlane::start(config, inbound, rt.handle())

@@ -3,11 +3,12 @@
 //! executors of other workers through the data plane.
 
 use super::executor_tasks;
+use crate::ack::AckerMsg;
 use crate::api::TaskId;
 use crate::codec::Codec;
 use crate::topology::{Kind, TopologyDesc};
 use crate::transport::net::{ChannelId, DataPlane, Inbound};
-use crate::transport::remote::{Lane, LateInbound, NetSender, TaskInbound, channel_id};
+use crate::transport::remote::{Lane, LateInbound, NetSender, TaskInbound, TreeFailer, channel_id};
 use crate::transport::{Message, TaskSender};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
@@ -25,6 +26,9 @@ pub struct Placement {
     /// Per acker: its worker.
     ackers: Vec<u32>,
     net: Option<Net>,
+    /// Fails the trees of tuples the data plane cannot send (given the acker senders when
+    /// they are made).
+    failer: Arc<TreeFailer>,
 }
 
 /// The data plane, and the inbounds registered with it for this worker's tasks.
@@ -63,6 +67,7 @@ impl Placement {
                 .collect(),
             ackers: vec![0; super::wiring::ackers(desc) as usize],
             net: None,
+            failer: Arc::default(),
         }
     }
 
@@ -73,6 +78,7 @@ impl Placement {
             executors,
             ackers,
             net: None,
+            failer: Arc::default(),
         }
     }
 
@@ -166,12 +172,13 @@ impl Placement {
         self.inboxes(&unit, lane, make_queue)
     }
 
-    /// The inboxes of the ackers (each acker is its own executor).
-    pub(crate) fn acker_inboxes<T: Codec + Send + 'static>(
+    /// The inboxes of the ackers (each acker is its own executor). Their senders also go
+    /// to the data plane's senders, to fail the trees of tuples too large to send.
+    pub(crate) fn acker_inboxes(
         &self,
         desc: &TopologyDesc,
-        make_queue: impl Fn() -> (Sender<Message<T>>, Receiver<Message<T>>),
-    ) -> Inboxes<T> {
+        make_queue: impl Fn() -> (Sender<Message<AckerMsg>>, Receiver<Message<AckerMsg>>),
+    ) -> Inboxes<AckerMsg> {
         let n = self.ackers.len() as u32;
         let unit = Unit {
             tasks: n,
@@ -179,7 +186,9 @@ impl Placement {
             first_task: super::wiring::first_acker_task(desc),
             workers: &self.ackers,
         };
-        self.inboxes(&unit, Lane::Input, make_queue)
+        let inboxes = self.inboxes(&unit, Lane::Input, make_queue);
+        self.failer.attach(inboxes.0.clone());
+        inboxes
     }
 
     fn inboxes<T: Codec + Send + 'static>(
@@ -215,7 +224,7 @@ impl Placement {
                 for i in range {
                     let task = unit.first_task + i;
                     let out = net.plane.outbound(worker, channel_id(task, lane));
-                    senders.push(NetSender::task_sender(out, task));
+                    senders.push(NetSender::task_sender(out, task, self.failer.clone()));
                 }
                 receivers.push(None);
             }

@@ -3,12 +3,13 @@
 //! ([`NetSender`]), and a task of this worker receives the batches others send it
 //! ([`TaskInbound`]).
 
-use super::net::{ChannelId, Inbound, Outbound};
+use super::net::{ChannelId, DEFAULT_MAX_FRAME, Inbound, Outbound};
 use super::wire::{decode_batch, encode_batch};
 use super::{SendError, TaskSender};
-use crate::ack::TupleIds;
+use crate::ack::{AckOutbox, AckerMsg, TupleIds};
 use crate::api::TaskId;
 use crate::codec::Codec;
+use crate::topology::{ConfigValue, TopologyDesc, config_value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -40,19 +41,64 @@ pub trait RemoteSend<T>: Send + Sync {
 pub static DROPPED_BATCHES: AtomicU64 = AtomicU64::new(0);
 
 /// Tuples not sent because one alone encodes above the data plane's frame limit,
-/// process-wide (each is logged; under acking its tree fails by timeout and replays).
+/// process-wide (each is logged; under acking its trees fail at once, see [`TreeFailer`]).
 pub static OVERSIZED_TUPLES: AtomicU64 = AtomicU64::new(0);
+
+/// Fails tuple trees from the transport: a tracked tuple that cannot be sent (it alone
+/// encodes above the frame limit) fails its trees now, so its spout's `fail` runs at once
+/// instead of at `message_timeout`. The acker senders are attached once they exist (a
+/// worker builds the bolts' inboxes, and with them its [`NetSender`]s, before the ackers').
+#[derive(Default)]
+pub struct TreeFailer {
+    ackers: OnceLock<Vec<TaskSender<AckerMsg>>>,
+}
+
+impl std::fmt::Debug for TreeFailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeFailer")
+            .field("ackers", &self.ackers.get().map(Vec::len))
+            .finish()
+    }
+}
+
+impl TreeFailer {
+    /// Attaches the senders to every acker task (by acker index); only the first call has
+    /// an effect.
+    pub fn attach(&self, ackers: Vec<TaskSender<AckerMsg>>) {
+        let _ = self.ackers.set(ackers);
+    }
+
+    /// Tells the acker of each of `ids`' trees that the tree failed. Returns the trees
+    /// failed (0: the tuple is not tracked, or no acker is attached).
+    pub fn fail(&self, ids: &TupleIds) -> usize {
+        let Some(ackers) = self.ackers.get().filter(|a| !a.is_empty()) else {
+            return 0;
+        };
+        for &(root, _) in ids.pairs() {
+            let acker = &ackers[AckOutbox::acker_of(root, ackers.len())];
+            // An acker that is gone has no tree left to fail.
+            let _ = acker.send_batch(vec![AckerMsg::Fail { root }], Vec::new());
+        }
+        ids.pairs().len()
+    }
+}
 
 /// A [`RemoteSend`] over a data-plane channel.
 pub struct NetSender {
     out: Outbound,
     task: TaskId,
+    failer: Arc<TreeFailer>,
 }
 
 impl NetSender {
-    /// A sender to `task` over `out`.
-    pub fn task_sender<T: Codec + Send + 'static>(out: Outbound, task: TaskId) -> TaskSender<T> {
-        TaskSender::remote(Arc::new(NetSender { out, task }), task)
+    /// A sender to `task` over `out`; a tuple too large to send has its trees failed by
+    /// `failer`.
+    pub fn task_sender<T: Codec + Send + 'static>(
+        out: Outbound,
+        task: TaskId,
+        failer: Arc<TreeFailer>,
+    ) -> TaskSender<T> {
+        TaskSender::remote(Arc::new(NetSender { out, task, failer }), task)
     }
 
     fn send_frame(&self, frame: Vec<u8>) {
@@ -65,17 +111,19 @@ impl NetSender {
 impl<T: Codec> RemoteSend<T> for NetSender {
     /// Encodes the batch into as many frames as the frame limit needs (a batch of large
     /// tuples becomes several frames, each a whole batch of its own); a tuple that alone is
-    /// above the limit is not sent, and is counted and logged.
+    /// above the limit is not sent: it is counted and logged, and its trees fail now.
     fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>> {
         let limit = self.out.max_payload();
         for (frame, oversized) in split_into_frames(&tuples, &ids, limit) {
             match oversized {
                 None => self.send_frame(frame),
-                Some(size) => {
+                Some((index, size)) => {
                     let n = OVERSIZED_TUPLES.fetch_add(1, Ordering::Relaxed) + 1;
+                    let trees = ids.get(index).map_or(0, |i| self.failer.fail(i));
                     eprintln!(
                         "gale: worker: a tuple for task {} encodes to {size} bytes, above the \
-                         data plane's frame limit of {limit} bytes: not sent, failed ({n} so far)",
+                         data plane's frame limit of {limit} bytes (`max_frame`): not sent, \
+                         {trees} tuple trees failed ({n} such tuples so far)",
                         self.task
                     );
                 }
@@ -92,13 +140,13 @@ impl<T: Codec> RemoteSend<T> for NetSender {
 }
 
 /// Encodes `tuples` (with their `ids`, when tracked) as whole batches of at most `limit`
-/// bytes each, in order. An item `(frame, Some(size))` stands for one tuple whose batch
-/// alone would be `size` bytes, above the limit (`frame` is empty then).
+/// bytes each, in order. An item `(frame, Some((index, size)))` stands for tuple `index`,
+/// whose batch alone would be `size` bytes, above the limit (`frame` is empty then).
 pub fn split_into_frames<T: Codec>(
     tuples: &[T],
     ids: &[TupleIds],
     limit: usize,
-) -> Vec<(Vec<u8>, Option<usize>)> {
+) -> Vec<(Vec<u8>, Option<(usize, usize)>)> {
     let tracked = !ids.is_empty();
     let whole = |range: std::ops::Range<usize>| {
         let mut buf = Vec::with_capacity(16 * range.len() + 8);
@@ -132,7 +180,7 @@ pub fn split_into_frames<T: Codec>(
             if start < i {
                 out.push((whole(start..i), None));
             }
-            out.push((Vec::new(), Some(item + COUNTS)));
+            out.push((Vec::new(), Some((i, item + COUNTS))));
             start = i + 1;
             size = 0;
             continue;
@@ -148,6 +196,43 @@ pub fn split_into_frames<T: Codec>(
         out.push((whole(start..tuples.len()), None));
     }
     out
+}
+
+/// The config key of the data plane's frame limit (bytes).
+pub const MAX_FRAME_KEY: &str = "max_frame";
+/// The smallest frame limit accepted: room for a batch of a few small tuples.
+pub const MIN_MAX_FRAME: u64 = 1024;
+
+/// A `max_frame` setting that is not an integer number of bytes in range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "`{MAX_FRAME_KEY}` must be an integer number of bytes from {MIN_MAX_FRAME} to {max}, not {0:?}",
+    max = u32::MAX
+)]
+pub struct BadMaxFrame(pub ConfigValue);
+
+impl BadMaxFrame {
+    /// Never retryable: the topology's config is wrong.
+    pub fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
+/// The data plane's frame limit from the topology's `max_frame` setting (a `--set`
+/// override or the `.topo` file's), else [`DEFAULT_MAX_FRAME`]. Every worker of a
+/// topology reads the same value, so peers agree on it.
+pub fn max_frame(desc: &TopologyDesc) -> Result<usize, BadMaxFrame> {
+    max_frame_from(config_value(desc, MAX_FRAME_KEY))
+}
+
+fn max_frame_from(value: Option<&ConfigValue>) -> Result<usize, BadMaxFrame> {
+    match value {
+        None => Ok(DEFAULT_MAX_FRAME),
+        Some(ConfigValue::Int(n)) if (MIN_MAX_FRAME..=u64::from(u32::MAX)).contains(n) => {
+            usize::try_from(*n).map_err(|_| BadMaxFrame(ConfigValue::Int(*n)))
+        }
+        Some(other) => Err(BadMaxFrame(other.clone())),
+    }
 }
 
 /// Batches from the network that did not decode, process-wide (each is logged).
@@ -242,13 +327,51 @@ mod tests {
     }
 
     #[test]
+    fn max_frame_is_a_byte_count_in_range() {
+        assert_eq!(max_frame_from(None), Ok(DEFAULT_MAX_FRAME));
+        assert_eq!(max_frame_from(Some(&ConfigValue::Int(65_536))), Ok(65_536));
+        for bad in [
+            ConfigValue::Int(10),
+            ConfigValue::Int(u64::from(u32::MAX) + 1),
+            ConfigValue::DurationMs(5),
+        ] {
+            let e = max_frame_from(Some(&bad)).unwrap_err();
+            assert!(e.to_string().contains("max_frame"), "{e}");
+            assert!(!e.is_retryable());
+        }
+    }
+
+    #[test]
+    fn a_failer_without_ackers_fails_nothing_and_with_them_fails_every_tree() {
+        let failer = TreeFailer::default();
+        assert_eq!(failer.fail(&TupleIds::One((7, 1))), 0);
+        let (tx0, rx0) = crate::transport::queue::<AckerMsg>(4);
+        let (tx1, rx1) = crate::transport::queue::<AckerMsg>(4);
+        failer.attach(vec![
+            TaskSender::local(tx0, 0, 100),
+            TaskSender::local(tx1, 0, 101),
+        ]);
+        assert_eq!(failer.fail(&TupleIds::None), 0);
+        assert_eq!(failer.fail(&TupleIds::Many(vec![(4, 9), (7, 3)])), 2);
+        let got = |rx: &crossbeam_channel::Receiver<crate::transport::Message<AckerMsg>>| match rx
+            .try_recv()
+        {
+            Ok(crate::transport::Message::Batch { tuples, .. }) => tuples,
+            other => panic!("no batch: {other:?}"),
+        };
+        // Each tree's fail goes to its acker (root modulo the ackers).
+        assert_eq!(got(&rx0), [AckerMsg::Fail { root: 4 }]);
+        assert_eq!(got(&rx1), [AckerMsg::Fail { root: 7 }]);
+    }
+
+    #[test]
     fn a_tuple_above_the_limit_is_reported_not_dropped_silently() {
         let tuples = vec!["a".to_string(), "x".repeat(5000), "b".to_string()];
         let ids: Vec<TupleIds> = (0..3).map(|_| TupleIds::default()).collect();
         let frames = split_into_frames(&tuples, &ids, 1000);
-        let over: Vec<Option<usize>> = frames.iter().map(|f| f.1).collect();
+        let over: Vec<Option<(usize, usize)>> = frames.iter().map(|f| f.1).collect();
         assert_eq!(over.len(), 3);
-        assert!(over[1].is_some_and(|n| n > 5000));
+        assert!(over[1].is_some_and(|(i, n)| i == 1 && n > 5000));
         assert_eq!(decode_batch::<String>(&frames[0].0).unwrap().0, ["a"]);
         assert_eq!(decode_batch::<String>(&frames[2].0).unwrap().0, ["b"]);
         // Small batches stay one frame.
