@@ -25,6 +25,10 @@ const KNOWN_KEYS: &[&str] = &[
     "workers",
     "batch_size",
     "queue_capacity",
+    // Read by the runtime from the config entries (see `gale::exec::health`, `max_frame`
+    // in `gale::transport::remote`).
+    "hang_timeout",
+    "max_frame",
 ];
 
 /// Runs every warning rule.
