@@ -3,7 +3,7 @@
 //! tuple above the frame limit fails at once, and a worker's credential cannot administer
 //! the cluster.
 
-use gale_tests::cluster::{Cluster, serial};
+use gale_tests::cluster::{Cluster, acked_ids, output_text, serial};
 use std::time::Duration;
 
 fn acking_binary() -> std::path::PathBuf {
@@ -102,5 +102,74 @@ fn a_tuple_above_the_frame_limit_fails_its_tree_at_once() {
         "gale list counts the failure",
         Duration::from_secs(10),
         |c| failed_of(&c.list(), "ids").is_some_and(|n| n >= 1),
+    );
+}
+
+/// The `GALE_SECRET` a process was started with (from /proc), if any.
+fn secret_in_environment(pid: u32) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|&b| b == 0)
+        .filter_map(|kv| std::str::from_utf8(kv).ok())
+        .find_map(|kv| kv.strip_prefix("GALE_SECRET="))
+        .map(str::to_owned)
+}
+
+/// Defect 11: every worker got the cluster secret in its environment, so user code could
+/// submit, kill or rebalance topologies. Now a worker holds only its topology's credential:
+/// enough to run (assignment, heartbeats, the data plane between its workers), refused
+/// for anything an operator does.
+#[test]
+fn a_worker_credential_runs_its_topology_but_cannot_administer_the_cluster() {
+    let _one = serial();
+    let c = slow_cluster("credential");
+    // A short hang timeout too: a healthy topology must not look hung.
+    let id = c.submit(&acking_binary(), &["--set", "hang_timeout=3s"]);
+    c.wait_for("both workers", Duration::from_secs(60), |c| {
+        c.worker_pids(&id).len() == 2
+    });
+    let pids = c.worker_pids(&id);
+    let token = secret_in_environment(pids[0]).expect("the worker has a credential");
+    assert_ne!(token, c.secret, "the worker was given the cluster secret");
+    assert!(!token.contains(&c.secret), "{token}");
+    assert_eq!(secret_in_environment(pids[1]).as_deref(), Some(&*token));
+
+    for args in [
+        vec!["kill", id.as_str()],
+        vec!["list"],
+        vec!["rebalance", id.as_str(), "--parallelism", "relay=1"],
+    ] {
+        let out = c.gale_with(&args, Some(&token));
+        let said = output_text(&out);
+        assert!(
+            !out.status.success(),
+            "{args:?} with a worker credential: {said}"
+        );
+        assert!(
+            said.contains("a worker credential (of topology `") && said.contains("cluster secret"),
+            "{args:?}: {said}"
+        );
+    }
+    let binary = acking_binary().display().to_string();
+    let out = c.gale_with(&["submit", &binary, "--workers", "2"], Some(&token));
+    let said = output_text(&out);
+    assert!(
+        !out.status.success(),
+        "submit with a worker credential: {said}"
+    );
+    assert!(said.contains("worker credential"), "{said}");
+
+    // The topology runs on, through its workers' data plane: more ids get acked, no worker
+    // restarts or reports itself unhealthy.
+    let before = acked_ids(&c.dir).len();
+    c.wait_for("more ids acked", Duration::from_secs(30), |c| {
+        acked_ids(&c.dir).len() >= before + 400
+    });
+    let list = c.list();
+    assert!(list.contains(&format!("topology {id}  running")), "{list}");
+    // (Not the worker pids: a slow supervisor start can get the topology reassigned once.)
+    let logs = c.logs();
+    assert!(
+        !list.contains("unhealthy") && !logs.contains("unhealthy"),
+        "a healthy worker called itself unhealthy:\n{list}\n{logs}"
     );
 }

@@ -1,7 +1,8 @@
-//! The gate in front of every nimbus service: the cluster secret is checked from the
-//! request's headers before anything reads its body, so an unauthenticated request is
-//! answered `UNAUTHENTICATED` at once and its body (whatever its size) is never buffered
-//! or decoded; dropping the request resets the HTTP/2 stream.
+//! The gate in front of every nimbus service: the cluster secret (or a worker credential,
+//! for the worker calls only) is checked from the request's headers before anything reads
+//! its body, so an unauthenticated request is answered `UNAUTHENTICATED` (a worker
+//! credential on another call `PERMISSION_DENIED`) at once and its body (whatever its
+//! size) is never buffered or decoded; dropping the request resets the HTTP/2 stream.
 //!
 //! Each handler checks the secret again (defence in depth); this gate is what keeps
 //! unauthenticated bytes out of memory.
@@ -41,7 +42,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        match self.security.check_headers(req.headers()) {
+        match self.security.gate(req.uri().path(), req.headers()) {
             Ok(()) => Box::pin(self.inner.call(req)),
             Err(status) => {
                 // The body is dropped unread with the request.

@@ -7,11 +7,13 @@
 //! - [`worker`]: a topology binary in worker mode.
 //! - [`submit`], [`client`]: how a binary uploads itself; a connection to nimbus.
 //! - [`security`]: the cluster secret, TLS, and the loopback-only default; [`auth_gate`]
-//!   checks the secret before a request's body is read.
+//!   checks the secret before a request's body is read; [`credential`]: the per-topology
+//!   credential workers get instead of the secret.
 
 pub mod auth_gate;
 pub mod cli;
 pub mod client;
+pub mod credential;
 pub mod nimbus;
 pub mod proto;
 pub mod restart;

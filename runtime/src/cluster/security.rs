@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use super::credential::{Caller, WORKER_METHODS};
 use ring::hmac;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
 use tonic::metadata::MetadataValue;
@@ -166,6 +167,14 @@ fn read_key(path: &Path) -> Result<Vec<u8>, String> {
     Ok(pem)
 }
 
+/// The refusal of a call that needs the cluster secret, made with a worker credential.
+fn worker_denied(topology: &str) -> tonic::Status {
+    tonic::Status::permission_denied(format!(
+        "a worker credential (of topology `{topology}`) may only get its topology's \
+         assignment, heartbeat and download its binary; this call needs the cluster secret"
+    ))
+}
+
 /// What the `authorization` metadata value is: `Bearer <token>` (the scheme in any case).
 fn bearer_token(value: &[u8]) -> Option<&[u8]> {
     const SCHEME: &[u8] = b"bearer ";
@@ -269,26 +278,95 @@ impl Security {
         vars
     }
 
-    /// Server side: checks the `authorization: Bearer <secret>` metadata of a request, in
-    /// constant time. `Ok` if no secret is configured. Otherwise an `UNAUTHENTICATED`
-    /// status that says whether the secret was missing, malformed or wrong (never echoing
-    /// what was sent).
+    /// Server side, for a call that needs the cluster secret: checks the
+    /// `authorization: Bearer <secret>` metadata of a request, in constant time. `Ok` if no
+    /// secret is configured. Otherwise an `UNAUTHENTICATED` status that says whether the
+    /// secret was missing, malformed or wrong (never echoing what was sent), or
+    /// `PERMISSION_DENIED` for a valid worker credential (see [`super::credential`]).
     pub fn check<T>(&self, req: &tonic::Request<T>) -> Result<(), tonic::Status> {
-        self.check_value(req.metadata().get("authorization").map(|v| v.as_bytes()))
+        match self.caller(req)? {
+            Caller::Admin => Ok(()),
+            Caller::Worker { topology } => Err(worker_denied(&topology)),
+        }
     }
 
-    /// [`Security::check`] on the HTTP/2 headers of a request, before its body is read: what
-    /// the [`super::auth_gate::AuthGate`] in front of every service calls.
-    pub fn check_headers(
+    /// Server side, for a worker call about topology `topology` (its assignment, its
+    /// heartbeat, its binary): the cluster secret, or that topology's worker credential.
+    /// Another topology's credential gets `PERMISSION_DENIED`. Returns who called.
+    pub fn check_worker<T>(
         &self,
+        req: &tonic::Request<T>,
+        topology: &str,
+    ) -> Result<Caller, tonic::Status> {
+        let caller = self.caller(req)?;
+        if caller.may_act_for(topology) {
+            Ok(caller)
+        } else {
+            Err(tonic::Status::permission_denied(format!(
+                "this worker credential is not for topology `{topology}`"
+            )))
+        }
+    }
+
+    /// Who the request's `authorization` metadata says the caller is ([`Caller::Admin`]
+    /// when no secret is configured), or `UNAUTHENTICATED`.
+    pub fn caller<T>(&self, req: &tonic::Request<T>) -> Result<Caller, tonic::Status> {
+        self.caller_of(req.metadata().get("authorization").map(|v| v.as_bytes()))
+    }
+
+    /// The check of the [`super::auth_gate::AuthGate`] in front of every service, on the
+    /// HTTP/2 headers of a request before its body is read: the caller must authenticate,
+    /// and a worker credential may only call [`WORKER_METHODS`] (the handler then checks
+    /// the topology), so an upload with one is refused before a byte of it is read.
+    pub fn gate(
+        &self,
+        path: &str,
         headers: &tonic::codegen::http::HeaderMap,
     ) -> Result<(), tonic::Status> {
-        self.check_value(headers.get("authorization").map(|v| v.as_bytes()))
+        match self.caller_of(headers.get("authorization").map(|v| v.as_bytes()))? {
+            Caller::Admin => Ok(()),
+            Caller::Worker { topology } => {
+                let method = path.rsplit('/').next().unwrap_or_default();
+                let service = path.trim_start_matches('/').split('/').next();
+                if service == Some("gale.cluster.Nimbus") && WORKER_METHODS.contains(&method) {
+                    Ok(())
+                } else {
+                    Err(worker_denied(&topology))
+                }
+            }
+        }
     }
 
-    fn check_value(&self, value: Option<&[u8]>) -> Result<(), tonic::Status> {
+    /// The security a worker of topology `id` is started with: the same TLS settings, and
+    /// instead of the cluster secret, the topology's worker credential (none without a
+    /// secret). Errors if the id cannot be part of a credential (not printable ASCII).
+    pub fn for_worker(&self, id: &str) -> Result<Security, String> {
+        let secret = match &self.secret {
+            None => None,
+            Some(s) => Some(
+                Secret::new(&super::credential::derive(s.expose().as_bytes(), id)).map_err(
+                    |_| format!("topology id `{id}` cannot be part of a worker credential"),
+                )?,
+            ),
+        };
+        Ok(Security {
+            secret,
+            ..self.clone()
+        })
+    }
+
+    /// The key this process's data plane authenticates with, derived from its secret or
+    /// worker credential ([`super::credential::data_plane_key`]): the workers of one
+    /// topology share it. `None` without a secret.
+    pub fn data_plane_key(&self) -> Option<std::sync::Arc<[u8]>> {
+        self.secret
+            .as_ref()
+            .map(|s| super::credential::data_plane_key(s.expose().as_bytes()).into())
+    }
+
+    fn caller_of(&self, value: Option<&[u8]>) -> Result<Caller, tonic::Status> {
         let Some(secret) = &self.secret else {
-            return Ok(());
+            return Ok(Caller::Admin);
         };
         let Some(value) = value else {
             return Err(tonic::Status::unauthenticated(
@@ -301,8 +379,18 @@ impl Security {
                 "malformed `authorization` metadata: expected `Bearer <cluster secret>`",
             ));
         };
+        if token.starts_with(super::credential::PREFIX.as_bytes()) {
+            return match super::credential::verify(secret.expose().as_bytes(), token) {
+                Some(topology) => Ok(Caller::Worker {
+                    topology: topology.to_owned(),
+                }),
+                None => Err(tonic::Status::unauthenticated(
+                    "invalid worker credential (not issued by this cluster's secret)",
+                )),
+            };
+        }
         if secret.matches(token) {
-            Ok(())
+            Ok(Caller::Admin)
         } else {
             Err(tonic::Status::unauthenticated(
                 "wrong cluster secret (check GALE_SECRET or --secret-file on the client)",
@@ -474,6 +562,103 @@ mod tests {
         let mut plain = request(None);
         Security::default().authorize(&mut plain);
         assert!(plain.metadata().get("authorization").is_none());
+    }
+
+    #[test]
+    fn a_worker_credential_is_for_worker_calls_of_its_topology_only() {
+        let nimbus = secured("cluster-secret");
+        let worker = nimbus.for_worker("wc-3").unwrap();
+        let token = worker.secret.as_ref().unwrap().expose().to_owned();
+        assert!(!token.contains("cluster-secret"), "{token}");
+        let mut req = tonic::Request::new(());
+        worker.authorize(&mut req);
+        assert_eq!(
+            nimbus.caller(&req).unwrap(),
+            Caller::Worker {
+                topology: "wc-3".into()
+            }
+        );
+        // Worker calls of its own topology: allowed; of another: refused.
+        nimbus.check_worker(&req, "wc-3").unwrap();
+        let status = nimbus.check_worker(&req, "wc-4").unwrap_err();
+        assert_eq!(status.code(), tonic::Code::PermissionDenied);
+        // Admin calls: refused, saying why.
+        let status = nimbus.check(&req).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::PermissionDenied);
+        assert!(
+            status.message().contains("worker credential")
+                && status.message().contains("cluster secret"),
+            "{status:?}"
+        );
+        // The secret itself may do either.
+        let admin = request(Some("Bearer cluster-secret"));
+        nimbus.check(&admin).unwrap();
+        assert_eq!(nimbus.check_worker(&admin, "wc-4").unwrap(), Caller::Admin);
+        // A credential from another cluster's secret is not a credential here.
+        let foreign = secured("other").for_worker("wc-3").unwrap();
+        let mut req = tonic::Request::new(());
+        foreign.authorize(&mut req);
+        let msg = unauthenticated(nimbus.check(&req));
+        assert!(msg.contains("invalid worker credential"), "{msg}");
+        // Without a secret there is nothing to hand out.
+        assert!(
+            Security::default()
+                .for_worker("wc-3")
+                .unwrap()
+                .secret
+                .is_none()
+        );
+        assert!(nimbus.for_worker("has space").is_err());
+    }
+
+    #[test]
+    fn the_gate_lets_a_worker_credential_through_to_worker_methods_only() {
+        let nimbus = secured("cluster-secret");
+        let token = nimbus.for_worker("wc-3").unwrap().secret.unwrap();
+        let mut headers = tonic::codegen::http::HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("Bearer {}", token.expose()).parse().unwrap(),
+        );
+        for ok in ["GetAssignment", "WorkerHeartbeat", "Download"] {
+            nimbus
+                .gate(&format!("/gale.cluster.Nimbus/{ok}"), &headers)
+                .unwrap();
+        }
+        for denied in [
+            "/gale.cluster.Nimbus/Submit",
+            "/gale.cluster.Nimbus/Kill",
+            "/gale.cluster.Nimbus/Rebalance",
+            "/gale.cluster.Nimbus/List",
+            "/gale.cluster.Nimbus/SupervisorHeartbeat",
+            "/other.Service/GetAssignment",
+            "",
+        ] {
+            let status = nimbus.gate(denied, &headers).unwrap_err();
+            assert_eq!(status.code(), tonic::Code::PermissionDenied, "{denied}");
+        }
+        let mut admin = tonic::codegen::http::HeaderMap::new();
+        admin.insert("authorization", "Bearer cluster-secret".parse().unwrap());
+        nimbus.gate("/gale.cluster.Nimbus/Submit", &admin).unwrap();
+        let status = nimbus
+            .gate(
+                "/gale.cluster.Nimbus/GetAssignment",
+                &tonic::codegen::http::HeaderMap::new(),
+            )
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    }
+
+    #[test]
+    fn workers_of_a_topology_share_a_data_plane_key_others_do_not() {
+        let nimbus = secured("cluster-secret");
+        let a = nimbus.for_worker("a-1").unwrap();
+        let a_again = nimbus.for_worker("a-1").unwrap();
+        let b = nimbus.for_worker("b-1").unwrap();
+        assert_eq!(a.data_plane_key(), a_again.data_plane_key());
+        assert_ne!(a.data_plane_key(), b.data_plane_key());
+        assert_ne!(a.data_plane_key(), nimbus.data_plane_key());
+        assert!(Security::default().data_plane_key().is_none());
     }
 
     #[test]

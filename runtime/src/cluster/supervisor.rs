@@ -329,7 +329,10 @@ fn spawn(config: &SupervisorConfig, binary: &Path, a: &LocalAssignment) -> Resul
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(err))
         .kill_on_drop(true);
-    for (k, v) in config.security.to_env() {
+    // The worker runs user code: it gets its topology's worker credential, never the
+    // cluster secret (not even one this supervisor inherited in its environment).
+    cmd.env_remove(super::security::ENV_SECRET);
+    for (k, v) in config.security.for_worker(&a.topology_id)?.to_env() {
         cmd.env(k, v);
     }
     cmd.spawn()

@@ -145,10 +145,7 @@ fn run_in(
         me,
         listen,
         peers,
-        secret: security
-            .secret
-            .as_ref()
-            .map(|s| Arc::<[u8]>::from(s.expose().as_bytes())),
+        secret: security.data_plane_key(),
         tls,
         credit: 16,
         max_frame: crate::transport::remote::max_frame(desc).map_err(|e| e.to_string())?,

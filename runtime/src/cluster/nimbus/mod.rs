@@ -9,6 +9,7 @@ pub mod state;
 
 use super::auth_gate::AuthGate;
 use super::client::MAX_MESSAGE;
+use super::credential::Caller;
 use super::proto::nimbus_server::{Nimbus, NimbusServer};
 use super::proto::{
     Assignment, AssignmentRequest, BinaryChunk, DownloadRequest, KillReply, KillRequest, ListReply,
@@ -427,7 +428,19 @@ impl Nimbus for NimbusService {
         &self,
         request: Request<DownloadRequest>,
     ) -> Result<Response<Self::DownloadStream>, Status> {
-        self.security.check(&request)?;
+        // A worker may download its own topology's binary only.
+        if let Caller::Worker { topology } = self.security.caller(&request)? {
+            let own = self
+                .state()
+                .topologies
+                .get(&topology)
+                .is_some_and(|t| t.record.sha256 == request.get_ref().sha256);
+            if !own {
+                return Err(Status::permission_denied(format!(
+                    "a worker credential of `{topology}` may only download that topology's binary"
+                )));
+            }
+        }
         let sha = request.into_inner().sha256;
         let chunks = self.blobs.chunks(&sha).await?;
         Ok(Response::new(Box::pin(tokio_stream::iter(
@@ -439,7 +452,8 @@ impl Nimbus for NimbusService {
         &self,
         request: Request<AssignmentRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        self.security.check(&request)?;
+        self.security
+            .check_worker(&request, &request.get_ref().topology_id)?;
         let id = request.into_inner().topology_id;
         let state = self.state();
         let a = state
@@ -459,7 +473,8 @@ impl Nimbus for NimbusService {
         &self,
         request: Request<WorkerHeartbeatRequest>,
     ) -> Result<Response<WorkerHeartbeatReply>, Status> {
-        self.security.check(&request)?;
+        self.security
+            .check_worker(&request, &request.get_ref().topology_id)?;
         let req = request.into_inner();
         let now = Instant::now();
         let mut state = self.state();
