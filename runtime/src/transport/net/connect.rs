@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::conn;
 use super::handshake::{self, Failure};
@@ -21,15 +23,35 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// The longest redial delay.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// The most accepted connections that may be in their handshake at once (not yet
+/// authenticated). Beyond it a new connection is closed at once and counted
+/// ([`super::NetStats::refused_connections`]): unauthenticated peers cannot make a worker
+/// hold more than this many sockets, tasks and buffers, whatever they open.
+pub(super) const MAX_HANDSHAKES: usize = 64;
+
 /// Accepts connections until the plane stops (then drops the listener, freeing the port).
 pub(super) async fn listen(shared: Arc<Shared>, listener: TcpListener, _guard: TaskGuard) {
+    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     loop {
         tokio::select! {
             () = shared.stopped() => return,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, addr)) => {
+                    let Ok(permit) = Arc::clone(&handshakes).try_acquire_owned() else {
+                        // Dropping the socket closes it.
+                        drop(tcp);
+                        let n = shared.stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n == 1 || n % 1024 == 0 {
+                            log!(
+                                shared.me,
+                                "closed a connection from {addr}: {MAX_HANDSHAKES} handshakes \
+                                 already in progress ({n} closed so far)"
+                            );
+                        }
+                        continue;
+                    };
                     let guard = TaskGuard::new(&shared);
-                    tokio::spawn(accept_one(Arc::clone(&shared), tcp, addr, guard));
+                    tokio::spawn(accept_one(Arc::clone(&shared), tcp, addr, permit, guard));
                 }
                 Err(e) => {
                     log!(shared.me, "accepting a connection: {e}");
@@ -41,8 +63,15 @@ pub(super) async fn listen(shared: Arc<Shared>, listener: TcpListener, _guard: T
     }
 }
 
-/// TLS (if configured) and the handshake on an accepted connection, then runs it.
-async fn accept_one(shared: Arc<Shared>, tcp: TcpStream, addr: SocketAddr, _guard: TaskGuard) {
+/// TLS (if configured) and the handshake on an accepted connection, then runs it. The
+/// `handshake` permit is held until the handshake ends.
+async fn accept_one(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    addr: SocketAddr,
+    handshake: OwnedSemaphorePermit,
+    _guard: TaskGuard,
+) {
     let attempt = async {
         let _ = tcp.set_nodelay(true);
         let stream: BoxStream = match &shared.tls {
@@ -60,6 +89,7 @@ async fn accept_one(shared: Arc<Shared>, tcp: TcpStream, addr: SocketAddr, _guar
         () = shared.stopped() => return,
         outcome = tokio::time::timeout(handshake::TIMEOUT, attempt) => outcome,
     };
+    drop(handshake);
     match outcome {
         Ok(Ok((stream, peer, credit))) => {
             let Some(link) = shared.links.get(&peer) else {

@@ -161,6 +161,9 @@ pub struct NetStats {
     /// Handshakes that failed a check (topology, index, secret, protocol, TLS), on either
     /// side.
     pub rejected_handshakes: u64,
+    /// Accepted connections closed at once, unread, because the most handshakes allowed
+    /// in progress (64) already were.
+    pub refused_connections: u64,
 }
 
 /// The link to the peer worker is down (or the plane is shutting down): the frame was

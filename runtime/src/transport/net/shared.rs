@@ -27,6 +27,7 @@ pub(super) struct Counters {
     pub(super) dropped: AtomicU64,
     pub(super) reconnects: AtomicU64,
     pub(super) rejected: AtomicU64,
+    pub(super) refused: AtomicU64,
 }
 
 /// Adds to a counter.
@@ -45,6 +46,7 @@ impl Counters {
             dropped: get(&self.dropped),
             reconnects: get(&self.reconnects),
             rejected_handshakes: get(&self.rejected),
+            refused_connections: get(&self.refused),
         }
     }
 }

@@ -583,3 +583,63 @@ fn tls_carries_frames_and_refuses_plain_tcp() {
     assert_eq!(plain.outbound(1, 1).send(vec![1]), Err(LinkDown));
     assert_eq!(rec3[&1].len(), 0);
 }
+
+/// Unauthenticated connections cannot pile up: with [`connect::MAX_HANDSHAKES`] handshakes
+/// in progress, the next connection is closed at once (counted), long before the handshake
+/// timeout; the ones in progress are kept, and once they go, peers connect again.
+#[test]
+fn handshakes_in_progress_are_capped() {
+    let rt = runtime();
+    let one = DataPlane::start(
+        config(1, any_port(), &[(0, unused())]),
+        HashMap::new(),
+        rt.handle(),
+    )
+    .expect("start worker 1");
+    let addr = one.local_addr();
+    // Connections that never say hello hold a handshake each.
+    let idle: Vec<TcpStream> = (0..connect::MAX_HANDSHAKES)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    let started = Instant::now();
+    let mut extra = TcpStream::connect(addr).expect("connect");
+    assert!(
+        closed_by_peer(&mut extra),
+        "the connection over the cap stayed open"
+    );
+    assert!(
+        started.elapsed() < handshake::TIMEOUT / 2,
+        "closed only after {:?}: by the handshake timeout, not the cap",
+        started.elapsed()
+    );
+    assert!(eventually(LONG, || one.stats().refused_connections == 1));
+    assert_eq!(one.stats().rejected_handshakes, 0);
+    // The ones in progress are still open.
+    let mut first = idle[0].try_clone().expect("clone");
+    first
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let err = first
+        .read(&mut [0u8; 16])
+        .expect_err("nothing to read, not closed");
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err:?}"
+    );
+    // When they go, their handshakes fail and free the room: a real peer connects.
+    drop(first);
+    drop(idle);
+    assert!(eventually(LONG, || one.stats().rejected_handshakes
+        >= connect::MAX_HANDSHAKES as u64));
+    let zero = DataPlane::start(
+        config(0, any_port(), &[(1, addr)]),
+        HashMap::new(),
+        rt.handle(),
+    )
+    .expect("start worker 0");
+    assert!(zero.wait_connected(LONG) && one.wait_connected(LONG));
+    assert_eq!(one.stats().refused_connections, 1);
+}
