@@ -117,7 +117,7 @@ impl<T: Codec> RemoteSend<T> for NetSender {
         for (frame, oversized) in split_into_frames(&tuples, &ids, limit) {
             match oversized {
                 None => self.send_frame(frame),
-                Some((index, size)) => {
+                Some(Oversized { index, size }) => {
                     let n = OVERSIZED_TUPLES.fetch_add(1, Ordering::Relaxed) + 1;
                     let trees = ids.get(index).map_or(0, |i| self.failer.fail(i));
                     eprintln!(
@@ -139,14 +139,23 @@ impl<T: Codec> RemoteSend<T> for NetSender {
     }
 }
 
+/// A tuple whose batch alone is above the frame limit, as [`split_into_frames`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Oversized {
+    /// Its index in the batch.
+    pub index: usize,
+    /// The bytes its batch alone would take.
+    pub size: usize,
+}
+
 /// Encodes `tuples` (with their `ids`, when tracked) as whole batches of at most `limit`
-/// bytes each, in order. An item `(frame, Some((index, size)))` stands for tuple `index`,
-/// whose batch alone would be `size` bytes, above the limit (`frame` is empty then).
+/// bytes each, in order. An item `(frame, Some(oversized))` stands for one tuple whose
+/// batch alone would be above the limit (`frame` is empty then).
 pub fn split_into_frames<T: Codec>(
     tuples: &[T],
     ids: &[TupleIds],
     limit: usize,
-) -> Vec<(Vec<u8>, Option<(usize, usize)>)> {
+) -> Vec<(Vec<u8>, Option<Oversized>)> {
     let tracked = !ids.is_empty();
     let whole = |range: std::ops::Range<usize>| {
         let mut buf = Vec::with_capacity(16 * range.len() + 8);
@@ -180,7 +189,13 @@ pub fn split_into_frames<T: Codec>(
             if start < i {
                 out.push((whole(start..i), None));
             }
-            out.push((Vec::new(), Some((i, item + COUNTS))));
+            out.push((
+                Vec::new(),
+                Some(Oversized {
+                    index: i,
+                    size: item + COUNTS,
+                }),
+            ));
             start = i + 1;
             size = 0;
             continue;
@@ -369,9 +384,9 @@ mod tests {
         let tuples = vec!["a".to_string(), "x".repeat(5000), "b".to_string()];
         let ids: Vec<TupleIds> = (0..3).map(|_| TupleIds::default()).collect();
         let frames = split_into_frames(&tuples, &ids, 1000);
-        let over: Vec<Option<(usize, usize)>> = frames.iter().map(|f| f.1).collect();
+        let over: Vec<Option<Oversized>> = frames.iter().map(|f| f.1).collect();
         assert_eq!(over.len(), 3);
-        assert!(over[1].is_some_and(|(i, n)| i == 1 && n > 5000));
+        assert!(over[1].is_some_and(|o| o.index == 1 && o.size > 5000));
         assert_eq!(decode_batch::<String>(&frames[0].0).unwrap().0, ["a"]);
         assert_eq!(decode_batch::<String>(&frames[2].0).unwrap().0, ["b"]);
         // Small batches stay one frame.

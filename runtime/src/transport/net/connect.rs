@@ -41,7 +41,7 @@ pub(super) async fn listen(shared: Arc<Shared>, listener: TcpListener, _guard: T
                         // Dropping the socket closes it.
                         drop(tcp);
                         let n = shared.stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
-                        if n == 1 || n % 1024 == 0 {
+                        if n == 1 || n.is_multiple_of(1024) {
                             log!(
                                 shared.me,
                                 "closed a connection from {addr}: {MAX_HANDSHAKES} handshakes \
