@@ -3,7 +3,7 @@
 //! tuple above the frame limit fails at once, and a worker's credential cannot administer
 //! the cluster.
 
-use gale_tests::cluster::{Cluster, acked_ids, output_text, serial};
+use gale_tests::cluster::{Cluster, acked_ids, output_text, serial, workspace_bin};
 use std::time::Duration;
 
 fn acking_binary() -> std::path::PathBuf {
@@ -172,4 +172,23 @@ fn a_worker_credential_runs_its_topology_but_cannot_administer_the_cluster() {
         !list.contains("unhealthy") && !logs.contains("unhealthy"),
         "a healthy worker called itself unhealthy:\n{list}\n{logs}"
     );
+}
+
+/// The other side of hang detection: a finite topology under a one-second hang timeout
+/// runs to its end with no worker called hung (executors waiting for input, or finished,
+/// are not hung).
+#[test]
+fn a_finite_topology_with_a_short_hang_timeout_finishes_without_a_false_hang() {
+    let _one = serial();
+    let c = Cluster::start("finished-not-hung", 2, 2, &[]);
+    let id = c.submit(
+        &workspace_bin("wordcount"),
+        &["--set", "repeat=40", "--set", "hang_timeout=1s"],
+    );
+    c.wait_for("the topology finished", Duration::from_secs(120), |c| {
+        c.list().contains(&format!("topology {id}  finished"))
+    });
+    let logs = c.logs();
+    assert!(!logs.contains("unhealthy"), "{logs}");
+    assert!(!c.list().contains("restarts"), "{}", c.list());
 }

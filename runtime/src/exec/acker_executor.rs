@@ -113,6 +113,8 @@ pub(crate) fn run(base: &Wiring, index: u32, rx: Receiver<Message<AckerMsg>>) {
         state.sweep(now);
     }
     replies.flush();
+    // Done: a finished executor is not hung.
+    progress.waiting();
     let m = &base.metrics.ackers;
     m.pending.fetch_sub(reported_pending, Relaxed);
     m.pending_at_end.fetch_add(state.pending() as u64, Relaxed);

@@ -130,6 +130,8 @@ where
                 }
             }
         }
+        // Done: nothing pending, whatever it last took (a finished executor is not hung).
+        progress.waiting();
         for (r, w) in runners.iter_mut().zip(&wirings) {
             r.report(w);
         }

@@ -106,6 +106,8 @@ pub(crate) fn run(
             }
         }
     }
+    // Done: a finished executor is not hung.
+    progress.waiting();
 }
 
 fn deliver(tasks: &mut [Option<Task>], msg: Message<Reply>) {
