@@ -11,6 +11,7 @@ use super::proto::{DownloadRequest, LocalAssignment, RunningWorker, SupervisorHe
 use super::restart::{CrashHistory, RestartPolicy, exit_reason};
 use super::security::Security;
 use super::submit::hex;
+use super::supervisor_plan::{self, SupervisorAction, WorkerView};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -54,7 +55,7 @@ struct Worker {
     not_before: Instant,
 }
 
-type Key = (String, u32);
+type Key = supervisor_plan::WorkerKey;
 
 /// Runs a supervisor until the process is stopped.
 pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
@@ -173,80 +174,85 @@ fn running(workers: &BTreeMap<Key, Worker>) -> Vec<RunningWorker> {
         .collect()
 }
 
-/// Makes the running workers what nimbus wants: kills the unwanted and outdated ones,
-/// starts (or restarts) the wanted ones.
+/// Makes the running workers what nimbus wants (decided by [`supervisor_plan::plan`]):
+/// kills the unwanted and outdated ones, starts (or restarts) the wanted ones.
 async fn sync(
     config: &SupervisorConfig,
     client: &mut Client,
     workers: &mut BTreeMap<Key, Worker>,
     wanted: Vec<LocalAssignment>,
 ) {
-    let wanted: BTreeMap<Key, LocalAssignment> = wanted
-        .into_iter()
-        .map(|a| ((a.topology_id.clone(), a.worker), a))
-        .collect();
-    let stale: Vec<Key> = workers
+    let views: BTreeMap<Key, WorkerView> = workers
         .iter()
-        .filter(|(k, w)| {
-            // A worker is the wanted one only if topology, index, version, port and binary
-            // all match: anything else is another topology's or an older assignment's.
-            wanted.get(*k).is_none_or(|a| {
-                a.version != w.assignment.version
-                    || a.port != w.assignment.port
-                    || a.sha256 != w.assignment.sha256
-            })
+        .map(|(k, w)| {
+            let view = WorkerView {
+                assignment: w.assignment.clone(),
+                running: w.child.is_some(),
+                done: w.done,
+                not_before: w.not_before,
+            };
+            (k.clone(), view)
         })
-        .map(|(k, _)| k.clone())
         .collect();
-    for k in stale {
-        if let Some(mut w) = workers.remove(&k)
-            && let Some(child) = w.child.as_mut()
-        {
-            let _ = child.kill().await;
-            eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
+    for action in supervisor_plan::plan(&views, &wanted, Instant::now()) {
+        match action {
+            SupervisorAction::Stop(k) => {
+                if let Some(mut w) = workers.remove(&k)
+                    && let Some(child) = w.child.as_mut()
+                {
+                    let _ = child.kill().await;
+                    eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
+                }
+            }
+            SupervisorAction::Start(a) => start(config, client, workers, a).await,
         }
     }
-    for (k, a) in wanted {
-        let w = workers.entry(k.clone()).or_insert_with(|| Worker {
-            assignment: a.clone(),
-            child: None,
-            started: None,
-            crashes: CrashHistory::default(),
-            done: false,
-            not_before: Instant::now(),
-        });
-        if w.child.is_some() || w.done || Instant::now() < w.not_before {
-            continue;
+}
+
+/// Starts the process of worker `a` (downloading its binary first if needed).
+async fn start(
+    config: &SupervisorConfig,
+    client: &mut Client,
+    workers: &mut BTreeMap<Key, Worker>,
+    a: LocalAssignment,
+) {
+    let k = (a.topology_id.clone(), a.worker);
+    let w = workers.entry(k.clone()).or_insert_with(|| Worker {
+        assignment: a.clone(),
+        child: None,
+        started: None,
+        crashes: CrashHistory::default(),
+        done: false,
+        not_before: Instant::now(),
+    });
+    let binary = match ensure_binary(config, client, &a.sha256).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("gale supervisor: cannot get the binary of `{}`: {e}", k.0);
+            return;
         }
-        let binary = match ensure_binary(config, client, &a.sha256).await {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("gale supervisor: cannot get the binary of `{}`: {e}", k.0);
-                continue;
-            }
-        };
-        match spawn(config, &binary, &a) {
-            Ok(child) => {
-                eprintln!(
-                    "gale supervisor: {} worker {} of `{}` on port {} (pid {})",
-                    if w.started.is_some() {
-                        "restarted"
-                    } else {
-                        "started"
-                    },
-                    a.worker,
-                    a.topology_id,
-                    a.port,
-                    child.id().unwrap_or(0)
-                );
+    };
+    match spawn(config, &binary, &a) {
+        Ok(child) => {
+            eprintln!(
+                "gale supervisor: {} worker {} of `{}` on port {} (pid {})",
                 if w.started.is_some() {
-                    w.crashes.restarts += 1;
-                }
-                w.started = Some(Instant::now());
-                w.child = Some(child);
+                    "restarted"
+                } else {
+                    "started"
+                },
+                a.worker,
+                a.topology_id,
+                a.port,
+                child.id().unwrap_or(0)
+            );
+            if w.started.is_some() {
+                w.crashes.restarts += 1;
             }
-            Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
+            w.started = Some(Instant::now());
+            w.child = Some(child);
         }
+        Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
     }
 }
 
