@@ -633,7 +633,11 @@ impl World {
         w.started = Some(now);
         w.view.running = true;
         w.pid = Some(pid);
-        let work_left = self.finite.get(&a.topology_id).copied();
+        // Workers of one topology finish at different times (their shares differ).
+        let work_left = self
+            .finite
+            .get(&a.topology_id)
+            .map(|w| w.mul_f64(0.3 + self.rng.below(1000) as f64 / 500.0));
         self.procs.insert(
             pid,
             Proc {
