@@ -40,6 +40,8 @@ pub struct SupervisorConfig {
 
 /// How often a supervisor heartbeats.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often a supervisor looks for workers that exited (and restarts them).
+pub const REAP: Duration = Duration::from_millis(20);
 
 /// A worker process.
 struct Worker {
@@ -73,6 +75,9 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
     let mut workers: BTreeMap<Key, Worker> = BTreeMap::new();
     let mut client: Option<Client> = None;
     let mut nimbus_down = false;
+    // What nimbus wanted at the last heartbeat: a worker that dies between heartbeats is
+    // restarted from it at once (within one `REAP` period), not at the next heartbeat.
+    let mut wanted: Vec<LocalAssignment> = Vec::new();
     loop {
         reap(&config.restart, &mut workers);
         if client.is_none() {
@@ -99,8 +104,8 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
                         eprintln!("gale supervisor: nimbus is back");
                     }
                     nimbus_down = false;
-                    let wanted = reply.into_inner().assignments;
-                    sync(&config, c, &mut workers, wanted).await;
+                    wanted = reply.into_inner().assignments;
+                    sync(&config, Some(c), &mut workers, &wanted).await;
                 }
                 Ok(Err(s)) if s.code() == tonic::Code::Unauthenticated => {
                     return Err(format!("nimbus {}", status_text(&s)));
@@ -118,18 +123,36 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
                 }
             }
         }
-        tokio::time::sleep(HEARTBEAT).await;
+        // Until the next heartbeat, watch the processes: restart a dead one as soon as
+        // its backoff allows.
+        let next_beat = Instant::now() + HEARTBEAT;
+        while Instant::now() < next_beat {
+            tokio::time::sleep(REAP).await;
+            if reap(&config.restart, &mut workers) || restartable(&workers, Instant::now()) {
+                sync(&config, client.as_mut(), &mut workers, &wanted).await;
+            }
+        }
     }
 }
 
-/// Notes workers that exited; a crashed one backs off before its restart.
-fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) {
+/// True when a worker has no process, is not done, and its backoff is over.
+fn restartable(workers: &BTreeMap<Key, Worker>, now: Instant) -> bool {
+    workers
+        .values()
+        .any(|w| w.child.is_none() && !w.done && w.started.is_some() && now >= w.not_before)
+}
+
+/// Notes workers that exited (true if one did); a crashed one backs off before its
+/// restart.
+fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) -> bool {
     let now = Instant::now();
+    let mut any = false;
     for ((id, n), w) in workers.iter_mut() {
         let Some(child) = w.child.as_mut() else {
             continue;
         };
         if let Ok(Some(status)) = child.try_wait() {
+            any = true;
             w.child = None;
             if status.success() {
                 w.done = true;
@@ -146,6 +169,7 @@ fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) {
             }
         }
     }
+    any
 }
 
 /// What the heartbeat reports: every worker with a process, and every crashed one waiting
@@ -178,9 +202,9 @@ fn running(workers: &BTreeMap<Key, Worker>) -> Vec<RunningWorker> {
 /// kills the unwanted and outdated ones, starts (or restarts) the wanted ones.
 async fn sync(
     config: &SupervisorConfig,
-    client: &mut Client,
+    mut client: Option<&mut Client>,
     workers: &mut BTreeMap<Key, Worker>,
-    wanted: Vec<LocalAssignment>,
+    wanted: &[LocalAssignment],
 ) {
     let views: BTreeMap<Key, WorkerView> = workers
         .iter()
@@ -194,7 +218,7 @@ async fn sync(
             (k.clone(), view)
         })
         .collect();
-    for action in supervisor_plan::plan(&views, &wanted, Instant::now()) {
+    for action in supervisor_plan::plan(&views, wanted, Instant::now()) {
         match action {
             SupervisorAction::Stop(k) => {
                 if let Some(mut w) = workers.remove(&k)
@@ -204,7 +228,7 @@ async fn sync(
                     eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
                 }
             }
-            SupervisorAction::Start(a) => start(config, client, workers, a).await,
+            SupervisorAction::Start(a) => start(config, client.as_deref_mut(), workers, a).await,
         }
     }
 }
@@ -212,7 +236,7 @@ async fn sync(
 /// Starts the process of worker `a` (downloading its binary first if needed).
 async fn start(
     config: &SupervisorConfig,
-    client: &mut Client,
+    client: Option<&mut Client>,
     workers: &mut BTreeMap<Key, Worker>,
     a: LocalAssignment,
 ) {
@@ -259,7 +283,7 @@ async fn start(
 /// The path of a binary, downloaded from nimbus and checked against its hash if needed.
 async fn ensure_binary(
     config: &SupervisorConfig,
-    client: &mut Client,
+    client: Option<&mut Client>,
     sha: &str,
 ) -> Result<PathBuf, String> {
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -269,6 +293,9 @@ async fn ensure_binary(
     if path.exists() {
         return Ok(path);
     }
+    let Some(client) = client else {
+        return Err("nimbus is unreachable: cannot download it".into());
+    };
     let mut stream = client
         .download(DownloadRequest {
             sha256: sha.to_string(),
