@@ -1,7 +1,7 @@
 //! A deterministic simulation of the control plane: nimbus (the real controller, its real
 //! store code over a [`MemStore`]), supervisors (the real [`supervisor_plan`] and
 //! [`RestartPolicy`]) and worker processes, driven by a seeded random schedule of faults on
-//! a simulated clock: lost requests and lost replies, worker crashes (kill -9), supervisor
+//! a simulated clock: lost requests, lost and late replies, worker crashes (kill -9), supervisor
 //! and nimbus crashes and restarts, partitions between nimbus and any host, a clock that
 //! jumps, and users submitting, killing and rebalancing topologies.
 //!
@@ -9,10 +9,11 @@
 //! checks that the cluster converged:
 //!
 //! - never two processes of one (topology, worker index) in its current incarnation, and
-//!   never two processes on one slot;
+//!   never two processes running on one slot (a second one fails to bind, as a real one);
 //! - every topology with enough slots is fully running once faults stop;
 //! - a killed topology leaves no process;
-//! - a finite topology finishes exactly once, and a finished worker never runs again;
+//! - a finite topology finishes exactly once, and a finished worker never runs its
+//!   executors again (a late reply may make a supervisor start it: it must exit);
 //! - a nimbus restart loses nothing it acknowledged, and ids are never given twice.
 //!
 //! `GALE_SIM_SEEDS=N` sets how many seeds `many_seeds` runs (default 300; CI runs more in
@@ -20,8 +21,8 @@
 //! `GALE_SIM_SEED=<seed> cargo test -p gale --test sim replay -- --nocapture`.
 //!
 //! What is simplified: a worker's work does not depend on its peers (the data plane is not
-//! simulated; its fencing by incarnation is tested in `transport::net`), and a request is
-//! either delivered at once or lost (a delay is a loss plus a retry a second later).
+//! simulated; its fencing by incarnation is tested in `transport::net`); requests are
+//! delivered at once or lost, replies to supervisors may also come late (after newer ones).
 
 use gale::cluster::controller::{self, Decision, Effect, State, beats, commands};
 use gale::cluster::proto::{
@@ -105,6 +106,8 @@ struct SupWorker {
 
 #[derive(Debug)]
 struct Sup {
+    /// Bumped at each start: a reply to an earlier process's request is dropped.
+    generation: u32,
     id: String,
     ports: Vec<u32>,
     up: bool,
@@ -149,6 +152,9 @@ struct World {
     /// Work per worker of the finite topologies.
     finite: BTreeMap<String, Duration>,
     trace: VecDeque<String>,
+    /// Supervisor heartbeat replies on their way: (when, supervisor, its generation, the
+    /// assignments).
+    delayed: Vec<(Duration, usize, u32, Vec<LocalAssignment>)>,
     /// Print every event (`replay` does).
     verbose: bool,
 }
@@ -159,6 +165,7 @@ impl World {
         let loss = [0.0, 0.02, 0.1, 0.3][rng.below(4) as usize];
         let sups = (0..SUPERVISORS)
             .map(|i| Sup {
+                generation: 0,
                 id: format!("sup{i}"),
                 ports: (0..PORTS).map(|p| 6700 + p).collect(),
                 up: true,
@@ -195,6 +202,7 @@ impl World {
             finished_count: BTreeMap::new(),
             finite: BTreeMap::new(),
             trace: VecDeque::new(),
+            delayed: Vec::new(),
             verbose: false,
         }
     }
@@ -289,6 +297,7 @@ impl World {
                 self.carry_out(d);
             }
         }
+        self.deliver_delayed();
         for s in 0..self.sups.len() {
             if self.sups[s].up && self.t >= self.sups[s].next_beat {
                 self.sups[s].next_beat = self.t + BEAT;
@@ -369,6 +378,7 @@ impl World {
         for s in 0..self.sups.len() {
             if !self.sups[s].up && t >= self.sups[s].down_until {
                 self.sups[s].up = true;
+                self.sups[s].generation += 1;
                 self.sups[s].next_beat = t;
                 self.say(format!("supervisor {s} starts"));
             }
@@ -580,7 +590,27 @@ impl World {
         if delivery == Delivery::ReplyLost {
             return;
         }
+        if faults && self.rng.chance(self.loss / 2.0) {
+            // The reply arrives late, after newer ones maybe.
+            let at = self.t + Duration::from_millis(300 + self.rng.below(2700));
+            self.delayed.push((at, s, self.sups[s].generation, wanted));
+            return;
+        }
         self.sync(s, &wanted);
+    }
+
+    fn deliver_delayed(&mut self) {
+        let t = self.t;
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed)
+            .into_iter()
+            .partition(|d| d.0 <= t);
+        self.delayed = later;
+        for (_, s, generation, wanted) in due {
+            if self.sups[s].up && self.sups[s].generation == generation {
+                self.say(format!("supervisor {s}: a late heartbeat reply arrives"));
+                self.sync(s, &wanted);
+            }
+        }
     }
 
     fn sync(&mut self, s: usize, wanted: &[LocalAssignment]) {
@@ -655,7 +685,6 @@ impl World {
             "supervisor {s}: starts worker {} of `{}` incarnation {} on port {} (pid {pid})",
             a.worker, a.topology_id, a.version, a.port
         ));
-        self.check_not_finished(pid);
     }
 
     /// A process exits with `code`; its supervisor notes it.
@@ -690,26 +719,44 @@ impl World {
         let (topo, index, since) = (p.topo.clone(), p.index, p.since);
         match p.phase {
             Phase::Fetching => {
+                // A real worker binds its port first: taken by another process, it fails.
+                let (sup, port) = (p.supervisor, p.port);
+                if self
+                    .procs
+                    .iter()
+                    .any(|(&q, o)| q != pid && o.supervisor == sup && o.port == port)
+                {
+                    self.say(format!("worker pid {pid}: port {port} is taken"));
+                    return self.exit(pid, 1);
+                }
                 // Connect and fetch the assignment, as a real worker does at once.
                 let delivery = self.deliver(Some(host), faults);
                 if delivery != Delivery::Answered {
                     return self.exit(pid, 1);
                 }
+                // What the real worker checks in the assignment it fetched: its own
+                // incarnation, and that it has not finished already.
                 let current = self
                     .nimbus
                     .as_ref()
                     .and_then(|s| s.topologies.get(&topo))
                     .and_then(|t| {
-                        t.record
-                            .assignment
-                            .as_ref()
-                            .and_then(|a| a.workers.iter().find(|w| w.index == index))
-                            .map(|w| w.since)
+                        let a = t.record.assignment.as_ref()?;
+                        let w = a.workers.iter().find(|w| w.index == index)?;
+                        Some((
+                            w.since,
+                            t.record.finished || a.finished_workers.contains(&index),
+                        ))
                     });
                 match current {
                     None => self.exit(pid, 1),
-                    Some(s) if s != since => self.exit(pid, 0),
+                    Some((s, _)) if s != since => self.exit(pid, 0),
+                    Some((_, true)) => {
+                        self.say(format!("worker pid {pid}: already finished; exits"));
+                        self.exit(pid, 0);
+                    }
                     Some(_) => {
+                        self.check_not_finished(pid);
                         if let Some(p) = self.procs.get_mut(&pid) {
                             p.phase = Phase::Running;
                         }
@@ -773,8 +820,8 @@ impl World {
         TopologyRecord::decode(bytes.as_slice()).ok()
     }
 
-    /// A worker that finished (recorded so) must never run again in that incarnation, nor
-    /// any worker of a finished topology.
+    /// A worker that finished (recorded so) must never run its executors again in that
+    /// incarnation, nor any worker of a finished topology.
     fn check_not_finished(&self, pid: u32) {
         let Some(p) = self.procs.get(&pid) else {
             return;
