@@ -279,6 +279,18 @@ impl Cluster {
         s
     }
 
+    /// The pid of worker `index` of topology `id` (from /proc), if one runs.
+    pub fn worker_pid(&self, id: &str, index: u32) -> Option<u32> {
+        let index = index.to_string();
+        self.worker_pids(id).into_iter().find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| {
+                let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
+                args.windows(2)
+                    .any(|w| w[0] == b"--worker" && w[1] == index.as_bytes())
+            })
+        })
+    }
+
     /// The pids of the worker processes of topology `id` (from /proc).
     pub fn worker_pids(&self, id: &str) -> Vec<u32> {
         let mut pids = Vec::new();

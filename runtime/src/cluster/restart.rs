@@ -17,12 +17,14 @@ pub struct RestartPolicy {
 }
 
 impl Default for RestartPolicy {
-    /// 0.5 s, doubling per crash up to 30 s; reset after 60 s of running.
+    /// At once after the first crash, then 0.5 s, doubling per crash up to 30 s; reset
+    /// after 10 s of running (a worker killed now and then is restarted at once each time;
+    /// one that crashes as it starts backs off).
     fn default() -> Self {
         RestartPolicy {
             first: Duration::from_millis(500),
             max: Duration::from_secs(30),
-            healthy_after: Duration::from_secs(60),
+            healthy_after: Duration::from_secs(10),
         }
     }
 }
@@ -40,9 +42,13 @@ pub struct CrashHistory {
 
 impl RestartPolicy {
     /// The delay before restarting a worker that crashed for the `consecutive`-th time in a
-    /// row (1 for the first): `first * 2^(consecutive - 1)`, at most `max`.
+    /// row (1 for the first): none for the first, then `first * 2^(consecutive - 2)`, at
+    /// most `max`.
     pub fn delay(&self, consecutive: u32) -> Duration {
-        let shift = consecutive.saturating_sub(1).min(20);
+        if consecutive <= 1 {
+            return Duration::ZERO;
+        }
+        let shift = (consecutive - 2).min(20);
         self.first.saturating_mul(1 << shift).min(self.max)
     }
 
@@ -83,8 +89,8 @@ mod tests {
         let p = RestartPolicy::default();
         let ms = |n| p.delay(n).as_millis();
         assert_eq!(
-            [ms(1), ms(2), ms(3), ms(4), ms(7), ms(8), ms(100)],
-            [500, 1000, 2000, 4000, 30_000, 30_000, 30_000]
+            [ms(1), ms(2), ms(3), ms(4), ms(5), ms(8), ms(9), ms(100)],
+            [0, 500, 1000, 2000, 4000, 30_000, 30_000, 30_000]
         );
     }
 
@@ -107,11 +113,15 @@ mod tests {
         let next = p.crashed(
             &mut h,
             started,
-            started + Duration::from_secs(61),
+            started + Duration::from_secs(11),
             "signal 9".into(),
         );
         assert_eq!(h.consecutive, 1);
-        assert_eq!(next, started + Duration::from_secs(61) + p.first);
+        assert_eq!(
+            next,
+            started + Duration::from_secs(11),
+            "at once after a healthy run"
+        );
         assert_eq!(h.last_exit, "signal 9");
     }
 }

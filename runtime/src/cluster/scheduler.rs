@@ -115,6 +115,43 @@ pub fn choose_slots(
     chosen
 }
 
+/// A slot to move one failed worker to, or `None` if no free slot is left.
+///
+/// `failed` is the slot the worker failed in; `own` the topology's slots (the failed one
+/// among them); `taken` the slots other topologies use. A candidate is a slot offered by an
+/// alive supervisor that is in neither `own` nor `taken`. Preferred, in order: a supervisor
+/// other than the failed slot's (a worker that failed there, say because its port is
+/// taken, is not placed there again while another one has room), then the supervisor with
+/// the fewest of the topology's workers, then the one with the most free slots, then the
+/// smallest id and port. Deterministic, like [`choose_slots`].
+pub fn replacement_slot(
+    supervisors: &[Supervisor],
+    taken: &BTreeSet<Slot>,
+    own: &[Slot],
+    failed: &Slot,
+) -> Option<Slot> {
+    let mut free: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
+    for s in supervisors.iter().filter(|s| s.alive) {
+        for &port in &s.ports {
+            let slot = Slot {
+                supervisor: s.id.clone(),
+                port,
+            };
+            if !taken.contains(&slot) && !own.contains(&slot) {
+                free.entry(s.id.as_str()).or_default().insert(port);
+            }
+        }
+    }
+    let mine = |id: &str| own.iter().filter(|s| s.supervisor == id).count();
+    free.iter()
+        .filter_map(|(&id, ports)| ports.first().map(|&p| (id, p, ports.len())))
+        .min_by_key(|&(id, _, n)| (id == failed.supervisor, mine(id), std::cmp::Reverse(n)))
+        .map(|(id, port, _)| Slot {
+            supervisor: id.to_owned(),
+            port,
+        })
+}
+
 /// Places every unit on one of `workers` workers (numbered `0..workers`).
 ///
 /// `parallelism[c]` is chain `c`'s executor count; acker units have `chain ==
@@ -239,6 +276,42 @@ mod tests {
         let taken: BTreeSet<Slot> = [slot("a", 1)].into();
         assert_eq!(choose_slots(5, &sups, &taken, &[]), vec![slot("a", 2)]);
         assert!(choose_slots(0, &sups, &taken, &[slot("a", 2)]).is_empty());
+    }
+
+    #[test]
+    fn a_failed_worker_moves_to_another_supervisor_when_one_has_room() {
+        let sups = [sup("a", &[1, 2], true), sup("b", &[1, 2], true)];
+        let own = [slot("a", 1), slot("b", 1)];
+        // a/2 is free too, but the worker failed on a: b/2 it is.
+        let got = replacement_slot(&sups, &BTreeSet::new(), &own, &slot("a", 1));
+        assert_eq!(got, Some(slot("b", 2)));
+        // Only the failed supervisor has room: another of its ports.
+        let taken: BTreeSet<Slot> = [slot("b", 2)].into();
+        let got = replacement_slot(&sups, &taken, &own, &slot("a", 1));
+        assert_eq!(got, Some(slot("a", 2)));
+        // No room anywhere, or only on dead supervisors.
+        let taken: BTreeSet<Slot> = [slot("b", 2), slot("a", 2)].into();
+        assert_eq!(replacement_slot(&sups, &taken, &own, &slot("a", 1)), None);
+        let dead = [sup("a", &[1], true), sup("c", &[1, 2], false)];
+        assert_eq!(
+            replacement_slot(&dead, &BTreeSet::new(), &[slot("a", 1)], &slot("a", 1)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_replacement_prefers_the_supervisor_with_fewest_of_the_topologys_workers() {
+        let sups = [
+            sup("a", &[1], true),
+            sup("b", &[1, 2, 3], true),
+            sup("c", &[1, 2], true),
+        ];
+        let own = [slot("a", 1), slot("b", 1)];
+        // c has none of the topology's workers.
+        assert_eq!(
+            replacement_slot(&sups, &BTreeSet::new(), &own, &slot("a", 1)),
+            Some(slot("c", 1))
+        );
     }
 
     fn supervisors() -> impl Strategy<Value = Vec<Supervisor>> {

@@ -172,6 +172,48 @@ impl FileStore {
 }
 
 /// Fsyncs a directory, so that a rename or removal in it is durable.
+/// An in-memory [`MetaStore`]: what a nimbus without a directory (a test, the
+/// deterministic simulation) keeps. It checks keys as [`FileStore`] does, so both refuse
+/// the same keys.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    entries: std::sync::Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemStore {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Vec<u8>>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl MetaStore for MemStore {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        check_key(key)?;
+        self.entries().insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_key(key)?;
+        Ok(self.entries().get(key).cloned())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        check_key(key)?;
+        self.entries().remove(key);
+        Ok(())
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .entries()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

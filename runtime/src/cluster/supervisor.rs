@@ -11,6 +11,7 @@ use super::proto::{DownloadRequest, LocalAssignment, RunningWorker, SupervisorHe
 use super::restart::{CrashHistory, RestartPolicy, exit_reason};
 use super::security::Security;
 use super::submit::hex;
+use super::supervisor_plan::{self, SupervisorAction, WorkerView};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -39,6 +40,8 @@ pub struct SupervisorConfig {
 
 /// How often a supervisor heartbeats.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often a supervisor looks for workers that exited (and restarts them).
+pub const REAP: Duration = Duration::from_millis(20);
 
 /// A worker process.
 struct Worker {
@@ -54,7 +57,7 @@ struct Worker {
     not_before: Instant,
 }
 
-type Key = (String, u32);
+type Key = supervisor_plan::WorkerKey;
 
 /// Runs a supervisor until the process is stopped.
 pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
@@ -72,6 +75,9 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
     let mut workers: BTreeMap<Key, Worker> = BTreeMap::new();
     let mut client: Option<Client> = None;
     let mut nimbus_down = false;
+    // What nimbus wanted at the last heartbeat: a worker that dies between heartbeats is
+    // restarted from it at once (within one `REAP` period), not at the next heartbeat.
+    let mut wanted: Vec<LocalAssignment> = Vec::new();
     loop {
         reap(&config.restart, &mut workers);
         if client.is_none() {
@@ -98,8 +104,8 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
                         eprintln!("gale supervisor: nimbus is back");
                     }
                     nimbus_down = false;
-                    let wanted = reply.into_inner().assignments;
-                    sync(&config, c, &mut workers, wanted).await;
+                    wanted = reply.into_inner().assignments;
+                    sync(&config, Some(c), &mut workers, &wanted).await;
                 }
                 Ok(Err(s)) if s.code() == tonic::Code::Unauthenticated => {
                     return Err(format!("nimbus {}", status_text(&s)));
@@ -117,18 +123,36 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
                 }
             }
         }
-        tokio::time::sleep(HEARTBEAT).await;
+        // Until the next heartbeat, watch the processes: restart a dead one as soon as
+        // its backoff allows.
+        let next_beat = Instant::now() + HEARTBEAT;
+        while Instant::now() < next_beat {
+            tokio::time::sleep(REAP).await;
+            if reap(&config.restart, &mut workers) || restartable(&workers, Instant::now()) {
+                sync(&config, client.as_mut(), &mut workers, &wanted).await;
+            }
+        }
     }
 }
 
-/// Notes workers that exited; a crashed one backs off before its restart.
-fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) {
+/// True when a worker has no process, is not done, and its backoff is over.
+fn restartable(workers: &BTreeMap<Key, Worker>, now: Instant) -> bool {
+    workers
+        .values()
+        .any(|w| w.child.is_none() && !w.done && w.started.is_some() && now >= w.not_before)
+}
+
+/// Notes workers that exited (true if one did); a crashed one backs off before its
+/// restart.
+fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) -> bool {
     let now = Instant::now();
+    let mut any = false;
     for ((id, n), w) in workers.iter_mut() {
         let Some(child) = w.child.as_mut() else {
             continue;
         };
         if let Ok(Some(status)) = child.try_wait() {
+            any = true;
             w.child = None;
             if status.success() {
                 w.done = true;
@@ -145,6 +169,7 @@ fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) {
             }
         }
     }
+    any
 }
 
 /// What the heartbeat reports: every worker with a process, and every crashed one waiting
@@ -173,87 +198,92 @@ fn running(workers: &BTreeMap<Key, Worker>) -> Vec<RunningWorker> {
         .collect()
 }
 
-/// Makes the running workers what nimbus wants: kills the unwanted and outdated ones,
-/// starts (or restarts) the wanted ones.
+/// Makes the running workers what nimbus wants (decided by [`supervisor_plan::plan`]):
+/// kills the unwanted and outdated ones, starts (or restarts) the wanted ones.
 async fn sync(
     config: &SupervisorConfig,
-    client: &mut Client,
+    mut client: Option<&mut Client>,
     workers: &mut BTreeMap<Key, Worker>,
-    wanted: Vec<LocalAssignment>,
+    wanted: &[LocalAssignment],
 ) {
-    let wanted: BTreeMap<Key, LocalAssignment> = wanted
-        .into_iter()
-        .map(|a| ((a.topology_id.clone(), a.worker), a))
-        .collect();
-    let stale: Vec<Key> = workers
+    let views: BTreeMap<Key, WorkerView> = workers
         .iter()
-        .filter(|(k, w)| {
-            // A worker is the wanted one only if topology, index, version, port and binary
-            // all match: anything else is another topology's or an older assignment's.
-            wanted.get(*k).is_none_or(|a| {
-                a.version != w.assignment.version
-                    || a.port != w.assignment.port
-                    || a.sha256 != w.assignment.sha256
-            })
+        .map(|(k, w)| {
+            let view = WorkerView {
+                assignment: w.assignment.clone(),
+                running: w.child.is_some(),
+                done: w.done,
+                not_before: w.not_before,
+            };
+            (k.clone(), view)
         })
-        .map(|(k, _)| k.clone())
         .collect();
-    for k in stale {
-        if let Some(mut w) = workers.remove(&k)
-            && let Some(child) = w.child.as_mut()
-        {
-            let _ = child.kill().await;
-            eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
+    for action in supervisor_plan::plan(&views, wanted, Instant::now()) {
+        match action {
+            SupervisorAction::Stop(k) => {
+                if let Some(mut w) = workers.remove(&k)
+                    && let Some(child) = w.child.as_mut()
+                {
+                    let _ = child.kill().await;
+                    eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
+                }
+            }
+            SupervisorAction::Start(a) => start(config, client.as_deref_mut(), workers, a).await,
         }
     }
-    for (k, a) in wanted {
-        let w = workers.entry(k.clone()).or_insert_with(|| Worker {
-            assignment: a.clone(),
-            child: None,
-            started: None,
-            crashes: CrashHistory::default(),
-            done: false,
-            not_before: Instant::now(),
-        });
-        if w.child.is_some() || w.done || Instant::now() < w.not_before {
-            continue;
+}
+
+/// Starts the process of worker `a` (downloading its binary first if needed).
+async fn start(
+    config: &SupervisorConfig,
+    client: Option<&mut Client>,
+    workers: &mut BTreeMap<Key, Worker>,
+    a: LocalAssignment,
+) {
+    let k = (a.topology_id.clone(), a.worker);
+    let w = workers.entry(k.clone()).or_insert_with(|| Worker {
+        assignment: a.clone(),
+        child: None,
+        started: None,
+        crashes: CrashHistory::default(),
+        done: false,
+        not_before: Instant::now(),
+    });
+    let binary = match ensure_binary(config, client, &a.sha256).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("gale supervisor: cannot get the binary of `{}`: {e}", k.0);
+            return;
         }
-        let binary = match ensure_binary(config, client, &a.sha256).await {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("gale supervisor: cannot get the binary of `{}`: {e}", k.0);
-                continue;
-            }
-        };
-        match spawn(config, &binary, &a) {
-            Ok(child) => {
-                eprintln!(
-                    "gale supervisor: {} worker {} of `{}` on port {} (pid {})",
-                    if w.started.is_some() {
-                        "restarted"
-                    } else {
-                        "started"
-                    },
-                    a.worker,
-                    a.topology_id,
-                    a.port,
-                    child.id().unwrap_or(0)
-                );
+    };
+    match spawn(config, &binary, &a) {
+        Ok(child) => {
+            eprintln!(
+                "gale supervisor: {} worker {} of `{}` on port {} (pid {})",
                 if w.started.is_some() {
-                    w.crashes.restarts += 1;
-                }
-                w.started = Some(Instant::now());
-                w.child = Some(child);
+                    "restarted"
+                } else {
+                    "started"
+                },
+                a.worker,
+                a.topology_id,
+                a.port,
+                child.id().unwrap_or(0)
+            );
+            if w.started.is_some() {
+                w.crashes.restarts += 1;
             }
-            Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
+            w.started = Some(Instant::now());
+            w.child = Some(child);
         }
+        Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
     }
 }
 
 /// The path of a binary, downloaded from nimbus and checked against its hash if needed.
 async fn ensure_binary(
     config: &SupervisorConfig,
-    client: &mut Client,
+    client: Option<&mut Client>,
     sha: &str,
 ) -> Result<PathBuf, String> {
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -263,6 +293,9 @@ async fn ensure_binary(
     if path.exists() {
         return Ok(path);
     }
+    let Some(client) = client else {
+        return Err("nimbus is unreachable: cannot download it".into());
+    };
     let mut stream = client
         .download(DownloadRequest {
             sha256: sha.to_string(),

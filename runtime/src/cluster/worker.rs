@@ -110,6 +110,15 @@ fn run_in(
         );
         return Ok(());
     }
+    if assignment.finished_workers.contains(&args.worker) {
+        // A late or stale start (say, a supervisor acting on an old heartbeat reply): this
+        // worker already finished its input; running it again would re-run it.
+        eprintln!(
+            "gale: worker {} of {}: already finished; exiting",
+            args.worker, args.topology
+        );
+        return Ok(());
+    }
     let desc = cluster_desc(topology.desc, &assignment)?;
     crate::topology::set_config_overrides(
         assignment

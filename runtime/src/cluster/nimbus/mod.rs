@@ -5,10 +5,11 @@
 //! the cluster keeps running while it is down.
 
 mod blobs;
-pub mod state;
 
 use super::auth_gate::AuthGate;
 use super::client::MAX_MESSAGE;
+use super::controller::state::now_ms;
+use super::controller::{self, Decision, Refused, State, beats, commands};
 use super::credential::Caller;
 use super::proto::nimbus_server::{Nimbus, NimbusServer};
 use super::proto::{
@@ -20,7 +21,6 @@ use super::proto::{
 use super::security::Security;
 use super::store::{FileStore, MetaStore};
 use blobs::Blobs;
-use state::{KillTarget, State, SupervisorState, Topo, WorkerBeat};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -89,6 +89,7 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
         store.as_ref(),
         config.supervisor_timeout,
         config.worker_timeout,
+        Instant::now(),
     )?;
     if !state.topologies.is_empty() {
         eprintln!(
@@ -157,59 +158,38 @@ impl NimbusService {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Persists `topo` as topology `id` (`None`: its removal), and only then makes it the
-    /// state: a change the store refused is not made.
-    fn commit(&self, state: &mut State, id: &str, topo: Option<Topo>) -> Result<(), Status> {
-        State::save_topo(self.store.as_ref(), id, topo.as_ref())
-            .map_err(|e| Status::internal(format!("cannot persist topology `{id}`: {e}")))?;
-        match topo {
-            Some(t) => state.put(t),
-            None => {
-                state.topologies.remove(id);
+    /// Carries out a decision (persisting each change before making it) and logs it.
+    fn carry_out(&self, state: &mut State, decision: Decision) -> Result<(), Status> {
+        match controller::carry_out(self.store.as_ref(), state, decision) {
+            Ok(log) => {
+                for line in log {
+                    eprintln!("gale nimbus: {line}");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("gale nimbus: cannot persist a change: {e}");
+                Err(Status::internal(format!("cannot persist the change: {e}")))
             }
         }
-        Ok(())
     }
 
-    /// Recomputes topology `id`'s assignment and commits it if it changed; true if it did.
-    fn reschedule(
-        &self,
-        state: &mut State,
-        id: &str,
-        force: bool,
-        now: Instant,
-    ) -> Result<bool, Status> {
-        let Some(topo) = state.rescheduled(id, force, now) else {
-            return Ok(false);
-        };
-        self.commit(state, id, Some(topo))?;
-        Ok(true)
-    }
-
-    /// The failure detector: reschedules topologies that lost a supervisor or a worker.
+    /// The failure detector's tick.
     fn watch(&self, now: Instant) {
         let mut state = self.state();
-        let ids = state.needing_reschedule(now);
-        for id in ids {
-            match self.reschedule(&mut state, &id, false, now) {
-                Ok(true) => {
-                    if let Some(a) = state
-                        .topologies
-                        .get(&id)
-                        .and_then(|t| t.record.assignment.as_ref())
-                    {
-                        eprintln!(
-                            "gale nimbus: reassigned `{id}` (version {}): {} workers",
-                            a.version,
-                            a.workers.len()
-                        );
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => eprintln!("gale nimbus: {}", e.message()),
-            }
-        }
-        state.bad_slots.clear();
+        let decision = controller::tick(&state, now);
+        // A failure is logged by `carry_out`; the next tick tries again.
+        let _ = self.carry_out(&mut state, decision);
+    }
+}
+
+/// The gRPC status of a refusal.
+fn refused(r: Refused) -> Status {
+    match r {
+        Refused::NotFound(m) => Status::not_found(m),
+        Refused::AlreadyExists(m) => Status::already_exists(m),
+        Refused::Invalid(m) => Status::invalid_argument(m),
+        Refused::Unavailable(m) => Status::unavailable(m),
     }
 }
 
@@ -240,52 +220,30 @@ impl Nimbus for NimbusService {
             .plan
             .clone()
             .ok_or_else(|| Status::invalid_argument("the header has no plan"))?;
-        validate_plan(&plan)?;
         if header.size > self.max_binary {
             return Err(Status::invalid_argument(format!(
                 "binary of {} bytes exceeds the limit of {} bytes",
                 header.size, self.max_binary
             )));
         }
-        if self.state().by_name(&plan.name).is_some() {
-            return Err(Status::already_exists(format!(
-                "topology `{}` is already running; kill it first",
-                plan.name
-            )));
-        }
+        commands::check_submit(&self.state(), &plan).map_err(refused)?;
         self.blobs
             .receive(&header.sha256, header.size, &mut stream)
             .await?;
-        let now = Instant::now();
         let mut state = self.state();
-        if state.by_name(&plan.name).is_some() {
-            return Err(Status::already_exists(format!(
-                "topology `{}` is already running; kill it first",
-                plan.name
-            )));
-        }
-        let (id, next) = state.next_topology_id(&plan.name);
-        State::save_next_id(self.store.as_ref(), next).map_err(|e| {
-            Status::internal(format!("cannot persist the topology id counter: {e}"))
-        })?;
-        state.next_id = next;
-        let topo = state.admitted(&id, plan, header.sha256, now);
-        self.commit(&mut state, &id, Some(topo))?;
-        let workers = state
-            .topologies
-            .get(&id)
-            .and_then(|t| t.record.assignment.as_ref())
-            .map_or(0, |a| a.workers.len() as u32);
-        eprintln!("gale nimbus: submitted `{id}` on {workers} workers");
+        let (decision, admitted) =
+            commands::submit(&state, plan, header.sha256, Instant::now(), now_ms())
+                .map_err(refused)?;
+        self.carry_out(&mut state, decision)?;
         Ok(Response::new(SubmitReply {
-            topology_id: id,
-            workers,
+            topology_id: admitted.id,
+            workers: admitted.workers,
         }))
     }
 
     async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListReply>, Status> {
         self.security.check(&request)?;
-        let (topologies, supervisors) = self.state().status(Instant::now());
+        let (topologies, supervisors) = self.state().status(Instant::now(), now_ms());
         Ok(Response::new(ListReply {
             topologies,
             supervisors,
@@ -296,19 +254,11 @@ impl Nimbus for NimbusService {
         self.security.check(&request)?;
         let name = request.into_inner().name;
         let mut state = self.state();
-        let target = state
-            .to_kill(&name)
-            .ok_or_else(|| Status::not_found(format!("no topology `{name}`")))?;
-        let ids = match target {
-            KillTarget::Running(id) => vec![id],
-            KillTarget::Finished(ids) => ids,
-        };
-        for id in &ids {
-            self.commit(&mut state, id, None)?;
-            eprintln!("gale nimbus: killed `{id}`");
-        }
-        let id = ids.join(", ");
-        Ok(Response::new(KillReply { topology_id: id }))
+        let (decision, ids) = commands::kill(&state, &name).map_err(refused)?;
+        self.carry_out(&mut state, decision)?;
+        Ok(Response::new(KillReply {
+            topology_id: ids.join(", "),
+        }))
     }
 
     async fn rebalance(
@@ -318,56 +268,10 @@ impl Nimbus for NimbusService {
         self.security.check(&request)?;
         let req = request.into_inner();
         let mut state = self.state();
-        let id = state
-            .running(&req.name)
-            .map(|t| t.record.id.clone())
-            .ok_or_else(|| Status::not_found(format!("no running topology `{}`", req.name)))?;
-        let topo = state
-            .topologies
-            .get(&id)
-            .ok_or_else(|| Status::not_found("gone"))?;
-        let plan = topo.record.plan.clone().unwrap_or_default();
-        let mut parallelism = topo
-            .record
-            .assignment
-            .as_ref()
-            .map(|a| a.parallelism.clone())
-            .unwrap_or_default();
-        for ch in &req.changes {
-            let Some((i, chain)) = plan
-                .chains
-                .iter()
-                .enumerate()
-                .find(|(_, c)| c.components.contains(&ch.component))
-            else {
-                return Err(Status::invalid_argument(format!(
-                    "topology `{}` has no component `{}`",
-                    req.name, ch.component
-                )));
-            };
-            if ch.parallelism == 0 || ch.parallelism > chain.tasks {
-                return Err(Status::invalid_argument(format!(
-                    "component `{}` has {} tasks: its parallelism must be 1..={}",
-                    ch.component, chain.tasks, chain.tasks
-                )));
-            }
-            parallelism[i] = ch.parallelism;
-        }
-        // Decide on a copy; the state changes only once the store has the new record.
-        let mut changed = topo.clone();
-        if let Some(a) = changed.record.assignment.as_mut() {
-            a.parallelism = parallelism;
-        }
-        let topo = state
-            .reassigned(&id, changed, true, Instant::now())
-            .ok_or_else(|| Status::internal("rebalance produced no assignment"))?;
-        self.commit(&mut state, &id, Some(topo))?;
-        let version = state
-            .topologies
-            .get(&id)
-            .and_then(|t| t.record.assignment.as_ref())
-            .map_or(0, |a| a.version);
-        eprintln!("gale nimbus: rebalanced `{id}` (version {version})");
+        let (decision, id, version) =
+            commands::rebalance(&state, &req.name, &req.changes, Instant::now())
+                .map_err(refused)?;
+        self.carry_out(&mut state, decision)?;
         Ok(Response::new(RebalanceReply {
             topology_id: id,
             version,
@@ -380,46 +284,20 @@ impl Nimbus for NimbusService {
     ) -> Result<Response<SupervisorHeartbeatReply>, Status> {
         self.security.check(&request)?;
         let req = request.into_inner();
-        if req.id.is_empty() || req.ports.is_empty() {
-            return Err(Status::invalid_argument(
-                "a supervisor needs an id and ports",
-            ));
-        }
+        let id = req.id.clone();
         let now = Instant::now();
         let mut state = self.state();
-        let fresh = !state.supervisor_alive(&req.id, now);
-        state.supervisors.insert(
-            req.id.clone(),
-            SupervisorState {
-                host: req.host,
-                ports: req.ports,
-                last: now,
-                running: req.workers,
-            },
-        );
+        let (fresh, mut assignments) = beats::supervisor(&mut state, req, now).map_err(refused)?;
         if fresh {
-            eprintln!("gale nimbus: supervisor `{}` is up", req.id);
-            // Topologies waiting for slots may fit now.
-            let waiting: Vec<String> = state
-                .topologies
-                .iter()
-                .filter(|(_, t)| {
-                    let want = t.record.plan.as_ref().map_or(1, |p| p.workers) as usize;
-                    !t.record.finished
-                        && t.record
-                            .assignment
-                            .as_ref()
-                            .is_some_and(|a| a.workers.len() < want)
-                })
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in waiting {
-                self.reschedule(&mut state, &id, false, now)?;
+            eprintln!("gale nimbus: supervisor `{id}` is up");
+            // Topologies waiting for slots may fit now: decide at once, not at the next tick.
+            let decision = controller::tick(&state, now);
+            if !decision.is_empty() {
+                self.carry_out(&mut state, decision)?;
+                assignments = state.assignments_of(&id);
             }
         }
-        Ok(Response::new(SupervisorHeartbeatReply {
-            assignments: state.assignments_of(&req.id),
-        }))
+        Ok(Response::new(SupervisorHeartbeatReply { assignments }))
     }
 
     type DownloadStream = ChunkStream;
@@ -476,126 +354,9 @@ impl Nimbus for NimbusService {
         self.security
             .check_worker(&request, &request.get_ref().topology_id)?;
         let req = request.into_inner();
-        let now = Instant::now();
         let mut state = self.state();
-        let Some(topo) = state.topologies.get_mut(&req.topology_id) else {
-            return Ok(Response::new(WorkerHeartbeatReply {
-                keep_running: false,
-                assignment_version: 0,
-            }));
-        };
-        let version = topo.record.assignment.as_ref().map_or(0, |a| a.version);
-        let current = topo.record.assignment.as_ref().is_some_and(|a| {
-            a.workers
-                .iter()
-                .any(|w| w.index == req.worker && w.since == req.version)
-        });
-        if !current {
-            return Ok(Response::new(WorkerHeartbeatReply {
-                keep_running: false,
-                assignment_version: version,
-            }));
-        }
-        let unhealthy = if req.unhealthy.is_empty() {
-            topo.beats
-                .get(&req.worker)
-                .map(|b| b.unhealthy.clone())
-                .unwrap_or_default()
-        } else {
-            eprintln!(
-                "gale nimbus: worker {} of `{}` is unhealthy: {}",
-                req.worker, req.topology_id, req.unhealthy
-            );
-            req.unhealthy
-        };
-        topo.beats.insert(
-            req.worker,
-            WorkerBeat {
-                at: now,
-                version: req.version,
-                stats: req.stats,
-                finished: req.finished,
-                pid: req.pid,
-                unhealthy,
-            },
-        );
-        let workers = topo
-            .record
-            .assignment
-            .as_ref()
-            .map_or(0, |a| a.workers.len());
-        let all_done = (0..workers as u32).all(|w| topo.beats.get(&w).is_some_and(|b| b.finished));
-        if all_done && !topo.record.finished {
-            let mut done = topo.clone();
-            done.record.finished = true;
-            self.commit(&mut state, &req.topology_id, Some(done))?;
-            eprintln!("gale nimbus: `{}` finished", req.topology_id);
-        }
-        Ok(Response::new(WorkerHeartbeatReply {
-            keep_running: true,
-            assignment_version: version,
-        }))
+        let (decision, reply) = beats::worker(&mut state, req, Instant::now());
+        self.carry_out(&mut state, decision)?;
+        Ok(Response::new(reply))
     }
-}
-
-/// The longest topology name accepted (its id and store key must fit [`super::store::MAX_KEY_LEN`]).
-pub const MAX_NAME: usize = 128;
-/// The most fused chains a plan may have.
-pub const MAX_CHAINS: usize = 4096;
-/// The most tasks one chain may have.
-pub const MAX_TASKS: u32 = 65_536;
-/// The most executors a whole plan may have.
-pub const MAX_EXECUTORS: u64 = 65_536;
-
-/// A plan nimbus can schedule, or a clear error.
-fn validate_plan(plan: &super::proto::Plan) -> Result<(), Status> {
-    let bad = |m: String| Err(Status::invalid_argument(m));
-    if plan.name.len() > MAX_NAME {
-        return bad(format!(
-            "topology name of {} bytes: at most {MAX_NAME} are allowed",
-            plan.name.len()
-        ));
-    }
-    if plan.name.is_empty()
-        || !plan
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return bad(format!("invalid topology name `{}`", plan.name));
-    }
-    if plan.workers == 0 || plan.workers > 1024 {
-        return bad(format!("workers must be 1..=1024, not {}", plan.workers));
-    }
-    if plan.chains.is_empty() {
-        return bad("the plan has no chains".into());
-    }
-    if plan.chains.len() > MAX_CHAINS {
-        return bad(format!(
-            "the plan has {} chains: at most {MAX_CHAINS} are allowed",
-            plan.chains.len()
-        ));
-    }
-    let mut executors = 0u64;
-    for c in &plan.chains {
-        if c.parallelism == 0 || c.parallelism > c.tasks || c.components.is_empty() {
-            return bad(format!("malformed chain {:?}", c.components));
-        }
-        if c.tasks > MAX_TASKS {
-            return bad(format!(
-                "chain {:?} has {} tasks: at most {MAX_TASKS} are allowed",
-                c.components, c.tasks
-            ));
-        }
-        executors += u64::from(c.parallelism);
-    }
-    if executors > MAX_EXECUTORS {
-        return bad(format!(
-            "the plan has {executors} executors: at most {MAX_EXECUTORS} are allowed"
-        ));
-    }
-    if plan.ackers > 1024 {
-        return bad(format!("ackers must be at most 1024, not {}", plan.ackers));
-    }
-    Ok(())
 }

@@ -1,15 +1,15 @@
-//! What nimbus knows: topologies with their assignments, supervisors, heartbeats; and the
-//! decisions it makes from them (scheduling, reassignment, listing). No I/O here except
-//! through the [`MetaStore`] it persists topologies to.
+//! What nimbus knows: topologies with their assignments, supervisors, heartbeats; the
+//! queries on it (what a supervisor runs, what `gale list` shows, what `kill NAME` means),
+//! and how it is loaded from and written to the [`MetaStore`]. The decisions that change
+//! it are in the controller's other modules.
 
 use crate::cluster::proto::{
-    Assignment, ComponentStats, ExecutorPlacement, LocalAssignment, Plan, RunningWorker,
-    SupervisorStatus, TopologyRecord, TopologyStatus, WorkerInfo, WorkerSlot,
+    ComponentStats, LocalAssignment, RunningWorker, SupervisorStatus, TopologyRecord,
+    TopologyStatus, WorkerInfo, WorkerSlot,
 };
-use crate::cluster::scheduler::{self, Slot, Supervisor};
 use crate::cluster::store::{MetaStore, StoreError};
 use prost::Message;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A supervisor as nimbus last heard of it.
@@ -84,12 +84,36 @@ pub struct Topo {
     pub record: TopologyRecord,
     /// Per worker index, its last heartbeat.
     pub beats: HashMap<u32, WorkerBeat>,
-    /// When this nimbus started watching it (its workers' grace period starts here).
+    /// When this nimbus started watching it, or placed all its workers anew (their grace
+    /// period starts here).
     pub since: Instant,
+    /// Per worker index moved alone since then: when its new incarnation started.
+    pub started: HashMap<u32, Instant>,
+}
+
+impl Topo {
+    /// The number of workers its plan asks for.
+    pub fn wanted_workers(&self) -> usize {
+        self.record.plan.as_ref().map_or(1, |p| p.workers) as usize
+    }
+
+    /// When nimbus started waiting for worker `index`'s current incarnation: a worker that
+    /// has not heartbeated since is silent one worker timeout after this.
+    pub fn watched_since(&self, index: u32) -> Instant {
+        self.started.get(&index).copied().unwrap_or(self.since)
+    }
+
+    /// True when worker `index` has finished its input (recorded by nimbus).
+    pub fn worker_finished(&self, index: u32) -> bool {
+        self.record
+            .assignment
+            .as_ref()
+            .is_some_and(|a| a.finished_workers.contains(&index))
+    }
 }
 
 /// Nimbus's whole state.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct State {
     /// By topology id.
     pub topologies: BTreeMap<String, Topo>,
@@ -97,10 +121,8 @@ pub struct State {
     pub supervisors: BTreeMap<String, SupervisorState>,
     /// Heartbeats older than this mark a supervisor dead.
     pub supervisor_timeout: Duration,
-    /// Heartbeats older than this mark a worker dead (its slot is avoided).
+    /// Heartbeats older than this mark a worker dead: it is moved to another slot.
     pub worker_timeout: Duration,
-    /// Slots whose worker stopped heartbeating, avoided until their supervisor is fresh.
-    pub bad_slots: BTreeSet<Slot>,
     /// The number the next submitted topology's id ends with. Persisted (under
     /// [`NEXT_ID_KEY`]) before any topology uses it, so an id is never given twice, not even
     /// after a kill or a nimbus restart.
@@ -144,14 +166,13 @@ impl State {
         store: &dyn MetaStore,
         supervisor_timeout: Duration,
         worker_timeout: Duration,
+        now: Instant,
     ) -> Result<State, String> {
-        let now = Instant::now();
         let mut state = State {
             topologies: BTreeMap::new(),
             supervisors: BTreeMap::new(),
             supervisor_timeout,
             worker_timeout,
-            bad_slots: BTreeSet::new(),
             next_id: 1,
         };
         if let Some(bytes) = store.get(NEXT_ID_KEY).map_err(|e| e.to_string())? {
@@ -191,6 +212,7 @@ impl State {
                     record,
                     beats: HashMap::new(),
                     since: now,
+                    started: HashMap::new(),
                 },
             );
         }
@@ -271,168 +293,9 @@ impl State {
             .find(|t| t.record.plan.as_ref().is_some_and(|p| p.name == name) && !t.record.finished)
     }
 
-    /// The topology `id` as submitted, with its first assignment (not yet in the state:
-    /// persist it, then [`State::put`] it).
-    pub fn admitted(&self, id: &str, plan: Plan, sha256: String, now: Instant) -> Topo {
-        let parallelism = plan.chains.iter().map(|c| c.parallelism).collect();
-        let record = TopologyRecord {
-            id: id.to_string(),
-            assignment: Some(Assignment {
-                topology_id: id.to_string(),
-                name: plan.name.clone(),
-                sha256: sha256.clone(),
-                version: 0,
-                parallelism,
-                ackers: plan.ackers,
-                workers: Vec::new(),
-                executors: Vec::new(),
-                config: plan.config.clone(),
-                placement_version: 0,
-                finished_workers: Vec::new(),
-            }),
-            plan: Some(plan),
-            sha256,
-            submitted_ms: now_ms(),
-            finished: false,
-        };
-        let mut topo = Topo {
-            record,
-            beats: HashMap::new(),
-            since: now,
-        };
-        self.reassign(id, &mut topo, true, now);
-        topo
-    }
-
     /// Puts a (persisted) topology into the state.
     pub fn put(&mut self, topo: Topo) {
         self.topologies.insert(topo.record.id.clone(), topo);
-    }
-
-    /// Topology `id` with its assignment recomputed, if that changes it (see
-    /// `reassign`); the state itself is unchanged.
-    pub fn rescheduled(&self, id: &str, force: bool, now: Instant) -> Option<Topo> {
-        self.reassigned(id, self.topologies.get(id)?.clone(), force, now)
-    }
-
-    /// `topo` (a changed copy of topology `id`) with its assignment recomputed, if that
-    /// changes it.
-    pub fn reassigned(&self, id: &str, mut topo: Topo, force: bool, now: Instant) -> Option<Topo> {
-        self.reassign(id, &mut topo, force, now).then_some(topo)
-    }
-
-    /// Recomputes `topo`'s assignment: keeps the slots of its workers that are still
-    /// usable, replaces the others, and spreads the executors. Returns true if it changed
-    /// (the version is bumped then). `force` re-places executors even if the slots stay.
-    /// Slots of the other running topologies (not `id`) are taken.
-    fn reassign(&self, id: &str, topo: &mut Topo, force: bool, now: Instant) -> bool {
-        let supervisors: Vec<Supervisor> = self
-            .supervisors
-            .iter()
-            .map(|(sid, s)| Supervisor {
-                id: sid.clone(),
-                ports: s.ports.clone(),
-                alive: self.supervisor_alive(sid, now),
-            })
-            .collect();
-        let mut taken: BTreeSet<Slot> = self.bad_slots.clone();
-        for (other, t) in &self.topologies {
-            if other != id && !t.record.finished {
-                for w in t.record.assignment.iter().flat_map(|a| &a.workers) {
-                    taken.insert(Slot {
-                        supervisor: w.supervisor.clone(),
-                        port: w.port,
-                    });
-                }
-            }
-        }
-        let want = topo.record.plan.as_ref().map_or(1, |p| p.workers);
-        let Some(a) = topo.record.assignment.as_mut() else {
-            return false;
-        };
-        let keep: Vec<Slot> = a
-            .workers
-            .iter()
-            .map(|w| Slot {
-                supervisor: w.supervisor.clone(),
-                port: w.port,
-            })
-            .collect();
-        let slots = scheduler::choose_slots(want, &supervisors, &taken, &keep);
-        if slots == keep && !force {
-            return false;
-        }
-        a.workers = slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| WorkerSlot {
-                index: i as u32,
-                supervisor: s.supervisor.clone(),
-                host: self
-                    .supervisors
-                    .get(&s.supervisor)
-                    .map_or_else(String::new, |x| x.host.clone()),
-                port: s.port,
-                since: 0,
-            })
-            .collect();
-        a.executors = if slots.is_empty() {
-            Vec::new()
-        } else {
-            scheduler::place(&a.parallelism, a.ackers, slots.len() as u32)
-                .into_iter()
-                .map(|(u, w)| ExecutorPlacement {
-                    chain: u.chain,
-                    index: u.index,
-                    worker: w,
-                })
-                .collect()
-        };
-        a.version += 1;
-        a.placement_version = a.version;
-        for w in &mut a.workers {
-            w.since = a.version;
-        }
-        topo.beats.clear();
-        topo.since = now;
-        true
-    }
-
-    /// Topologies to reschedule now: those with a worker on a dead supervisor, or whose
-    /// worker stopped heartbeating (its slot is then avoided), or still waiting for slots.
-    pub fn needing_reschedule(&mut self, now: Instant) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut bad = Vec::new();
-        for (id, t) in &self.topologies {
-            if t.record.finished {
-                continue;
-            }
-            let Some(a) = &t.record.assignment else {
-                continue;
-            };
-            let want = t.record.plan.as_ref().map_or(1, |p| p.workers) as usize;
-            let mut needs = a.workers.is_empty() || a.workers.len() < want;
-            for w in &a.workers {
-                if !self.supervisor_alive(&w.supervisor, now) {
-                    needs = true;
-                    continue;
-                }
-                let last = t.beats.get(&w.index).map_or(t.since, |b| b.at);
-                let done = t.beats.get(&w.index).is_some_and(|b| b.finished);
-                if !done && now.duration_since(last) > self.worker_timeout {
-                    bad.push(Slot {
-                        supervisor: w.supervisor.clone(),
-                        port: w.port,
-                    });
-                    needs = true;
-                }
-            }
-            if needs {
-                out.push(id.clone());
-            }
-        }
-        self.bad_slots.extend(bad);
-        out
     }
 
     /// The workers assigned to supervisor `sid`.
@@ -442,7 +305,11 @@ impl State {
             let Some(a) = &t.record.assignment else {
                 continue;
             };
-            for w in a.workers.iter().filter(|w| w.supervisor == sid) {
+            for w in a
+                .workers
+                .iter()
+                .filter(|w| w.supervisor == sid && !a.finished_workers.contains(&w.index))
+            {
                 out.push(LocalAssignment {
                     topology_id: t.record.id.clone(),
                     worker: w.index,
@@ -472,7 +339,7 @@ impl State {
             return WorkerState::Lost;
         }
         let beat = t.beats.get(&w.index);
-        if beat.is_some_and(|b| b.finished) {
+        if t.worker_finished(w.index) || beat.is_some_and(|b| b.finished) {
             return WorkerState::Finished;
         }
         let Some(p) = process else {
@@ -489,13 +356,20 @@ impl State {
                     WorkerState::Silent
                 }
             }
-            _ if now.duration_since(t.since) < self.worker_timeout => WorkerState::Starting,
+            _ if now.duration_since(t.watched_since(w.index)) < self.worker_timeout => {
+                WorkerState::Starting
+            }
             _ => WorkerState::Silent,
         }
     }
 
-    /// The status `gale list` shows.
-    pub fn status(&self, now: Instant) -> (Vec<TopologyStatus>, Vec<SupervisorStatus>) {
+    /// The status `gale list` shows; `wall_ms` is the wall clock (milliseconds since the
+    /// Unix epoch), for uptimes.
+    pub fn status(
+        &self,
+        now: Instant,
+        wall_ms: u64,
+    ) -> (Vec<TopologyStatus>, Vec<SupervisorStatus>) {
         let ms = |d: Duration| d.as_millis() as u64;
         let topologies = self
             .topologies
@@ -572,7 +446,7 @@ impl State {
                     name: a.name.clone(),
                     status: status.to_string(),
                     version: a.version,
-                    uptime_ms: now_ms().saturating_sub(t.record.submitted_ms),
+                    uptime_ms: wall_ms.saturating_sub(t.record.submitted_ms),
                     workers,
                     components,
                 }
@@ -603,7 +477,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::proto::ChainPlan;
+    use crate::cluster::proto::{ChainPlan, Plan};
     use crate::cluster::store::FileStore;
 
     fn plan(name: &str) -> Plan {
@@ -629,20 +503,23 @@ mod tests {
 
     /// What nimbus's submit does: persist the counter, then the record, then memory.
     fn submit(state: &mut State, store: &FileStore, name: &str) -> String {
-        let (id, next) = state.next_topology_id(name);
-        State::save_next_id(store, next).unwrap();
-        state.next_id = next;
-        let topo = state.admitted(&id, plan(name), "00".repeat(32), Instant::now());
-        State::save_topo(store, &id, Some(&topo)).unwrap();
-        state.put(topo);
-        id
+        let (d, admitted) = crate::cluster::controller::commands::submit(
+            state,
+            plan(name),
+            "00".repeat(32),
+            Instant::now(),
+            0,
+        )
+        .unwrap();
+        crate::cluster::controller::carry_out(store, state, d).unwrap();
+        admitted.id
     }
 
     #[test]
     fn ids_are_never_reused_after_a_kill_or_a_restart() {
         let (store, dir) = store("ids");
         let t = Duration::from_secs(10);
-        let mut state = State::recover(&store, t, t).unwrap();
+        let mut state = State::recover(&store, t, t, Instant::now()).unwrap();
         assert_eq!(submit(&mut state, &store, "wc"), "wc-1");
         // Killed: the record goes, the counter stays.
         State::save_topo(&store, "wc-1", None).unwrap();
@@ -652,7 +529,7 @@ mod tests {
         State::save_topo(&store, "wc-2", None).unwrap();
         State::save_topo(&store, "other-3", None).unwrap();
         // A new nimbus on the same store, with no topology left in it.
-        let mut again = State::recover(&store, t, t).unwrap();
+        let mut again = State::recover(&store, t, t, Instant::now()).unwrap();
         assert!(again.topologies.is_empty());
         assert_eq!(submit(&mut again, &store, "wc"), "wc-4");
         let _ = std::fs::remove_dir_all(dir);
@@ -662,7 +539,7 @@ mod tests {
     fn kill_by_name_means_the_running_topology() {
         let (store, dir) = store("kill");
         let t = Duration::from_secs(10);
-        let mut state = State::recover(&store, t, t).unwrap();
+        let mut state = State::recover(&store, t, t, Instant::now()).unwrap();
         let first = submit(&mut state, &store, "wc");
         if let Some(t) = state.topologies.get_mut(&first) {
             t.record.finished = true;
