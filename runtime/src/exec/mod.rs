@@ -4,6 +4,7 @@
 pub(crate) mod acker_executor;
 pub(crate) mod bolt_executor;
 pub mod chain;
+pub(crate) mod ends;
 pub mod local;
 pub mod metrics;
 pub mod placement;

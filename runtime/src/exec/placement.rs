@@ -99,6 +99,27 @@ impl Placement {
         self.executors[chain][e as usize]
     }
 
+    /// The worker that runs task `task` (of a component, or an acker), if there is one.
+    pub fn worker_of_task(&self, desc: &TopologyDesc, task: TaskId) -> Option<u32> {
+        let first_acker = super::wiring::first_acker_task(desc);
+        if task >= first_acker {
+            return self.ackers.get((task - first_acker) as usize).copied();
+        }
+        let c = &desc.components[desc.component_of_task(task)?];
+        let chain = &desc.chains[c.chain];
+        let index = task - c.first_task;
+        (0..chain.parallelism)
+            .find(|&e| executor_tasks(chain.tasks, chain.parallelism, e).contains(&index))
+            .and_then(|e| self.executors.get(c.chain)?.get(e as usize).copied())
+    }
+
+    /// The ackers (by index) that run in this worker.
+    pub fn local_ackers(&self) -> Vec<u32> {
+        (0..self.ackers.len() as u32)
+            .filter(|&a| self.is_local_acker(a))
+            .collect()
+    }
+
     /// The data-plane channels of every input of this worker's tasks: bolt-headed chains'
     /// inputs, the ackers' inputs and (acking on) the spouts' replies.
     pub fn local_channels(&self, desc: &TopologyDesc) -> Vec<ChannelId> {

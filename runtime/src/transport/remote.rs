@@ -5,7 +5,7 @@
 
 use super::net::{ChannelId, Inbound, Outbound};
 use super::wire::{decode_batch, encode_batch};
-use super::{SendError, TaskSender};
+use super::{SendError, TaskSender, Upstream};
 use crate::ack::TupleIds;
 use crate::api::TaskId;
 use crate::codec::Codec;
@@ -32,8 +32,9 @@ pub fn channel_id(task: TaskId, lane: Lane) -> ChannelId {
 pub trait RemoteSend<T>: Send + Sync {
     /// Encodes and sends a batch. A down link drops it (counted); acking replays it.
     fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>>;
-    /// Sends the end of this producer's stream (a down link drops it, counted).
-    fn send_end(&self);
+    /// Sends the end of producer `from`'s stream (a down link drops it, counted; it is
+    /// sent again when the link reconnects).
+    fn send_end(&self, from: Upstream);
 }
 
 /// Batches dropped because the link to their worker was down, process-wide.
@@ -84,8 +85,8 @@ impl<T: Codec> RemoteSend<T> for NetSender {
         Ok(())
     }
 
-    fn send_end(&self) {
-        if self.out.send_end().is_err() {
+    fn send_end(&self, from: Upstream) {
+        if self.out.send_end(from.to_u64()).is_err() {
             DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -182,8 +183,10 @@ impl<T: Codec + Send + 'static> Inbound for TaskInbound<T> {
         }
     }
 
-    fn end(&self) {
-        let _ = self.sender.send_end();
+    fn end(&self, producers: &[u64]) {
+        for &p in producers {
+            let _ = self.sender.send_end(Upstream::from_u64(p));
+        }
     }
 }
 
@@ -215,8 +218,8 @@ impl Inbound for LateInbound {
         self.get().deliver(payload)
     }
 
-    fn end(&self) {
-        self.get().end()
+    fn end(&self, producers: &[u64]) {
+        self.get().end(producers)
     }
 }
 

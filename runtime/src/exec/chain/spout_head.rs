@@ -222,8 +222,9 @@ where
         self.spout.close();
         self.out.finish();
         self.failed.finish();
+        let task = self.state.task;
         if let Some(a) = &mut self.state.acks {
-            a.finish();
+            a.finish(task);
         }
     }
 

@@ -44,7 +44,8 @@ pub(super) enum Out {
 /// What a forwarder hands to its channel's receiver.
 enum Item {
     Data(Vec<u8>),
-    End,
+    /// The producers that ended (decoded from the end frame).
+    End(Vec<u64>),
 }
 
 /// Runs an authenticated connection to `link`'s peer until it breaks, is replaced or is
@@ -54,11 +55,17 @@ pub(super) async fn run(
     link: Arc<Link>,
     stream: BufReader<BoxStream>,
     peer_credit: u32,
+    incarnation: u64,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
     let close = Arc::new(Notify::new());
-    let Some(generation) = link.install(&shared, tx.clone(), peer_credit, Arc::clone(&close))
-    else {
+    let Some(generation) = link.install(
+        &shared,
+        tx.clone(),
+        peer_credit,
+        incarnation,
+        Arc::clone(&close),
+    ) else {
         return;
     };
     let (r, w) = tokio::io::split(stream);
@@ -178,7 +185,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 };
                 let item = match f.kind {
                     Kind::Data => Item::Data(f.payload),
-                    _ => Item::End,
+                    _ => Item::End(super::link::decode_producers(&f.payload).ok_or_else(|| {
+                        invalid(format!(
+                            "end frame of {} bytes from worker {peer} (not a list of producers)",
+                            f.payload.len()
+                        ))
+                    })?),
                 };
                 match sender.try_send(item) {
                     Ok(()) => {}
@@ -238,7 +250,7 @@ fn spawn_forwarder(
             for item in rx {
                 match item {
                     Item::Data(payload) => inbound.deliver(&payload),
-                    Item::End => inbound.end(),
+                    Item::End(producers) => inbound.end(&producers),
                 }
                 // An error: the connection is gone, and so are its credits.
                 let _ = credit_tx.send(Out::Credit { channel, n: 1 });

@@ -6,8 +6,13 @@
 //! back as its receiver consumes frames. Senders are plain threads: they wait on the
 //! link's condition variable, which is signalled when credits come back and when the
 //! connection changes.
+//!
+//! A link also knows which *incarnation* of its peer it accepts (the assignment version at
+//! which the peer got its slot) and where to dial it; both change when the peer moves
+//! ([`Link::update`]). And it remembers, per channel, the producers whose end of stream
+//! was sent, to send them again on every new connection: a restarted peer lost them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -23,9 +28,9 @@ use super::{ChannelId, LinkDown};
 /// The connection to one peer worker, whichever side opened it.
 pub(super) struct Link {
     pub(super) peer: u32,
-    /// The peer's data-plane address (dialed if the peer's index is higher).
-    pub(super) addr: SocketAddr,
     state: Mutex<State>,
+    /// Wakes the dialer out of its backoff (the peer moved).
+    pub(super) redial: Notify,
     cv: Condvar,
     /// Each channel's last forwarder thread: the next connection's forwarder for the
     /// channel joins it first, so frames of a channel are delivered one at a time and in
@@ -34,14 +39,44 @@ pub(super) struct Link {
 }
 
 struct State {
+    /// The peer's data-plane address (dialed if the peer's index is higher).
+    addr: SocketAddr,
+    /// The peer's incarnation this worker accepts.
+    incarnation: u64,
     conn: Option<Current>,
     next_gen: u64,
     ever_up: bool,
+    /// Per channel, the producers whose end of stream was sent (or attempted).
+    ended: HashMap<ChannelId, BTreeSet<u64>>,
+}
+
+/// Encodes the producers of an end frame: `u64` LE each.
+pub(super) fn encode_producers(producers: &BTreeSet<u64>) -> Vec<u8> {
+    producers.iter().flat_map(|p| p.to_le_bytes()).collect()
+}
+
+/// Decodes an end frame's producers; `None` unless the length is a multiple of 8.
+pub(super) fn decode_producers(payload: &[u8]) -> Option<Vec<u64>> {
+    if payload.len() % 8 != 0 {
+        return None;
+    }
+    Some(
+        payload
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                u64::from_le_bytes(b)
+            })
+            .collect(),
+    )
 }
 
 /// The current connection as the senders see it.
 struct Current {
     generation: u64,
+    /// The peer's incarnation on this connection.
+    incarnation: u64,
     /// The connection's writer queue.
     tx: UnboundedSender<Out>,
     /// Credits left per channel (absent = untouched: `peer_credit`).
@@ -53,40 +88,87 @@ struct Current {
 }
 
 impl Link {
-    pub(super) fn new(peer: u32, addr: SocketAddr) -> Link {
+    pub(super) fn new(peer: u32, addr: SocketAddr, incarnation: u64) -> Link {
         Link {
             peer,
-            addr,
             state: Mutex::new(State {
+                addr,
+                incarnation,
                 conn: None,
                 next_gen: 0,
                 ever_up: false,
+                ended: HashMap::new(),
             }),
+            redial: Notify::new(),
             cv: Condvar::new(),
             forwarders: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Makes a freshly authenticated connection the current one (closing an older one);
-    /// its generation, or `None` when the plane is closing.
+    /// Where the peer is dialed now.
+    pub(super) fn addr(&self) -> SocketAddr {
+        lock(&self.state).addr
+    }
+
+    /// The peer's incarnation this worker accepts now.
+    pub(super) fn incarnation(&self) -> u64 {
+        lock(&self.state).incarnation
+    }
+
+    /// The peer moved: dial it at `addr` and accept only `incarnation` from now on. A
+    /// current connection to another incarnation is closed (its queued frames are lost
+    /// and its waiting senders fail, as on a down link). True if anything changed.
+    pub(super) fn update(&self, addr: SocketAddr, incarnation: u64) -> bool {
+        let mut st = lock(&self.state);
+        let changed = st.addr != addr || st.incarnation != incarnation;
+        st.addr = addr;
+        st.incarnation = incarnation;
+        if let Some(cur) = st.conn.as_ref().filter(|c| c.incarnation != incarnation) {
+            cur.close.notify_one();
+        }
+        drop(st);
+        if changed {
+            self.redial.notify_one();
+        }
+        self.cv.notify_all();
+        changed
+    }
+
+    /// Makes a freshly authenticated connection to the peer's `incarnation` the current
+    /// one (closing an older one), and sends on it again the end of every producer that
+    /// ended before; its generation, or `None` when the plane is closing or the peer's
+    /// incarnation is no longer the accepted one.
     pub(super) fn install(
         &self,
         shared: &Shared,
         tx: UnboundedSender<Out>,
         peer_credit: u32,
+        incarnation: u64,
         close: Arc<Notify>,
     ) -> Option<u64> {
         let mut st = lock(&self.state);
-        if shared.is_closing() {
+        if shared.is_closing() || incarnation != st.incarnation {
             return None;
         }
         let generation = st.next_gen;
         st.next_gen += 1;
+        let peer_credit = peer_credit.max(1);
+        let mut credits = HashMap::new();
+        for (&channel, producers) in &st.ended {
+            // One frame per channel carries every producer that ended: one credit.
+            let _ = tx.send(Out::Frame {
+                kind: Kind::End,
+                channel,
+                payload: encode_producers(producers),
+            });
+            credits.insert(channel, peer_credit - 1);
+        }
         let old = st.conn.replace(Current {
             generation,
+            incarnation,
             tx,
-            credits: HashMap::new(),
-            peer_credit: peer_credit.max(1),
+            credits,
+            peer_credit,
             close,
         });
         if st.ever_up {
@@ -107,7 +189,7 @@ impl Link {
         let mut st = lock(&self.state);
         if st.conn.as_ref().is_some_and(|c| c.generation == generation) {
             st.conn = None;
-            shared.link_down();
+            shared.link_down(self.peer);
         }
         drop(st);
         self.cv.notify_all();
@@ -139,6 +221,23 @@ impl Link {
         drop(st);
         self.cv.notify_all();
         Ok(())
+    }
+
+    /// Records that `producer` ended on `channel` (also sent on every later connection),
+    /// then queues an end frame carrying every producer that ended on it so far.
+    pub(super) fn send_end(
+        &self,
+        shared: &Shared,
+        channel: ChannelId,
+        producer: u64,
+    ) -> Result<(), LinkDown> {
+        let payload = {
+            let mut st = lock(&self.state);
+            let producers = st.ended.entry(channel).or_default();
+            producers.insert(producer);
+            encode_producers(producers)
+        };
+        self.send(shared, channel, Kind::End, payload)
     }
 
     /// Queues a data or end frame once the channel has a credit. `LinkDown` (and the frame

@@ -52,6 +52,8 @@ impl Counters {
 /// Everything the plane's parts share.
 pub(super) struct Shared {
     pub(super) me: u32,
+    /// This worker's incarnation (the assignment version at which it got its slot).
+    pub(super) incarnation: u64,
     pub(super) topology: String,
     /// The HMAC key made from the cluster secret.
     pub(super) key: Option<hmac::Key>,
@@ -68,6 +70,8 @@ pub(super) struct Shared {
     /// How many links are up, and a condition signalled when that changes.
     up: Mutex<usize>,
     up_cv: Condvar,
+    /// Told the index of every peer whose link goes down.
+    down_watchers: Mutex<Vec<crossbeam_channel::Sender<u32>>>,
     /// Set by `shutdown` (or drop): no new connections or frames.
     closing: AtomicBool,
     /// Tells the listener, the dialers and the handshakes to stop.
@@ -81,6 +85,7 @@ impl Shared {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         me: u32,
+        incarnation: u64,
         topology: String,
         key: Option<hmac::Key>,
         tls: Option<NetTls>,
@@ -91,6 +96,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             me,
+            incarnation,
             topology,
             key,
             tls,
@@ -102,6 +108,7 @@ impl Shared {
             rng: SystemRandom::new(),
             up: Mutex::new(0),
             up_cv: Condvar::new(),
+            down_watchers: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
             stop: watch::Sender::new(false),
             tasks: Mutex::new(0),
@@ -132,11 +139,21 @@ impl Shared {
         self.up_cv.notify_all();
     }
 
-    /// A link went down (called with that link's state locked).
-    pub(super) fn link_down(&self) {
+    /// The link to `peer` went down (called with that link's state locked).
+    pub(super) fn link_down(&self, peer: u32) {
         let mut up = lock(&self.up);
         *up = up.saturating_sub(1);
         self.up_cv.notify_all();
+        drop(up);
+        // Unbounded: never blocks; a watcher that is gone is forgotten.
+        lock(&self.down_watchers).retain(|w| w.send(peer).is_ok());
+    }
+
+    /// A receiver told the index of every peer whose link goes down from now on.
+    pub(super) fn watch_down(&self) -> crossbeam_channel::Receiver<u32> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        lock(&self.down_watchers).push(tx);
+        rx
     }
 
     /// Waits until every link is up; false at the deadline.
