@@ -115,3 +115,42 @@ fn a_finite_topology_finishes_after_its_sink_worker_is_killed_at_the_end() {
     );
     assert!(seen.len() < 2 * IDS as usize, "{} executions", seen.len());
 }
+
+/// Fast replay on link loss: with a `message_timeout` of 60 s, a worker of a running
+/// at-least-once topology is killed. The trees that had a tuple in it, or whose acker ran
+/// there, used to wait for the timeout before their replay; they now fail as soon as the
+/// link goes down, so every id is acked long before a timeout could have replayed it.
+#[test]
+fn trees_through_a_killed_worker_replay_at_once_not_after_their_timeout() {
+    const IDS: u64 = 6000;
+    let _one = serial();
+    let c = Cluster::start(
+        "fast-replay",
+        2,
+        1,
+        &[("GALE_TEST_IDS", "6000"), ("GALE_TEST_RATE", "500")],
+    );
+    let id = c.submit(&acking_binary(), &["--set", "message_timeout=60s"]);
+    c.wait_for(
+        "a quarter of the ids acked",
+        Duration::from_secs(120),
+        |c| acked_ids(&c.dir).len() as u64 > IDS / 4,
+    );
+    let pids = c.worker_pids(&id);
+    assert_eq!(pids.len(), 2, "two workers: {pids:?}");
+    kill9(pids[0]);
+    let killed = Instant::now();
+    c.wait_for("every id acked", Duration::from_secs(50), |c| {
+        acked_ids(&c.dir) == all_ids(IDS)
+    });
+    let took = killed.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "every id acked {took:?} after the kill: replays waited for the 60 s timeout"
+    );
+    assert!(
+        c.logs().contains("failing"),
+        "the survivor failed the trees sent into the lost worker at once:\n{}",
+        c.logs()
+    );
+}

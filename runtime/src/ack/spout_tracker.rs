@@ -204,6 +204,29 @@ impl<P> SpoutTracker<P> {
         }
     }
 
+    /// Fails at once every tree in flight whose root `lost` says is lost (say, its acker's
+    /// worker died). Returns each failed root with what became of it.
+    pub fn fail_where(
+        &mut self,
+        now_us: u64,
+        lost: &dyn Fn(u64) -> bool,
+    ) -> Vec<(u64, Outcome<P>)> {
+        let roots: Vec<u64> = self
+            .in_flight
+            .keys()
+            .copied()
+            .filter(|&r| lost(r))
+            .collect();
+        let mut out = Vec::with_capacity(roots.len());
+        for root in roots {
+            if let Some(t) = self.in_flight.remove(&root) {
+                self.counts.failed += 1;
+                out.push((root, self.after_failure(t, now_us)));
+            }
+        }
+        out
+    }
+
     /// Times out the trees emitted `timeout` or more ago (checked every half timeout, so
     /// a tree fails between one and one and a half timeouts after its emit). Returns each
     /// timed-out root with what became of it.

@@ -20,9 +20,11 @@ use crate::ack::Clock;
 use crate::exec::ends::ended_by_finished;
 use crate::exec::local::{Launched, launch};
 use crate::exec::placement::Placement;
+use crate::exec::replay;
 use crate::topology::{ChainDesc, ComponentDesc, Kind, Topology, TopologyDesc};
 use crate::transport::net::{ChannelId, DataPlane, Inbound, NetConfig, NetTls};
 use crate::transport::remote::LateInbound;
+use crate::transport::roots::{self, SentRoots};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -168,7 +170,10 @@ fn run_in(
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?,
     );
     let inbounds = late.clone();
-    placement.connect(plane.clone(), late);
+    let link_events = plane.watch_links();
+    let period = Duration::from_millis(desc.settings.message_timeout_ms.max(1));
+    let roots = SentRoots::new(peers_of(&assignment, me), period, roots::DEFAULT_CAP);
+    placement.connect(plane.clone(), late, Arc::new(roots));
     // The worker's view of the assignment, followed as it changes.
     let mut view = assignment.clone();
     // Wait for the peers, heartbeating meanwhile: the wait must never look like a silent
@@ -211,9 +216,16 @@ fn run_in(
     let Launched {
         mut handles,
         metrics,
+        tracking,
+        ackers,
         ..
     } = launch(&topology, placement.clone(), stop.clone(), Clock::default())
         .map_err(|e| e.to_string())?;
+    if tracking {
+        // A lost link fails the trees that went through it at once.
+        replay::spawn(me, placement.clone(), link_events, ackers)
+            .map_err(|e| format!("cannot start the replayer: {e}"))?;
+    }
     // Workers that finished have exited and cannot send their ends again (to a restarted
     // worker): their streams into this one are over.
     for (channel, producers) in ended_by_finished(desc, &placement, &view.finished_workers) {
@@ -508,6 +520,21 @@ pub fn cluster_desc(
         .collect();
     let mut settings = desc.settings.clone();
     settings.ackers = Some(u64::from(a.ackers));
+    // `submit --set message_timeout=60s` overrides the `.topo` file's timeout (a plain
+    // integer is seconds, as Storm's `topology.message.timeout.secs`).
+    if let Some(text) = a.config.get("message_timeout") {
+        match crate::topology::ConfigValue::parse(text) {
+            crate::topology::ConfigValue::DurationMs(ms) => settings.message_timeout_ms = ms,
+            crate::topology::ConfigValue::Int(s) => {
+                settings.message_timeout_ms = s.saturating_mul(1000);
+            }
+            _ => {
+                return Err(format!(
+                    "message_timeout `{text}` is not a duration (say, 30s)"
+                ));
+            }
+        }
+    }
     settings.workers = a.workers.len() as u64;
     Ok(Box::leak(Box::new(TopologyDesc {
         chains: Box::leak(chains.into_boxed_slice()),
@@ -561,6 +588,15 @@ fn placement(desc: &TopologyDesc, a: &Assignment, me: u32) -> Result<Placement, 
         ));
     }
     Ok(Placement::worker(me, executors, ackers))
+}
+
+/// Every worker index of the assignment but `me`.
+fn peers_of(a: &Assignment, me: u32) -> Vec<u32> {
+    a.workers
+        .iter()
+        .map(|w| w.index)
+        .filter(|&i| i != me)
+        .collect()
 }
 
 /// This worker's listen address and every peer's.

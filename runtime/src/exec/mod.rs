@@ -8,6 +8,7 @@ pub(crate) mod ends;
 pub mod local;
 pub mod metrics;
 pub mod placement;
+pub(crate) mod replay;
 pub(crate) mod spout_executor;
 pub mod wiring;
 

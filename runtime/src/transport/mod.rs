@@ -10,6 +10,7 @@
 
 pub mod net;
 pub mod remote;
+pub mod roots;
 pub mod wire;
 
 use crate::ack::TupleIds;

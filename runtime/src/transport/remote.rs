@@ -4,6 +4,7 @@
 //! ([`TaskInbound`]).
 
 use super::net::{ChannelId, Inbound, Outbound};
+use super::roots::PeerRoots;
 use super::wire::{decode_batch, encode_batch};
 use super::{SendError, TaskSender, Upstream};
 use crate::ack::TupleIds;
@@ -11,7 +12,7 @@ use crate::api::TaskId;
 use crate::codec::Codec;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Which input of a task a channel feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +49,38 @@ pub static OVERSIZED_TUPLES: AtomicU64 = AtomicU64::new(0);
 pub struct NetSender {
     out: Outbound,
     task: TaskId,
+    /// Where the roots of the tracked tuples sent are recorded (see [`super::roots`]).
+    roots: Option<PeerRoots>,
 }
 
 impl NetSender {
     /// A sender to `task` over `out`.
     pub fn task_sender<T: Codec + Send + 'static>(out: Outbound, task: TaskId) -> TaskSender<T> {
-        TaskSender::remote(Arc::new(NetSender { out, task }), task)
+        TaskSender::remote(
+            Arc::new(NetSender {
+                out,
+                task,
+                roots: None,
+            }),
+            task,
+        )
+    }
+
+    /// A sender to `task` over `out` that records in `roots` the roots of the tracked
+    /// tuples it sends.
+    pub fn recording<T: Codec + Send + 'static>(
+        out: Outbound,
+        task: TaskId,
+        roots: PeerRoots,
+    ) -> TaskSender<T> {
+        TaskSender::remote(
+            Arc::new(NetSender {
+                out,
+                task,
+                roots: Some(roots),
+            }),
+            task,
+        )
     }
 
     fn send_frame(&self, frame: Vec<u8>) {
@@ -68,6 +95,17 @@ impl<T: Codec> RemoteSend<T> for NetSender {
     /// tuples becomes several frames, each a whole batch of its own); a tuple that alone is
     /// above the limit is not sent, and is counted and logged.
     fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>> {
+        if let Some(roots) = &self.roots
+            && !ids.is_empty()
+        {
+            let sent = ids
+                .iter()
+                .flat_map(|i| i.pairs().iter().map(|&(root, _)| root));
+            roots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .record(Instant::now(), sent);
+        }
         let limit = self.out.max_payload();
         for (frame, oversized) in split_into_frames(&tuples, &ids, limit) {
             match oversized {

@@ -177,7 +177,7 @@ impl Link {
         st.ever_up = true;
         match old {
             Some(old) => old.close.notify_one(),
-            None => shared.link_up(),
+            None => shared.link_up(self.peer),
         }
         drop(st);
         self.cv.notify_all();

@@ -25,7 +25,7 @@
 //! of its own channel.
 //!
 //! **Failures**: while a link is down, [`Outbound::send`] fails at once with [`LinkDown`]
-//! (acking replays what was lost; [`DataPlane::watch_link_down`] says when it happens).
+//! (acking replays what was lost; [`DataPlane::watch_links`] says when it happens).
 //! The dialer redials with backoff forever; an acceptor replaces an older connection from
 //! the same peer.
 //!
@@ -190,6 +190,15 @@ pub struct NetStats {
 #[error("the link to the peer worker is down")]
 pub struct LinkDown;
 
+/// A link to a peer worker changed, as [`DataPlane::watch_links`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The link to this peer is up (after being down, or for the first time).
+    Up(u32),
+    /// The link to this peer is down: what was queued or in flight on it may be lost.
+    Down(u32),
+}
+
 /// [`DataPlane::update_peer`] was given an index that is not a peer of this worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("worker {0} is not a peer of this worker")]
@@ -316,10 +325,11 @@ impl DataPlane {
         Ok(())
     }
 
-    /// A receiver told the index of every peer whose link goes down from now on (a
-    /// connection that breaks or is dropped and is not replaced by a newer one).
-    pub fn watch_link_down(&self) -> crossbeam_channel::Receiver<u32> {
-        self.shared.watch_down()
+    /// A receiver of every [`LinkEvent`] from now on: a link that comes up (a first
+    /// connection, or one after the link was down) or goes down (a connection that breaks
+    /// or is dropped and is not replaced by a newer one).
+    pub fn watch_links(&self) -> crossbeam_channel::Receiver<LinkEvent> {
+        self.shared.watch()
     }
 
     /// The counters so far.

@@ -10,7 +10,7 @@ use ring::rand::SystemRandom;
 use tokio::sync::watch;
 
 use super::link::Link;
-use super::{ChannelId, Inbound, NetStats, NetTls};
+use super::{ChannelId, Inbound, LinkEvent, NetStats, NetTls};
 
 /// Locks a mutex, ignoring poisoning (every critical section leaves its state consistent).
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,8 +70,8 @@ pub(super) struct Shared {
     /// How many links are up, and a condition signalled when that changes.
     up: Mutex<usize>,
     up_cv: Condvar,
-    /// Told the index of every peer whose link goes down.
-    down_watchers: Mutex<Vec<crossbeam_channel::Sender<u32>>>,
+    /// Told of every link that comes up or goes down.
+    watchers: Mutex<Vec<crossbeam_channel::Sender<LinkEvent>>>,
     /// Set by `shutdown` (or drop): no new connections or frames.
     closing: AtomicBool,
     /// Tells the listener, the dialers and the handshakes to stop.
@@ -108,7 +108,7 @@ impl Shared {
             rng: SystemRandom::new(),
             up: Mutex::new(0),
             up_cv: Condvar::new(),
-            down_watchers: Mutex::new(Vec::new()),
+            watchers: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
             stop: watch::Sender::new(false),
             tasks: Mutex::new(0),
@@ -133,10 +133,16 @@ impl Shared {
         let _ = rx.wait_for(|stop| *stop).await;
     }
 
-    /// A link came up (called with that link's state locked).
-    pub(super) fn link_up(&self) {
+    /// The link to `peer` came up (called with that link's state locked).
+    pub(super) fn link_up(&self, peer: u32) {
         *lock(&self.up) += 1;
         self.up_cv.notify_all();
+        self.tell(LinkEvent::Up(peer));
+    }
+
+    /// Tells every watcher (unbounded: never blocks; a watcher that is gone is forgotten).
+    fn tell(&self, event: LinkEvent) {
+        lock(&self.watchers).retain(|w| w.send(event).is_ok());
     }
 
     /// The link to `peer` went down (called with that link's state locked).
@@ -145,14 +151,13 @@ impl Shared {
         *up = up.saturating_sub(1);
         self.up_cv.notify_all();
         drop(up);
-        // Unbounded: never blocks; a watcher that is gone is forgotten.
-        lock(&self.down_watchers).retain(|w| w.send(peer).is_ok());
+        self.tell(LinkEvent::Down(peer));
     }
 
-    /// A receiver told the index of every peer whose link goes down from now on.
-    pub(super) fn watch_down(&self) -> crossbeam_channel::Receiver<u32> {
+    /// A receiver of every link event from now on.
+    pub(super) fn watch(&self) -> crossbeam_channel::Receiver<LinkEvent> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        lock(&self.down_watchers).push(tx);
+        lock(&self.watchers).push(tx);
         rx
     }
 
