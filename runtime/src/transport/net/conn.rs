@@ -5,7 +5,7 @@
 //! hands each data or end frame to its channel's forwarder (a bounded queue of `credit`
 //! frames, never blocking the reader) and adds returned credits to the link. A forwarder
 //! is a plain thread per (connection, channel) that calls the channel's [`Inbound`] and
-//! then gives one credit back.
+//! then gives one credit back, on the link's current connection (see `inflow`).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -16,7 +16,7 @@ use std::thread;
 use crossbeam_channel::TrySendError;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::Notify;
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::frame::{self, Kind, invalid};
 use super::link::Link;
@@ -69,7 +69,8 @@ pub(super) async fn run(
         return;
     };
     let (r, w) = tokio::io::split(stream);
-    let reader = read_loop(&shared, &link, generation, r, tx);
+    drop(tx);
+    let reader = read_loop(&shared, &link, generation, r);
     let writer = write_loop(&shared, w, rx);
     tokio::pin!(reader, writer);
     let outcome = tokio::select! {
@@ -149,10 +150,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 /// Reads frames until the peer closes (`Ok`) or breaks the protocol.
 async fn read_loop<R: AsyncRead + Unpin>(
     shared: &Shared,
-    link: &Link,
+    link: &Arc<Link>,
     generation: u64,
     mut r: R,
-    tx: UnboundedSender<Out>,
 ) -> io::Result<()> {
     let peer = link.peer;
     let from = format!("worker {peer}");
@@ -174,15 +174,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
                                 "frame for unknown channel {channel} from worker {peer}"
                             )));
                         };
-                        e.insert(spawn_forwarder(
-                            shared,
-                            link,
-                            channel,
-                            Arc::clone(inbound),
-                            tx.clone(),
-                        )?)
+                        e.insert(spawn_forwarder(shared, link, channel, Arc::clone(inbound))?)
                     }
                 };
+                if !link.inflow.admit(generation, channel) {
+                    // A newer connection has taken over: this one's frames are lost.
+                    bump(&shared.stats.dropped, 1);
+                    continue;
+                }
                 let item = match f.kind {
                     Kind::Data => Item::Data(f.payload),
                     _ => Item::End(super::link::decode_producers(&f.payload).ok_or_else(|| {
@@ -192,7 +191,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
                         ))
                     })?),
                 };
-                match sender.try_send(item) {
+                let sent = sender.try_send(item);
+                if sent.is_err() {
+                    link.inflow.release(channel);
+                }
+                match sent {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
                         return Err(invalid(format!(
@@ -233,11 +236,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
 /// queue is drained.
 fn spawn_forwarder(
     shared: &Shared,
-    link: &Link,
+    link: &Arc<Link>,
     channel: ChannelId,
     inbound: Arc<dyn Inbound>,
-    credit_tx: UnboundedSender<Out>,
 ) -> io::Result<crossbeam_channel::Sender<Item>> {
+    let owner = Arc::clone(link);
     let (tx, rx) = crossbeam_channel::bounded::<Item>(shared.credit as usize);
     let mut forwarders = lock(&link.forwarders);
     let previous = forwarders.remove(&channel);
@@ -252,8 +255,8 @@ fn spawn_forwarder(
                     Item::Data(payload) => inbound.deliver(&payload),
                     Item::End(producers) => inbound.end(&producers),
                 }
-                // An error: the connection is gone, and so are its credits.
-                let _ = credit_tx.send(Out::Credit { channel, n: 1 });
+                // The credit goes back on the link's current connection (see `inflow`).
+                owner.inflow.release(channel);
             }
         })?;
     forwarders.insert(channel, handle);

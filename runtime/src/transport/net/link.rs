@@ -22,6 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::conn::Out;
 use super::frame::{HEADER, Kind};
+use super::inflow::Inflow;
 use super::shared::{Shared, bump, lock};
 use super::{ChannelId, LinkDown};
 
@@ -31,6 +32,8 @@ pub(super) struct Link {
     state: Mutex<State>,
     /// Wakes the dialer out of its backoff (the peer moved).
     pub(super) redial: Notify,
+    /// The receive side of flow control, across connections.
+    pub(super) inflow: Inflow,
     cv: Condvar,
     /// Each channel's last forwarder thread: the next connection's forwarder for the
     /// channel joins it first, so frames of a channel are delivered one at a time and in
@@ -79,10 +82,13 @@ struct Current {
     incarnation: u64,
     /// The connection's writer queue.
     tx: UnboundedSender<Out>,
-    /// Credits left per channel (absent = untouched: `peer_credit`).
+    /// Credits left per channel (absent: none yet, the peer grants them after the
+    /// handshake).
     credits: HashMap<ChannelId, u32>,
-    /// The credit the peer announced in the handshake.
+    /// The credit the peer announced in the handshake: the most it grants per channel.
     peer_credit: u32,
+    /// Channels whose ends must be sent again on this connection, once it has a credit.
+    resend: BTreeSet<ChannelId>,
     /// Wakes the connection's task to close it at once.
     close: Arc<Notify>,
 }
@@ -100,6 +106,7 @@ impl Link {
                 ended: HashMap::new(),
             }),
             redial: Notify::new(),
+            inflow: Inflow::default(),
             cv: Condvar::new(),
             forwarders: Mutex::new(HashMap::new()),
         }
@@ -135,9 +142,10 @@ impl Link {
     }
 
     /// Makes a freshly authenticated connection to the peer's `incarnation` the current
-    /// one (closing an older one), and sends on it again the end of every producer that
-    /// ended before; its generation, or `None` when the plane is closing or the peer's
-    /// incarnation is no longer the accepted one.
+    /// one (closing an older one), grants it this worker's credit on `channels` (what it
+    /// receives), and sends on it again, as soon as it has credit, the end of every
+    /// producer that ended before; its generation, or `None` when the plane is closing or
+    /// the peer's incarnation is no longer the accepted one.
     pub(super) fn install(
         &self,
         shared: &Shared,
@@ -152,23 +160,20 @@ impl Link {
         }
         let generation = st.next_gen;
         st.next_gen += 1;
-        let peer_credit = peer_credit.max(1);
-        let mut credits = HashMap::new();
-        for (&channel, producers) in &st.ended {
-            // One frame per channel carries every producer that ended: one credit.
-            let _ = tx.send(Out::Frame {
-                kind: Kind::End,
-                channel,
-                payload: encode_producers(producers),
-            });
-            credits.insert(channel, peer_credit - 1);
-        }
+        self.inflow.open(
+            generation,
+            &tx,
+            shared.inbound.keys().copied(),
+            shared.credit,
+        );
+        let resend = st.ended.keys().copied().collect();
         let old = st.conn.replace(Current {
             generation,
             incarnation,
             tx,
-            credits,
-            peer_credit,
+            credits: HashMap::new(),
+            peer_credit: peer_credit.max(1),
+            resend,
             close,
         });
         if st.ever_up {
@@ -186,6 +191,7 @@ impl Link {
 
     /// The connection `generation` has ended: the link is down unless it was replaced.
     pub(super) fn remove(&self, shared: &Shared, generation: u64) {
+        self.inflow.close(generation);
         let mut st = lock(&self.state);
         if st.conn.as_ref().is_some_and(|c| c.generation == generation) {
             st.conn = None;
@@ -204,11 +210,12 @@ impl Link {
         n: u32,
     ) -> Result<(), String> {
         let mut st = lock(&self.state);
-        let Some(cur) = st.conn.as_mut().filter(|c| c.generation == generation) else {
+        let State { conn, ended, .. } = &mut *st;
+        let Some(cur) = conn.as_mut().filter(|c| c.generation == generation) else {
             return Ok(()); // a replaced connection: its credits no longer matter
         };
         let granted = cur.peer_credit;
-        let credits = cur.credits.entry(channel).or_insert(granted);
+        let credits = cur.credits.entry(channel).or_insert(0);
         match credits.checked_add(n) {
             Some(total) if total <= granted => *credits = total,
             _ => {
@@ -216,6 +223,20 @@ impl Link {
                     "worker {} gave back more credits on channel {channel} than it granted ({granted})",
                     self.peer
                 ));
+            }
+        }
+        if *credits > 0
+            && cur.resend.remove(&channel)
+            && let Some(producers) = ended.get(&channel)
+        {
+            // One frame carries every producer that ended on the channel: one credit.
+            let frame = Out::Frame {
+                kind: Kind::End,
+                channel,
+                payload: encode_producers(producers),
+            };
+            if cur.tx.send(frame).is_ok() {
+                *credits -= 1;
             }
         }
         drop(st);
@@ -270,7 +291,7 @@ impl Link {
             if waited_on.is_some_and(|g| g != cur.generation) {
                 break; // the connection we waited on broke: its credits are gone
             }
-            let credits = cur.credits.entry(channel).or_insert(cur.peer_credit);
+            let credits = cur.credits.entry(channel).or_insert(0);
             if *credits > 0 {
                 if cur
                     .tx

@@ -18,11 +18,13 @@
 //! topology and indexes under the cluster secret; the acceptor checks everything and either
 //! rejects (with a reason) or accepts, proving in turn that it knows the secret.
 //!
-//! **Flow control** is credit-based, per channel and connection: a sender starts with the
-//! receiver's announced credit per channel, spends one per data or end frame, and waits
-//! (on that channel only) when it has none; the receiver gives one back after its
-//! [`Inbound`] has taken the frame. A slow receiver therefore slows down only the senders
-//! of its own channel.
+//! **Flow control** is credit-based, per channel: a sender starts each connection with no
+//! credit, spends one per data or end frame, and waits (on that channel only) when it has
+//! none. Right after the handshake the receiver grants, per channel, its credit (announced
+//! in the handshake) less the frames of that channel it still holds from earlier
+//! connections, and it gives one back after its [`Inbound`] has taken a frame. A slow
+//! receiver therefore slows down only the senders of its own channel, and holds at most
+//! its credit per channel and peer however often the peer reconnects.
 //!
 //! **Failures**: while a link is down, [`Outbound::send`] fails at once with [`LinkDown`]
 //! (acking replays what was lost; [`DataPlane::watch_links`] says when it happens).
@@ -59,6 +61,7 @@ mod conn;
 mod connect;
 mod frame;
 mod handshake;
+mod inflow;
 mod link;
 mod shared;
 mod tls;

@@ -725,3 +725,70 @@ fn ends_are_sent_again_to_a_restarted_peer() {
     };
     assert_eq!(rec1[&5].wait_for(1), [Event::Ends(vec![3])]);
 }
+
+/// Flow control across reconnects: while a slow receiver still holds a channel's frames
+/// from an earlier connection, a new connection gets no fresh credit for that channel, so
+/// repeated reconnects never make the receiver buffer more than its credit. Once the
+/// receiver catches up, the credits come back on the current connection.
+#[test]
+fn a_reconnect_grants_no_credit_for_frames_still_held() {
+    let rt = runtime();
+    let gate = Arc::new(Gate::default());
+    let rec = Arc::new(Recorder {
+        gate: Some(Arc::clone(&gate)),
+        ..Recorder::default()
+    });
+    let inbound: HashMap<ChannelId, Arc<dyn Inbound>> =
+        [(5, Arc::clone(&rec) as Arc<dyn Inbound>)].into();
+    let one = DataPlane::start(
+        config(1, any_port(), &[(0, unused())]),
+        inbound,
+        rt.handle(),
+    )
+    .expect("start worker 1");
+    let start_zero = || {
+        let zero = DataPlane::start(
+            config(0, any_port(), &[(1, one.local_addr())]),
+            HashMap::new(),
+            rt.handle(),
+        )
+        .expect("start worker 0");
+        assert!(zero.wait_connected(LONG));
+        zero
+    };
+    let credit = u64::from(DEFAULT_CREDIT);
+    let zero = start_zero();
+    let out = zero.outbound(1, 5);
+    for i in 0..credit {
+        out.send(i.to_le_bytes().to_vec()).expect("send");
+    }
+    // One frame waits in `deliver` at the closed gate, the others in the forwarder.
+    assert!(eventually(LONG, || {
+        gate.entered.load(Ordering::SeqCst) == 1 && one.stats().frames_received == credit
+    }));
+    drop(zero);
+    for round in 0..4 {
+        let zero = start_zero();
+        let out = zero.outbound(1, 5);
+        let sender = thread::spawn(move || out.send(u64::MAX.to_le_bytes().to_vec()));
+        thread::sleep(Duration::from_millis(300));
+        assert!(
+            !sender.is_finished(),
+            "round {round}: a reconnect granted credit while {credit} frames were held"
+        );
+        assert_eq!(one.stats().frames_received, credit, "round {round}");
+        if round < 3 {
+            drop(zero);
+            assert_eq!(sender.join().expect("sender"), Err(LinkDown));
+            continue;
+        }
+        // The receiver catches up: the held frames' credits reach the current connection.
+        gate.open();
+        assert_eq!(sender.join().expect("sender"), Ok(()));
+        let events = rec.wait_for(credit as usize + 1);
+        let mut expected: Vec<u64> = (0..credit).collect();
+        expected.push(u64::MAX);
+        assert_eq!(seq(&events), expected);
+        assert!(one.stats().reconnects >= 4);
+    }
+}
