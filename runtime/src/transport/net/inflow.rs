@@ -69,7 +69,7 @@ impl Inflow {
     /// now on) when that connection is the current one; false: drop it.
     pub(super) fn admit(&self, generation: u64, channel: ChannelId) -> bool {
         let mut st = lock(&self.state);
-        if !st.current.as_ref().is_some_and(|(g, _)| *g == generation) {
+        if st.current.as_ref().is_none_or(|(g, _)| *g != generation) {
             return false;
         }
         *st.held.entry(channel).or_insert(0) += 1;

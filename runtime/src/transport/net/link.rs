@@ -60,7 +60,7 @@ pub(super) fn encode_producers(producers: &BTreeSet<u64>) -> Vec<u8> {
 
 /// Decodes an end frame's producers; `None` unless the length is a multiple of 8.
 pub(super) fn decode_producers(payload: &[u8]) -> Option<Vec<u64>> {
-    if payload.len() % 8 != 0 {
+    if !payload.len().is_multiple_of(8) {
         return None;
     }
     Some(
