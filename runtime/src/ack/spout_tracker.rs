@@ -287,6 +287,29 @@ mod tests {
     const MS: u64 = 1000;
 
     #[test]
+    fn trees_of_a_lost_acker_fail_at_once() {
+        let mut t: SpoutTracker<()> = SpoutTracker::new(100 * MS, None);
+        for root in 1..=6 {
+            t.emitted(root, root * 10, 1, None, 0);
+        }
+        // Odd roots belonged to the lost acker.
+        let mut failed = t.fail_where(5 * MS, &|root| root % 2 == 1);
+        failed.sort_by_key(|(root, _)| *root);
+        let roots: Vec<u64> = failed.iter().map(|(r, _)| *r).collect();
+        assert_eq!(roots, [1, 3, 5]);
+        assert!(
+            failed
+                .iter()
+                .all(|(r, o)| matches!(o, Outcome::Failed { msg_id, .. } if *msg_id == r * 10))
+        );
+        assert_eq!(
+            (t.in_flight(), t.counts.failed, t.counts.timed_out),
+            (3, 3, 0)
+        );
+        assert!(t.fail_where(6 * MS, &|root| root % 2 == 1).is_empty());
+    }
+
+    #[test]
     fn timeouts_fire_between_one_and_one_and_a_half_timeouts() {
         let mut t: SpoutTracker<()> = SpoutTracker::new(100 * MS, None);
         t.emitted(1, 10, 1, None, 0);

@@ -115,6 +115,96 @@ pub(crate) fn ended_by_finished(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topology::{
+        ChainDesc, ComponentDesc, EdgeDesc, Guarantee, Settings, StreamDesc, TopologyDesc,
+    };
+
+    /// `ids` (spout, 2 tasks) -> `sink` (2 tasks), at least once: tasks 1, 2 and 3, 4;
+    /// ackers 5 and 6.
+    fn desc() -> TopologyDesc {
+        let component = |name, kind, first_task, chain| ComponentDesc {
+            name,
+            kind,
+            operator: name,
+            input: None,
+            streams: &[] as &[StreamDesc],
+            parallelism: 2,
+            tasks: 2,
+            first_task,
+            chain,
+            line: 1,
+            retry: None,
+        };
+        TopologyDesc {
+            name: "t",
+            source: "t.topo",
+            components: Box::leak(Box::new([
+                component("ids", Kind::Spout, 1, 0),
+                component("sink", Kind::Bolt, 3, 1),
+            ])),
+            chains: Box::leak(Box::new([
+                ChainDesc {
+                    components: &[0],
+                    parallelism: 2,
+                    tasks: 2,
+                },
+                ChainDesc {
+                    components: &[1],
+                    parallelism: 2,
+                    tasks: 2,
+                },
+            ])),
+            edges: Box::leak(Box::new([EdgeDesc {
+                from: 0,
+                stream: 0,
+                to: 1,
+                grouping: "shuffle",
+                detail: "",
+                fused: false,
+            }])),
+            settings: Settings {
+                guarantee: Guarantee::AtLeastOnce,
+                message_timeout_ms: 1000,
+                max_spout_pending: None,
+                ackers: Some(2),
+                workers: 2,
+                batch_size: 10,
+                queue_capacity: 10,
+            },
+            config: &[],
+        }
+    }
+
+    #[test]
+    fn a_restarted_worker_treats_the_streams_of_finished_workers_as_ended() {
+        let desc = desc();
+        assert_eq!(
+            upstreams(&desc, 1),
+            [Upstream::new(1, 0), Upstream::new(2, 0)]
+        );
+        assert_eq!(acker_upstreams(&desc).len(), 4);
+        // Executor 0 of each chain and acker 0 on worker 0; the others on worker 1.
+        let placement = Placement::worker(1, vec![vec![0, 1], vec![0, 1]], vec![0, 1]);
+        let ended = ended_by_finished(&desc, &placement, &[0]);
+        assert_eq!(
+            ended,
+            [
+                // Sink task 4 here: spout task 1 (on worker 0) has ended.
+                (
+                    channel_id(4, Lane::Input),
+                    vec![Upstream::new(1, 0).to_u64()]
+                ),
+                // Acker 1 (task 6) here: tasks 1 and 3 (on worker 0) have ended.
+                (
+                    channel_id(6, Lane::Input),
+                    vec![Upstream::acking(1).to_u64(), Upstream::acking(3).to_u64()]
+                ),
+            ]
+        );
+        // Nothing finished, or only this worker: nothing ended.
+        assert!(ended_by_finished(&desc, &placement, &[]).is_empty());
+        assert!(ended_by_finished(&desc, &placement, &[1]).is_empty());
+    }
 
     #[test]
     fn an_input_completes_once_every_producer_ended_whatever_the_repeats() {

@@ -299,3 +299,22 @@ impl Placement {
         (senders, receivers)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spouts_learn_of_each_lost_acker_once() {
+        let p = Placement::worker(0, vec![vec![0, 1]], vec![0, 1, 2, 1]);
+        let (mut a, mut b) = (0, 0);
+        assert!(p.lost_ackers_since(&mut a).is_empty());
+        p.record_loss(1);
+        assert_eq!(p.lost_ackers_since(&mut a), [1, 3]);
+        assert!(p.lost_ackers_since(&mut a).is_empty(), "once per loss");
+        p.record_loss(2);
+        assert_eq!(p.lost_ackers_since(&mut a), [2]);
+        // Another executor, reading later, sees both losses.
+        assert_eq!(p.lost_ackers_since(&mut b), [1, 2, 3]);
+    }
+}
