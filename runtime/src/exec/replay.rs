@@ -16,7 +16,21 @@ use crate::ack::{AckOutbox, AckerMsg};
 use crate::transport::TaskSender;
 use crate::transport::net::LinkEvent;
 use crossbeam_channel::Receiver;
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+/// The peer whose trees `event` loses, if any: every link that goes down, and a link that
+/// comes back after it was down (what was sent while it was down is lost too); not a
+/// link's first connection. `down` holds the peers whose link is down.
+fn lost_peer(event: LinkEvent, down: &mut BTreeSet<u32>) -> Option<u32> {
+    match event {
+        LinkEvent::Down(p) => {
+            down.insert(p);
+            Some(p)
+        }
+        LinkEvent::Up(p) => down.remove(&p).then_some(p),
+    }
+}
 
 /// Starts worker `me`'s replayer thread on `events` (from the data plane); `ackers` are the
 /// senders to every acker task, by index. It runs until the plane is gone.
@@ -32,10 +46,14 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("gale-replayer".into())
         .spawn(move || {
+            let mut down = BTreeSet::new();
             for event in events {
-                let (peer, what) = match event {
-                    LinkEvent::Down(p) => (p, "went down"),
-                    LinkEvent::Up(p) => (p, "is up again"),
+                let Some(peer) = lost_peer(event, &mut down) else {
+                    continue;
+                };
+                let what = match event {
+                    LinkEvent::Down(_) => "went down",
+                    LinkEvent::Up(_) => "is up again",
                 };
                 let lost = roots.take(peer);
                 if !lost.is_empty() {
@@ -65,5 +83,28 @@ fn fail_all(ackers: &[TaskSender<AckerMsg>], roots: &[u64]) {
             // the spouts fail the trees of a lost acker themselves.
             let _ = acker.send_batch(batch, Vec::new());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_loses_trees_when_it_goes_down_and_when_it_comes_back_not_at_first() {
+        let mut down = BTreeSet::new();
+        assert_eq!(
+            lost_peer(LinkEvent::Up(1), &mut down),
+            None,
+            "first connection"
+        );
+        assert_eq!(lost_peer(LinkEvent::Down(1), &mut down), Some(1));
+        assert_eq!(lost_peer(LinkEvent::Up(2), &mut down), None);
+        assert_eq!(
+            lost_peer(LinkEvent::Up(1), &mut down),
+            Some(1),
+            "back after down"
+        );
+        assert_eq!(lost_peer(LinkEvent::Up(1), &mut down), None);
     }
 }

@@ -181,7 +181,10 @@ impl Link {
         }
         st.ever_up = true;
         match old {
-            Some(old) => old.close.notify_one(),
+            Some(old) => {
+                old.close.notify_one();
+                shared.link_replaced(self.peer);
+            }
             None => shared.link_up(self.peer),
         }
         drop(st);

@@ -330,7 +330,7 @@ impl DataPlane {
 
     /// A receiver of every [`LinkEvent`] from now on: a link that comes up (a first
     /// connection, or one after the link was down) or goes down (a connection that breaks
-    /// or is dropped and is not replaced by a newer one).
+    /// or is dropped and is not replaced by a newer one; not when the plane shuts down).
     pub fn watch_links(&self) -> crossbeam_channel::Receiver<LinkEvent> {
         self.shared.watch()
     }

@@ -140,6 +140,16 @@ impl Shared {
         self.tell(LinkEvent::Up(peer));
     }
 
+    /// A newer connection to `peer` replaced the current one (called with that link's
+    /// state locked): what was in flight on the old one is lost, as on a link that went
+    /// down and came back.
+    pub(super) fn link_replaced(&self, peer: u32) {
+        if !self.is_closing() {
+            self.tell(LinkEvent::Down(peer));
+            self.tell(LinkEvent::Up(peer));
+        }
+    }
+
     /// Tells every watcher (unbounded: never blocks; a watcher that is gone is forgotten).
     fn tell(&self, event: LinkEvent) {
         lock(&self.watchers).retain(|w| w.send(event).is_ok());
@@ -151,7 +161,10 @@ impl Shared {
         *up = up.saturating_sub(1);
         self.up_cv.notify_all();
         drop(up);
-        self.tell(LinkEvent::Down(peer));
+        // A plane that shuts down closes its links: it loses nothing.
+        if !self.is_closing() {
+            self.tell(LinkEvent::Down(peer));
+        }
     }
 
     /// A receiver of every link event from now on.

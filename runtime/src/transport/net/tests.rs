@@ -792,3 +792,41 @@ fn a_reconnect_grants_no_credit_for_frames_still_held() {
         assert!(one.stats().reconnects >= 4);
     }
 }
+
+/// Link events: up on the first connection, down when it breaks, up again when the peer
+/// is back; a replaced connection is a down and an up; a shutdown reports nothing.
+#[test]
+fn link_events_report_losses_but_not_a_shutdown() {
+    let rt = runtime();
+    let (zero, one) = pair(&rt, HashMap::new(), HashMap::new(), |_, _| {});
+    let events = zero.watch_links();
+    assert!(zero.wait_connected(LONG) && one.wait_connected(LONG));
+    let addr = one.local_addr();
+    drop(one);
+    let next = || events.recv_timeout(LONG).expect("an event");
+    // The first connection may have come up before the watch started.
+    let mut first = next();
+    if first == LinkEvent::Up(1) {
+        first = next();
+    }
+    assert_eq!(first, LinkEvent::Down(1));
+    let start = Instant::now();
+    let one = loop {
+        match DataPlane::start(
+            config(1, addr, &[(0, unused())]),
+            HashMap::new(),
+            rt.handle(),
+        ) {
+            Ok(p) => break p,
+            Err(_) if start.elapsed() < LONG => thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("restart worker 1 on the same port: {e}"),
+        }
+    };
+    assert_eq!(next(), LinkEvent::Up(1));
+    assert!(one.wait_connected(LONG));
+    zero.shutdown(LONG);
+    assert!(
+        events.recv_timeout(Duration::from_millis(300)).is_err(),
+        "a shutdown loses nothing"
+    );
+}
