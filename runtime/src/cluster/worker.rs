@@ -199,7 +199,11 @@ fn run_in(
                 return Ok(());
             }
             Ok(reply) => {
-                if let Some(reason) = follow_newer(rt, &mut client, &mut view, me, &plane, &reply) {
+                // Before the executors start, finished workers are read from `view` then.
+                let no_ends = |_: &[u32]| {};
+                if let Some(reason) =
+                    follow_newer(rt, &mut client, &mut view, me, &plane, &reply, &no_ends)
+                {
                     eprintln!("gale: worker {me}: {reason}; exiting");
                     return Ok(());
                 }
@@ -228,11 +232,14 @@ fn run_in(
     }
     // Workers that finished have exited and cannot send their ends again (to a restarted
     // worker): their streams into this one are over.
-    for (channel, producers) in ended_by_finished(desc, &placement, &view.finished_workers) {
-        if let Some(inbound) = inbounds.get(&channel) {
-            inbound.end(&producers);
+    let end_finished = |finished: &[u32]| {
+        for (channel, producers) in ended_by_finished(desc, &placement, finished) {
+            if let Some(inbound) = inbounds.get(&channel) {
+                inbound.end(&producers);
+            }
         }
-    }
+    };
+    end_finished(&view.finished_workers);
     eprintln!(
         "gale: worker {me} of {} (version {}) running {} executors",
         assignment.topology_id,
@@ -274,9 +281,15 @@ fn run_in(
             };
             match heartbeat(rt, &mut client, beat) {
                 Ok(reply) if reply.keep_running => {
-                    if let Some(reason) =
-                        follow_newer(rt, &mut client, &mut view, me, &plane, &reply)
-                    {
+                    if let Some(reason) = follow_newer(
+                        rt,
+                        &mut client,
+                        &mut view,
+                        me,
+                        &plane,
+                        &reply,
+                        &end_finished,
+                    ) {
                         eprintln!("gale: worker {me}: {reason}; exiting");
                         stop.store(true, Ordering::Relaxed);
                         std::process::exit(0);
@@ -366,7 +379,8 @@ pub fn follow(me: u32, view: &Assignment, newer: &Assignment) -> Follow {
 }
 
 /// After a heartbeat `reply`: when it names a newer assignment than `view`, fetches it and
-/// follows it (the moved peers' new addresses and incarnations go to `plane`). `Some`
+/// follows it (the moved peers' new addresses and incarnations go to `plane`; workers newly
+/// listed as finished go to `finished`, whose ends into this worker are then over). `Some`
 /// reason when this worker must stop. A failed fetch is retried at the next heartbeat.
 fn follow_newer(
     rt: &tokio::runtime::Runtime,
@@ -375,6 +389,7 @@ fn follow_newer(
     me: u32,
     plane: &DataPlane,
     reply: &WorkerHeartbeatReply,
+    finished: &dyn Fn(&[u32]),
 ) -> Option<String> {
     if reply.assignment_version <= view.version {
         return None;
@@ -422,6 +437,15 @@ fn follow_newer(
                 "gale: worker {me}: following assignment version {}",
                 newer.version
             );
+            let newly: Vec<u32> = newer
+                .finished_workers
+                .iter()
+                .copied()
+                .filter(|w| !view.finished_workers.contains(w))
+                .collect();
+            if !newly.is_empty() {
+                finished(&newly);
+            }
             *view = newer;
             None
         }
