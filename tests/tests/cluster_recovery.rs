@@ -93,6 +93,7 @@ fn a_finite_topology_finishes_after_its_sink_worker_is_killed_at_the_end() {
         |c| finished(c, &id),
     );
     let took = killed.elapsed();
+    eprintln!("the topology finished {took:?} after the kill");
     assert!(
         took < Duration::from_secs(15),
         "finished {took:?} after the kill"
@@ -144,6 +145,7 @@ fn trees_through_a_killed_worker_replay_at_once_not_after_their_timeout() {
         acked_ids(&c.dir) == all_ids(IDS)
     });
     let took = killed.elapsed();
+    eprintln!("every id acked {took:?} after the kill");
     assert!(
         took < Duration::from_secs(20),
         "every id acked {took:?} after the kill: replays waited for the 60 s timeout"
