@@ -1,11 +1,12 @@
-//! One peer's link: its current connection and the send side of credit-based flow control.
+//! One peer's link: its current connection and the send side of credit-based flow control
+//! (the receive side is [`Inflow`]).
 //!
-//! A link is up while it has a current connection. Each connection starts with the
-//! peer's announced credit on every channel (implicitly: a channel is added to the map on
-//! first use); a sender takes one credit per data or end frame, the peer gives credits
-//! back as its receiver consumes frames. Senders are plain threads: they wait on the
-//! link's condition variable, which is signalled when credits come back and when the
-//! connection changes.
+//! A link is up while it has a current connection. Each connection starts with no credit
+//! on any channel; the peer grants credit right after the handshake (at most its announced
+//! credit per channel, less what it still holds from older connections); a sender takes
+//! one credit per data or end frame, the peer gives credits back as its receiver consumes
+//! frames. Senders are plain threads: they wait on the link's condition variable, which is
+//! signalled when credits come back and when the connection changes.
 //!
 //! A link also knows which *incarnation* of its peer it accepts (the assignment version at
 //! which the peer got its slot) and where to dial it; both change when the peer moves

@@ -830,3 +830,45 @@ fn link_events_report_losses_but_not_a_shutdown() {
         "a shutdown loses nothing"
     );
 }
+
+/// The dialer's side of fencing: an acceptor that answers as another incarnation than the
+/// one the dialer's view holds is refused (the dialer hangs up and counts it).
+#[test]
+fn a_dialer_refuses_an_acceptor_of_another_incarnation() {
+    let rt = runtime();
+    let listener = std::net::TcpListener::bind(any_port()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let fake = thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let (kind, hello) = raw_read(&mut s);
+        assert_eq!(kind, Kind::Hello.byte());
+        let hello = Hello::decode(&hello).expect("a hello");
+        assert_eq!(
+            (
+                hello.from,
+                hello.to,
+                hello.from_incarnation,
+                hello.to_incarnation
+            ),
+            (0, 1, 2, 3)
+        );
+        raw_write(&mut s, Kind::Nonce, &[0; NONCE]);
+        let (kind, _) = raw_read(&mut s);
+        assert_eq!(kind, Kind::Auth.byte());
+        // Accepts, as incarnation 9.
+        let mut accept = DEFAULT_CREDIT.to_le_bytes().to_vec();
+        accept.extend_from_slice(&9u64.to_le_bytes());
+        raw_write(&mut s, Kind::Accept, &accept);
+        closed_by_peer(&mut s)
+    });
+    let mut cfg = config(0, any_port(), &[(1, addr)]);
+    cfg.incarnation = 2;
+    cfg.incarnations.insert(1, 3);
+    let zero = DataPlane::start(cfg, HashMap::new(), rt.handle()).expect("start worker 0");
+    assert!(
+        fake.join().expect("the fake acceptor"),
+        "the dialer hung up"
+    );
+    assert!(eventually(LONG, || zero.stats().rejected_handshakes > 0));
+    assert!(!zero.wait_connected(Duration::from_millis(50)));
+}
