@@ -124,6 +124,7 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
         metrics,
         tracking,
         start,
+        ..
     } = launch(&topology, placement, stop.clone(), clock)?;
     let mut last_progress = Instant::now();
     loop {
@@ -172,6 +173,8 @@ pub(crate) struct Launched {
     pub(crate) metrics: Arc<Metrics>,
     /// Tuple trees are tracked.
     pub(crate) tracking: bool,
+    /// Senders to every acker task, by index (empty unless tracking).
+    pub(crate) ackers: Vec<crate::transport::TaskSender<AckerMsg>>,
     /// When they started.
     pub(crate) start: Instant,
 }
@@ -206,9 +209,11 @@ pub(crate) fn launch(
     } else {
         Vec::new()
     };
+    let mut acker_senders = Vec::new();
     let acker_inboxes = if tracking {
         let capacity = desc.settings.queue_capacity as usize;
         let (senders, receivers) = placement.acker_inboxes(desc, || queue(capacity));
+        acker_senders = senders.clone();
         registry.insert::<AckerMsg>(wiring::acker_key(desc), senders);
         receivers
     } else {
@@ -268,6 +273,7 @@ pub(crate) fn launch(
         handles,
         metrics,
         tracking,
+        ackers: acker_senders,
         start,
     })
 }
