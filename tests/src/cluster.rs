@@ -67,6 +67,8 @@ pub struct Cluster {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     nimbus_port: u16,
+    /// The REST API's address, `127.0.0.1:<port>`.
+    pub http: String,
     /// The secret every daemon and client uses.
     pub secret: String,
     nimbus: Option<Child>,
@@ -92,6 +94,7 @@ impl Cluster {
         let mut c = Cluster {
             url: format!("http://127.0.0.1:{nimbus_port}"),
             nimbus_port,
+            http: format!("127.0.0.1:{}", free_port()),
             secret: format!("test-secret-{name}"),
             nimbus: None,
             supervisors: Vec::new(),
@@ -172,6 +175,8 @@ impl Cluster {
                 "3s",
                 "--worker-timeout",
                 "20s",
+                "--http",
+                &self.http.clone(),
             ],
         );
         self.nimbus = Some(child);
@@ -347,6 +352,53 @@ pub fn output_text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// One HTTP/1.1 request to `addr` (`token`: sent as `Authorization: Bearer`); returns the
+/// status code and the body.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("the REST API accepts");
+    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("request sent");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("response read");
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // Chunked bodies: keep what is between the chunk sizes.
+    let body = if out
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut rest = body;
+        let mut joined = String::new();
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            joined.push_str(&tail[..n]);
+            rest = tail[n..].trim_start_matches("\r\n");
+        }
+        joined
+    } else {
+        body.to_string()
+    };
+    (status, body)
 }
 
 /// `kill -9 pid`.

@@ -5,6 +5,12 @@
 //! `GALE_TEST_DIR/acked-<task>.txt`, and a (re)started task skips the ids already there.
 //! Failed ids are emitted again. It emits at most `GALE_TEST_RATE` ids per second per
 //! task, so a test can kill processes while it runs.
+//!
+//! With `--set finite=1` the spout is done once every id it owns is acked (a finite
+//! input); with `--set record_sink=1` the sink appends every id it executes to
+//! `GALE_TEST_DIR/seen-<task>.txt`, and with `--set sink_linger_ms=N` its `finish` first
+//! writes `GALE_TEST_DIR/finishing-<pid>-<task>` and then takes N ms (a slow final
+//! commit), so a test can kill a worker whose sink is finishing.
 
 use crate::cluster_acking::Msg;
 use gale::{Bolt, Emitter, ExecResult, Spout, SpoutStatus, TaskContext};
@@ -26,6 +32,10 @@ pub struct DurableIds {
     /// shuffle); their `fail` is logged with the time since their emit.
     big: Option<(u64, usize)>,
     big_emitted: HashMap<u64, Instant>,
+    /// `finite=1`: done once every id is acked.
+    finite: bool,
+    /// Ids emitted and neither acked nor failed yet.
+    in_flight: u64,
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -53,6 +63,7 @@ impl Spout for DurableIds {
         self.big = ctx
             .config_u64("big_id")
             .map(|id| (id, ctx.config_u64("big_pad").unwrap_or(0) as usize));
+        self.finite = ctx.config_u64("finite") == Some(1);
         let path = format!("{dir}/acked-{}.txt", ctx.task_index());
         let done: BTreeSet<u64> = std::fs::read_to_string(&path)
             .unwrap_or_default()
@@ -92,14 +103,17 @@ impl Spout for DurableIds {
                 };
                 out.emit_with_id(id, Msg { id, pad });
                 self.emitted += 1;
+                self.in_flight += 1;
                 SpoutStatus::Active
             }
+            None if self.finite && self.in_flight == 0 => SpoutStatus::Done,
             // Never done: a streaming source waits for more (and for failed ids).
             None => SpoutStatus::Idle,
         }
     }
 
     fn ack(&mut self, id: u64) {
+        self.in_flight = self.in_flight.saturating_sub(1);
         if let Some(f) = self.log.as_mut() {
             let _ = writeln!(f, "{id}");
         }
@@ -112,6 +126,7 @@ impl Spout for DurableIds {
                 at.elapsed().as_millis()
             );
         }
+        self.in_flight = self.in_flight.saturating_sub(1);
         self.todo.push_back(id);
     }
 }
@@ -149,13 +164,44 @@ impl Bolt for Relay {
 
 /// Consumes ids (acked when `execute` returns).
 #[derive(Default)]
-pub struct Sink;
+pub struct Sink {
+    /// `record_sink=1`: every id executed is appended here.
+    seen: Option<std::fs::File>,
+    /// `sink_linger_ms`: how long `finish` takes, and the marker it writes first.
+    linger: Option<(std::time::Duration, String)>,
+}
 
 impl Bolt for Sink {
     type In = Msg;
     type Out = ();
 
-    fn execute(&mut self, _m: Msg, _out: &mut impl Emitter<()>) -> ExecResult {
+    fn prepare(&mut self, ctx: &TaskContext) {
+        let dir = std::env::var("GALE_TEST_DIR").unwrap_or_else(|_| ".".into());
+        let task = ctx.task_index();
+        if ctx.config_u64("record_sink") == Some(1) {
+            self.seen = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(format!("{dir}/seen-{task}.txt"))
+                .ok();
+        }
+        if let Some(ms) = ctx.config_u64("sink_linger_ms") {
+            let marker = format!("{dir}/finishing-{}-{task}", std::process::id());
+            self.linger = Some((std::time::Duration::from_millis(ms), marker));
+        }
+    }
+
+    fn execute(&mut self, m: Msg, _out: &mut impl Emitter<()>) -> ExecResult {
+        if let Some(f) = self.seen.as_mut() {
+            let _ = writeln!(f, "{}", m.id);
+        }
         Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut impl Emitter<()>) {
+        if let Some((linger, marker)) = &self.linger {
+            let _ = std::fs::write(marker, b"");
+            std::thread::sleep(*linger);
+        }
     }
 }

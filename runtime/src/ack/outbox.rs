@@ -4,7 +4,8 @@
 
 use super::acker::AckerMsg;
 use super::ids::Anchor;
-use crate::transport::TaskSender;
+use crate::api::TaskId;
+use crate::transport::{TaskSender, Upstream};
 
 /// Buffers messages per acker task; sends a batch when full, on [`flush`](AckOutbox::flush)
 /// and on [`finish`](AckOutbox::finish).
@@ -66,12 +67,12 @@ impl AckOutbox {
         }
     }
 
-    /// Flushes and tells every acker that this task has finished.
-    pub fn finish(&mut self) {
+    /// Flushes and tells every acker that task `from` (the outbox's owner) has finished.
+    pub fn finish(&mut self, from: TaskId) {
         self.flush();
         for t in &self.targets {
             // An acker that is gone has nothing left to count.
-            let _ = t.send_end();
+            let _ = t.send_end(Upstream::acking(from));
         }
     }
 }

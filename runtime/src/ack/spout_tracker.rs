@@ -204,6 +204,29 @@ impl<P> SpoutTracker<P> {
         }
     }
 
+    /// Fails at once every tree in flight whose root `lost` says is lost (say, its acker's
+    /// worker died). Returns each failed root with what became of it.
+    pub fn fail_where(
+        &mut self,
+        now_us: u64,
+        lost: &dyn Fn(u64) -> bool,
+    ) -> Vec<(u64, Outcome<P>)> {
+        let roots: Vec<u64> = self
+            .in_flight
+            .keys()
+            .copied()
+            .filter(|&r| lost(r))
+            .collect();
+        let mut out = Vec::with_capacity(roots.len());
+        for root in roots {
+            if let Some(t) = self.in_flight.remove(&root) {
+                self.counts.failed += 1;
+                out.push((root, self.after_failure(t, now_us)));
+            }
+        }
+        out
+    }
+
     /// Times out the trees emitted `timeout` or more ago (checked every half timeout, so
     /// a tree fails between one and one and a half timeouts after its emit). Returns each
     /// timed-out root with what became of it.
@@ -262,6 +285,29 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1000;
+
+    #[test]
+    fn trees_of_a_lost_acker_fail_at_once() {
+        let mut t: SpoutTracker<()> = SpoutTracker::new(100 * MS, None);
+        for root in 1..=6 {
+            t.emitted(root, root * 10, 1, None, 0);
+        }
+        // Odd roots belonged to the lost acker.
+        let mut failed = t.fail_where(5 * MS, &|root| root % 2 == 1);
+        failed.sort_by_key(|(root, _)| *root);
+        let roots: Vec<u64> = failed.iter().map(|(r, _)| *r).collect();
+        assert_eq!(roots, [1, 3, 5]);
+        assert!(
+            failed
+                .iter()
+                .all(|(r, o)| matches!(o, Outcome::Failed { msg_id, .. } if *msg_id == r * 10))
+        );
+        assert_eq!(
+            (t.in_flight(), t.counts.failed, t.counts.timed_out),
+            (3, 3, 0)
+        );
+        assert!(t.fail_where(6 * MS, &|root| root % 2 == 1).is_empty());
+    }
 
     #[test]
     fn timeouts_fire_between_one_and_one_and_a_half_timeouts() {

@@ -127,7 +127,20 @@ fn command() -> Command {
                         "10s",
                         "Supervisor heartbeat timeout",
                     ))
-                    .arg(secs("worker-timeout", "30s", "Worker heartbeat timeout")),
+                    .arg(secs("worker-timeout", "30s", "Worker heartbeat timeout"))
+                    .arg(
+                        Arg::new("http")
+                            .long("http")
+                            .value_name("ADDR")
+                            .default_value("127.0.0.1:6628")
+                            .help("Address of the REST API (`off`: none)"),
+                    )
+                    .arg(
+                        Arg::new("http-public-read")
+                            .long("http-public-read")
+                            .action(clap::ArgAction::SetTrue)
+                            .help("The REST API's reads need no secret (actions still do)"),
+                    ),
             )
             .subcommand(
                 Command::new("supervisor")
@@ -255,6 +268,14 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
             config.security = security;
             config.supervisor_timeout = duration(m, "supervisor-timeout")?;
             config.worker_timeout = duration(m, "worker-timeout")?;
+            let http = m.get_one::<String>("http").map_or("off", String::as_str);
+            config.http = match http {
+                "off" => None,
+                a => Some(a.parse().map_err(|e| format!("invalid --http {a}: {e}"))?),
+            };
+            config.http_optional =
+                m.value_source("http") == Some(clap::parser::ValueSource::DefaultValue);
+            config.http_public_read = m.get_flag("http-public-read");
             runtime()?.block_on(super::nimbus::serve(config))
         }
         "supervisor" => {

@@ -8,19 +8,28 @@
 //! (the topology was killed, or reassigned: the supervisor starts it again with the new
 //! assignment), when its supervisor dies (so nothing of a topology outlives the process
 //! that watches it), or, with finite input, when every executor has finished.
+//!
+//! When a heartbeat reply names a newer assignment version, the worker fetches the
+//! assignment and [`follow`]s it: if it was itself replaced (its incarnation changed, or it
+//! is no longer in the assignment) or the executors moved, it stops at once; otherwise it
+//! points its data plane at every peer that moved.
 
 use super::client::{Client, connect, status_text};
 use super::proto::{
-    Assignment, AssignmentRequest, ComponentStats, ExecutorProgress, WorkerHeartbeatRequest,
+    Assignment, AssignmentRequest, ComponentStats, ExecutorProgress, WorkerHeartbeatReply,
+    WorkerHeartbeatRequest,
 };
 use super::security::Security;
 use crate::ack::Clock;
+use crate::exec::ends::ended_by_finished;
 use crate::exec::health::{self, DEFAULT_HANG_TIMEOUT, Sample, assess};
 use crate::exec::local::{Launched, launch};
 use crate::exec::placement::Placement;
+use crate::exec::replay;
 use crate::topology::{ChainDesc, ComponentDesc, Kind, Topology, TopologyDesc};
 use crate::transport::net::{ChannelId, DataPlane, Inbound, NetConfig, NetTls};
 use crate::transport::remote::LateInbound;
+use crate::transport::roots::{self, SentRoots};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -133,6 +142,12 @@ fn run_in(
     let me = args.worker;
     let mut placement = placement(desc, &assignment, me)?;
     let (listen, peers) = addresses(&assignment, me)?;
+    let incarnations = assignment
+        .workers
+        .iter()
+        .filter(|w| w.index != me)
+        .map(|w| (w.index, w.since))
+        .collect();
     security.check_bind(&listen)?;
 
     // The data plane needs every local channel before the typed queues exist.
@@ -152,6 +167,8 @@ fn run_in(
     let config = NetConfig {
         topology: plane_identity(&assignment),
         me,
+        incarnation: since,
+        incarnations,
         listen,
         peers,
         secret: security.data_plane_key(),
@@ -163,7 +180,13 @@ fn run_in(
         DataPlane::start(config, inbound, rt.handle())
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?,
     );
-    placement.connect(plane.clone(), late);
+    let inbounds = late.clone();
+    let link_events = plane.watch_links();
+    let period = Duration::from_millis(desc.settings.message_timeout_ms.max(1));
+    let roots = SentRoots::new(peers_of(&assignment, me), period, roots::DEFAULT_CAP);
+    placement.connect(plane.clone(), late, Arc::new(roots));
+    // The worker's view of the assignment, followed as it changes.
+    let mut view = assignment.clone();
     // Wait for the peers, heartbeating meanwhile: the wait must never look like a silent
     // worker to nimbus (whose worker timeout may be shorter than the wait).
     let wait_until = Instant::now() + PEER_WAIT;
@@ -181,9 +204,22 @@ fn run_in(
             pid: std::process::id(),
             ..Default::default()
         };
-        if let Ok(false) = heartbeat(rt, &mut client, beat) {
-            eprintln!("gale: worker {me}: nimbus says stop while waiting for peers");
-            return Ok(());
+        match heartbeat(rt, &mut client, beat) {
+            Ok(reply) if !reply.keep_running => {
+                eprintln!("gale: worker {me}: nimbus says stop while waiting for peers");
+                return Ok(());
+            }
+            Ok(reply) => {
+                // Before the executors start, finished workers are read from `view` then.
+                let no_ends = |_: &[u32]| {};
+                if let Some(reason) =
+                    follow_newer(rt, &mut client, &mut view, me, &plane, &reply, &no_ends)
+                {
+                    eprintln!("gale: worker {me}: {reason}; exiting");
+                    return Ok(());
+                }
+            }
+            Err(_) => {}
         }
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -195,18 +231,31 @@ fn run_in(
         eprintln!("gale: worker {me}: {e}; using {DEFAULT_HANG_TIMEOUT:?}");
         DEFAULT_HANG_TIMEOUT
     });
+    let placement = Arc::new(placement);
     let Launched {
         mut handles,
         metrics,
+        tracking,
+        ackers,
         executors,
         ..
-    } = launch(
-        &topology,
-        Arc::new(placement),
-        stop.clone(),
-        Clock::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    } = launch(&topology, placement.clone(), stop.clone(), Clock::default())
+        .map_err(|e| e.to_string())?;
+    if tracking {
+        // A lost link fails the trees that went through it at once.
+        replay::spawn(me, placement.clone(), link_events, ackers)
+            .map_err(|e| format!("cannot start the replayer: {e}"))?;
+    }
+    // Workers that finished have exited and cannot send their ends again (to a restarted
+    // worker): their streams into this one are over.
+    let end_finished = |finished: &[u32]| {
+        for (channel, producers) in ended_by_finished(desc, &placement, finished) {
+            if let Some(inbound) = inbounds.get(&channel) {
+                inbound.end(&producers);
+            }
+        }
+    };
+    end_finished(&view.finished_workers);
     eprintln!(
         "gale: worker {me} of {} (version {}) running {} executors",
         assignment.topology_id,
@@ -260,8 +309,22 @@ fn run_in(
                 return Err(format!("unhealthy: {reason}"));
             }
             match heartbeat(rt, &mut client, beat) {
-                Ok(true) => {}
-                Ok(false) => {
+                Ok(reply) if reply.keep_running => {
+                    if let Some(reason) = follow_newer(
+                        rt,
+                        &mut client,
+                        &mut view,
+                        me,
+                        &plane,
+                        &reply,
+                        &end_finished,
+                    ) {
+                        eprintln!("gale: worker {me}: {reason}; exiting");
+                        stop.store(true, Ordering::Relaxed);
+                        std::process::exit(0);
+                    }
+                }
+                Ok(_) => {
                     eprintln!("gale: worker {me}: nimbus says stop (killed or reassigned)");
                     stop.store(true, Ordering::Relaxed);
                     std::process::exit(0);
@@ -346,13 +409,141 @@ fn heartbeat(
     rt: &tokio::runtime::Runtime,
     client: &mut Client,
     beat: WorkerHeartbeatRequest,
-) -> Result<bool, String> {
+) -> Result<WorkerHeartbeatReply, String> {
     rt.block_on(async {
         tokio::time::timeout(Duration::from_secs(3), client.worker_heartbeat(beat)).await
     })
     .map_err(|_| "timed out".to_string())?
-    .map(|r| r.into_inner().keep_running)
+    .map(|r| r.into_inner())
     .map_err(|s| status_text(&s))
+}
+
+/// What a worker does about a newer assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Follow {
+    /// Stop at once: the worker was replaced, or the executors moved. The reason.
+    Stop(String),
+    /// Keep running; these peers moved (index, host, port, incarnation).
+    Peers(Vec<(u32, String, u32, u64)>),
+}
+
+/// What worker `me`, running with assignment `view`, does about assignment `newer`: stop
+/// when its own incarnation changed, when it is no longer in the assignment, or when the
+/// placement changed (every worker restarts then); otherwise follow every peer whose
+/// incarnation or address changed.
+pub fn follow(me: u32, view: &Assignment, newer: &Assignment) -> Follow {
+    if newer.placement_version != view.placement_version {
+        return Follow::Stop(format!(
+            "the executors moved (placement version {} to {})",
+            view.placement_version, newer.placement_version
+        ));
+    }
+    let since = |a: &Assignment| a.workers.iter().find(|w| w.index == me).map(|w| w.since);
+    match (since(view), since(newer)) {
+        (_, None) => return Follow::Stop("no longer in the assignment".into()),
+        (Some(old), Some(new)) if old != new => {
+            return Follow::Stop(format!(
+                "replaced: worker {me} is now incarnation {new}, this is incarnation {old}"
+            ));
+        }
+        _ => {}
+    }
+    let moved = newer
+        .workers
+        .iter()
+        .filter(|w| w.index != me)
+        .filter(|w| {
+            !view.workers.iter().any(|o| {
+                o.index == w.index && o.since == w.since && o.host == w.host && o.port == w.port
+            })
+        })
+        .map(|w| (w.index, w.host.clone(), w.port, w.since))
+        .collect();
+    Follow::Peers(moved)
+}
+
+/// After a heartbeat `reply`: when it names a newer assignment than `view`, fetches it and
+/// follows it (the moved peers' new addresses and incarnations go to `plane`; workers newly
+/// listed as finished go to `finished`, whose ends into this worker are then over). `Some`
+/// reason when this worker must stop. A failed fetch is retried at the next heartbeat.
+fn follow_newer(
+    rt: &tokio::runtime::Runtime,
+    client: &mut Client,
+    view: &mut Assignment,
+    me: u32,
+    plane: &DataPlane,
+    reply: &WorkerHeartbeatReply,
+    finished: &dyn Fn(&[u32]),
+) -> Option<String> {
+    if reply.assignment_version <= view.version {
+        return None;
+    }
+    let request = AssignmentRequest {
+        topology_id: view.topology_id.clone(),
+    };
+    let fetched = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(3), client.get_assignment(request)).await
+    });
+    let newer = match fetched {
+        Ok(Ok(a)) => a.into_inner(),
+        Ok(Err(s)) => {
+            eprintln!(
+                "gale: worker {me}: cannot get assignment version {}: {}",
+                reply.assignment_version,
+                status_text(&s)
+            );
+            return None;
+        }
+        Err(_) => {
+            eprintln!("gale: worker {me}: getting the assignment timed out");
+            return None;
+        }
+    };
+    if newer.version <= view.version {
+        return None;
+    }
+    match follow(me, view, &newer) {
+        Follow::Stop(reason) => Some(format!("assignment version {}: {reason}", newer.version)),
+        Follow::Peers(moved) => {
+            for (peer, host, port, since) in moved {
+                let result = resolve(&host, port).and_then(|addr| {
+                    plane
+                        .update_peer(peer, addr, since)
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(e) = result {
+                    // Keep the old view: the next heartbeat fetches and tries again.
+                    eprintln!("gale: worker {me}: cannot follow worker {peer}: {e}");
+                    return None;
+                }
+            }
+            eprintln!(
+                "gale: worker {me}: following assignment version {}",
+                newer.version
+            );
+            let newly: Vec<u32> = newer
+                .finished_workers
+                .iter()
+                .copied()
+                .filter(|w| !view.finished_workers.contains(w))
+                .collect();
+            if !newly.is_empty() {
+                finished(&newly);
+            }
+            *view = newer;
+            None
+        }
+    }
+}
+
+/// The socket address of `host:port`.
+fn resolve(host: &str, port: u32) -> Result<SocketAddr, String> {
+    let port = u16::try_from(port).map_err(|_| format!("port {port} out of range"))?;
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))
 }
 
 /// Per component: emitted, executed, acked, failed.
@@ -437,6 +628,21 @@ pub fn cluster_desc(
         .collect();
     let mut settings = desc.settings.clone();
     settings.ackers = Some(u64::from(a.ackers));
+    // `submit --set message_timeout=60s` overrides the `.topo` file's timeout (a plain
+    // integer is seconds, as Storm's `topology.message.timeout.secs`).
+    if let Some(text) = a.config.get("message_timeout") {
+        match crate::topology::ConfigValue::parse(text) {
+            crate::topology::ConfigValue::DurationMs(ms) => settings.message_timeout_ms = ms,
+            crate::topology::ConfigValue::Int(s) => {
+                settings.message_timeout_ms = s.saturating_mul(1000);
+            }
+            _ => {
+                return Err(format!(
+                    "message_timeout `{text}` is not a duration (say, 30s)"
+                ));
+            }
+        }
+    }
     settings.workers = a.workers.len() as u64;
     Ok(Box::leak(Box::new(TopologyDesc {
         chains: Box::leak(chains.into_boxed_slice()),
@@ -492,16 +698,17 @@ fn placement(desc: &TopologyDesc, a: &Assignment, me: u32) -> Result<Placement, 
     Ok(Placement::worker(me, executors, ackers))
 }
 
+/// Every worker index of the assignment but `me`.
+fn peers_of(a: &Assignment, me: u32) -> Vec<u32> {
+    a.workers
+        .iter()
+        .map(|w| w.index)
+        .filter(|&i| i != me)
+        .collect()
+}
+
 /// This worker's listen address and every peer's.
 fn addresses(a: &Assignment, me: u32) -> Result<(SocketAddr, BTreeMap<u32, SocketAddr>), String> {
-    let resolve = |host: &str, port: u32| -> Result<SocketAddr, String> {
-        let port = u16::try_from(port).map_err(|_| format!("port {port} out of range"))?;
-        (host, port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{host} has no address"))
-    };
     let mut listen = None;
     let mut peers = BTreeMap::new();
     for w in &a.workers {
@@ -519,6 +726,59 @@ fn addresses(a: &Assignment, me: u32) -> Result<(SocketAddr, BTreeMap<u32, Socke
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::proto::WorkerSlot;
+
+    fn slot(index: u32, port: u32, since: u64) -> WorkerSlot {
+        WorkerSlot {
+            index,
+            host: "127.0.0.1".into(),
+            port,
+            since,
+            ..Default::default()
+        }
+    }
+
+    fn assignment(version: u64, workers: Vec<WorkerSlot>) -> Assignment {
+        Assignment {
+            version,
+            placement_version: 1,
+            workers,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_worker_follows_moved_peers_and_stops_when_replaced() {
+        let view = assignment(
+            1,
+            vec![slot(0, 7000, 1), slot(1, 7001, 1), slot(2, 7002, 1)],
+        );
+        // Worker 2 moved: workers 0 and 1 follow it, nothing else.
+        let moved = assignment(
+            2,
+            vec![slot(0, 7000, 1), slot(1, 7001, 1), slot(2, 7100, 2)],
+        );
+        assert_eq!(
+            follow(0, &view, &moved),
+            Follow::Peers(vec![(2, "127.0.0.1".into(), 7100, 2)])
+        );
+        assert_eq!(
+            follow(1, &view, &moved),
+            Follow::Peers(vec![(2, "127.0.0.1".into(), 7100, 2)])
+        );
+        // The old worker 2 sees it was replaced.
+        assert!(matches!(follow(2, &view, &moved), Follow::Stop(r) if r.contains("replaced")));
+        // A change of placement stops everyone; so does leaving the assignment.
+        let rebalanced = Assignment {
+            placement_version: 3,
+            ..moved.clone()
+        };
+        assert!(matches!(follow(0, &view, &rebalanced), Follow::Stop(_)));
+        let shrunk = assignment(3, vec![slot(0, 7000, 1), slot(1, 7001, 1)]);
+        assert!(matches!(follow(2, &view, &shrunk), Follow::Stop(r) if r.contains("no longer")));
+        // Nothing moved: nothing to do.
+        assert_eq!(follow(0, &view, &view), Follow::Peers(Vec::new()));
+    }
 
     #[test]
     fn the_plane_identity_binds_version_and_binary() {

@@ -1,6 +1,7 @@
 //! The executor of one acker task: applies acker messages to its [`AckerState`] and tells
 //! spout tasks when their trees complete or fail.
 
+use super::ends::{EndSet, acker_upstreams};
 use super::wiring::Wiring;
 use crate::ack::{AckerMsg, AckerState, Reply};
 use crate::api::TaskId;
@@ -65,11 +66,10 @@ pub(crate) fn run(base: &Wiring, index: u32, rx: Receiver<Message<AckerMsg>>) {
     // a half timeouts; the acker's own expiry, for trees whose spout is gone, comes later.
     let mut state = AckerState::new(desc.settings.message_timeout_ms.saturating_mul(2000));
     let mut replies = Replies::new(base);
-    let expected = desc.task_count();
-    let mut ends = 0;
+    let mut ends = EndSet::new(&acker_upstreams(desc));
     let mut reported_pending = 0u64;
     let progress = base.metrics.executor_progress(desc.chains.len(), index);
-    while ends < expected {
+    while !ends.is_complete() {
         let msg = match rx.try_recv() {
             Ok(m) => Some(m),
             Err(TryRecvError::Empty) => {
@@ -107,7 +107,9 @@ pub(crate) fn run(base: &Wiring, index: u32, rx: Receiver<Message<AckerMsg>>) {
                 // that waits at its `max_spout_pending` for these replies.
                 replies.flush();
             }
-            Some(Message::End { .. }) => ends += 1,
+            Some(Message::End { from, .. }) => {
+                ends.record(from);
+            }
             None => {}
         }
         state.sweep(now);

@@ -1,6 +1,7 @@
 //! The executor loop of a chain headed by a bolt.
 
 use super::chain::BoltRunner;
+use super::ends::{EndSet, upstreams};
 use super::executor_tasks;
 use super::placement::Placement;
 use super::wiring::{Registry, Wiring};
@@ -27,15 +28,6 @@ impl<In, F> TypedBoltChain<In, F> {
             receivers: Mutex::new(Vec::new()),
         }
     }
-}
-
-/// How many `End` messages a task of the chain's head waits for: one per upstream task.
-pub(crate) fn expected_ends(desc: &TopologyDesc, head: usize) -> u32 {
-    desc.edges
-        .iter()
-        .filter(|e| e.to == head && !e.fused)
-        .map(|e| desc.components[e.from].tasks)
-        .sum()
 }
 
 impl<In, F> BoltChainSpec for TypedBoltChain<In, F>
@@ -75,10 +67,10 @@ where
         for (r, w) in runners.iter_mut().zip(&wirings) {
             r.open(w);
         }
-        let expected = expected_ends(desc, c.components[0]);
-        let mut ends = vec![0u32; runners.len()];
+        let producers = upstreams(desc, c.components[0]);
+        let mut ends = vec![EndSet::new(&producers); runners.len()];
         let mut live = runners.len();
-        if expected == 0 {
+        if producers.is_empty() {
             for (r, w) in runners.iter_mut().zip(&wirings) {
                 r.finish();
                 r.report(w);
@@ -119,10 +111,10 @@ where
                         since_report = 0;
                     }
                 }
-                Message::End { slot } => {
+                Message::End { slot, from } => {
                     let s = slot as usize;
-                    ends[s] += 1;
-                    if ends[s] == expected {
+                    // True once per task: a repeated end changes nothing.
+                    if ends[s].record(from) {
                         runners[s].finish();
                         runners[s].report(&wirings[s]);
                         live -= 1;

@@ -173,6 +173,8 @@ pub(crate) struct Launched {
     pub(crate) metrics: Arc<Metrics>,
     /// Tuple trees are tracked.
     pub(crate) tracking: bool,
+    /// Senders to every acker task, by index (empty unless tracking).
+    pub(crate) ackers: Vec<crate::transport::TaskSender<AckerMsg>>,
     /// When they started.
     pub(crate) start: Instant,
     /// The executors started: name (`component:index` of the chain's head, `__acker:index`),
@@ -211,9 +213,11 @@ pub(crate) fn launch(
     } else {
         Vec::new()
     };
+    let mut acker_senders = Vec::new();
     let acker_inboxes = if tracking {
         let capacity = desc.settings.queue_capacity as usize;
         let (senders, receivers) = placement.acker_inboxes(desc, || queue(capacity));
+        acker_senders = senders.clone();
         registry.insert::<AckerMsg>(wiring::acker_key(desc), senders);
         receivers
     } else {
@@ -276,6 +280,7 @@ pub(crate) fn launch(
         handles,
         metrics,
         tracking,
+        ackers: acker_senders,
         start,
         executors,
     })

@@ -4,10 +4,12 @@
 pub(crate) mod acker_executor;
 pub(crate) mod bolt_executor;
 pub mod chain;
+pub(crate) mod ends;
 pub mod health;
 pub mod local;
 pub mod metrics;
 pub mod placement;
+pub(crate) mod replay;
 pub(crate) mod spout_executor;
 pub mod wiring;
 

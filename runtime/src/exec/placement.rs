@@ -9,10 +9,12 @@ use crate::codec::Codec;
 use crate::topology::{Kind, TopologyDesc};
 use crate::transport::net::{ChannelId, DataPlane, Inbound};
 use crate::transport::remote::{Lane, LateInbound, NetSender, TaskInbound, TreeFailer, channel_id};
+use crate::transport::roots::SentRoots;
 use crate::transport::{Message, TaskSender};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A unit's senders (one per task, in task order) and, per executor, its queue's receive
 /// side (`None` for an executor in another worker).
@@ -29,12 +31,19 @@ pub struct Placement {
     /// Fails the trees of tuples the data plane cannot send (given the acker senders when
     /// they are made).
     failer: Arc<TreeFailer>,
+    /// Workers whose link went down or came back, in order: the spouts fail at once the
+    /// trees whose acker runs there (see [`Placement::lost_ackers_since`]).
+    losses: Mutex<Vec<u32>>,
+    /// `losses.len()`, read without the lock on every spout loop.
+    loss_count: AtomicUsize,
 }
 
-/// The data plane, and the inbounds registered with it for this worker's tasks.
+/// The data plane, the inbounds registered with it for this worker's tasks, and the
+/// roots of the trees sent to each peer.
 struct Net {
     plane: Arc<DataPlane>,
     late: HashMap<ChannelId, Arc<LateInbound>>,
+    roots: Arc<SentRoots>,
 }
 
 impl std::fmt::Debug for Placement {
@@ -68,6 +77,8 @@ impl Placement {
             ackers: vec![0; super::wiring::ackers(desc) as usize],
             net: None,
             failer: Arc::default(),
+            losses: Mutex::new(Vec::new()),
+            loss_count: AtomicUsize::new(0),
         }
     }
 
@@ -79,6 +90,8 @@ impl Placement {
             ackers,
             net: None,
             failer: Arc::default(),
+            losses: Mutex::new(Vec::new()),
+            loss_count: AtomicUsize::new(0),
         }
     }
 
@@ -103,6 +116,27 @@ impl Placement {
     /// The worker of executor `e` of `chain`.
     pub fn worker_of(&self, chain: usize, e: u32) -> u32 {
         self.executors[chain][e as usize]
+    }
+
+    /// The worker that runs task `task` (of a component, or an acker), if there is one.
+    pub fn worker_of_task(&self, desc: &TopologyDesc, task: TaskId) -> Option<u32> {
+        let first_acker = super::wiring::first_acker_task(desc);
+        if task >= first_acker {
+            return self.ackers.get((task - first_acker) as usize).copied();
+        }
+        let c = &desc.components[desc.component_of_task(task)?];
+        let chain = &desc.chains[c.chain];
+        let index = task - c.first_task;
+        (0..chain.parallelism)
+            .find(|&e| executor_tasks(chain.tasks, chain.parallelism, e).contains(&index))
+            .and_then(|e| self.executors.get(c.chain)?.get(e as usize).copied())
+    }
+
+    /// The ackers (by index) that run in this worker.
+    pub fn local_ackers(&self) -> Vec<u32> {
+        (0..self.ackers.len() as u32)
+            .filter(|&a| self.is_local_acker(a))
+            .collect()
     }
 
     /// The data-plane channels of every input of this worker's tasks: bolt-headed chains'
@@ -137,9 +171,48 @@ impl Placement {
     }
 
     /// Connects the data plane: `late` are the inbounds it was started with (one per
-    /// [`Placement::local_channels`] entry).
-    pub fn connect(&mut self, plane: Arc<DataPlane>, late: HashMap<ChannelId, Arc<LateInbound>>) {
-        self.net = Some(Net { plane, late });
+    /// [`Placement::local_channels`] entry); the senders to other workers record in
+    /// `roots` the trees they send into each.
+    pub fn connect(
+        &mut self,
+        plane: Arc<DataPlane>,
+        late: HashMap<ChannelId, Arc<LateInbound>>,
+        roots: Arc<SentRoots>,
+    ) {
+        self.net = Some(Net { plane, late, roots });
+    }
+
+    /// The roots sent to each peer, when the data plane is connected.
+    pub fn sent_roots(&self) -> Option<Arc<SentRoots>> {
+        self.net.as_ref().map(|n| Arc::clone(&n.roots))
+    }
+
+    /// The link to `worker` went down or came back: trees whose acker runs there are lost
+    /// (their acker died, or their start was sent while the link was down).
+    pub fn record_loss(&self, worker: u32) {
+        let mut losses = self.losses.lock().unwrap_or_else(PoisonError::into_inner);
+        losses.push(worker);
+        self.loss_count.store(losses.len(), Ordering::Release);
+    }
+
+    /// The ackers (by index) on the workers lost since `seen` (a position in the losses,
+    /// advanced past them); empty, after one atomic load, when there is none.
+    pub fn lost_ackers_since(&self, seen: &mut usize) -> Vec<u32> {
+        if self.loss_count.load(Ordering::Acquire) == *seen {
+            return Vec::new();
+        }
+        let losses = self.losses.lock().unwrap_or_else(PoisonError::into_inner);
+        let lost = &losses[(*seen).min(losses.len())..];
+        let ackers = (0..self.ackers.len() as u32)
+            .filter(|&a| lost.contains(&self.ackers[a as usize]))
+            .collect();
+        *seen = losses.len();
+        ackers
+    }
+
+    /// How many ackers the topology has.
+    pub fn acker_count(&self) -> u32 {
+        self.ackers.len() as u32
     }
 
     /// The task indexes of `component` that run in this worker.
@@ -224,11 +297,33 @@ impl Placement {
                 for i in range {
                     let task = unit.first_task + i;
                     let out = net.plane.outbound(worker, channel_id(task, lane));
-                    senders.push(NetSender::task_sender(out, task, self.failer.clone()));
+                    senders.push(match net.roots.peer(worker) {
+                        Some(roots) => NetSender::recording(out, task, roots, self.failer.clone()),
+                        None => NetSender::task_sender(out, task, self.failer.clone()),
+                    });
                 }
                 receivers.push(None);
             }
         }
         (senders, receivers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spouts_learn_of_each_lost_acker_once() {
+        let p = Placement::worker(0, vec![vec![0, 1]], vec![0, 1, 2, 1]);
+        let (mut a, mut b) = (0, 0);
+        assert!(p.lost_ackers_since(&mut a).is_empty());
+        p.record_loss(1);
+        assert_eq!(p.lost_ackers_since(&mut a), [1, 3]);
+        assert!(p.lost_ackers_since(&mut a).is_empty(), "once per loss");
+        p.record_loss(2);
+        assert_eq!(p.lost_ackers_since(&mut a), [2]);
+        // Another executor, reading later, sees both losses.
+        assert_eq!(p.lost_ackers_since(&mut b), [1, 2, 3]);
     }
 }

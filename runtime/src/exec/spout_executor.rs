@@ -3,7 +3,7 @@
 use super::chain::SpoutRunner;
 use super::executor_tasks;
 use super::wiring::Wiring;
-use crate::ack::Reply;
+use crate::ack::{AckOutbox, Reply};
 use crate::api::SpoutStatus;
 use crate::topology::SpoutFactory;
 use crate::transport::Message;
@@ -51,7 +51,17 @@ pub(crate) fn run(
     let mut live = tasks.len();
     let mut stopped = false;
     let progress = base.metrics.executor_progress(chain, executor);
+    // Position in the placement's log of lost workers.
+    let mut losses_seen = 0;
+    let ackers = base.placement.acker_count() as usize;
     while live > 0 {
+        let lost = base.placement.lost_ackers_since(&mut losses_seen);
+        if !lost.is_empty() {
+            let lost_root = |root: u64| lost.contains(&(AckOutbox::acker_of(root, ackers) as u32));
+            for t in tasks.iter_mut().flatten() {
+                t.runner.fail_trees(&lost_root);
+            }
+        }
         // A spout always has work in hand: its next round of calls.
         progress.took(1);
         if !stopped && base.stop.load(Ordering::Relaxed) {

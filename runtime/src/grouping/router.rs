@@ -5,7 +5,7 @@ use crate::ack::{Anchoring, TupleIds};
 use crate::api::{Emitter, TaskId};
 use crate::exec::chain::Downstream;
 use crate::exec::wiring::Wiring;
-use crate::transport::TaskSender;
+use crate::transport::{TaskSender, Upstream};
 
 /// Routes one edge: grouping, then one batch buffer per consumer task. A full batch is sent
 /// at once (blocking while the consumer's queue is full); partial batches are sent on
@@ -24,6 +24,8 @@ pub struct Router<T, G> {
     tracking: bool,
     batch: usize,
     first_task: TaskId,
+    /// The task this router sends from (named in its end of stream).
+    source: TaskId,
     chosen: Vec<usize>,
 }
 
@@ -46,6 +48,7 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
             tracking,
             batch,
             first_task: wiring.desc().components[e.to].first_task,
+            source: wiring.task_id(e.from),
             chosen: Vec::new(),
         }
     }
@@ -204,8 +207,9 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Downstream<T> for Router<T, G> {
 
     fn finish(&mut self) {
         self.flush();
+        let from = Upstream::new(self.source, self.edge as u32);
         for target in &self.targets {
-            if target.send_end().is_err() {
+            if target.send_end(from).is_err() {
                 panic!(
                     "gale: task {} stopped before the end of its input",
                     target.task()

@@ -10,6 +10,7 @@
 
 pub mod net;
 pub mod remote;
+pub mod roots;
 pub mod wire;
 
 use crate::ack::TupleIds;
@@ -28,12 +29,53 @@ pub enum Message<T> {
         /// With acking on, each tuple's tree ids (same length as `tuples`); empty otherwise.
         ids: Vec<TupleIds>,
     },
-    /// One upstream task has finished: after one `End` from each upstream task, the
-    /// receiving task's input is complete.
+    /// One upstream producer has finished. The receiver records it per producer (a
+    /// repeated `End`, after a reconnection, is harmless); once every upstream producer
+    /// has ended, the receiving task's input is complete.
     End {
         /// The receiving task's slot in its executor.
         slot: u32,
+        /// The producer that ended.
+        from: Upstream,
     },
+}
+
+/// One producer of a task's input: an upstream task on one edge of the topology (an
+/// input channel), or any task on its way to the ackers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Upstream {
+    /// The producing task.
+    pub task: TaskId,
+    /// The edge (index into the topology's edges), or [`Upstream::ACKING`].
+    pub edge: u32,
+}
+
+impl Upstream {
+    /// The `edge` of a task's messages to the ackers.
+    pub const ACKING: u32 = u32::MAX;
+
+    /// Task `task` on edge `edge`.
+    pub fn new(task: TaskId, edge: u32) -> Upstream {
+        Upstream { task, edge }
+    }
+
+    /// Task `task` towards the ackers.
+    pub fn acking(task: TaskId) -> Upstream {
+        Upstream::new(task, Upstream::ACKING)
+    }
+
+    /// The id the data plane carries in an end frame.
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.edge) << 32) | u64::from(self.task)
+    }
+
+    /// The producer of an end frame's id.
+    pub fn from_u64(id: u64) -> Upstream {
+        Upstream {
+            task: id as u32,
+            edge: (id >> 32) as u32,
+        }
+    }
 }
 
 /// The send side of one task's input, wherever the task runs.
@@ -125,14 +167,17 @@ impl<T> TaskSender<T> {
         }
     }
 
-    /// Tells the receiver that this producer task has finished.
-    pub fn send_end(&self) -> Result<(), SendError<T>> {
+    /// Tells the receiver that producer `from` has finished.
+    pub fn send_end(&self, from: Upstream) -> Result<(), SendError<T>> {
         match &self.route {
             Route::Local(tx) => tx
-                .send(Message::End { slot: self.slot })
+                .send(Message::End {
+                    slot: self.slot,
+                    from,
+                })
                 .map_err(|_| SendError(Vec::new())),
             Route::Remote(r) => {
-                r.send_end();
+                r.send_end(from);
                 Ok(())
             }
         }

@@ -4,15 +4,16 @@
 //! ([`TaskInbound`]).
 
 use super::net::{ChannelId, DEFAULT_MAX_FRAME, Inbound, Outbound};
+use super::roots::PeerRoots;
 use super::wire::{decode_batch, encode_batch};
-use super::{SendError, TaskSender};
+use super::{SendError, TaskSender, Upstream};
 use crate::ack::{AckOutbox, AckerMsg, TupleIds};
 use crate::api::TaskId;
 use crate::codec::Codec;
 use crate::topology::{ConfigValue, TopologyDesc, config_value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Which input of a task a channel feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +34,9 @@ pub fn channel_id(task: TaskId, lane: Lane) -> ChannelId {
 pub trait RemoteSend<T>: Send + Sync {
     /// Encodes and sends a batch. A down link drops it (counted); acking replays it.
     fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>>;
-    /// Sends the end of this producer's stream (a down link drops it, counted).
-    fn send_end(&self);
+    /// Sends the end of producer `from`'s stream (a down link drops it, counted; it is
+    /// sent again when the link reconnects).
+    fn send_end(&self, from: Upstream);
 }
 
 /// Batches dropped because the link to their worker was down, process-wide.
@@ -87,6 +89,9 @@ impl TreeFailer {
 pub struct NetSender {
     out: Outbound,
     task: TaskId,
+    /// Where the roots of the tracked tuples sent are recorded (see [`super::roots`]).
+    roots: Option<PeerRoots>,
+    /// Fails the trees of a tuple too large to send.
     failer: Arc<TreeFailer>,
 }
 
@@ -98,7 +103,34 @@ impl NetSender {
         task: TaskId,
         failer: Arc<TreeFailer>,
     ) -> TaskSender<T> {
-        TaskSender::remote(Arc::new(NetSender { out, task, failer }), task)
+        TaskSender::remote(
+            Arc::new(NetSender {
+                out,
+                task,
+                roots: None,
+                failer,
+            }),
+            task,
+        )
+    }
+
+    /// A sender to `task` over `out` that records in `roots` the roots of the tracked
+    /// tuples it sends; a tuple too large to send has its trees failed by `failer`.
+    pub fn recording<T: Codec + Send + 'static>(
+        out: Outbound,
+        task: TaskId,
+        roots: PeerRoots,
+        failer: Arc<TreeFailer>,
+    ) -> TaskSender<T> {
+        TaskSender::remote(
+            Arc::new(NetSender {
+                out,
+                task,
+                roots: Some(roots),
+                failer,
+            }),
+            task,
+        )
     }
 
     fn send_frame(&self, frame: Vec<u8>) {
@@ -113,6 +145,17 @@ impl<T: Codec> RemoteSend<T> for NetSender {
     /// tuples becomes several frames, each a whole batch of its own); a tuple that alone is
     /// above the limit is not sent: it is counted and logged, and its trees fail now.
     fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>> {
+        if let Some(roots) = &self.roots
+            && !ids.is_empty()
+        {
+            let sent = ids
+                .iter()
+                .flat_map(|i| i.pairs().iter().map(|&(root, _)| root));
+            roots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .record(Instant::now(), sent);
+        }
         let limit = self.out.max_payload();
         for (frame, oversized) in split_into_frames(&tuples, &ids, limit) {
             match oversized {
@@ -132,8 +175,8 @@ impl<T: Codec> RemoteSend<T> for NetSender {
         Ok(())
     }
 
-    fn send_end(&self) {
-        if self.out.send_end().is_err() {
+    fn send_end(&self, from: Upstream) {
+        if self.out.send_end(from.to_u64()).is_err() {
             DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -282,8 +325,10 @@ impl<T: Codec + Send + 'static> Inbound for TaskInbound<T> {
         }
     }
 
-    fn end(&self) {
-        let _ = self.sender.send_end();
+    fn end(&self, producers: &[u64]) {
+        for &p in producers {
+            let _ = self.sender.send_end(Upstream::from_u64(p));
+        }
     }
 }
 
@@ -315,8 +360,8 @@ impl Inbound for LateInbound {
         self.get().deliver(payload)
     }
 
-    fn end(&self) {
-        self.get().end()
+    fn end(&self, producers: &[u64]) {
+        self.get().end(producers)
     }
 }
 

@@ -5,6 +5,7 @@
 //! the cluster keeps running while it is down.
 
 mod blobs;
+mod http;
 
 use super::auth_gate::AuthGate;
 use super::client::MAX_MESSAGE;
@@ -51,6 +52,13 @@ pub struct NimbusConfig {
     pub worker_timeout: Duration,
     /// The largest binary accepted.
     pub max_binary: u64,
+    /// Where the REST API listens (`None`: it does not run).
+    pub http: Option<SocketAddr>,
+    /// `http` was not asked for but is the default: if its port is taken, nimbus runs
+    /// without the API (and says so) instead of failing.
+    pub http_optional: bool,
+    /// The API's reads need no secret (actions still do).
+    pub http_public_read: bool,
 }
 
 impl NimbusConfig {
@@ -64,6 +72,9 @@ impl NimbusConfig {
             supervisor_timeout: Duration::from_secs(10),
             worker_timeout: Duration::from_secs(30),
             max_binary: 512 << 20,
+            http: None,
+            http_optional: false,
+            http_public_read: false,
         }
     }
 }
@@ -105,6 +116,24 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
         security: config.security.clone(),
         max_binary: config.max_binary,
     });
+    if let Some(addr) = config.http {
+        config.security.check_bind(&addr)?;
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                let app = http::router(service.clone(), config.http_public_read);
+                eprintln!("gale nimbus: REST API on http://{addr}/api/v1/");
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        eprintln!("gale nimbus: the REST API stopped: {e}");
+                    }
+                });
+            }
+            Err(e) if config.http_optional => eprintln!(
+                "gale nimbus: no REST API: cannot listen on {addr}: {e} (choose one with --http ADDR)"
+            ),
+            Err(e) => return Err(format!("cannot listen on {addr} (--http): {e}")),
+        }
+    }
     let watcher = service.clone();
     tokio::spawn(async move {
         loop {

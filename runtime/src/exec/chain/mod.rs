@@ -201,6 +201,9 @@ pub trait SpoutRunner: Send {
     fn on_reply(&mut self, reply: Reply);
     /// Times out old trees and replays failed tuples that are due.
     fn tick(&mut self);
+    /// Fails at once the trees in flight whose root `lost` says is lost (their acker's
+    /// worker went away), without waiting for their timeout.
+    fn fail_trees(&mut self, lost: &dyn Fn(u64) -> bool);
     /// Nothing in flight and nothing waiting for a replay: the task may finish.
     fn settled(&self) -> bool;
     /// The topology is stopping: no more replays.

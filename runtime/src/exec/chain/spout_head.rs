@@ -171,6 +171,20 @@ where
         }
     }
 
+    fn fail_trees(&mut self, lost: &dyn Fn(u64) -> bool) {
+        if !self.state.tracked {
+            return;
+        }
+        let now = self.state.clock.now_us();
+        for (root, outcome) in self.state.tracker.fail_where(now, lost) {
+            if let Some(acks) = &mut self.state.acks {
+                // Should the tree have reached a new acker after all: drop it there.
+                acks.send(AckerMsg::Forget { root });
+            }
+            self.apply(outcome);
+        }
+    }
+
     fn tick(&mut self) {
         if !self.state.tracked {
             return;
@@ -222,8 +236,9 @@ where
         self.spout.close();
         self.out.finish();
         self.failed.finish();
+        let task = self.state.task;
         if let Some(a) = &mut self.state.acks {
-            a.finish();
+            a.finish(task);
         }
     }
 

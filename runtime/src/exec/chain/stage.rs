@@ -222,7 +222,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.bolt.finish(&mut out);
         self.out.finish();
         if let Some(a) = &mut self.acks {
-            a.finish();
+            a.finish(self.task);
         }
     }
 

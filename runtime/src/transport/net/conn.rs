@@ -5,7 +5,7 @@
 //! hands each data or end frame to its channel's forwarder (a bounded queue of `credit`
 //! frames, never blocking the reader) and adds returned credits to the link. A forwarder
 //! is a plain thread per (connection, channel) that calls the channel's [`Inbound`] and
-//! then gives one credit back.
+//! then gives one credit back, on the link's current connection (see `inflow`).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -16,7 +16,7 @@ use std::thread;
 use crossbeam_channel::TrySendError;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::Notify;
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::frame::{self, Kind, invalid};
 use super::link::Link;
@@ -44,7 +44,8 @@ pub(super) enum Out {
 /// What a forwarder hands to its channel's receiver.
 enum Item {
     Data(Vec<u8>),
-    End,
+    /// The producers that ended (decoded from the end frame).
+    End(Vec<u64>),
 }
 
 /// Runs an authenticated connection to `link`'s peer until it breaks, is replaced or is
@@ -54,15 +55,22 @@ pub(super) async fn run(
     link: Arc<Link>,
     stream: BufReader<BoxStream>,
     peer_credit: u32,
+    incarnation: u64,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
     let close = Arc::new(Notify::new());
-    let Some(generation) = link.install(&shared, tx.clone(), peer_credit, Arc::clone(&close))
-    else {
+    let Some(generation) = link.install(
+        &shared,
+        tx.clone(),
+        peer_credit,
+        incarnation,
+        Arc::clone(&close),
+    ) else {
         return;
     };
     let (r, w) = tokio::io::split(stream);
-    let reader = read_loop(&shared, &link, generation, r, tx);
+    drop(tx);
+    let reader = read_loop(&shared, &link, generation, r);
     let writer = write_loop(&shared, w, rx);
     tokio::pin!(reader, writer);
     let outcome = tokio::select! {
@@ -142,10 +150,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 /// Reads frames until the peer closes (`Ok`) or breaks the protocol.
 async fn read_loop<R: AsyncRead + Unpin>(
     shared: &Shared,
-    link: &Link,
+    link: &Arc<Link>,
     generation: u64,
     mut r: R,
-    tx: UnboundedSender<Out>,
 ) -> io::Result<()> {
     let peer = link.peer;
     let from = format!("worker {peer}");
@@ -167,20 +174,28 @@ async fn read_loop<R: AsyncRead + Unpin>(
                                 "frame for unknown channel {channel} from worker {peer}"
                             )));
                         };
-                        e.insert(spawn_forwarder(
-                            shared,
-                            link,
-                            channel,
-                            Arc::clone(inbound),
-                            tx.clone(),
-                        )?)
+                        e.insert(spawn_forwarder(shared, link, channel, Arc::clone(inbound))?)
                     }
                 };
+                if !link.inflow.admit(generation, channel) {
+                    // A newer connection has taken over: this one's frames are lost.
+                    bump(&shared.stats.dropped, 1);
+                    continue;
+                }
                 let item = match f.kind {
                     Kind::Data => Item::Data(f.payload),
-                    _ => Item::End,
+                    _ => Item::End(super::link::decode_producers(&f.payload).ok_or_else(|| {
+                        invalid(format!(
+                            "end frame of {} bytes from worker {peer} (not a list of producers)",
+                            f.payload.len()
+                        ))
+                    })?),
                 };
-                match sender.try_send(item) {
+                let sent = sender.try_send(item);
+                if sent.is_err() {
+                    link.inflow.release(channel);
+                }
+                match sent {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
                         return Err(invalid(format!(
@@ -221,11 +236,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
 /// queue is drained.
 fn spawn_forwarder(
     shared: &Shared,
-    link: &Link,
+    link: &Arc<Link>,
     channel: ChannelId,
     inbound: Arc<dyn Inbound>,
-    credit_tx: UnboundedSender<Out>,
 ) -> io::Result<crossbeam_channel::Sender<Item>> {
+    let owner = Arc::clone(link);
     let (tx, rx) = crossbeam_channel::bounded::<Item>(shared.credit as usize);
     let mut forwarders = lock(&link.forwarders);
     let previous = forwarders.remove(&channel);
@@ -238,10 +253,10 @@ fn spawn_forwarder(
             for item in rx {
                 match item {
                     Item::Data(payload) => inbound.deliver(&payload),
-                    Item::End => inbound.end(),
+                    Item::End(producers) => inbound.end(&producers),
                 }
-                // An error: the connection is gone, and so are its credits.
-                let _ = credit_tx.send(Out::Credit { channel, n: 1 });
+                // The credit goes back on the link's current connection (see `inflow`).
+                owner.inflow.release(channel);
             }
         })?;
     forwarders.insert(channel, handle);

@@ -82,8 +82,8 @@ async fn accept_one(
             None => Box::new(tcp),
         };
         let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
-        let (peer, credit) = handshake::accept(&shared, &mut stream, addr).await?;
-        Ok::<_, Failure>((stream, peer, credit))
+        let (peer, credit, incarnation) = handshake::accept(&shared, &mut stream, addr).await?;
+        Ok::<_, Failure>((stream, peer, credit, incarnation))
     };
     let outcome = tokio::select! {
         () = shared.stopped() => return,
@@ -91,11 +91,18 @@ async fn accept_one(
     };
     drop(handshake);
     match outcome {
-        Ok(Ok((stream, peer, credit))) => {
+        Ok(Ok((stream, peer, credit, incarnation))) => {
             let Some(link) = shared.links.get(&peer) else {
                 return; // checked by the handshake
             };
-            conn::run(Arc::clone(&shared), Arc::clone(link), stream, credit).await;
+            conn::run(
+                Arc::clone(&shared),
+                Arc::clone(link),
+                stream,
+                credit,
+                incarnation,
+            )
+            .await;
         }
         Ok(Err(failure)) => {
             bump(&shared.stats.rejected, 1);
@@ -125,10 +132,17 @@ pub(super) async fn dial(shared: Arc<Shared>, link: Arc<Link>, _guard: TaskGuard
             outcome = tokio::time::timeout(handshake::TIMEOUT, dial_once(&shared, &link)) => outcome,
         };
         let failure = match outcome {
-            Ok(Ok((stream, credit))) => {
+            Ok(Ok((stream, credit, incarnation))) => {
                 last_logged = None;
                 let started = Instant::now();
-                conn::run(Arc::clone(&shared), Arc::clone(&link), stream, credit).await;
+                conn::run(
+                    Arc::clone(&shared),
+                    Arc::clone(&link),
+                    stream,
+                    credit,
+                    incarnation,
+                )
+                .await;
                 // A connection that breaks at once (say, a protocol error) keeps backing
                 // off; one that lived a while starts over from the shortest delay.
                 if started.elapsed() >= MAX_BACKOFF {
@@ -151,25 +165,32 @@ pub(super) async fn dial(shared: Arc<Shared>, link: Arc<Link>, _guard: TaskGuard
                 shared.me,
                 "dialing worker {} at {}: {failure} (retrying)",
                 link.peer,
-                link.addr
+                link.addr()
             );
             last_logged = Some(failure);
         }
         tokio::select! {
             () = shared.stopped() => return,
             () = tokio::time::sleep(backoff) => {}
+            // The peer moved: dial its new address now.
+            () = link.redial.notified() => backoff = FIRST_BACKOFF,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-/// One connection attempt: TCP, TLS if configured, the handshake.
-async fn dial_once(shared: &Shared, link: &Link) -> Result<(BufReader<BoxStream>, u32), Failure> {
-    let tcp = TcpStream::connect(link.addr).await.map_err(Failure::Io)?;
+/// One connection attempt: TCP, TLS if configured, the handshake. The credit the peer
+/// grants and its incarnation.
+async fn dial_once(
+    shared: &Shared,
+    link: &Link,
+) -> Result<(BufReader<BoxStream>, u32, u64), Failure> {
+    let (addr, incarnation) = (link.addr(), link.incarnation());
+    let tcp = TcpStream::connect(addr).await.map_err(Failure::Io)?;
     let _ = tcp.set_nodelay(true);
     let stream: BoxStream = match &shared.tls {
         Some(tls) => tls
-            .connect(link.addr.ip(), tcp)
+            .connect(addr.ip(), tcp)
             .await
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::InvalidData => {
@@ -180,6 +201,6 @@ async fn dial_once(shared: &Shared, link: &Link) -> Result<(BufReader<BoxStream>
         None => Box::new(tcp),
     };
     let mut stream = BufReader::with_capacity(READ_BUFFER, stream);
-    let credit = handshake::dial(shared, &mut stream, link.peer).await?;
-    Ok((stream, credit))
+    let credit = handshake::dial(shared, &mut stream, link.peer, incarnation).await?;
+    Ok((stream, credit, incarnation))
 }

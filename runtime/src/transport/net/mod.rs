@@ -18,15 +18,28 @@
 //! topology and indexes under the cluster secret; the acceptor checks everything and either
 //! rejects (with a reason) or accepts, proving in turn that it knows the secret.
 //!
-//! **Flow control** is credit-based, per channel and connection: a sender starts with the
-//! receiver's announced credit per channel, spends one per data or end frame, and waits
-//! (on that channel only) when it has none; the receiver gives one back after its
-//! [`Inbound`] has taken the frame. A slow receiver therefore slows down only the senders
-//! of its own channel.
+//! **Flow control** is credit-based, per channel: a sender starts each connection with no
+//! credit, spends one per data or end frame, and waits (on that channel only) when it has
+//! none. Right after the handshake the receiver grants, per channel, its credit (announced
+//! in the handshake) less the frames of that channel it still holds from earlier
+//! connections, and it gives one back after its [`Inbound`] has taken a frame. A slow
+//! receiver therefore slows down only the senders of its own channel, and holds at most
+//! its credit per channel and peer however often the peer reconnects.
 //!
 //! **Failures**: while a link is down, [`Outbound::send`] fails at once with [`LinkDown`]
-//! (acking replays what was lost). The dialer redials with backoff forever; an acceptor
-//! replaces an older connection from the same peer.
+//! (acking replays what was lost; [`DataPlane::watch_links`] says when it happens).
+//! The dialer redials with backoff forever; an acceptor replaces an older connection from
+//! the same peer.
+//!
+//! **Incarnations**: each worker index has an incarnation (the assignment version at which
+//! it got its slot); the handshake binds both ends' incarnations and each side refuses a
+//! peer of another incarnation than its view of the assignment holds. When a peer moves,
+//! [`DataPlane::update_peer`] changes where it is dialed and which incarnation is accepted.
+//!
+//! **End of stream** is per producer: an end frame carries the `u64` ids of the producers
+//! (upstream tasks) that ended on the channel. A link remembers them and sends them again
+//! on every new connection, so a restarted peer learns of ends it lost; a receiver must
+//! treat a repeated end as harmless.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -48,6 +61,7 @@ mod conn;
 mod connect;
 mod frame;
 mod handshake;
+mod inflow;
 mod link;
 mod shared;
 mod tls;
@@ -72,8 +86,9 @@ pub type ChannelId = u64;
 pub trait Inbound: Send + Sync + 'static {
     /// One frame's payload, in the order the channel's sender sent them.
     fn deliver(&self, payload: &[u8]);
-    /// The sender marked the end of its stream (after all its data).
-    fn end(&self);
+    /// The end of the streams of `producers` (after all their data), ids given by the
+    /// senders. An end may come again (after a reconnection): receivers de-duplicate.
+    fn end(&self, producers: &[u64]);
 }
 
 /// The default [`NetConfig::credit`]: frames in flight per channel.
@@ -89,6 +104,10 @@ pub struct NetConfig {
     pub topology: String,
     /// This worker's index.
     pub me: u32,
+    /// This worker's incarnation (the assignment version at which it got its slot).
+    pub incarnation: u64,
+    /// The incarnation accepted of each peer by index (absent: 0).
+    pub incarnations: BTreeMap<u32, u64>,
     /// The address to listen on (port 0: any free port, see [`DataPlane::local_addr`]).
     pub listen: SocketAddr,
     /// Every other worker's data-plane address by index (this worker's own entry, if
@@ -108,7 +127,8 @@ pub struct NetConfig {
 }
 
 impl NetConfig {
-    /// A configuration without secret or TLS, with the default credit and frame limit.
+    /// A configuration without secret or TLS, with the default credit and frame limit, and
+    /// every worker at incarnation 0.
     pub fn new(
         topology: impl Into<String>,
         me: u32,
@@ -118,6 +138,8 @@ impl NetConfig {
         NetConfig {
             topology: topology.into(),
             me,
+            incarnation: 0,
+            incarnations: BTreeMap::new(),
             listen,
             peers,
             secret: None,
@@ -133,6 +155,8 @@ impl fmt::Debug for NetConfig {
         f.debug_struct("NetConfig")
             .field("topology", &self.topology)
             .field("me", &self.me)
+            .field("incarnation", &self.incarnation)
+            .field("incarnations", &self.incarnations)
             .field("listen", &self.listen)
             .field("peers", &self.peers)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
@@ -171,6 +195,20 @@ pub struct NetStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the link to the peer worker is down")]
 pub struct LinkDown;
+
+/// A link to a peer worker changed, as [`DataPlane::watch_links`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The link to this peer is up (after being down, or for the first time).
+    Up(u32),
+    /// The link to this peer is down: what was queued or in flight on it may be lost.
+    Down(u32),
+}
+
+/// [`DataPlane::update_peer`] was given an index that is not a peer of this worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("worker {0} is not a peer of this worker")]
+pub struct UnknownPeer(pub u32);
 
 /// This worker's end of the data plane: a listener, a dialer per peer with a higher index,
 /// and one connection per peer.
@@ -222,7 +260,10 @@ impl DataPlane {
             .peers
             .iter()
             .filter(|&(&peer, _)| peer != cfg.me)
-            .map(|(&peer, &addr)| (peer, Arc::new(Link::new(peer, addr))))
+            .map(|(&peer, &addr)| {
+                let incarnation = cfg.incarnations.get(&peer).copied().unwrap_or(0);
+                (peer, Arc::new(Link::new(peer, addr, incarnation)))
+            })
             .collect();
         let key = cfg
             .secret
@@ -230,6 +271,7 @@ impl DataPlane {
             .map(|secret| hmac::Key::new(hmac::HMAC_SHA256, secret));
         let shared = Arc::new(Shared::new(
             cfg.me,
+            cfg.incarnation,
             cfg.topology,
             key,
             cfg.tls,
@@ -267,6 +309,33 @@ impl DataPlane {
             peer,
             channel,
         }
+    }
+
+    /// Peer `peer` moved (or was restarted as a new incarnation): from now on it is
+    /// dialed at `addr` (if its index is higher) and only its `incarnation` is accepted. A
+    /// live connection to another incarnation is dropped at once: its queued frames are
+    /// lost and its waiting senders fail with [`LinkDown`], as on a down link.
+    pub fn update_peer(
+        &self,
+        peer: u32,
+        addr: SocketAddr,
+        incarnation: u64,
+    ) -> Result<(), UnknownPeer> {
+        let link = self.shared.links.get(&peer).ok_or(UnknownPeer(peer))?;
+        if link.update(addr, incarnation) {
+            log!(
+                self.shared.me,
+                "worker {peer} is now incarnation {incarnation} at {addr}"
+            );
+        }
+        Ok(())
+    }
+
+    /// A receiver of every [`LinkEvent`] from now on: a link that comes up (a first
+    /// connection, or one after the link was down) or goes down (a connection that breaks
+    /// or is dropped and is not replaced by a newer one; not when the plane shuts down).
+    pub fn watch_links(&self) -> crossbeam_channel::Receiver<LinkEvent> {
+        self.shared.watch()
     }
 
     /// The counters so far.
@@ -358,9 +427,17 @@ impl Outbound {
         self.push(Kind::Data, payload)
     }
 
-    /// The end-of-stream marker, ordered after the channel's data (it takes a credit too).
-    pub fn send_end(&self) -> Result<(), LinkDown> {
-        self.push(Kind::End, Vec::new())
+    /// The end of `producer`'s stream on this channel, ordered after the channel's data
+    /// (it takes a credit too). Remembered: it is sent again on every later connection to
+    /// the peer, also when this send fails.
+    pub fn send_end(&self, producer: u64) -> Result<(), LinkDown> {
+        match &self.link {
+            Some(link) => link.send_end(&self.shared, self.channel, producer),
+            None => {
+                bump(&self.shared.stats.dropped, 1);
+                Err(LinkDown)
+            }
+        }
     }
 
     fn push(&self, kind: Kind, payload: Vec<u8>) -> Result<(), LinkDown> {

@@ -10,7 +10,7 @@ use ring::rand::SystemRandom;
 use tokio::sync::watch;
 
 use super::link::Link;
-use super::{ChannelId, Inbound, NetStats, NetTls};
+use super::{ChannelId, Inbound, LinkEvent, NetStats, NetTls};
 
 /// Locks a mutex, ignoring poisoning (every critical section leaves its state consistent).
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -54,6 +54,8 @@ impl Counters {
 /// Everything the plane's parts share.
 pub(super) struct Shared {
     pub(super) me: u32,
+    /// This worker's incarnation (the assignment version at which it got its slot).
+    pub(super) incarnation: u64,
     pub(super) topology: String,
     /// The HMAC key made from the cluster secret.
     pub(super) key: Option<hmac::Key>,
@@ -70,6 +72,8 @@ pub(super) struct Shared {
     /// How many links are up, and a condition signalled when that changes.
     up: Mutex<usize>,
     up_cv: Condvar,
+    /// Told of every link that comes up or goes down.
+    watchers: Mutex<Vec<crossbeam_channel::Sender<LinkEvent>>>,
     /// Set by `shutdown` (or drop): no new connections or frames.
     closing: AtomicBool,
     /// Tells the listener, the dialers and the handshakes to stop.
@@ -83,6 +87,7 @@ impl Shared {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         me: u32,
+        incarnation: u64,
         topology: String,
         key: Option<hmac::Key>,
         tls: Option<NetTls>,
@@ -93,6 +98,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             me,
+            incarnation,
             topology,
             key,
             tls,
@@ -104,6 +110,7 @@ impl Shared {
             rng: SystemRandom::new(),
             up: Mutex::new(0),
             up_cv: Condvar::new(),
+            watchers: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
             stop: watch::Sender::new(false),
             tasks: Mutex::new(0),
@@ -128,17 +135,45 @@ impl Shared {
         let _ = rx.wait_for(|stop| *stop).await;
     }
 
-    /// A link came up (called with that link's state locked).
-    pub(super) fn link_up(&self) {
+    /// The link to `peer` came up (called with that link's state locked).
+    pub(super) fn link_up(&self, peer: u32) {
         *lock(&self.up) += 1;
         self.up_cv.notify_all();
+        self.tell(LinkEvent::Up(peer));
     }
 
-    /// A link went down (called with that link's state locked).
-    pub(super) fn link_down(&self) {
+    /// A newer connection to `peer` replaced the current one (called with that link's
+    /// state locked): what was in flight on the old one is lost, as on a link that went
+    /// down and came back.
+    pub(super) fn link_replaced(&self, peer: u32) {
+        if !self.is_closing() {
+            self.tell(LinkEvent::Down(peer));
+            self.tell(LinkEvent::Up(peer));
+        }
+    }
+
+    /// Tells every watcher (unbounded: never blocks; a watcher that is gone is forgotten).
+    fn tell(&self, event: LinkEvent) {
+        lock(&self.watchers).retain(|w| w.send(event).is_ok());
+    }
+
+    /// The link to `peer` went down (called with that link's state locked).
+    pub(super) fn link_down(&self, peer: u32) {
         let mut up = lock(&self.up);
         *up = up.saturating_sub(1);
         self.up_cv.notify_all();
+        drop(up);
+        // A plane that shuts down closes its links: it loses nothing.
+        if !self.is_closing() {
+            self.tell(LinkEvent::Down(peer));
+        }
+    }
+
+    /// A receiver of every link event from now on.
+    pub(super) fn watch(&self) -> crossbeam_channel::Receiver<LinkEvent> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        lock(&self.watchers).push(tx);
+        rx
     }
 
     /// Waits until every link is up; false at the deadline.

@@ -54,6 +54,8 @@ fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Event {
     Data(Vec<u8>),
+    /// An end frame, with its producers.
+    Ends(Vec<u64>),
     End,
 }
 
@@ -100,8 +102,13 @@ impl Inbound for Recorder {
         self.cv.notify_all();
     }
 
-    fn end(&self) {
-        self.events.lock().expect("events").push(Event::End);
+    fn end(&self, producers: &[u64]) {
+        let event = if producers == [0] {
+            Event::End
+        } else {
+            Event::Ends(producers.to_vec())
+        };
+        self.events.lock().expect("events").push(event);
         self.cv.notify_all();
     }
 }
@@ -160,7 +167,7 @@ fn seq(events: &[Event]) -> Vec<u64> {
         .iter()
         .filter_map(|e| match e {
             Event::Data(p) => Some(u64::from_le_bytes(p[..8].try_into().expect("8 bytes"))),
-            Event::End => None,
+            Event::End | Event::Ends(_) => None,
         })
         .collect()
 }
@@ -172,7 +179,7 @@ fn send_all(out: &Outbound, n: u64, extra: usize) {
         p.resize(8 + extra, (i % 251) as u8);
         out.send(p).expect("send");
     }
-    out.send_end().expect("send_end");
+    out.send_end(0).expect("send_end");
 }
 
 #[test]
@@ -416,6 +423,8 @@ fn handshake_as_worker_1(addr: SocketAddr) -> TcpStream {
         from: 1,
         to: 2,
         credit: 4,
+        from_incarnation: 0,
+        to_incarnation: 0,
         nonce: [0; NONCE],
         topology: "test".into(),
     };
@@ -425,7 +434,9 @@ fn handshake_as_worker_1(addr: SocketAddr) -> TcpStream {
     raw_write(&mut raw, Kind::Auth, &[]);
     let (kind, accept) = raw_read(&mut raw);
     assert_eq!(kind, Kind::Accept.byte());
-    assert_eq!(accept, DEFAULT_CREDIT.to_le_bytes(), "the credit, no code");
+    let mut expected = DEFAULT_CREDIT.to_le_bytes().to_vec();
+    expected.extend_from_slice(&0u64.to_le_bytes());
+    assert_eq!(accept, expected, "the credit and incarnation, no code");
     raw
 }
 
@@ -642,4 +653,282 @@ fn handshakes_in_progress_are_capped() {
     .expect("start worker 0");
     assert!(zero.wait_connected(LONG) && one.wait_connected(LONG));
     assert_eq!(one.stats().refused_connections, 1);
+}
+
+/// Fencing per incarnation: a dialer of another incarnation than the acceptor's view holds
+/// is refused, and so is a dialer that expects another incarnation of the acceptor; after
+/// `update_peer` the acceptor takes the new incarnation, and drops (and then refuses) the
+/// old one, which still runs.
+#[test]
+fn a_stale_incarnation_is_refused_both_ways() {
+    let rt = runtime();
+    let secret = Some(Arc::<[u8]>::from(&b"same"[..]));
+    // Worker 1 (incarnation 3) accepts worker 0 at incarnation 1.
+    let (in1, rec1) = recorders(&[5]);
+    let mut cfg1 = config(1, any_port(), &[(0, unused())]);
+    cfg1.secret = secret.clone();
+    cfg1.incarnation = 3;
+    cfg1.incarnations.insert(0, 1);
+    let one = DataPlane::start(cfg1, in1, rt.handle()).expect("start worker 1");
+    let dialer = |incarnation: u64, expects: u64| {
+        let mut cfg = config(0, any_port(), &[(1, one.local_addr())]);
+        cfg.secret = secret.clone();
+        cfg.incarnation = incarnation;
+        cfg.incarnations.insert(1, expects);
+        DataPlane::start(cfg, HashMap::new(), rt.handle()).expect("start worker 0")
+    };
+
+    // A dialer of a stale incarnation (0, not 1).
+    let stale = dialer(0, 3);
+    assert!(eventually(LONG, || stale.stats().rejected_handshakes > 0));
+    assert!(!stale.wait_connected(Duration::from_millis(50)));
+    assert_eq!(stale.outbound(1, 5).send(vec![1]), Err(LinkDown));
+    drop(stale);
+    // A dialer that expects a stale incarnation of the acceptor (2, not 3).
+    let behind = dialer(1, 2);
+    assert!(eventually(LONG, || behind.stats().rejected_handshakes > 0));
+    assert!(!behind.wait_connected(Duration::from_millis(50)));
+    drop(behind);
+    assert!(one.stats().rejected_handshakes >= 2);
+
+    // The right incarnations connect.
+    let current = dialer(1, 3);
+    assert!(current.wait_connected(LONG));
+    current.outbound(1, 5).send(vec![1]).expect("send");
+    assert_eq!(rec1[&5].wait_for(1), [Event::Data(vec![1])]);
+
+    // Worker 0 is replaced by incarnation 2: until worker 1 follows, it is refused.
+    let successor = dialer(2, 3);
+    assert!(eventually(LONG, || successor.stats().rejected_handshakes > 0));
+    assert!(!successor.wait_connected(Duration::from_millis(50)));
+    // Worker 1 follows: the old incarnation's connection is dropped, the new one admitted.
+    let rejected = one.stats().rejected_handshakes;
+    one.update_peer(0, unused(), 2).expect("a peer");
+    assert!(successor.wait_connected(LONG));
+    successor.outbound(1, 5).send(vec![2]).expect("send");
+    assert_eq!(rec1[&5].wait_for(2)[1], Event::Data(vec![2]));
+    // The old incarnation is cut off and its redials are refused.
+    assert!(eventually(LONG, || current
+        .outbound(1, 5)
+        .send(vec![3])
+        .is_err()));
+    assert!(eventually(LONG, || one.stats().rejected_handshakes > rejected));
+    assert!(!current.wait_connected(Duration::from_millis(200)));
+    assert_eq!(
+        rec1[&5].len(),
+        2,
+        "nothing from the old incarnation after the update"
+    );
+    assert_eq!(one.update_peer(7, unused(), 1), Err(UnknownPeer(7)));
+}
+
+/// A peer that moves to another address as a new incarnation is reached there after
+/// `update_peer`, while the old process (still running) no longer gets anything; and the
+/// ends sent before the move reach the new incarnation without being sent again.
+#[test]
+fn after_update_peer_a_moved_peer_is_reached_at_its_new_address() {
+    let rt = runtime();
+    let (in1, old_rec) = recorders(&[5, 6]);
+    let (zero, old) = pair(&rt, HashMap::new(), in1, |_, _| {});
+    assert!(zero.wait_connected(LONG) && old.wait_connected(LONG));
+    let data = zero.outbound(1, 5);
+    data.send(0u64.to_le_bytes().to_vec()).expect("send");
+    zero.outbound(1, 6).send_end(7).expect("end");
+    zero.outbound(1, 6).send_end(9).expect("end");
+    assert_eq!(old_rec[&5].wait_for(1).len(), 1);
+    assert_eq!(
+        old_rec[&6].wait_for(2),
+        [Event::Ends(vec![7]), Event::Ends(vec![7, 9])]
+    );
+
+    // Worker 1 moves: incarnation 4 on another port.
+    let (in1, new_rec) = recorders(&[5, 6]);
+    let mut cfg = config(1, any_port(), &[(0, unused())]);
+    cfg.incarnation = 4;
+    let moved = DataPlane::start(cfg, in1, rt.handle()).expect("start the new worker 1");
+    zero.update_peer(1, moved.local_addr(), 4).expect("a peer");
+    assert!(moved.wait_connected(LONG));
+    assert!(eventually(LONG, || {
+        data.send(1u64.to_le_bytes().to_vec()).is_ok() && new_rec[&5].len() > 0
+    }));
+    let received = seq(&new_rec[&5].wait_for(1));
+    assert!(received.iter().all(|&i| i == 1), "{received:?}");
+    // One end frame with every producer that ended, on the new connection.
+    assert_eq!(new_rec[&6].wait_for(1), [Event::Ends(vec![7, 9])]);
+    // The old process got nothing after the move, and is not redialed.
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(old_rec[&5].len(), 1);
+    assert!(!old.wait_connected(Duration::from_millis(50)));
+}
+
+/// A restarted peer (same address, same incarnation) gets the ends again: it lost them.
+#[test]
+fn ends_are_sent_again_to_a_restarted_peer() {
+    let rt = runtime();
+    let (in1, _rec1) = recorders(&[5]);
+    let (zero, one) = pair(&rt, HashMap::new(), in1, |_, _| {});
+    assert!(zero.wait_connected(LONG) && one.wait_connected(LONG));
+    let addr = one.local_addr();
+    one.shutdown(LONG);
+    drop(one);
+    // Sent while the peer is down: dropped, but remembered.
+    let out = zero.outbound(1, 5);
+    assert!(eventually(LONG, || out.send_end(3).is_err()));
+    let (in1, rec1) = recorders(&[5]);
+    let start = Instant::now();
+    let _one = loop {
+        match DataPlane::start(config(1, addr, &[(0, unused())]), in1.clone(), rt.handle()) {
+            Ok(p) => break p,
+            Err(_) if start.elapsed() < LONG => thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("restart worker 1 on the same port: {e}"),
+        }
+    };
+    assert_eq!(rec1[&5].wait_for(1), [Event::Ends(vec![3])]);
+}
+
+/// Flow control across reconnects: while a slow receiver still holds a channel's frames
+/// from an earlier connection, a new connection gets no fresh credit for that channel, so
+/// repeated reconnects never make the receiver buffer more than its credit. Once the
+/// receiver catches up, the credits come back on the current connection.
+#[test]
+fn a_reconnect_grants_no_credit_for_frames_still_held() {
+    let rt = runtime();
+    let gate = Arc::new(Gate::default());
+    let rec = Arc::new(Recorder {
+        gate: Some(Arc::clone(&gate)),
+        ..Recorder::default()
+    });
+    let inbound: HashMap<ChannelId, Arc<dyn Inbound>> =
+        [(5, Arc::clone(&rec) as Arc<dyn Inbound>)].into();
+    let one = DataPlane::start(
+        config(1, any_port(), &[(0, unused())]),
+        inbound,
+        rt.handle(),
+    )
+    .expect("start worker 1");
+    let start_zero = || {
+        let zero = DataPlane::start(
+            config(0, any_port(), &[(1, one.local_addr())]),
+            HashMap::new(),
+            rt.handle(),
+        )
+        .expect("start worker 0");
+        assert!(zero.wait_connected(LONG));
+        zero
+    };
+    let credit = u64::from(DEFAULT_CREDIT);
+    let zero = start_zero();
+    let out = zero.outbound(1, 5);
+    for i in 0..credit {
+        out.send(i.to_le_bytes().to_vec()).expect("send");
+    }
+    // One frame waits in `deliver` at the closed gate, the others in the forwarder.
+    assert!(eventually(LONG, || {
+        gate.entered.load(Ordering::SeqCst) == 1 && one.stats().frames_received == credit
+    }));
+    drop(zero);
+    for round in 0..4 {
+        let zero = start_zero();
+        let out = zero.outbound(1, 5);
+        let sender = thread::spawn(move || out.send(u64::MAX.to_le_bytes().to_vec()));
+        thread::sleep(Duration::from_millis(300));
+        assert!(
+            !sender.is_finished(),
+            "round {round}: a reconnect granted credit while {credit} frames were held"
+        );
+        assert_eq!(one.stats().frames_received, credit, "round {round}");
+        if round < 3 {
+            drop(zero);
+            assert_eq!(sender.join().expect("sender"), Err(LinkDown));
+            continue;
+        }
+        // The receiver catches up: the held frames' credits reach the current connection.
+        gate.open();
+        assert_eq!(sender.join().expect("sender"), Ok(()));
+        let events = rec.wait_for(credit as usize + 1);
+        let mut expected: Vec<u64> = (0..credit).collect();
+        expected.push(u64::MAX);
+        assert_eq!(seq(&events), expected);
+        assert!(one.stats().reconnects >= 4);
+    }
+}
+
+/// Link events: up on the first connection, down when it breaks, up again when the peer
+/// is back; a replaced connection is a down and an up; a shutdown reports nothing.
+#[test]
+fn link_events_report_losses_but_not_a_shutdown() {
+    let rt = runtime();
+    let (zero, one) = pair(&rt, HashMap::new(), HashMap::new(), |_, _| {});
+    let events = zero.watch_links();
+    assert!(zero.wait_connected(LONG) && one.wait_connected(LONG));
+    let addr = one.local_addr();
+    drop(one);
+    let next = || events.recv_timeout(LONG).expect("an event");
+    // The first connection may have come up before the watch started.
+    let mut first = next();
+    if first == LinkEvent::Up(1) {
+        first = next();
+    }
+    assert_eq!(first, LinkEvent::Down(1));
+    let start = Instant::now();
+    let one = loop {
+        match DataPlane::start(
+            config(1, addr, &[(0, unused())]),
+            HashMap::new(),
+            rt.handle(),
+        ) {
+            Ok(p) => break p,
+            Err(_) if start.elapsed() < LONG => thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("restart worker 1 on the same port: {e}"),
+        }
+    };
+    assert_eq!(next(), LinkEvent::Up(1));
+    assert!(one.wait_connected(LONG));
+    zero.shutdown(LONG);
+    assert!(
+        events.recv_timeout(Duration::from_millis(300)).is_err(),
+        "a shutdown loses nothing"
+    );
+}
+
+/// The dialer's side of fencing: an acceptor that answers as another incarnation than the
+/// one the dialer's view holds is refused (the dialer hangs up and counts it).
+#[test]
+fn a_dialer_refuses_an_acceptor_of_another_incarnation() {
+    let rt = runtime();
+    let listener = std::net::TcpListener::bind(any_port()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let fake = thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let (kind, hello) = raw_read(&mut s);
+        assert_eq!(kind, Kind::Hello.byte());
+        let hello = Hello::decode(&hello).expect("a hello");
+        assert_eq!(
+            (
+                hello.from,
+                hello.to,
+                hello.from_incarnation,
+                hello.to_incarnation
+            ),
+            (0, 1, 2, 3)
+        );
+        raw_write(&mut s, Kind::Nonce, &[0; NONCE]);
+        let (kind, _) = raw_read(&mut s);
+        assert_eq!(kind, Kind::Auth.byte());
+        // Accepts, as incarnation 9.
+        let mut accept = DEFAULT_CREDIT.to_le_bytes().to_vec();
+        accept.extend_from_slice(&9u64.to_le_bytes());
+        raw_write(&mut s, Kind::Accept, &accept);
+        closed_by_peer(&mut s)
+    });
+    let mut cfg = config(0, any_port(), &[(1, addr)]);
+    cfg.incarnation = 2;
+    cfg.incarnations.insert(1, 3);
+    let zero = DataPlane::start(cfg, HashMap::new(), rt.handle()).expect("start worker 0");
+    assert!(
+        fake.join().expect("the fake acceptor"),
+        "the dialer hung up"
+    );
+    assert!(eventually(LONG, || zero.stats().rejected_handshakes > 0));
+    assert!(!zero.wait_connected(Duration::from_millis(50)));
 }
