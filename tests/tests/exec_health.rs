@@ -9,8 +9,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+/// A number.
 #[derive(Debug, Clone, PartialEq, gale::Tuple)]
 pub struct N {
+    /// Its value.
     pub n: u64,
 }
 
