@@ -326,12 +326,20 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// Stops the daemons (their workers exit with their supervisor) and removes the
+    /// cluster's directory — each supervisor holds a copy of every binary — unless the
+    /// test failed: its logs are kept then.
     fn drop(&mut self) {
         for s in self.supervisors.iter_mut().flatten() {
             let _ = s.kill();
             let _ = s.wait();
         }
         self.kill_nimbus();
+        if !std::thread::panicking() {
+            // Workers notice their supervisor is gone within 20 ms; let them go first.
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -59,6 +59,10 @@ struct Worker {
 
 type Key = supervisor_plan::WorkerKey;
 
+/// Binaries being downloaded, by SHA-256: a download runs in the background, so a large
+/// binary never holds up the heartbeats (a supervisor busy downloading would look dead).
+type Downloads = BTreeMap<String, tokio::task::JoinHandle<Result<PathBuf, String>>>;
+
 /// Runs a supervisor until the process is stopped.
 pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
     if config.ports.is_empty() {
@@ -78,6 +82,7 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
     // What nimbus wanted at the last heartbeat: a worker that dies between heartbeats is
     // restarted from it at once (within one `REAP` period), not at the next heartbeat.
     let mut wanted: Vec<LocalAssignment> = Vec::new();
+    let mut downloads = Downloads::new();
     loop {
         reap(&config.restart, &mut workers);
         if client.is_none() {
@@ -105,7 +110,7 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
                     }
                     nimbus_down = false;
                     wanted = reply.into_inner().assignments;
-                    sync(&config, Some(c), &mut workers, &wanted).await;
+                    sync(&config, Some(c), &mut workers, &mut downloads, &wanted).await;
                 }
                 Ok(Err(s)) if s.code() == tonic::Code::Unauthenticated => {
                     return Err(format!("nimbus {}", status_text(&s)));
@@ -129,7 +134,14 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
         while Instant::now() < next_beat {
             tokio::time::sleep(REAP).await;
             if reap(&config.restart, &mut workers) || restartable(&workers, Instant::now()) {
-                sync(&config, client.as_mut(), &mut workers, &wanted).await;
+                sync(
+                    &config,
+                    client.as_mut(),
+                    &mut workers,
+                    &mut downloads,
+                    &wanted,
+                )
+                .await;
             }
         }
     }
@@ -204,6 +216,7 @@ async fn sync(
     config: &SupervisorConfig,
     mut client: Option<&mut Client>,
     workers: &mut BTreeMap<Key, Worker>,
+    downloads: &mut Downloads,
     wanted: &[LocalAssignment],
 ) {
     let views: BTreeMap<Key, WorkerView> = workers
@@ -228,16 +241,59 @@ async fn sync(
                     eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
                 }
             }
-            SupervisorAction::Start(a) => start(config, client.as_deref_mut(), workers, a).await,
+            SupervisorAction::Start(a) => {
+                start(config, client.as_deref_mut(), workers, downloads, a).await;
+            }
         }
     }
 }
 
-/// Starts the process of worker `a` (downloading its binary first if needed).
+/// The binary `sha`, if it is here; otherwise starts (or checks on) its download in the
+/// background and returns `None` for now.
+async fn binary(
+    config: &SupervisorConfig,
+    client: Option<&mut Client>,
+    downloads: &mut Downloads,
+    sha: &str,
+) -> Option<PathBuf> {
+    let path = config.dir.join("binaries").join(sha);
+    if path.exists() {
+        return Some(path);
+    }
+    if let Some(task) = downloads.get(sha) {
+        if !task.is_finished() {
+            return None;
+        }
+        let done = downloads.remove(sha)?;
+        return match done.await {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(e)) => {
+                eprintln!("gale supervisor: cannot get binary {sha}: {e}");
+                None
+            }
+            Err(e) => {
+                eprintln!("gale supervisor: the download of binary {sha} failed: {e}");
+                None
+            }
+        };
+    }
+    let Some(client) = client else {
+        eprintln!("gale supervisor: binary {sha} is needed but nimbus is unreachable");
+        return None;
+    };
+    let (config, mut client, key) = (config.clone(), client.clone(), sha.to_string());
+    let task = tokio::spawn(async move { ensure_binary(&config, Some(&mut client), &key).await });
+    downloads.insert(sha.to_string(), task);
+    None
+}
+
+/// Starts the process of worker `a` once its binary is here (its download runs in the
+/// background; a later heartbeat starts the worker).
 async fn start(
     config: &SupervisorConfig,
     client: Option<&mut Client>,
     workers: &mut BTreeMap<Key, Worker>,
+    downloads: &mut Downloads,
     a: LocalAssignment,
 ) {
     let k = (a.topology_id.clone(), a.worker);
@@ -249,12 +305,15 @@ async fn start(
         done: false,
         not_before: Instant::now(),
     });
-    let binary = match ensure_binary(config, client, &a.sha256).await {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("gale supervisor: cannot get the binary of `{}`: {e}", k.0);
-            return;
-        }
+    if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        eprintln!(
+            "gale supervisor: `{}` has a malformed binary hash `{}`",
+            k.0, a.sha256
+        );
+        return;
+    }
+    let Some(binary) = binary(config, client, downloads, &a.sha256).await else {
+        return;
     };
     match spawn(config, &binary, &a) {
         Ok(child) => {

@@ -97,6 +97,9 @@ pub fn worker(
     if newly_finished {
         let mut done = topo.clone();
         if let Some(a) = done.record.assignment.as_mut() {
+            // A new version, so the other workers (told by their heartbeat replies) fetch
+            // it and treat this worker's channels to them as ended.
+            a.version += 1;
             a.finished_workers.push(beat.worker);
             a.finished_workers.sort_unstable();
             let all = a
