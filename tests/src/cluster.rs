@@ -27,29 +27,26 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The path of a workspace binary (`gale`, `wordcount`), built if needed.
+/// The path of a workspace binary (`gale`, `wordcount`), built first (once per test
+/// binary) so a test never runs a stale one: `cargo test -p gale-tests` alone does not
+/// rebuild the `gale` and `wordcount` packages' binaries.
 pub fn workspace_bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let here = profile_dir().join(name);
-    if here.exists() {
-        return here;
-    }
-    let dir = BUILT.get_or_init(|| {
-        let target = profile_dir()
-            .parent()
-            .expect("target dir")
-            .join("cluster-bins");
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "gale", "--bin", "gale", "-p", "wordcount"])
-            .arg("--target-dir")
-            .arg(&target)
-            .status()
-            .expect("cargo runs");
+        let profile = profile_dir();
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "gale", "-p", "wordcount", "--bins"]);
+        if profile.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        if let Some(target) = profile.parent() {
+            cmd.arg("--target-dir").arg(target);
+        }
+        let status = cmd.status().expect("cargo runs");
         assert!(status.success(), "building gale and wordcount failed");
-        target.join("debug")
     });
-    dir.join(name)
+    profile_dir().join(name)
 }
 
 /// A free TCP port on 127.0.0.1.
