@@ -57,22 +57,6 @@ fn args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// SplitMix64, for the kill schedule.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn free_port() -> Result<u16, String> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -350,14 +334,14 @@ fn run(a: &Args, run: u32) -> Result<(Vec<Event>, u64, u64), String> {
         ));
     }
 
-    let mut rng = Rng(a.seed.wrapping_mul(1000) + u64::from(run));
+    let mut rng = gale::rng::Rng::seeded(a.seed.wrapping_mul(1000) + u64::from(run));
     let mut acked = Acked::default();
     let mut samples: Vec<(Duration, u64)> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     let start = Instant::now();
     let chaos = Duration::from_secs(a.secs);
     let warmup = Duration::from_secs(15);
-    let mut next_fault = warmup + Duration::from_secs(10 + rng.below(11));
+    let mut next_fault = warmup + Duration::from_secs(10 + rng.below(11) as u64);
     let supervisor_at = chaos / 3;
     let nimbus_at = 2 * chaos / 3;
     let (mut supervisor_done, mut nimbus_done) = (false, false);
@@ -370,7 +354,7 @@ fn run(a: &Args, run: u32) -> Result<(Vec<Event>, u64, u64), String> {
         if t < warmup + chaos && t >= next_fault {
             let what = if !supervisor_done && t >= supervisor_at {
                 supervisor_done = true;
-                let i = rng.below(3) as usize;
+                let i = rng.below(3);
                 if let Some(ch) = c.supervisors[i].2.as_mut() {
                     let _ = ch.kill();
                     let _ = ch.wait();
@@ -392,7 +376,7 @@ fn run(a: &Args, run: u32) -> Result<(Vec<Event>, u64, u64), String> {
                 if pids.is_empty() {
                     "no worker to kill".to_string()
                 } else {
-                    let pid = pids[rng.below(pids.len() as u64) as usize];
+                    let pid = pids[rng.below(pids.len())];
                     kill9(pid);
                     format!("kill -9 worker pid {pid}")
                 }
@@ -402,7 +386,7 @@ fn run(a: &Args, run: u32) -> Result<(Vec<Event>, u64, u64), String> {
                 what,
                 recovered: None,
             });
-            next_fault = t + Duration::from_secs(10 + rng.below(11));
+            next_fault = t + Duration::from_secs(10 + rng.below(11) as u64);
         }
         if let Some((when, i)) = restart_supervisor
             && t >= when

@@ -11,7 +11,8 @@
 //! - never two processes of one (topology, worker index) in its current incarnation, and
 //!   never two processes running on one slot (a second one fails to bind, as a real one);
 //! - every topology with enough slots is fully running once faults stop;
-//! - a killed topology leaves no process;
+//! - a killed topology leaves no process, and no stale process (of an incarnation that
+//!   was replaced) survives the quiet period;
 //! - a finite topology finishes exactly once, and a finished worker never runs its
 //!   executors again (a late reply may make a supervisor start it: it must exit);
 //! - a nimbus restart loses nothing it acknowledged, and ids are never given twice.
@@ -26,34 +27,27 @@
 
 use gale::cluster::controller::{self, Decision, Effect, State, beats, commands};
 use gale::cluster::proto::{
-    ChainPlan, LocalAssignment, ParallelismChange, Plan, RunningWorker, SupervisorHeartbeatRequest,
-    TopologyRecord, WorkerHeartbeatRequest,
+    Assignment, ChainPlan, LocalAssignment, ParallelismChange, Plan, RunningWorker,
+    SupervisorHeartbeatRequest, TopologyRecord, WorkerHeartbeatRequest,
 };
 use gale::cluster::restart::{CrashHistory, RestartPolicy};
 use gale::cluster::store::{MemStore, MetaStore};
 use gale::cluster::supervisor_plan::{self, SupervisorAction, WorkerKey, WorkerView};
+use gale::cluster::worker::{Follow, follow};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-/// SplitMix64: small, fast, and the same everywhere.
-struct Rng(u64);
+/// The schedule's randomness: the runtime's SplitMix64, seeded.
+struct Rng(gale::rng::Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        self.0.next_u64() % n.max(1)
     }
 
     fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 
     fn secs(&mut self, lo: u64, hi: u64) -> Duration {
@@ -94,6 +88,8 @@ struct Proc {
     next_beat: Duration,
     /// Finite topologies: work left before it finishes.
     work_left: Option<Duration>,
+    /// The assignment it runs with (fetched at start, followed when it changes).
+    view: Option<Assignment>,
 }
 
 #[derive(Debug)]
@@ -161,7 +157,7 @@ struct World {
 
 impl World {
     fn new(seed: u64) -> World {
-        let mut rng = Rng(seed);
+        let mut rng = Rng(gale::rng::Rng::seeded(seed));
         let loss = [0.0, 0.02, 0.1, 0.3][rng.below(4) as usize];
         let sups = (0..SUPERVISORS)
             .map(|i| Sup {
@@ -679,6 +675,7 @@ impl World {
                 phase: Phase::Fetching,
                 next_beat: self.t + BEAT,
                 work_left,
+                view: None,
             },
         );
         self.say(format!(
@@ -736,18 +733,15 @@ impl World {
                 }
                 // What the real worker checks in the assignment it fetched: its own
                 // incarnation, and that it has not finished already.
-                let current = self
+                let fetched = self
                     .nimbus
                     .as_ref()
                     .and_then(|s| s.topologies.get(&topo))
-                    .and_then(|t| {
-                        let a = t.record.assignment.as_ref()?;
-                        let w = a.workers.iter().find(|w| w.index == index)?;
-                        Some((
-                            w.since,
-                            t.record.finished || a.finished_workers.contains(&index),
-                        ))
-                    });
+                    .and_then(|t| Some((t.record.assignment.clone()?, t.record.finished)));
+                let current = fetched.as_ref().and_then(|(a, finished)| {
+                    let w = a.workers.iter().find(|w| w.index == index)?;
+                    Some((w.since, *finished || a.finished_workers.contains(&index)))
+                });
                 match current {
                     None => self.exit(pid, 1),
                     Some((s, _)) if s != since => self.exit(pid, 0),
@@ -759,6 +753,7 @@ impl World {
                         self.check_not_finished(pid);
                         if let Some(p) = self.procs.get_mut(&pid) {
                             p.phase = Phase::Running;
+                            p.view = fetched.map(|(a, _)| a);
                         }
                     }
                 }
@@ -809,6 +804,43 @@ impl World {
                 } else if req.finished {
                     self.say(format!("worker pid {pid}: finished"));
                     self.exit(pid, 0);
+                } else {
+                    self.follow_newer(pid, reply.assignment_version, faults);
+                }
+            }
+        }
+    }
+
+    /// A worker told of a newer assignment version fetches it and does what the real
+    /// worker's [`follow`] says: stop if it was replaced, else follow its moved peers.
+    fn follow_newer(&mut self, pid: u32, version: u64, faults: bool) {
+        let Some(p) = self.procs.get(&pid) else {
+            return;
+        };
+        let Some(view) = p.view.clone() else { return };
+        if version <= view.version {
+            return;
+        }
+        let (host, topo, index) = (p.supervisor, p.topo.clone(), p.index);
+        if self.deliver(Some(host), faults) != Delivery::Answered {
+            return;
+        }
+        let Some(newer) = self
+            .nimbus
+            .as_ref()
+            .and_then(|s| s.topologies.get(&topo))
+            .and_then(|t| t.record.assignment.clone())
+        else {
+            return;
+        };
+        match follow(index, &view, &newer) {
+            Follow::Stop(reason) => {
+                self.say(format!("worker pid {pid}: {reason}; exits"));
+                self.exit(pid, 0);
+            }
+            Follow::Peers(_) => {
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.view = Some(newer);
                 }
             }
         }
@@ -927,10 +959,21 @@ impl World {
             }
         }
         for (pid, p) in &self.procs {
-            if !state.topologies.contains_key(&p.topo) {
+            let Some(t) = state.topologies.get(&p.topo) else {
                 self.fail(format!(
                     "process {pid} of killed topology `{}` still runs",
                     p.topo
+                ));
+            };
+            let current = t.record.assignment.as_ref().is_some_and(|a| {
+                a.workers
+                    .iter()
+                    .any(|w| w.index == p.index && w.since == p.since && w.port == p.port)
+            });
+            if !current {
+                self.fail(format!(
+                    "stale process {pid} (worker {} of `{}`, incarnation {}) still runs",
+                    p.index, p.topo, p.since
                 ));
             }
         }
@@ -1013,6 +1056,7 @@ fn a_violation_is_reported_with_its_replay_command() {
         phase: Phase::Running,
         next_beat: w.t,
         work_left: None,
+        view: None,
     };
     w.procs.insert(9999, twin);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.check_always()));

@@ -269,7 +269,12 @@ fn run_in(
     };
     let mut last = (Instant::now(), snapshot(desc, &metrics));
     let mut next_beat = Instant::now();
+    let mut shut_down = false;
     loop {
+        if finished_beat_pending(shut_down, next_beat) {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
         if let Some(i) = handles.iter().position(|h| h.is_finished()) {
             let h = handles.swap_remove(i);
             let name = h.thread().name().unwrap_or("executor").to_string();
@@ -284,8 +289,9 @@ fn run_in(
             std::process::exit(0);
         }
         if finished || Instant::now() >= next_beat {
-            if finished {
+            if finished && !shut_down {
                 plane.shutdown(Duration::from_secs(10));
+                shut_down = true;
             }
             let now = (Instant::now(), snapshot(desc, &metrics));
             let stats = stats(desc, &last, &now);
@@ -308,7 +314,7 @@ fn run_in(
                 let _ = heartbeat(rt, &mut client, beat);
                 return Err(format!("unhealthy: {reason}"));
             }
-            match heartbeat(rt, &mut client, beat) {
+            let answered = match heartbeat(rt, &mut client, beat) {
                 Ok(reply) if reply.keep_running => {
                     if let Some(reason) = follow_newer(
                         rt,
@@ -323,6 +329,7 @@ fn run_in(
                         stop.store(true, Ordering::Relaxed);
                         std::process::exit(0);
                     }
+                    true
                 }
                 Ok(_) => {
                     eprintln!("gale: worker {me}: nimbus says stop (killed or reassigned)");
@@ -330,9 +337,14 @@ fn run_in(
                     std::process::exit(0);
                 }
                 // Nimbus down: keep running (Storm's promise); say it once per outage.
-                Err(e) => eprintln!("gale: worker {me}: heartbeat failed: {e}"),
-            }
-            if finished {
+                Err(e) => {
+                    eprintln!("gale: worker {me}: heartbeat failed: {e}");
+                    false
+                }
+            };
+            // A finished worker exits only once nimbus has its last beat: exited without
+            // it, it would look silent and be run again elsewhere.
+            if finished && answered {
                 eprintln!("gale: worker {me}: every executor finished");
                 return Ok(());
             }
@@ -395,6 +407,12 @@ impl Health {
         });
         (progress, reason)
     }
+}
+
+/// True while a finished worker waits for its next try at telling nimbus (its plane is
+/// shut down and the beat is not due yet).
+fn finished_beat_pending(shut_down: bool, next_beat: Instant) -> bool {
+    shut_down && Instant::now() < next_beat
 }
 
 /// What a worker's data plane proves to its peers in the handshake (under the secret's
