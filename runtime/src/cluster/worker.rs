@@ -268,7 +268,9 @@ fn run_in(
         timeout: hang_timeout,
     };
     let mut last = (Instant::now(), snapshot(desc, &metrics));
-    let mut next_beat = Instant::now();
+    // The first `running` beat comes a heartbeat after the executors started: one that
+    // panics while it opens ends the process before the worker is listed alive.
+    let mut next_beat = Instant::now() + HEARTBEAT;
     let mut shut_down = false;
     loop {
         if finished_beat_pending(shut_down, next_beat) {
@@ -304,6 +306,7 @@ fn run_in(
                 stats,
                 finished,
                 pid: std::process::id(),
+                running: true,
                 executors,
                 unhealthy: unhealthy.clone().unwrap_or_default(),
             };

@@ -92,6 +92,7 @@ pub fn worker(
             finished: beat.finished,
             pid: beat.pid,
             unhealthy,
+            running: beat.running,
         },
     );
     if newly_finished {

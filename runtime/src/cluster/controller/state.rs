@@ -41,6 +41,9 @@ pub struct WorkerBeat {
     /// The last reason the worker gave for being unhealthy (empty: none), kept from
     /// earlier beats.
     pub unhealthy: String,
+    /// Its executors run: it is past its start (a worker that crashes as its executors
+    /// open never reports this).
+    pub running: bool,
 }
 
 /// What a worker is doing, as `gale list` shows it.
@@ -350,7 +353,9 @@ impl State {
         }
         match beat {
             Some(b) if b.pid == p.pid || b.pid == 0 => {
-                if now.duration_since(b.at) < self.worker_timeout {
+                if !b.running && now.duration_since(b.at) < self.worker_timeout {
+                    WorkerState::Starting
+                } else if now.duration_since(b.at) < self.worker_timeout {
                     WorkerState::Alive
                 } else {
                     WorkerState::Silent
