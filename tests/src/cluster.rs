@@ -49,6 +49,17 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     profile_dir().join(name)
 }
 
+/// Two supervisors of two slots, for a slow, never-ending at-least-once topology (the
+/// durable spout emits 200 ids/s of 1,000,000).
+pub fn slow_cluster(name: &str) -> Cluster {
+    Cluster::start(
+        name,
+        2,
+        2,
+        &[("GALE_TEST_IDS", "1000000"), ("GALE_TEST_RATE", "200")],
+    )
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -4,21 +4,11 @@
 
 use gale::cluster::proto::KillRequest;
 use gale::cluster::proto::nimbus_client::NimbusClient;
-use gale_tests::cluster::{Cluster, output_text, rss_kib, serial, workspace_bin};
+use gale_tests::cluster::{Cluster, output_text, rss_kib, serial, slow_cluster, workspace_bin};
 use std::time::{Duration, Instant};
 
 fn acking_binary() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_cluster_acking").into()
-}
-
-/// A slow, never-ending at-least-once topology's cluster.
-fn slow_cluster(name: &str) -> Cluster {
-    Cluster::start(
-        name,
-        2,
-        2,
-        &[("GALE_TEST_IDS", "1000000"), ("GALE_TEST_RATE", "200")],
-    )
 }
 
 /// Defect 1: `submit`, `kill`, `submit` gave the same id twice, and a worker of the killed

@@ -3,21 +3,11 @@
 //! tuple above the frame limit fails at once, and a worker's credential cannot administer
 //! the cluster.
 
-use gale_tests::cluster::{Cluster, acked_ids, output_text, serial, workspace_bin};
+use gale_tests::cluster::{Cluster, acked_ids, output_text, serial, slow_cluster, workspace_bin};
 use std::time::Duration;
 
 fn acking_binary() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_cluster_acking").into()
-}
-
-/// A slow, never-ending at-least-once topology's cluster.
-fn slow_cluster(name: &str) -> Cluster {
-    Cluster::start(
-        name,
-        2,
-        2,
-        &[("GALE_TEST_IDS", "1000000"), ("GALE_TEST_RATE", "200")],
-    )
 }
 
 /// Defect 9: a bolt blocked forever in `execute` left its worker heartbeating as alive.
