@@ -2,7 +2,8 @@
 //! store code over a [`MemStore`]), supervisors (the real [`supervisor_plan`] and
 //! [`RestartPolicy`]) and worker processes, driven by a seeded random schedule of faults on
 //! a simulated clock: lost requests, lost and late replies, worker crashes (kill -9), supervisor
-//! and nimbus crashes and restarts, partitions between nimbus and any host, a clock that
+//! crashes (its workers run on; restarted, it adopts them) and restarts, nimbus crashes and
+//! restarts, partitions between nimbus and any host, a clock that
 //! jumps, and users submitting, killing and rebalancing topologies.
 //!
 //! After every step it checks the invariants; after the faults stop and a quiet period it
@@ -33,7 +34,7 @@ use gale::cluster::proto::{
 use gale::cluster::restart::{CrashHistory, RestartPolicy};
 use gale::cluster::store::{MemStore, MetaStore};
 use gale::cluster::supervisor_plan::{self, SupervisorAction, WorkerKey, WorkerView};
-use gale::cluster::worker::{Follow, follow};
+use gale::cluster::worker::{Follow, abandoned, follow};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -90,6 +91,11 @@ struct Proc {
     work_left: Option<Duration>,
     /// The assignment it runs with (fetched at start, followed when it changes).
     view: Option<Assignment>,
+    /// Its supervisor crashed since it started (its parent is gone for good, even once a
+    /// restarted supervisor adopts it).
+    orphan: bool,
+    /// When nimbus last answered it.
+    last_answer: Duration,
 }
 
 #[derive(Debug)]
@@ -110,6 +116,8 @@ struct Sup {
     down_until: Duration,
     next_beat: Duration,
     workers: BTreeMap<WorkerKey, SupWorker>,
+    /// Its list of worker processes (the `workers` file: it survives a crash).
+    listed: Vec<(u32, LocalAssignment)>,
 }
 
 /// How a request went.
@@ -168,6 +176,7 @@ impl World {
                 down_until: Duration::ZERO,
                 next_beat: Duration::from_millis(100 * i as u64),
                 workers: BTreeMap::new(),
+                listed: Vec::new(),
             })
             .collect();
         let store = MemStore::default();
@@ -377,6 +386,7 @@ impl World {
                 self.sups[s].generation += 1;
                 self.sups[s].next_beat = t;
                 self.say(format!("supervisor {s} starts"));
+                self.adopt(s);
             }
         }
     }
@@ -410,18 +420,52 @@ impl World {
     }
 
     fn crash_supervisor(&mut self, s: usize, until: Duration) {
-        self.sups[s].up = false;
-        self.sups[s].down_until = until;
-        self.sups[s].workers.clear();
-        // Its workers see their parent gone and exit.
-        let pids: Vec<u32> = self
-            .procs
-            .iter()
-            .filter(|(_, p)| p.supervisor == s)
-            .map(|(&pid, _)| pid)
+        let sup = &mut self.sups[s];
+        sup.up = false;
+        sup.down_until = until;
+        // Its list of processes is on disk; what it knew in memory is lost.
+        sup.listed = std::mem::take(&mut sup.workers)
+            .into_values()
+            .filter_map(|w| Some((w.pid?, w.view.assignment)))
             .collect();
-        for pid in pids {
-            self.procs.remove(&pid);
+        // Its workers run on, orphans.
+        for p in self.procs.values_mut().filter(|p| p.supervisor == s) {
+            p.orphan = true;
+        }
+    }
+
+    /// A starting supervisor adopts the processes of its list that still run the worker
+    /// the list names (the real one checks `/proc`: alive, and the same command line).
+    fn adopt(&mut self, s: usize) {
+        let now = self.now();
+        for (pid, a) in std::mem::take(&mut self.sups[s].listed) {
+            let runs = self.procs.get(&pid).is_some_and(|p| {
+                p.supervisor == s
+                    && p.topo == a.topology_id
+                    && p.index == a.worker
+                    && p.since == a.version
+            });
+            if !runs {
+                continue;
+            }
+            self.say(format!(
+                "supervisor {s}: adopts worker {} of `{}` (pid {pid})",
+                a.worker, a.topology_id
+            ));
+            self.sups[s].workers.insert(
+                (a.topology_id.clone(), a.worker),
+                SupWorker {
+                    view: WorkerView {
+                        assignment: a,
+                        running: true,
+                        done: false,
+                        not_before: now,
+                    },
+                    pid: Some(pid),
+                    crashes: CrashHistory::default(),
+                    started: Some(now),
+                },
+            );
         }
     }
 
@@ -676,6 +720,8 @@ impl World {
                 next_beat: self.t + BEAT,
                 work_left,
                 view: None,
+                orphan: false,
+                last_answer: self.t,
             },
         );
         self.say(format!(
@@ -698,7 +744,9 @@ impl World {
         {
             w.pid = None;
             w.view.running = false;
-            if code == 0 {
+            // An adopted process is not the supervisor's child: its exit status is unknown
+            // and counts as a crash.
+            if code == 0 && !p.orphan {
                 w.view.done = true;
             } else {
                 let started = w.started.unwrap_or(now);
@@ -712,6 +760,12 @@ impl World {
         let Some(p) = self.procs.get(&pid) else {
             return;
         };
+        if abandoned(p.orphan, self.t.saturating_sub(p.last_answer)) {
+            self.say(format!(
+                "worker pid {pid}: no supervisor and no answer from nimbus; exits"
+            ));
+            return self.exit(pid, 0);
+        }
         let host = p.supervisor;
         let (topo, index, since) = (p.topo.clone(), p.index, p.since);
         match p.phase {
@@ -797,6 +851,9 @@ impl World {
                 self.carry_out(d);
                 if delivery == Delivery::ReplyLost {
                     return;
+                }
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.last_answer = self.t;
                 }
                 if !reply.keep_running {
                     self.say(format!("worker pid {pid}: nimbus says stop"));
@@ -1057,6 +1114,8 @@ fn a_violation_is_reported_with_its_replay_command() {
         next_beat: w.t,
         work_left: None,
         view: None,
+        orphan: false,
+        last_answer: w.t,
     };
     w.procs.insert(9999, twin);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.check_always()));

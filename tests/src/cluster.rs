@@ -83,6 +83,8 @@ pub struct Cluster {
     supervisors: Vec<Option<Child>>,
     /// Each supervisor's id.
     pub supervisor_ids: Vec<String>,
+    /// Their ports, as `--ports` takes them.
+    supervisor_ports: Vec<String>,
     /// Extra environment for the daemons (their workers inherit it).
     env: Vec<(String, String)>,
 }
@@ -107,6 +109,7 @@ impl Cluster {
             nimbus: None,
             supervisors: Vec::new(),
             supervisor_ids: Vec::new(),
+            supervisor_ports: Vec::new(),
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -117,23 +120,10 @@ impl Cluster {
         c.start_nimbus();
         for s in 0..supervisors {
             let ports: Vec<String> = (0..slots).map(|_| free_port().to_string()).collect();
-            let id = format!("sup{s}");
-            let child = c.daemon(
-                &format!("supervisor-{s}"),
-                &[
-                    "supervisor",
-                    "--nimbus",
-                    &c.url.clone(),
-                    "--id",
-                    &id,
-                    "--ports",
-                    &ports.join(","),
-                    "--dir",
-                    &c.dir.join(&id).display().to_string(),
-                ],
-            );
-            c.supervisors.push(Some(child));
-            c.supervisor_ids.push(id);
+            c.supervisor_ids.push(format!("sup{s}"));
+            c.supervisor_ports.push(ports.join(","));
+            c.supervisors.push(None);
+            c.start_supervisor(s);
         }
         let ids = c.supervisor_ids.clone();
         c.wait_for(
@@ -206,7 +196,27 @@ impl Cluster {
         }
     }
 
-    /// `kill -9` supervisor `i`.
+    /// Starts supervisor `i` (again) with its id, ports and directory.
+    pub fn start_supervisor(&mut self, i: usize) {
+        let id = self.supervisor_ids[i].clone();
+        let child = self.daemon(
+            &format!("supervisor-{i}"),
+            &[
+                "supervisor",
+                "--nimbus",
+                &self.url.clone(),
+                "--id",
+                &id,
+                "--ports",
+                &self.supervisor_ports[i].clone(),
+                "--dir",
+                &self.dir.join(&id).display().to_string(),
+            ],
+        );
+        self.supervisors[i] = Some(child);
+    }
+
+    /// `kill -9` supervisor `i` (its workers run on, as Storm's do).
     pub fn kill_supervisor(&mut self, i: usize) {
         if let Some(mut s) = self.supervisors[i].take() {
             let _ = s.kill();
@@ -306,6 +316,15 @@ impl Cluster {
 
     /// The pids of the worker processes of topology `id` (from /proc).
     pub fn worker_pids(&self, id: &str) -> Vec<u32> {
+        self.pids_of_workers(Some(id))
+    }
+
+    /// The pids of every worker process of this cluster (of any topology).
+    pub fn all_worker_pids(&self) -> Vec<u32> {
+        self.pids_of_workers(None)
+    }
+
+    fn pids_of_workers(&self, id: Option<&str>) -> Vec<u32> {
         let mut pids = Vec::new();
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -319,7 +338,8 @@ impl Cluster {
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
             let is_worker = args.get(1).is_some_and(|a| a == "worker");
-            let ours = args.windows(2).any(|w| w[0] == "--topology" && w[1] == id)
+            let ours = id
+                .is_none_or(|id| args.windows(2).any(|w| w[0] == "--topology" && w[1] == id))
                 && args
                     .windows(2)
                     .any(|w| w[0] == "--nimbus" && w[1] == self.url);
@@ -334,8 +354,8 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
-    /// Stops the daemons (their workers exit with their supervisor) and removes the
-    /// cluster's directory — each supervisor holds a copy of every binary — unless the
+    /// Stops the daemons and every worker (workers outlive their supervisor) and removes
+    /// the cluster's directory — each supervisor holds a copy of every binary — unless the
     /// test failed: its logs are kept then.
     fn drop(&mut self) {
         for s in self.supervisors.iter_mut().flatten() {
@@ -343,9 +363,11 @@ impl Drop for Cluster {
             let _ = s.wait();
         }
         self.kill_nimbus();
+        for pid in self.all_worker_pids() {
+            kill9(pid);
+        }
         if !std::thread::panicking() {
-            // Workers notice their supervisor is gone within 20 ms; let them go first.
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }

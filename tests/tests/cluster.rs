@@ -112,7 +112,7 @@ fn kill_9_of_a_worker_restarts_it_and_loses_no_message() {
 }
 
 #[test]
-fn kill_9_of_a_supervisor_moves_its_workers_to_the_other() {
+fn kill_9_of_a_supervisor_leaves_its_workers_running_and_a_restarted_one_adopts_them() {
     let _one = serial();
     let mut c = acking_cluster("kill-supervisor");
     let id = c.submit(&acking_binary(), &[]);
@@ -124,7 +124,48 @@ fn kill_9_of_a_supervisor_moves_its_workers_to_the_other() {
         list.contains(" on sup0 ") && list.contains(" on sup1 "),
         "the even scheduler spreads the two workers: {list}"
     );
+    let on_sup0: u32 = if list.contains("worker 0 on sup0 ") {
+        0
+    } else {
+        1
+    };
+    let orphan = c.worker_pid(&id, on_sup0).expect("the worker on sup0 runs");
     c.kill_supervisor(0);
+    let acked = acked_ids(&c.dir).len();
+    c.wait_for("sup0 listed dead", Duration::from_secs(30), |c| {
+        c.list()
+            .lines()
+            .any(|l| l.starts_with("supervisor sup0 ") && l.contains(" dead "))
+    });
+    // Past the supervisor timeout: nothing moved, and the data flows on.
+    c.wait_for("progress with sup0 dead", Duration::from_secs(30), |c| {
+        acked_ids(&c.dir).len() > acked + 1000
+    });
+    assert_eq!(c.worker_pid(&id, on_sup0), Some(orphan), "{}", c.list());
+    let list = c.list();
+    assert!(
+        list.contains(&format!("worker {on_sup0} on sup0 ")) && list.contains(" orphan "),
+        "{list}"
+    );
+    // Restarted, the supervisor adopts its worker instead of starting another.
+    c.start_supervisor(0);
+    c.wait_for("sup0 adopts its worker", Duration::from_secs(30), |c| {
+        std::fs::read_to_string(c.dir.join("supervisor-0.log"))
+            .is_ok_and(|l| l.contains(&format!("adopted worker {on_sup0} of `{id}`")))
+    });
+    c.wait_for(
+        "the adopted worker listed alive",
+        Duration::from_secs(30),
+        |c| {
+            c.list()
+                .lines()
+                .any(|l| l.contains(&format!("worker {on_sup0} on sup0 ")) && l.contains(" alive "))
+        },
+    );
+    assert_eq!(c.worker_pid(&id, on_sup0), Some(orphan), "{}", c.list());
+    // Without its supervisor, an orphan that dies moves to the other supervisor.
+    c.kill_supervisor(0);
+    kill9(orphan);
     c.wait_for("both workers on sup1", Duration::from_secs(30), |c| {
         let l = c.list();
         l.contains("worker 0 on sup1 ") && l.contains("worker 1 on sup1 ")
@@ -133,6 +174,43 @@ fn kill_9_of_a_supervisor_moves_its_workers_to_the_other() {
         acked_ids(&c.dir) == all_ids(IDS)
     });
     assert_eq!(c.worker_pids(&id).len(), 2, "{}", c.list());
+}
+
+#[test]
+fn an_adopted_worker_is_replaced_by_a_rebalance_and_gone_after_a_kill() {
+    let _one = serial();
+    let mut c = acking_cluster("adopted-stop");
+    let id = c.submit(&acking_binary(), &[]);
+    c.wait_for("both workers running", Duration::from_secs(60), |c| {
+        c.worker_pids(&id).len() == 2
+    });
+    let list = c.list();
+    let on_sup0: u32 = if list.contains("worker 0 on sup0 ") {
+        0
+    } else {
+        1
+    };
+    let adopted = c.worker_pid(&id, on_sup0).expect("the worker on sup0 runs");
+    c.kill_supervisor(0);
+    c.start_supervisor(0);
+    c.wait_for("sup0 adopts its worker", Duration::from_secs(30), |c| {
+        std::fs::read_to_string(c.dir.join("supervisor-0.log"))
+            .is_ok_and(|l| l.contains(&format!("adopted worker {on_sup0} of `{id}`")))
+    });
+    // A rebalance moves the executors: every worker restarts, the adopted one too (it
+    // stops, or its supervisor kills it by pid, and the new incarnation starts on its port).
+    let out = c.gale(&["rebalance", "cluster_acking", "--parallelism", "relay=1"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    c.wait_for(
+        "the adopted process replaced",
+        Duration::from_secs(30),
+        |c| c.worker_pid(&id, on_sup0).is_some_and(|p| p != adopted),
+    );
+    let out = c.gale(&["kill", "cluster_acking"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    c.wait_for("every worker stopped", Duration::from_secs(15), |c| {
+        c.all_worker_pids().is_empty()
+    });
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //!   checks the secret before a request's body is read; [`credential`]: the per-topology
 //!   credential workers get instead of the secret.
 
+pub mod adoption;
 pub mod auth_gate;
 pub mod cli;
 pub mod client;

@@ -4,8 +4,10 @@
 //!
 //! It heartbeats every second; the reply is its whole assignment, so it converges on what
 //! nimbus wants after any failure of either. While nimbus is unreachable it keeps its
-//! workers as they are.
+//! workers as they are. Its workers outlive it: restarted, it adopts the ones still
+//! running (see [`super::adoption`]).
 
+use super::adoption::{self, Record};
 use super::client::{Client, connect, source_chain, status_text};
 use super::proto::{DownloadRequest, LocalAssignment, RunningWorker, SupervisorHeartbeatRequest};
 use super::restart::{CrashHistory, RestartPolicy, exit_reason};
@@ -43,10 +45,26 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How often a supervisor looks for workers that exited (and restarts them).
 pub const REAP: Duration = Duration::from_millis(20);
 
+/// A worker's running process: one this supervisor started, or one it adopted (started by
+/// an earlier supervisor process, watched by pid).
+enum Process {
+    Child(Child),
+    Adopted(u32),
+}
+
+impl Process {
+    fn id(&self) -> Option<u32> {
+        match self {
+            Process::Child(c) => c.id(),
+            Process::Adopted(pid) => Some(*pid),
+        }
+    }
+}
+
 /// A worker process.
 struct Worker {
     assignment: LocalAssignment,
-    child: Option<Child>,
+    process: Option<Process>,
     /// When its current (or last) process started; `None` before the first start.
     started: Option<Instant>,
     crashes: CrashHistory,
@@ -76,7 +94,8 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
         "gale supervisor `{}`: slots {:?} on {}, nimbus {}",
         config.id, config.ports, config.host, config.nimbus
     );
-    let mut workers: BTreeMap<Key, Worker> = BTreeMap::new();
+    let mut workers = adopt(&config, Instant::now());
+    let mut listed = save_list(&config, &workers, None);
     let mut client: Option<Client> = None;
     let mut nimbus_down = false;
     // What nimbus wanted at the last heartbeat: a worker that dies between heartbeats is
@@ -85,6 +104,7 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
     let mut downloads = Downloads::new();
     loop {
         reap(&config.restart, &mut workers);
+        listed = save_list(&config, &workers, Some(listed));
         if client.is_none() {
             match connect(&config.nimbus, &config.security).await {
                 Ok(c) => client = Some(c),
@@ -143,15 +163,72 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
                 )
                 .await;
             }
+            listed = save_list(&config, &workers, Some(listed));
         }
     }
+}
+
+/// The workers listed by an earlier process of this supervisor that still run: adopted.
+fn adopt(config: &SupervisorConfig, now: Instant) -> BTreeMap<Key, Worker> {
+    let mut workers = BTreeMap::new();
+    for r in adoption::load(&config.dir) {
+        let a = r.assignment;
+        if !adoption::runs(r.pid, &a) {
+            continue;
+        }
+        eprintln!(
+            "gale supervisor: adopted worker {} of `{}` on port {} (pid {}), still running",
+            a.worker, a.topology_id, a.port, r.pid
+        );
+        workers.insert(
+            (a.topology_id.clone(), a.worker),
+            Worker {
+                assignment: a,
+                process: Some(Process::Adopted(r.pid)),
+                started: Some(now),
+                crashes: CrashHistory::default(),
+                done: false,
+                not_before: now,
+            },
+        );
+    }
+    workers
+}
+
+/// Rewrites the list of worker processes when it differs from `before` (what was last
+/// written); returns what the list now holds.
+fn save_list(
+    config: &SupervisorConfig,
+    workers: &BTreeMap<Key, Worker>,
+    before: Option<Vec<Record>>,
+) -> Vec<Record> {
+    let now: Vec<Record> = workers
+        .values()
+        .filter_map(|w| {
+            Some(Record {
+                pid: w.process.as_ref()?.id()?,
+                assignment: w.assignment.clone(),
+            })
+        })
+        .collect();
+    if before.as_ref() != Some(&now)
+        && let Err(e) = adoption::save(&config.dir, &now)
+    {
+        // Not fatal: a restarted supervisor then cannot adopt, and its workers' ports are
+        // taken until they learn from nimbus that they were replaced.
+        eprintln!(
+            "gale supervisor: cannot write {}: {e}",
+            config.dir.join(adoption::FILE).display()
+        );
+    }
+    now
 }
 
 /// True when a worker has no process, is not done, and its backoff is over.
 fn restartable(workers: &BTreeMap<Key, Worker>, now: Instant) -> bool {
     workers
         .values()
-        .any(|w| w.child.is_none() && !w.done && w.started.is_some() && now >= w.not_before)
+        .any(|w| w.process.is_none() && !w.done && w.started.is_some() && now >= w.not_before)
 }
 
 /// Notes workers that exited (true if one did); a crashed one backs off before its
@@ -160,24 +237,33 @@ fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) -> bool {
     let now = Instant::now();
     let mut any = false;
     for ((id, n), w) in workers.iter_mut() {
-        let Some(child) = w.child.as_mut() else {
-            continue;
+        let exit = match w.process.as_mut() {
+            None => continue,
+            Some(Process::Child(child)) => match child.try_wait() {
+                Ok(Some(status)) if status.success() => Some(None),
+                Ok(Some(status)) => Some(Some(exit_reason(&status))),
+                _ => None,
+            },
+            // Not our child: how it ended is unknown. Counted as a crash; a worker that
+            // had finished exits again at once when restarted (nimbus lists it finished).
+            Some(Process::Adopted(pid)) => (!adoption::runs(*pid, &w.assignment))
+                .then(|| Some("exited while adopted (status unknown)".to_string())),
         };
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(reason) = exit {
             any = true;
-            w.child = None;
-            if status.success() {
-                w.done = true;
-                eprintln!("gale supervisor: worker {n} of `{id}` exited (finished)");
-            } else {
+            w.process = None;
+            if let Some(reason) = reason {
                 let started = w.started.unwrap_or(now);
-                w.not_before = policy.crashed(&mut w.crashes, started, now, exit_reason(&status));
+                w.not_before = policy.crashed(&mut w.crashes, started, now, reason);
                 eprintln!(
                     "gale supervisor: worker {n} of `{id}` died ({}, crash {} in a row); restarting it in {:.1} s",
                     w.crashes.last_exit,
                     w.crashes.consecutive,
                     w.not_before.duration_since(now).as_secs_f64()
                 );
+            } else {
+                w.done = true;
+                eprintln!("gale supervisor: worker {n} of `{id}` exited (finished)");
             }
         }
     }
@@ -190,7 +276,7 @@ fn running(workers: &BTreeMap<Key, Worker>) -> Vec<RunningWorker> {
     workers
         .iter()
         .filter_map(|((id, n), w)| {
-            let pid = w.child.as_ref().and_then(Child::id);
+            let pid = w.process.as_ref().and_then(Process::id);
             let backoff = pid.is_none() && !w.done && w.started.is_some();
             if pid.is_none() && !backoff {
                 return None;
@@ -224,7 +310,7 @@ async fn sync(
         .map(|(k, w)| {
             let view = WorkerView {
                 assignment: w.assignment.clone(),
-                running: w.child.is_some(),
+                running: w.process.is_some(),
                 done: w.done,
                 not_before: w.not_before,
             };
@@ -234,10 +320,18 @@ async fn sync(
     for action in supervisor_plan::plan(&views, wanted, Instant::now()) {
         match action {
             SupervisorAction::Stop(k) => {
-                if let Some(mut w) = workers.remove(&k)
-                    && let Some(child) = w.child.as_mut()
-                {
-                    let _ = child.kill().await;
+                if let Some(mut w) = workers.remove(&k) {
+                    match w.process.as_mut() {
+                        Some(Process::Child(child)) => {
+                            let _ = child.kill().await;
+                        }
+                        Some(Process::Adopted(pid)) => {
+                            if adoption::runs(*pid, &w.assignment) {
+                                let _ = adoption::kill(*pid);
+                            }
+                        }
+                        None => continue,
+                    }
                     eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
                 }
             }
@@ -299,7 +393,7 @@ async fn start(
     let k = (a.topology_id.clone(), a.worker);
     let w = workers.entry(k.clone()).or_insert_with(|| Worker {
         assignment: a.clone(),
-        child: None,
+        process: None,
         started: None,
         crashes: CrashHistory::default(),
         done: false,
@@ -333,7 +427,7 @@ async fn start(
                 w.crashes.restarts += 1;
             }
             w.started = Some(Instant::now());
-            w.child = Some(child);
+            w.process = Some(Process::Child(child));
         }
         Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
     }

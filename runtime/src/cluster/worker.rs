@@ -6,8 +6,10 @@
 //! the worker unhealthy: it says why in one last heartbeat and exits with an error, so its
 //! supervisor restarts it (see [`crate::exec::health`]). It also exits when nimbus says so
 //! (the topology was killed, or reassigned: the supervisor starts it again with the new
-//! assignment), when its supervisor dies (so nothing of a topology outlives the process
-//! that watches it), or, with finite input, when every executor has finished.
+//! assignment), or, with finite input, when every executor has finished. It outlives its
+//! supervisor, as Storm's workers do: a supervisor killed and restarted adopts its running
+//! workers, so the data flows on; an orphan exits only once nimbus too has not answered
+//! for [`ORPHAN_TIMEOUT`] (see [`abandoned`]), so nothing runs on forever unwatched.
 //!
 //! When a heartbeat reply names a newer assignment version, the worker fetches the
 //! assignment and [`follow`]s it: if it was itself replaced (its incarnation changed, or it
@@ -272,6 +274,7 @@ fn run_in(
     // panics while it opens ends the process before the worker is listed alive.
     let mut next_beat = Instant::now() + HEARTBEAT;
     let mut shut_down = false;
+    let (mut said_orphan, mut last_answer) = (false, Instant::now());
     loop {
         if finished_beat_pending(shut_down, next_beat) {
             std::thread::sleep(Duration::from_millis(20));
@@ -286,8 +289,16 @@ fn run_in(
             continue;
         }
         let finished = handles.is_empty();
-        if std::os::unix::process::parent_id() != parent {
-            eprintln!("gale: worker {me}: supervisor gone; exiting");
+        let orphan = std::os::unix::process::parent_id() != parent;
+        if orphan && !said_orphan {
+            said_orphan = true;
+            eprintln!("gale: worker {me}: supervisor gone; running on until one adopts it");
+        }
+        if abandoned(orphan, last_answer.elapsed()) {
+            eprintln!(
+                "gale: worker {me}: no supervisor, and nimbus has not answered for {ORPHAN_TIMEOUT:?}; exiting"
+            );
+            stop.store(true, Ordering::Relaxed);
             std::process::exit(0);
         }
         if finished || Instant::now() >= next_beat {
@@ -317,7 +328,11 @@ fn run_in(
                 let _ = heartbeat(rt, &mut client, beat);
                 return Err(format!("unhealthy: {reason}"));
             }
-            let answered = match heartbeat(rt, &mut client, beat) {
+            let reply = heartbeat(rt, &mut client, beat);
+            if reply.is_ok() {
+                last_answer = Instant::now();
+            }
+            let answered = match reply {
                 Ok(reply) if reply.keep_running => {
                     if let Some(reason) = follow_newer(
                         rt,
@@ -437,6 +452,16 @@ fn heartbeat(
     .map_err(|_| "timed out".to_string())?
     .map(|r| r.into_inner())
     .map_err(|s| status_text(&s))
+}
+
+/// How long a worker whose supervisor is gone runs on without an answer from nimbus.
+pub const ORPHAN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether a worker exits because nobody watches it any more: its supervisor is gone (a
+/// restarted one adopts it, so normally it runs on) and nimbus has not answered its
+/// heartbeats for [`ORPHAN_TIMEOUT`] (it cannot learn that it was killed or replaced).
+pub fn abandoned(supervisor_gone: bool, unanswered_for: Duration) -> bool {
+    supervisor_gone && unanswered_for >= ORPHAN_TIMEOUT
 }
 
 /// What a worker does about a newer assignment.
@@ -748,6 +773,15 @@ fn addresses(a: &Assignment, me: u32) -> Result<(SocketAddr, BTreeMap<u32, Socke
 mod tests {
     use super::*;
     use crate::cluster::proto::WorkerSlot;
+
+    #[test]
+    fn an_orphan_runs_on_while_nimbus_answers_it() {
+        let s = Duration::from_secs;
+        assert!(!abandoned(false, s(3600)), "supervised: never abandoned");
+        assert!(!abandoned(true, s(1)), "an orphan nimbus answers runs on");
+        assert!(!abandoned(true, ORPHAN_TIMEOUT - s(1)));
+        assert!(abandoned(true, ORPHAN_TIMEOUT));
+    }
 
     fn slot(index: u32, port: u32, since: u64) -> WorkerSlot {
         WorkerSlot {

@@ -57,7 +57,10 @@ pub enum WorkerState {
     Restarting,
     /// It has not heartbeated for the worker timeout.
     Silent,
-    /// Its supervisor is dead.
+    /// Its supervisor is dead, but it heartbeats: it runs on (a restarted supervisor
+    /// adopts it).
+    Orphan,
+    /// Its supervisor is dead, and it is silent.
     Lost,
     /// It (or its whole topology) finished.
     Finished,
@@ -73,6 +76,7 @@ impl WorkerState {
             WorkerState::Starting => "starting",
             WorkerState::Restarting => "restarting",
             WorkerState::Silent => "silent",
+            WorkerState::Orphan => "orphan",
             WorkerState::Lost => "lost",
             WorkerState::Finished => "finished",
             WorkerState::Unknown => "unknown",
@@ -338,10 +342,16 @@ impl State {
         if t.record.finished {
             return WorkerState::Finished;
         }
-        if !self.supervisor_alive(&w.supervisor, now) {
-            return WorkerState::Lost;
-        }
         let beat = t.beats.get(&w.index);
+        if !self.supervisor_alive(&w.supervisor, now) {
+            let beating = beat
+                .is_some_and(|b| b.running && now.duration_since(b.at) < self.supervisor_timeout);
+            return if beating {
+                WorkerState::Orphan
+            } else {
+                WorkerState::Lost
+            };
+        }
         if t.worker_finished(w.index) || beat.is_some_and(|b| b.finished) {
             return WorkerState::Finished;
         }
@@ -407,7 +417,7 @@ impl State {
                             host: w.host.clone(),
                             port: w.port,
                             last_heartbeat_ms: beat.map_or(0, |b| ms(now.duration_since(b.at))),
-                            alive: state == WorkerState::Alive,
+                            alive: matches!(state, WorkerState::Alive | WorkerState::Orphan),
                             restarts: process.map_or(0, |p| p.restarts),
                             last_exit: process.map_or_else(String::new, |p| p.last_exit.clone()),
                             state: state.as_str().to_string(),

@@ -1,6 +1,8 @@
-//! A running topology: every worker has a slot. A worker fails when its supervisor dies
-//! or it stays silent for the worker timeout (it never started, say because its port is
-//! taken, or it hangs). Only a failed worker moves — to a free slot, on another
+//! A running topology: every worker has a slot. A worker fails when it stays silent for the
+//! worker timeout (it never started, say because its port is taken, or it hangs), or for
+//! the supervisor timeout once its supervisor is lost too (nobody will restart it). A worker
+//! outlives its supervisor, as in Storm: while it heartbeats it keeps its slot, and a
+//! restarted supervisor adopts it. Only a failed worker moves — to a free slot, on another
 //! supervisor when one has room — and the others keep running (they follow the moved
 //! peer; its new incarnation fences the old process off). A worker that finished never
 //! moves. With no free slot, a worker of a dead supervisor makes the topology shrink onto
@@ -17,7 +19,7 @@ use std::time::Instant;
 /// Why a worker failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// Its supervisor stopped heartbeating.
+    /// Its supervisor stopped heartbeating, and so did it.
     SupervisorLost,
     /// It did not heartbeat for the worker timeout.
     Silent,
@@ -26,7 +28,7 @@ pub enum Failure {
 impl Failure {
     fn as_str(self) -> &'static str {
         match self {
-            Failure::SupervisorLost => "its supervisor is lost",
+            Failure::SupervisorLost => "its supervisor is lost and it is silent",
             Failure::Silent => "it is silent",
         }
     }
@@ -41,15 +43,18 @@ pub fn failed_workers(state: &State, topo: &Topo, now: Instant) -> Vec<(u32, Fai
         .iter()
         .filter(|w| !a.finished_workers.contains(&w.index))
         .filter_map(|w| {
-            if !state.supervisor_alive(&w.supervisor, now) {
-                return Some((w.index, Failure::SupervisorLost));
-            }
             let last = topo
                 .beats
                 .get(&w.index)
                 .map_or_else(|| topo.watched_since(w.index), |b| b.at);
-            (now.saturating_duration_since(last) > state.worker_timeout)
-                .then_some((w.index, Failure::Silent))
+            let silent = now.saturating_duration_since(last);
+            if !state.supervisor_alive(&w.supervisor, now) {
+                // Nobody restarts it: once it is silent too, it moves as soon as its
+                // supervisor would have been judged lost.
+                return (silent > state.supervisor_timeout)
+                    .then_some((w.index, Failure::SupervisorLost));
+            }
+            (silent > state.worker_timeout).then_some((w.index, Failure::Silent))
         })
         .collect()
 }
@@ -179,6 +184,13 @@ mod tests {
     fn beat_all(state: &mut State, id: &str, now: Instant) {
         let a = state.topologies[id].record.assignment.clone().unwrap();
         for w in &a.workers {
+            beat_one(state, id, w.index, now);
+        }
+    }
+
+    fn beat_one(state: &mut State, id: &str, index: u32, now: Instant) {
+        let a = state.topologies[id].record.assignment.clone().unwrap();
+        for w in a.workers.iter().filter(|w| w.index == index) {
             let req = WorkerHeartbeatRequest {
                 topology_id: id.into(),
                 worker: w.index,
@@ -219,7 +231,21 @@ mod tests {
             }
         }
         beat_all(&mut state, &id, t1);
-        let log = run_tick(&mut state, t1);
+        // A worker outlives its supervisor: while it beats, it stays.
+        assert!(run_tick(&mut state, t1).is_empty());
+        assert_eq!(
+            state.topologies[&id].record.assignment,
+            Some(before.clone())
+        );
+        // Then worker 1 falls silent too (the beats of the others go on): it moves.
+        let t2 = t1 + T + Duration::from_secs(1);
+        for (sid, s) in state.supervisors.iter_mut() {
+            if *sid != lost {
+                s.last = t2;
+            }
+        }
+        beat_one(&mut state, &id, 0, t2);
+        let log = run_tick(&mut state, t2);
         let after = state.topologies[&id].record.assignment.clone().unwrap();
         assert_eq!(
             after.workers[0], before.workers[0],
