@@ -3,8 +3,9 @@
 //! [`RestartPolicy`]) and worker processes, driven by a seeded random schedule of faults on
 //! a simulated clock: lost requests, lost and late replies, worker crashes (kill -9), supervisor
 //! crashes (its workers run on; restarted, it adopts them) and restarts, nimbus crashes and
-//! restarts, partitions between nimbus and any host, a clock that
-//! jumps, and users submitting, killing and rebalancing topologies.
+//! restarts, partitions between nimbus and any host and between any two hosts (the data
+//! links between their workers), a clock that jumps, and users submitting, killing and
+//! rebalancing topologies.
 //!
 //! After every step it checks the invariants; after the faults stop and a quiet period it
 //! checks that the cluster converged:
@@ -16,15 +17,21 @@
 //!   was replaced) survives the quiet period;
 //! - a finite topology finishes exactly once, and a finished worker never runs its
 //!   executors again (a late reply may make a supervisor start it: it must exit);
-//! - a nimbus restart loses nothing it acknowledged, and ids are never given twice.
+//! - a nimbus restart loses nothing it acknowledged, and ids are never given twice;
+//! - a worker is linked to at most one process of each peer (the handshake's fencing by
+//!   incarnation), and once faults stop the workers of every running topology are linked
+//!   pairwise (every worker followed every move of its peers).
 //!
 //! `GALE_SIM_SEEDS=N` sets how many seeds `many_seeds` runs (default 300; CI runs more in
 //! release). A failing seed prints the one-line command that replays it:
 //! `GALE_SIM_SEED=<seed> cargo test -p gale --test sim replay -- --nocapture`.
 //!
-//! What is simplified: a worker's work does not depend on its peers (the data plane is not
-//! simulated; its fencing by incarnation is tested in `transport::net`); requests are
-//! delivered at once or lost, replies to supervisors may also come late (after newer ones).
+//! What is simplified: a worker's work does not depend on its peers (the data plane is
+//! links only, with the handshake's rule; the bytes and the handshake itself are tested in
+//! `transport::net`); requests are delivered at once or lost, replies to supervisors may
+//! also come late (after newer ones). Late replies to workers are not simulated: what they
+//! carry only moves forward (an incarnation replaced or a topology killed stays so, and a
+//! newer version is fetched whole), so a late one says nothing a lost one does not.
 
 use gale::cluster::controller::{self, Decision, Effect, State, beats, commands};
 use gale::cluster::proto::{
@@ -145,6 +152,11 @@ struct World {
     next_pid: u32,
     /// Partitions between nimbus and a host, until when.
     cut: BTreeMap<usize, Duration>,
+    /// Partitions between two hosts (the lower first), until when: their workers' data
+    /// links break and cannot form.
+    split: BTreeMap<(usize, usize), Duration>,
+    /// The data links between worker processes (the lower pid first).
+    links: BTreeSet<(u32, u32)>,
     loss: f64,
     policy: RestartPolicy,
     /// Ground truth: every id nimbus ever gave.
@@ -196,6 +208,8 @@ impl World {
             procs: BTreeMap::new(),
             next_pid: 100,
             cut: BTreeMap::new(),
+            split: BTreeMap::new(),
+            links: BTreeSet::new(),
             loss,
             policy: RestartPolicy {
                 first: Duration::from_millis(500),
@@ -314,7 +328,51 @@ impl World {
         for pid in pids {
             self.worker_step(pid, faults);
         }
+        self.update_links();
         self.check_always();
+    }
+
+    /// The data plane, as its handshake fences it: two running workers of one topology are
+    /// linked while their hosts can reach each other and each one's view of the assignment
+    /// names the other's incarnation (a handshake is refused otherwise, and a worker that
+    /// follows a moved peer drops its old link).
+    fn update_links(&mut self) {
+        let linkable = |w: &World, a: u32, b: u32| {
+            let (Some(p), Some(q)) = (w.procs.get(&a), w.procs.get(&b)) else {
+                return false;
+            };
+            let knows = |p: &Proc, q: &Proc| {
+                p.view.as_ref().is_some_and(|v| {
+                    v.workers
+                        .iter()
+                        .any(|w| w.index == q.index && w.since == q.since && w.port == q.port)
+                })
+            };
+            let pair = (
+                p.supervisor.min(q.supervisor),
+                p.supervisor.max(q.supervisor),
+            );
+            p.topo == q.topo
+                && p.index != q.index
+                && p.phase != Phase::Fetching
+                && q.phase != Phase::Fetching
+                && !w.split.contains_key(&pair)
+                && knows(p, q)
+                && knows(q, p)
+        };
+        let links = std::mem::take(&mut self.links);
+        self.links = links
+            .into_iter()
+            .filter(|&(a, b)| linkable(self, a, b))
+            .collect();
+        let pids: Vec<u32> = self.procs.keys().copied().collect();
+        for (i, &a) in pids.iter().enumerate() {
+            for &b in &pids[i + 1..] {
+                if !self.links.contains(&(a, b)) && linkable(self, a, b) {
+                    self.links.insert((a, b));
+                }
+            }
+        }
     }
 
     fn inject_faults(&mut self) {
@@ -355,6 +413,16 @@ impl World {
             ));
             self.cut.insert(h, t + d);
         }
+        if self.rng.chance(0.003) {
+            let a = self.rng.below(SUPERVISORS as u64) as usize;
+            let b = (a + 1 + self.rng.below(SUPERVISORS as u64 - 1) as usize) % SUPERVISORS;
+            let d = self.rng.secs(1, 20);
+            self.say(format!(
+                "fault: hosts {a} and {b} cut off from each other for {:.1} s",
+                d.as_secs_f64()
+            ));
+            self.split.insert((a.min(b), a.max(b)), t + d);
+        }
         if self.rng.chance(0.0005) {
             let jump = self.rng.secs(5, 40);
             self.say(format!(
@@ -377,6 +445,7 @@ impl World {
     fn heal_expired(&mut self) {
         let t = self.t;
         self.cut.retain(|_, until| *until > t);
+        self.split.retain(|_, until| *until > t);
         if self.nimbus.is_none() && t >= self.nimbus_down_until {
             self.restart_nimbus();
         }
@@ -393,6 +462,7 @@ impl World {
 
     fn heal_all(&mut self) {
         self.cut.clear();
+        self.split.clear();
         if self.nimbus.is_none() {
             self.restart_nimbus();
         }
@@ -959,6 +1029,28 @@ impl World {
                 ));
             }
         }
+        // Fencing: a worker is linked to at most one process of each of its peers, and only
+        // to processes of its own topology.
+        let mut peers: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+        for &(a, b) in &self.links {
+            for (me, other) in [(a, b), (b, a)] {
+                let (Some(p), Some(q)) = (self.procs.get(&me), self.procs.get(&other)) else {
+                    self.fail(format!("a link {a}-{b} to a process that is gone"));
+                };
+                if p.topo != q.topo {
+                    self.fail(format!(
+                        "process {me} of `{}` linked to one of `{}`",
+                        p.topo, q.topo
+                    ));
+                }
+                if let Some(twin) = peers.insert((me, q.index), other) {
+                    self.fail(format!(
+                        "process {me} is linked to two processes of worker {} of `{}`: {twin} and {other}",
+                        q.index, q.topo
+                    ));
+                }
+            }
+        }
         for (id, n) in &self.finished_count {
             if *n > 1 {
                 self.fail(format!("`{id}` finished {n} times"));
@@ -1011,6 +1103,23 @@ impl World {
                     self.fail(format!(
                         "worker {} of `{id}` (incarnation {}, {}:{}) is not running after the quiet period",
                         w.index, w.since, w.supervisor, w.port
+                    ));
+                }
+            }
+        }
+        // The data plane converged too: the workers of every running topology are linked
+        // pairwise (each followed every move of its peers).
+        for (&a, p) in &self.procs {
+            for (&b, q) in &self.procs {
+                if a < b
+                    && p.topo == q.topo
+                    && p.phase == Phase::Running
+                    && q.phase == Phase::Running
+                    && !self.links.contains(&(a, b))
+                {
+                    self.fail(format!(
+                        "workers {} (pid {a}) and {} (pid {b}) of `{}` are not linked after the quiet period",
+                        p.index, q.index, p.topo
                     ));
                 }
             }
