@@ -298,19 +298,73 @@ pub struct Clause {
 pub enum Operator {
     /// A Rust type implementing `gale::Spout` or `gale::Bolt`, built with `Default`.
     User(RustPath),
-    /// `map(f)`: `fn(In) -> Out`.
-    Map(RustPath),
-    /// `filter(f)`: `fn(&In) -> bool`; output schema equals the input schema.
-    Filter(RustPath),
-    /// `flat_map(f)`: `fn(In) -> impl IntoIterator<Item = Out>`.
-    FlatMap(RustPath),
+    /// A built-in operator (`map(f)`, `filter(f)`, `flat_map(f)`...): what each one takes
+    /// and builds is in its own file under `compiler/src/ops/`.
+    Builtin(BuiltinCall),
 }
 
 impl Operator {
-    /// The Rust path the operator names.
-    pub fn path(&self) -> &RustPath {
+    /// The operator as written: a Rust path, or a built-in call.
+    pub fn text(&self) -> &str {
         match self {
-            Operator::User(p) | Operator::Map(p) | Operator::Filter(p) | Operator::FlatMap(p) => p,
+            Operator::User(p) => &p.text,
+            Operator::Builtin(b) => &b.text,
+        }
+    }
+
+    /// Where the operator is.
+    pub fn span(&self) -> Span {
+        match self {
+            Operator::User(p) => p.span,
+            Operator::Builtin(b) => b.span,
+        }
+    }
+}
+
+/// A call of a built-in operator, or of a function inside one's arguments:
+/// `map(crate::upper)`, `tumbling(10s, count)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltinCall {
+    /// The operator's keyword.
+    pub name: Ident,
+    /// Its arguments, in order.
+    pub args: Vec<OpArg>,
+    /// The call as written.
+    pub text: String,
+    /// The whole call.
+    pub span: Span,
+}
+
+/// One argument of a built-in call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpArg {
+    /// A Rust path or a field name: `crate::ops::upper`, `amount`.
+    Path(RustPath),
+    /// A duration, in milliseconds.
+    Duration(Count),
+    /// A number.
+    Int(Count),
+    /// A nested call: `sum(amount)`.
+    Call(BuiltinCall),
+}
+
+impl OpArg {
+    /// Where the argument is.
+    pub fn span(&self) -> Span {
+        match self {
+            OpArg::Path(p) => p.span,
+            OpArg::Duration(c) | OpArg::Int(c) => c.span,
+            OpArg::Call(c) => c.span,
+        }
+    }
+
+    /// What kind of argument it is, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OpArg::Path(_) => "a path",
+            OpArg::Duration(_) => "a duration",
+            OpArg::Int(_) => "a number",
+            OpArg::Call(_) => "a call",
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod check;
 pub mod codegen;
 pub mod diagnostic;
 pub mod graph;
+pub mod ops;
 pub mod parse;
 pub mod plan;
 

@@ -16,9 +16,9 @@
 //! ```
 
 use crate::ast::{
-    Clause, Component, ComponentKind, ConfigBlock, ConfigEntry, ConfigValue, Count, Edge,
-    FieldDecl, File, Grouping, GroupingKind, Ident, Operator, Output, Prim, RustPath, Span,
-    StreamDecl, StreamSetDecl, Topology, TupleDecl, Type, TypeKind, Use,
+    BuiltinCall, Clause, Component, ComponentKind, ConfigBlock, ConfigEntry, ConfigValue, Count,
+    Edge, FieldDecl, File, Grouping, GroupingKind, Ident, OpArg, Operator, Output, Prim, RustPath,
+    Span, StreamDecl, StreamSetDecl, Topology, TupleDecl, Type, TypeKind, Use,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use pest::Parser as _;
@@ -271,6 +271,9 @@ fn describe(rule: Rule) -> &'static str {
         Rule::component | Rule::component_kind => "a component",
         Rule::operator | Rule::builtin | Rule::builtin_kw => {
             "an operator such as `SplitWords` or `map(f)`"
+        }
+        Rule::op_args | Rule::op_arg | Rule::op_call => {
+            "an argument such as `crate::ops::f`, `10s`, `100` or `sum(amount)`"
         }
         Rule::edge => "an edge such as `a -> b`",
         Rule::grouping
@@ -550,6 +553,46 @@ impl Walker {
         })
     }
 
+    fn operator(&mut self, pair: Pair<'_, Rule>) -> Operator {
+        let inner = only_child(pair);
+        if inner.as_rule() == Rule::path {
+            return Operator::User(rust_path(&inner));
+        }
+        Operator::Builtin(self.call(inner))
+    }
+
+    /// `name(arg, ...)`: a built-in operator, or a call among its arguments.
+    fn call(&mut self, pair: Pair<'_, Rule>) -> BuiltinCall {
+        let (text, span) = (pair.as_str().to_string(), span_of(&pair));
+        let mut it = children(pair);
+        let Some(name) = it.next() else {
+            panic!("grammar: a call starts with its name")
+        };
+        let args = it.map(|arg| self.op_arg(only_child(arg))).collect();
+        BuiltinCall {
+            name: ident(&name),
+            args,
+            text,
+            span,
+        }
+    }
+
+    fn op_arg(&mut self, pair: Pair<'_, Rule>) -> OpArg {
+        let span = span_of(&pair);
+        match pair.as_rule() {
+            Rule::duration => OpArg::Duration(Count {
+                value: self.duration_ms(pair),
+                span,
+            }),
+            Rule::integer => OpArg::Int(Count {
+                value: self.number(pair.as_str(), span),
+                span,
+            }),
+            Rule::op_call => OpArg::Call(self.call(pair)),
+            _ => OpArg::Path(rust_path(&pair)),
+        }
+    }
+
     /// `backoff 100`: a syntax error (`E0001`) asking for the unit.
     fn unitless_backoff(&mut self, number: &Pair<'_, Rule>) -> u64 {
         let n = number.as_str();
@@ -622,7 +665,7 @@ impl Walker {
         let mut component = Component {
             kind,
             name: ident(&name),
-            op: operator(op),
+            op: self.operator(op),
             input: None,
             output: None,
             parallelism: None,
@@ -776,23 +819,6 @@ fn rust_path(pair: &Pair<'_, Rule>) -> RustPath {
 
 fn field_list(pair: Pair<'_, Rule>) -> Vec<Ident> {
     children(pair).map(|p| ident(&p)).collect()
-}
-
-fn operator(pair: Pair<'_, Rule>) -> Operator {
-    let inner = only_child(pair);
-    if inner.as_rule() == Rule::path {
-        return Operator::User(rust_path(&inner));
-    }
-    let mut it = children(inner);
-    let (Some(kw), Some(path)) = (it.next(), it.next()) else {
-        panic!("grammar: builtin is `kw(path)`")
-    };
-    let path = rust_path(&path);
-    match kw.as_str() {
-        "map" => Operator::Map(path),
-        "filter" => Operator::Filter(path),
-        _ => Operator::FlatMap(path),
-    }
 }
 
 fn field_type(pair: Pair<'_, Rule>) -> Type {
@@ -1020,7 +1046,7 @@ mod tests {
             count.op,
             Operator::User(RustPath {
                 text: "CountWords".into(),
-                span: count.op.path().span
+                span: count.op.span()
             })
         );
         assert_eq!(count.input.as_ref().map(|i| i.name.as_str()), Some("Word"));

@@ -118,8 +118,9 @@ fn every_code_is_documented_and_tested() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let read = |p: &Path| fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut sources = read(&root.join("src/parse.rs")) + &read(&root.join("src/check.rs"));
-    for entry in fs::read_dir(root.join("src/check"))
-        .expect("src/check")
+    for entry in ["src/check", "src/ops"]
+        .iter()
+        .flat_map(|d| fs::read_dir(root.join(d)).expect("a source directory"))
         .flatten()
     {
         if entry.path().file_name().is_some_and(|n| n != "tests.rs") {

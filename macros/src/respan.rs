@@ -45,7 +45,7 @@ fn anchor(name: &str, graph: &Graph, source: &SourceText) -> Option<Span> {
                 .is_some_and(|n| n == c.name)
         })
         .or_else(|| graph.components.iter().find(|c| c.line == line))?;
-    source.span_at(component.op.path().span.start)
+    source.span_at(component.op.span().start)
 }
 
 /// How a check item ends.

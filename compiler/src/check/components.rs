@@ -8,6 +8,7 @@ use super::scope::{Scope, TypeDef};
 use crate::ast::{Component, ComponentKind, ConfigBlock, Count, Ident, Operator, Output, Topology};
 use crate::diagnostic::{Diagnostic, Diagnostics, line_col};
 use crate::graph::{Node, OutStream};
+use crate::ops::{Builtin, Outputs};
 use std::collections::HashMap;
 
 /// A checked component: its graph node and what the edge checks need to know.
@@ -77,10 +78,21 @@ fn component<'a>(
         }
         None => false,
     };
-    let (output_type, mut outputs, output_known, stream_set) = match (&c.op, &c.output) {
-        (Operator::Filter(_), out) => filter_output(c, out.as_ref(), diags),
-        (_, Some(out)) => output(out, scope, diags),
-        (_, None) => (None, Vec::new(), true, false),
+    let builtin = match &c.op {
+        Operator::Builtin(call) => {
+            let op = crate::ops::find(&call.name.name);
+            if let Some(op) = op {
+                op.check(call, diags);
+            }
+            op
+        }
+        Operator::User(_) => None,
+    };
+    let same_as_input = builtin.is_some_and(|b| b.outputs() == Outputs::Input);
+    let (output_type, mut outputs, output_known, stream_set) = match &c.output {
+        _ if same_as_input => same_output(c, builtin, c.output.as_ref(), diags),
+        Some(out) => output(out, scope, diags),
+        None => (None, Vec::new(), true, false),
     };
     let parallelism = count(c, c.parallelism, "parallelism", diags);
     let tasks = count(c, c.tasks, "tasks", diags);
@@ -166,7 +178,7 @@ fn shape(c: &Component, diags: &mut Diagnostics) {
                     Diagnostic::error(
                         "E0409",
                         format!("the built-in `{}` cannot be a spout", builtin_name(&c.op)),
-                        c.op.path().span,
+                        c.op.span(),
                     )
                     .with_label("built-ins transform tuples; they do not produce them")
                     .with_help("declare it as a `bolt` fed by an edge"),
@@ -184,11 +196,16 @@ fn shape(c: &Component, diags: &mut Diagnostics) {
                     .with_label("the input schema is missing")
                     .with_help(format!(
                         "write the schema it consumes in parentheses: `{}(Schema)`",
-                        c.op.path().text
+                        c.op.text()
                     )),
                 );
             }
-            if matches!(c.op, Operator::Map(_) | Operator::FlatMap(_)) && c.output.is_none() {
+            let declared = match &c.op {
+                Operator::Builtin(call) => crate::ops::find(&call.name.name)
+                    .is_some_and(|b| b.outputs() == Outputs::Declared),
+                Operator::User(_) => false,
+            };
+            if declared && c.output.is_none() {
                 diags.push(
                     Diagnostic::error(
                         "E0411",
@@ -203,19 +220,17 @@ fn shape(c: &Component, diags: &mut Diagnostics) {
     }
 }
 
-fn builtin_name(op: &Operator) -> &'static str {
+fn builtin_name(op: &Operator) -> &str {
     match op {
-        Operator::Map(_) => "map",
-        Operator::Filter(_) => "filter",
-        Operator::FlatMap(_) => "flat_map",
+        Operator::Builtin(call) => &call.name.name,
         Operator::User(_) => "user operator",
     }
 }
 
-type Outputs = (Option<String>, Vec<OutStream>, bool, bool);
+type Streams = (Option<String>, Vec<OutStream>, bool, bool);
 
 /// The output streams of `-> X`: one `default` stream, or one per stream of a set.
-fn output(out: &Output, scope: &Scope<'_>, diags: &mut Diagnostics) -> Outputs {
+fn output(out: &Output, scope: &Scope<'_>, diags: &mut Diagnostics) -> Streams {
     let single = |schema: &str| OutStream {
         name: "default".to_string(),
         schema: schema.to_string(),
@@ -259,8 +274,14 @@ fn output(out: &Output, scope: &Scope<'_>, diags: &mut Diagnostics) -> Outputs {
     }
 }
 
-/// A filter emits what it receives: its output, if written, must equal its input.
-fn filter_output(c: &Component, out: Option<&Output>, diags: &mut Diagnostics) -> Outputs {
+/// A built-in that emits what it receives (a filter): its output, if written, must equal
+/// its input.
+fn same_output(
+    c: &Component,
+    op: Option<&dyn Builtin>,
+    out: Option<&Output>,
+    diags: &mut Diagnostics,
+) -> Streams {
     let Some(input) = &c.input else {
         return (None, Vec::new(), false, false);
     };
@@ -274,8 +295,10 @@ fn filter_output(c: &Component, out: Option<&Output>, diags: &mut Diagnostics) -
             Diagnostic::error(
                 "E0408",
                 format!(
-                    "filter `{}` must output its input schema `{}`",
-                    c.name.name, input.name
+                    "{} `{}` must output its input schema `{}`",
+                    op.map_or("filter", |b| b.name()),
+                    c.name.name,
+                    input.name
                 ),
                 out.ty.span,
             )
@@ -285,7 +308,8 @@ fn filter_output(c: &Component, out: Option<&Output>, diags: &mut Diagnostics) -
             ))
             .with_note(input.span, "input schema")
             .with_help(format!(
-                "a filter passes tuples through unchanged: write `-> {}` or leave the output out",
+                "a {} passes tuples through unchanged: write `-> {}` or leave the output out",
+                op.map_or("filter", |b| b.name()),
                 input.name
             )),
         );

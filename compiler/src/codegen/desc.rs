@@ -8,12 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 fn operator_text(op: &Operator) -> String {
-    match op {
-        Operator::User(p) => p.text.clone(),
-        Operator::Map(p) => format!("map({})", p.text),
-        Operator::Filter(p) => format!("filter({})", p.text),
-        Operator::FlatMap(p) => format!("flat_map({})", p.text),
-    }
+    op.text().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn grouping_detail(g: &Grouping) -> String {

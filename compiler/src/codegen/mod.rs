@@ -9,7 +9,7 @@
 mod checks;
 mod desc;
 mod operators;
-mod rust;
+pub(crate) mod rust;
 mod streams;
 mod tuples;
 mod wiring;

@@ -65,18 +65,13 @@ fn constructor(graph: &Graph, c: usize) -> TokenStream {
             let gate = super::operators::gate_ident(graph, node);
             quote!(#gate())
         }
-        Operator::Map(p) => {
-            let f = path(&p.text);
-            quote!(__gale::MapOp::<_, #input, #out>::new(#f))
-        }
-        Operator::Filter(p) => {
-            let f = path(&p.text);
-            quote!(__gale::FilterOp::<_, #input>::new(#f))
-        }
-        Operator::FlatMap(p) => {
-            let f = path(&p.text);
-            quote!(__gale::FlatMapOp::<_, #input, #out>::new(#f))
-        }
+        Operator::Builtin(call) => match crate::ops::find(&call.name.name) {
+            Some(op) => op.construct(call, &quote!(#input), &quote!(#out)),
+            None => {
+                let msg = format!("`{}` is not a built-in operator", call.name.name);
+                quote!(::core::compile_error!(#msg))
+            }
+        },
     }
 }
 

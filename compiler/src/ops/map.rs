@@ -1,0 +1,33 @@
+//! `map(f)`: `f: fn(In) -> Out`, one tuple out per tuple in (`gale::ops::MapOp`).
+
+use super::{Builtin, Outputs, function_tokens, one_function};
+use crate::ast::BuiltinCall;
+use crate::diagnostic::Diagnostics;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// `map(f)`.
+pub struct Map;
+
+impl Builtin for Map {
+    fn name(&self) -> &'static str {
+        "map"
+    }
+
+    fn usage(&self) -> &'static str {
+        "map(crate::path::to::function)"
+    }
+
+    fn outputs(&self) -> Outputs {
+        Outputs::Declared
+    }
+
+    fn check(&self, call: &BuiltinCall, diags: &mut Diagnostics) {
+        one_function(self, call, diags);
+    }
+
+    fn construct(&self, call: &BuiltinCall, input: &TokenStream, out: &TokenStream) -> TokenStream {
+        let f = function_tokens(call);
+        quote!(__gale::MapOp::<_, #input, #out>::new(#f))
+    }
+}

@@ -1,0 +1,130 @@
+//! The built-in operators, one file each (as Hydro's `graph/ops/`): what a built-in takes
+//! (its arguments, checked with spans), what it outputs, and the Rust that builds it. The
+//! runtime half of each is the file of the same name in `gale::ops`. Adding a built-in
+//! touches its two files, [`ALL`] and the `builtin_kw` keywords of `grammar/topo.pest`
+//! (a test keeps those two lists equal).
+
+mod filter;
+mod flat_map;
+mod map;
+
+use crate::ast::{BuiltinCall, OpArg, RustPath};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use proc_macro2::TokenStream;
+
+/// What a built-in outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outputs {
+    /// The schema written after `->` (required).
+    Declared,
+    /// Its input schema (`-> Schema`, if written, must be the input's).
+    Input,
+}
+
+/// A built-in operator.
+pub trait Builtin: Sync {
+    /// Its keyword in a `.topo` file.
+    fn name(&self) -> &'static str;
+    /// How it is written, for messages: `map(f)`.
+    fn usage(&self) -> &'static str;
+    /// What it outputs.
+    fn outputs(&self) -> Outputs;
+    /// Checks the arguments of `call` (`E0416`).
+    fn check(&self, call: &BuiltinCall, diags: &mut Diagnostics);
+    /// The Rust expression that builds it (a `gale::Bolt`), given its input and output
+    /// types; only called on a call [`Builtin::check`] accepted.
+    fn construct(&self, call: &BuiltinCall, input: &TokenStream, out: &TokenStream) -> TokenStream;
+}
+
+/// Every built-in.
+pub const ALL: &[&dyn Builtin] = &[&map::Map, &filter::Filter, &flat_map::FlatMap];
+
+/// The built-in called `name`.
+pub fn find(name: &str) -> Option<&'static dyn Builtin> {
+    ALL.iter().copied().find(|b| b.name() == name)
+}
+
+/// The one argument of `call`, a Rust function; `E0416` otherwise.
+pub(crate) fn one_function<'a>(
+    op: &dyn Builtin,
+    call: &'a BuiltinCall,
+    diags: &mut Diagnostics,
+) -> Option<&'a RustPath> {
+    match call.args.as_slice() {
+        [OpArg::Path(p)] => Some(p),
+        [] => {
+            diags.push(
+                bad_args(
+                    op,
+                    call,
+                    "takes a Rust function, and none is given".into(),
+                    call.span,
+                )
+                .with_label("no function"),
+            );
+            None
+        }
+        [other] => {
+            diags.push(
+                bad_args(
+                    op,
+                    call,
+                    format!("takes a Rust function, found {}", other.kind()),
+                    other.span(),
+                )
+                .with_label("not a function path"),
+            );
+            None
+        }
+        [_, extra, ..] => {
+            diags.push(
+                bad_args(
+                    op,
+                    call,
+                    format!("takes one argument, found {}", call.args.len()),
+                    extra.span(),
+                )
+                .with_label("one argument too many"),
+            );
+            None
+        }
+    }
+}
+
+/// `E0416`: the arguments of a built-in are wrong.
+pub(crate) fn bad_args(
+    op: &dyn Builtin,
+    call: &BuiltinCall,
+    what: String,
+    span: crate::ast::Span,
+) -> Diagnostic {
+    Diagnostic::error("E0416", format!("`{}` {what}", call.name.name), span)
+        .with_help(format!("write it `{}`", op.usage()))
+}
+
+/// The function argument of an accepted one-function call.
+pub(crate) fn function_tokens(call: &BuiltinCall) -> TokenStream {
+    match call.args.first() {
+        Some(OpArg::Path(p)) => crate::codegen::rust::path(&p.text),
+        _ => quote::quote!(::core::compile_error!("a built-in without its function")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grammar_lists_every_builtin_and_no_other() {
+        let grammar = include_str!("../../../grammar/topo.pest");
+        let line = grammar
+            .lines()
+            .find(|l| l.starts_with("builtin_kw"))
+            .expect("builtin_kw rule");
+        let mut listed: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+        let mut table: Vec<&str> = ALL.iter().map(|b| b.name()).collect();
+        listed.sort_unstable();
+        table.sort_unstable();
+        assert_eq!(listed, table);
+    }
+}

@@ -1,0 +1,11 @@
+//! Built-in operators: what `map(f)`, `filter(f)`, `flat_map(f)`... in a `.topo` file
+//! become, one file each. The compiler half of each (its arguments, checks and the code
+//! that builds it) is the file of the same name in `gale_compiler::ops`.
+
+mod filter;
+mod flat_map;
+mod map;
+
+pub use filter::FilterOp;
+pub use flat_map::FlatMapOp;
+pub use map::MapOp;
