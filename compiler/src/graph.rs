@@ -127,6 +127,12 @@ pub struct Retry {
     pub failed_stream: usize,
 }
 
+/// The key groups of a keyed edge when `max_parallelism` is not set (Flink's default).
+pub const DEFAULT_MAX_PARALLELISM: u64 = 128;
+
+/// The most key groups `max_parallelism` may ask for (Flink's bound, 2^15).
+pub const MAX_MAX_PARALLELISM: u64 = 32_768;
+
 /// The backoff of a retry policy written without `backoff`, in milliseconds.
 pub const DEFAULT_BACKOFF_MS: u64 = 100;
 
@@ -220,6 +226,9 @@ pub struct Config {
     pub batch_size: Option<u64>,
     /// `queue_capacity = N`: batches a task's input queue holds.
     pub queue_capacity: Option<u64>,
+    /// `max_parallelism = N`: the key groups of every keyed (`fields`) edge, fixed whatever
+    /// the task count (Flink's `maxParallelism`; default [`DEFAULT_MAX_PARALLELISM`]).
+    pub max_parallelism: u64,
     /// Every other entry, passed to components through `TaskContext::config`.
     pub extra: BTreeMap<String, crate::ast::ConfigValue>,
 }
@@ -234,6 +243,7 @@ impl Default for Config {
             workers: 1,
             batch_size: None,
             queue_capacity: None,
+            max_parallelism: DEFAULT_MAX_PARALLELISM,
             extra: BTreeMap::new(),
         }
     }

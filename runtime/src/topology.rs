@@ -63,6 +63,9 @@ pub struct Settings {
     pub batch_size: u64,
     /// Batches an executor's input queue holds before its producers block.
     pub queue_capacity: u64,
+    /// The key groups of every keyed edge (`max_parallelism`): fixed, whatever the task
+    /// counts, so keyed state moves between tasks by whole key groups.
+    pub max_parallelism: u32,
 }
 
 /// One output stream of a component.

@@ -8,13 +8,14 @@
 //! | `max_spout_pending` | an integer >= 1 |
 //! | `ackers` | an integer (0 acks every spout tuple as soon as it is emitted) |
 //! | `workers`, `batch_size`, `queue_capacity` | an integer >= 1 |
+//! | `max_parallelism` | an integer from 1 to 32768: the key groups of keyed edges |
 //!
 //! What only works with acking (`max_spout_pending`, a spout's `attempts`) needs
 //! `guarantee = at_least_once` (`E0504`, see [`require_acking`]).
 
 use crate::ast::{ConfigBlock, ConfigEntry, ConfigValue, Ident, Span};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::graph::{Config, Guarantee};
+use crate::graph::{Config, Guarantee, MAX_MAX_PARALLELISM};
 use std::collections::HashMap;
 
 /// Checks every entry of every block (later blocks add to earlier ones).
@@ -144,6 +145,21 @@ fn apply(entry: &ConfigEntry, config: &mut Config, diags: &mut Diagnostics) {
         "queue_capacity" => {
             if let Some(n) = integer(entry, 1, diags) {
                 config.queue_capacity = Some(n);
+            }
+        }
+        "max_parallelism" => {
+            if let Some(n) = integer(entry, 1, diags) {
+                if n > MAX_MAX_PARALLELISM {
+                    diags.push(
+                        out_of_range(entry, &format!("must be at most {MAX_MAX_PARALLELISM}"))
+                            .with_help(
+                                "it is the number of key groups keyed state is split into; \
+                                 the default, 128, suits up to 128 tasks per component",
+                            ),
+                    );
+                } else {
+                    config.max_parallelism = n;
+                }
             }
         }
         _ => {

@@ -111,6 +111,7 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
     let workers = cfg.workers;
     let batch = cfg.batch_size.unwrap_or(1024);
     let capacity = cfg.queue_capacity.unwrap_or(16);
+    let max_parallelism = u32::try_from(cfg.max_parallelism).unwrap_or(u32::MAX);
     let entries = cfg.extra.iter().map(|(k, v)| {
         let v = config_value(v);
         quote!((#k, #v))
@@ -131,6 +132,7 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
                 workers: #workers,
                 batch_size: #batch,
                 queue_capacity: #capacity,
+                max_parallelism: #max_parallelism,
             },
             config: &[#(#entries),*],
         };

@@ -175,7 +175,8 @@ fn router(graph: &Graph, edge: usize) -> TokenStream {
         Grouping::Shuffle | Grouping::None => quote!(__gale::Shuffle::new()),
         Grouping::Fields(f) => {
             let k = key(f);
-            quote!(__gale::Fields::new(#k))
+            let m = u32::try_from(graph.config.max_parallelism).unwrap_or(u32::MAX);
+            quote!(__gale::Fields::new(#k, #m))
         }
         Grouping::PartialKey(f) => {
             let k = key(f);

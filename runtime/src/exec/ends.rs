@@ -170,6 +170,7 @@ mod tests {
                 workers: 2,
                 batch_size: 10,
                 queue_capacity: 10,
+                max_parallelism: 128,
             },
             config: &[],
         }

@@ -18,7 +18,7 @@ mod shuffle;
 pub use all::All;
 pub use custom::Custom;
 pub use direct::Direct;
-pub use fields::{Fields, key_group, key_group_task};
+pub use fields::{DEFAULT_MAX_PARALLELISM, Fields, key_group, key_group_range, key_group_task};
 pub use global::Global;
 pub use key_hash::{FastMap, FastSet, KeyHasher, hash_key};
 pub use local_or_shuffle::LocalOrShuffle;
