@@ -236,6 +236,25 @@ impl<T: Codec> Codec for Vec<T> {
     }
 }
 
+macro_rules! tuple {
+    ($($name:ident)+) => {
+        // A tuple of values (a key of several fields): its items in order.
+        impl<$($name: Codec),+> Codec for ($($name,)+) {
+            fn encode(&self, out: &mut Vec<u8>) {
+                #[allow(non_snake_case)]
+                let ($($name,)+) = self;
+                $($name.encode(out);)+
+            }
+            fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+                Ok(($($name::decode(input)?,)+))
+            }
+        }
+    };
+}
+tuple!(A B);
+tuple!(A B C);
+tuple!(A B C D);
+
 /// The capacity to reserve for `n` decoded items: `n` was only checked against the bytes
 /// left (an item takes at least one byte), but an item in memory may be much larger than
 /// its one byte on the wire, so at most 64 KiB worth of items are reserved up front; the

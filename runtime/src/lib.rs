@@ -27,6 +27,7 @@ pub mod exec;
 pub mod grouping;
 pub mod ops;
 pub mod rng;
+pub mod state;
 pub mod topology;
 pub mod transport;
 pub mod tuple;

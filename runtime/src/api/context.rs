@@ -15,6 +15,48 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
+    /// The context of task 1, the only task of a one-bolt topology (for unit tests).
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        use crate::topology::{ChainDesc, ComponentDesc, Guarantee, Kind, Settings};
+        let components: &'static [ComponentDesc] = Box::leak(Box::new([ComponentDesc {
+            name: "bolt",
+            kind: Kind::Bolt,
+            operator: "Bolt",
+            input: None,
+            streams: &[],
+            parallelism: 1,
+            tasks: 1,
+            first_task: 1,
+            chain: 0,
+            line: 1,
+            retry: None,
+        }]));
+        let desc = Box::leak(Box::new(TopologyDesc {
+            name: "t",
+            source: "t.topo",
+            components,
+            chains: Box::leak(Box::new([ChainDesc {
+                components: &[0],
+                parallelism: 1,
+                tasks: 1,
+            }])),
+            edges: &[],
+            settings: Settings {
+                guarantee: Guarantee::AtMostOnce,
+                message_timeout_ms: 1000,
+                max_spout_pending: None,
+                ackers: None,
+                workers: 1,
+                batch_size: 10,
+                queue_capacity: 10,
+                max_parallelism: 128,
+            },
+            config: &[],
+        }));
+        TaskContext::new(desc, 0, 1)
+    }
+
     pub(crate) fn new(desc: &'static TopologyDesc, component: usize, task: TaskId) -> Self {
         TaskContext {
             desc,

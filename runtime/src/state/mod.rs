@@ -1,0 +1,35 @@
+//! Keyed state, as Flink has it: state that belongs to a key, declared by name, typed, with
+//! an optional time to live.
+//!
+//! A keyed bolt (a `process(T)` operator fed by `fields(...)`, see [`crate::api::process`])
+//! declares its state when it opens — `ctx.value_state::<u64>("count")` — and reads and
+//! writes it while it processes a tuple, scoped to that tuple's key:
+//! `ctx.state(&self.count).get()`. The kinds are [`ValueState`], [`ListState`],
+//! [`MapState`], [`ReducingState`] and [`AggregatingState`].
+//!
+//! The backend ([`KeyedBackend`]) keeps it in memory, **by key group**: a task owns a
+//! contiguous range of the topology's `max_parallelism` key groups
+//! ([`crate::grouping::key_group_range`]), whatever the task count, and each key group
+//! holds its own table per declared state. A snapshot is taken, and restored, one key group
+//! at a time ([`KeyedBackend::snapshot_group`]): a restore at another parallelism gives
+//! each task the whole groups it now owns, and a snapshot never has to stop the task for
+//! longer than one group takes to encode.
+//!
+//! A time to live ([`StateOptions::ttl`]) counts from a key's last write (Flink's
+//! `OnCreateAndWrite`) and applies to a key's whole state of that name (a map's or a
+//! list's entries expire together). An expired value is never returned (it is dropped on
+//! access), and [`KeyedBackend::sweep`] drops the expired ones nobody reads, one key group
+//! per call, in the background of processing.
+
+mod backend;
+mod context;
+mod handles;
+#[cfg(test)]
+mod tests;
+
+pub use backend::{KeyedBackend, StateError};
+pub use context::{Key, KeyedContext, OpenContext};
+pub use handles::{
+    AggregateFunction, Aggregating, AggregatingState, List, ListState, Map, MapState, Reducing,
+    ReducingState, StateHandle, StateOptions, Value, ValueState,
+};
