@@ -10,6 +10,7 @@ fn main() {
         "topologies/acking_timeout.topo",
         "topologies/acking_pending.topo",
         "topologies/cluster_acking.topo",
+        "topologies/keyed_state.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

@@ -14,7 +14,7 @@
 //! | spout retry policies (`attempts`, `backoff`) | `retry` | E0412–E0415, E0504 |
 //! | edges | `edges` | E0301–E0309, E0311 |
 //! | cycles | `cycles` | E0310 |
-//! | key groups of keyed consumers | `keys` | E0417 |
+//! | keys: key groups of keyed consumers, keyed state | `keys` | E0417, E0418 |
 //! | warnings: settings that cannot work as meant | `warnings` | W0601–W0604 |
 //!
 //! Every code is described, with an example, in `grammar/README.md`. Codes `E00xx` belong
@@ -85,6 +85,7 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
     let edges = edges::check(topology, &components, &scope, source, &mut diags);
     cycles::check(&components, &edges, &mut diags);
     keys::check(&config, &components, &edges, &mut diags);
+    keys::check_one_key(&components, &edges, &mut diags);
     warnings::check(&topology.configs, &components, &edges, &scope, &mut diags);
 
     if diags.has_errors() {

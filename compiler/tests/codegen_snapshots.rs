@@ -57,3 +57,14 @@ fn retry_spouts_plan_never_fuses_the_failed_stream() {
     assert!(plan.fused[edge("lines", "default")]);
     insta::assert_snapshot!("retry_rs", gale_compiler::codegen::generate(&graph, &plan));
 }
+
+#[test]
+fn keyed_process_generated_code_keys_by_the_edge_fields() {
+    let (name, source) = load("tests/topologies/keyed_state.topo");
+    let code = gale_compiler::compile_str(&name, &source).expect("compiles");
+    assert!(
+        code.contains("ProcessOp::keyed("),
+        "fed by fields(user): keyed"
+    );
+    insta::assert_snapshot!("keyed_state_rs", code);
+}

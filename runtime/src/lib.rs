@@ -34,7 +34,8 @@ pub mod tuple;
 
 pub use ack::{Anchor, Clock};
 pub use api::{
-    Bolt, CustomGrouping, Emitter, ExecResult, Fail, Spout, SpoutStatus, TaskContext, TaskId,
+    Bolt, CustomGrouping, Emitter, ExecResult, Fail, ProcessBolt, Spout, SpoutStatus, TaskContext,
+    TaskId,
 };
 pub use cli::{main, main_from};
 pub use codec::{Codec, DecodeError};
@@ -67,7 +68,7 @@ pub mod __private {
     pub use crate::grouping::{
         All, Custom, Direct, Fields, Global, LocalOrShuffle, PartialKey, Router, Shuffle, hash_key,
     };
-    pub use crate::ops::{FilterOp, FlatMapOp, MapOp};
+    pub use crate::ops::{FilterOp, FlatMapOp, MapOp, ProcessOp};
     pub use crate::topology::{
         ChainDesc, ComponentDesc, ConfigValue, EdgeDesc, Guarantee, Kind, RetryDesc, Settings,
         StreamDesc, Topology, TopologyDesc,

@@ -10,6 +10,7 @@ pub mod chain_ops;
 pub mod cluster;
 pub mod cluster_ops;
 pub mod groupings_ops;
+pub mod keyed_ops;
 pub mod user_crate;
 pub mod wordcount_ops;
 
@@ -22,3 +23,4 @@ gale::include_topology!("acking");
 gale::include_topology!("acking_timeout");
 gale::include_topology!("acking_pending");
 gale::include_topology!("cluster_acking");
+gale::include_topology!("keyed_state");

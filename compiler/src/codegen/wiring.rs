@@ -60,13 +60,21 @@ fn constructor(graph: &Graph, c: usize) -> TokenStream {
     let node = &graph.components[c];
     let input = node.input.as_deref().map(ident);
     let out = node.output_type.as_deref().map(ident);
+    let site = || crate::ops::Site {
+        input: quote!(#input),
+        out: match &out {
+            Some(o) => quote!(#o),
+            None => quote!(()),
+        },
+        key: input_key(graph, c),
+    };
     match &node.op {
         Operator::User(_) => {
             let gate = super::operators::gate_ident(graph, node);
             quote!(#gate())
         }
         Operator::Builtin(call) => match crate::ops::find(&call.name.name) {
-            Some(op) => op.construct(call, &quote!(#input), &quote!(#out)),
+            Some(op) => op.construct(call, &site()),
             None => {
                 let msg = format!("`{}` is not a built-in operator", call.name.name);
                 quote!(::core::compile_error!(#msg))
@@ -196,6 +204,40 @@ fn router(graph: &Graph, edge: usize) -> TokenStream {
 
 /// The hashed value of field `f` of `t`: the field itself, or the bits of a float (floats
 /// are not `Hash`; grouping by one is warned about, `W0603`).
+/// When every edge into component `c` is `fields(...)` by the same fields: the closure
+/// taking an input tuple to its key (the field, or a tuple of the fields, owned; floats as
+/// their bits, as the grouping hashes them).
+fn input_key(graph: &Graph, c: usize) -> Option<TokenStream> {
+    let mut fields = None;
+    for e in graph.edges.iter().filter(|e| e.to == c) {
+        let Grouping::Fields(f) = &e.grouping else {
+            return None;
+        };
+        match &fields {
+            None => fields = Some(f.clone()),
+            Some(seen) if seen == f => {}
+            Some(_) => return None,
+        }
+    }
+    let fields = fields?;
+    let schema_name = graph.components[c].input.as_deref()?;
+    let schema = ident(schema_name);
+    let tuple = graph.tuple(schema_name);
+    let parts: Vec<TokenStream> = fields
+        .iter()
+        .map(|f| {
+            let part = key_part(tuple, f);
+            quote!(::core::clone::Clone::clone(&#part))
+        })
+        .collect();
+    Some(if parts.len() == 1 {
+        let p = &parts[0];
+        quote!(|t: &#schema| #p)
+    } else {
+        quote!(|t: &#schema| (#(#parts),*))
+    })
+}
+
 fn key_part(tuple: Option<&crate::graph::TupleSchema>, f: &str) -> TokenStream {
     use crate::ast::{Prim, TypeKind};
     let name = ident(f);

@@ -1,7 +1,7 @@
 //! `filter(f)`: `f: fn(&T) -> bool`; passes on the tuples it accepts, unchanged, so its
 //! output schema is its input's (`gale::ops::FilterOp`).
 
-use super::{Builtin, Outputs, function_tokens, one_function};
+use super::{Builtin, Outputs, Site, function_tokens, one_function};
 use crate::ast::BuiltinCall;
 use crate::diagnostic::Diagnostics;
 use proc_macro2::TokenStream;
@@ -27,13 +27,8 @@ impl Builtin for Filter {
         one_function(self, call, diags);
     }
 
-    fn construct(
-        &self,
-        call: &BuiltinCall,
-        input: &TokenStream,
-        _out: &TokenStream,
-    ) -> TokenStream {
-        let f = function_tokens(call);
+    fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream {
+        let (f, input) = (function_tokens(call), &site.input);
         quote!(__gale::FilterOp::<_, #input>::new(#f))
     }
 }

@@ -1,7 +1,7 @@
 //! `flat_map(f)`: `f: fn(In) -> impl IntoIterator<Item = Out>`, any number of tuples out
 //! per tuple in (`gale::ops::FlatMapOp`).
 
-use super::{Builtin, Outputs, function_tokens, one_function};
+use super::{Builtin, Outputs, Site, function_tokens, one_function};
 use crate::ast::BuiltinCall;
 use crate::diagnostic::Diagnostics;
 use proc_macro2::TokenStream;
@@ -27,8 +27,8 @@ impl Builtin for FlatMap {
         one_function(self, call, diags);
     }
 
-    fn construct(&self, call: &BuiltinCall, input: &TokenStream, out: &TokenStream) -> TokenStream {
-        let f = function_tokens(call);
+    fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream {
+        let (f, input, out) = (function_tokens(call), &site.input, &site.out);
         quote!(__gale::FlatMapOp::<_, #input, #out>::new(#f))
     }
 }

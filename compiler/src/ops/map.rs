@@ -1,6 +1,6 @@
 //! `map(f)`: `f: fn(In) -> Out`, one tuple out per tuple in (`gale::ops::MapOp`).
 
-use super::{Builtin, Outputs, function_tokens, one_function};
+use super::{Builtin, Outputs, Site, function_tokens, one_function};
 use crate::ast::BuiltinCall;
 use crate::diagnostic::Diagnostics;
 use proc_macro2::TokenStream;
@@ -26,8 +26,8 @@ impl Builtin for Map {
         one_function(self, call, diags);
     }
 
-    fn construct(&self, call: &BuiltinCall, input: &TokenStream, out: &TokenStream) -> TokenStream {
-        let f = function_tokens(call);
+    fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream {
+        let (f, input, out) = (function_tokens(call), &site.input, &site.out);
         quote!(__gale::MapOp::<_, #input, #out>::new(#f))
     }
 }

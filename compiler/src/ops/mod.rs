@@ -7,6 +7,7 @@
 mod filter;
 mod flat_map;
 mod map;
+mod process;
 
 use crate::ast::{BuiltinCall, OpArg, RustPath};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -19,6 +20,19 @@ pub enum Outputs {
     Declared,
     /// Its input schema (`-> Schema`, if written, must be the input's).
     Input,
+    /// The schema after `->`, or nothing (a sink).
+    Optional,
+}
+
+/// Where a built-in is built: what the generated code knows around it.
+pub struct Site {
+    /// Its input tuple type.
+    pub input: TokenStream,
+    /// Its output type (`()` for a sink).
+    pub out: TokenStream,
+    /// When every input edge is `fields(...)` by the same fields: a closure taking an
+    /// input tuple to its key (`|t: &Word| t.word.clone()`).
+    pub key: Option<TokenStream>,
 }
 
 /// A built-in operator.
@@ -31,13 +45,23 @@ pub trait Builtin: Sync {
     fn outputs(&self) -> Outputs;
     /// Checks the arguments of `call` (`E0416`).
     fn check(&self, call: &BuiltinCall, diags: &mut Diagnostics);
-    /// The Rust expression that builds it (a `gale::Bolt`), given its input and output
-    /// types; only called on a call [`Builtin::check`] accepted.
-    fn construct(&self, call: &BuiltinCall, input: &TokenStream, out: &TokenStream) -> TokenStream;
+    /// Whether its input must be keyed one way: every input edge `fields(...)` by the same
+    /// fields, or none (`E0418` otherwise).
+    fn keys_its_input(&self) -> bool {
+        false
+    }
+    /// The Rust expression that builds it (a `gale::Bolt`) at `site`; only called on a
+    /// call [`Builtin::check`] accepted.
+    fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream;
 }
 
 /// Every built-in.
-pub const ALL: &[&dyn Builtin] = &[&map::Map, &filter::Filter, &flat_map::FlatMap];
+pub const ALL: &[&dyn Builtin] = &[
+    &map::Map,
+    &filter::Filter,
+    &flat_map::FlatMap,
+    &process::Process,
+];
 
 /// The built-in called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Builtin> {

@@ -40,7 +40,8 @@ pub type ExecResult = Result<(), Fail>;
 ///
 /// Each task gets its own instance, built with `Default` on the executor thread and then
 /// [`prepare`](Bolt::prepare)d. Equal keys reach the same instance under a `fields`
-/// grouping, so plain fields are keyed state.
+/// grouping, so plain fields are per-key state in effect (Storm's style); for state that
+/// must survive a failure, declare it through a [`ProcessBolt`](crate::ProcessBolt).
 ///
 /// ```
 /// use gale::{Bolt, Emitter, ExecResult};

@@ -5,6 +5,7 @@ mod bolt;
 mod context;
 mod emitter;
 mod grouping;
+pub mod process;
 mod spout;
 pub(crate) mod typed;
 
@@ -12,4 +13,5 @@ pub use bolt::{Bolt, ExecResult, Fail};
 pub use context::{TaskContext, TaskId};
 pub use emitter::Emitter;
 pub use grouping::CustomGrouping;
+pub use process::ProcessBolt;
 pub use spout::{Spout, SpoutStatus};

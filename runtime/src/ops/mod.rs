@@ -5,7 +5,9 @@
 mod filter;
 mod flat_map;
 mod map;
+mod process;
 
 pub use filter::FilterOp;
 pub use flat_map::FlatMapOp;
 pub use map::MapOp;
+pub use process::{NoKey, ProcessOp};

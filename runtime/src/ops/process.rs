@@ -1,0 +1,122 @@
+//! `process(T)`: runs a [`ProcessBolt`] with its keyed state. Its compiler half:
+//! `gale_compiler::ops` (`process.rs`), which generates the key function from the
+//! `fields(...)` of the input edges.
+
+use crate::api::{Bolt, Emitter, ExecResult, Fail, ProcessBolt, TaskContext};
+use crate::grouping::key_group_range;
+use crate::state::{KeyedBackend, KeyedContext, OpenContext};
+
+/// How many tuples pass between two sweeps of expired state (one key group each).
+const SWEEP_EVERY: u32 = 256;
+
+/// The bolt that runs a process function `B` keyed by `key_of`.
+pub struct ProcessOp<B: ProcessBolt, F> {
+    bolt: B,
+    key_of: F,
+    keyed: bool,
+    backend: Option<KeyedBackend<B::Key>>,
+    since_sweep: u32,
+}
+
+impl<B: ProcessBolt, F: Fn(&B::In) -> B::Key> ProcessOp<B, F> {
+    /// `bolt` keyed by `key_of` (the fields its input edges key by): the task's state is
+    /// the key groups it owns.
+    pub fn keyed(bolt: B, key_of: F) -> Self {
+        ProcessOp {
+            bolt,
+            key_of,
+            keyed: true,
+            backend: None,
+            since_sweep: 0,
+        }
+    }
+}
+
+/// The key of an input that is not keyed.
+pub type NoKey<In> = fn(&In);
+
+fn no_key<In>(_: &In) {}
+
+impl<B: ProcessBolt<Key = ()>> ProcessOp<B, NoKey<B::In>> {
+    /// `bolt` on an input that is not keyed: one state per task.
+    pub fn unkeyed(bolt: B) -> Self {
+        ProcessOp {
+            bolt,
+            key_of: no_key::<B::In>,
+            keyed: false,
+            backend: None,
+            since_sweep: 0,
+        }
+    }
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+// Not offered in "other types implement `Bolt`" hints: it is the built-ins' adapter.
+#[diagnostic::do_not_recommend]
+impl<B, F> Bolt for ProcessOp<B, F>
+where
+    B: ProcessBolt,
+    F: Fn(&B::In) -> B::Key + Send + 'static,
+{
+    type In = B::In;
+    type Out = B::Out;
+
+    fn prepare(&mut self, ctx: &TaskContext) {
+        let mut backend = if self.keyed {
+            let m = ctx.desc.settings.max_parallelism;
+            KeyedBackend::new(m, key_group_range(ctx.task_index(), ctx.task_count(), m))
+        } else {
+            KeyedBackend::new(1, 0..1)
+        };
+        let mut open = OpenContext {
+            task: ctx,
+            backend: &mut backend,
+        };
+        if let Err(e) = self.bolt.open(&mut open) {
+            panic!(
+                "`{}` task {} could not open its state: {e}",
+                ctx.component(),
+                ctx.task_id()
+            );
+        }
+        self.backend = Some(backend);
+    }
+
+    #[inline]
+    fn execute(&mut self, input: B::In, out: &mut impl Emitter<B::Out>) -> ExecResult {
+        let Some(backend) = self.backend.as_mut() else {
+            return Err(Fail::new("a process function ran before it was prepared"));
+        };
+        let key = (self.key_of)(&input);
+        let group = backend
+            .group_of(&key)
+            .map_err(|e| Fail::new(e.to_string()))?;
+        let now_ms = if backend.has_ttl() {
+            let now = wall_ms();
+            self.since_sweep += 1;
+            if self.since_sweep >= SWEEP_EVERY {
+                self.since_sweep = 0;
+                backend.sweep(now);
+            }
+            now
+        } else {
+            0
+        };
+        let mut ctx = KeyedContext {
+            backend,
+            key: &key,
+            group,
+            now_ms,
+        };
+        self.bolt.process(input, &mut ctx, out)
+    }
+
+    fn finish(&mut self, out: &mut impl Emitter<B::Out>) {
+        self.bolt.finish(out);
+    }
+}
