@@ -31,6 +31,7 @@ pub mod state;
 pub mod topology;
 pub mod transport;
 pub mod tuple;
+pub mod window;
 
 pub use ack::{Anchor, Clock};
 pub use api::{

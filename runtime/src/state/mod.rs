@@ -30,6 +30,6 @@ mod tests;
 pub use backend::{KeyedBackend, StateError};
 pub use context::{Key, KeyedContext, OpenContext};
 pub use handles::{
-    AggregateFunction, Aggregating, AggregatingState, List, ListState, Map, MapState, Reducing,
-    ReducingState, StateHandle, StateOptions, Value, ValueState,
+    AggregateFunction, Aggregating, AggregatingState, List, ListState, Map, MapEntries, MapState,
+    Reducing, ReducingState, Slot, StateHandle, StateOptions, Stored, Value, ValueState,
 };
