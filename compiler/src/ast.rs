@@ -270,6 +270,14 @@ pub struct Component {
     /// `backoff D` (spouts with `attempts` only): the wait before the first replay, in
     /// milliseconds.
     pub backoff: Option<Clause>,
+    /// `timestamp(field)`: its output tuples' event time is this field.
+    pub timestamp: Option<Ident>,
+    /// `watermark bounded(5s)`, `watermark monotonous`, `watermark custom(path)`.
+    pub watermark: Option<Watermark>,
+    /// `idle D`: its output channels are idle after this long without a tuple (ms).
+    pub idle: Option<Clause>,
+    /// `lateness D` (windows): the allowed lateness (ms).
+    pub lateness: Option<Clause>,
     /// The whole declaration.
     pub span: Span,
 }
@@ -290,6 +298,15 @@ pub struct Clause {
     /// The value, with the span of the number or duration.
     pub value: Count,
     /// The whole clause, keyword included.
+    pub span: Span,
+}
+
+/// A watermark strategy as written: `watermark bounded(5s)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watermark {
+    /// The strategy (`bounded(5s)`, `monotonous`, `custom(path)`).
+    pub strategy: OpArg,
+    /// The whole clause.
     pub span: Span,
 }
 

@@ -87,6 +87,12 @@ pub struct Node {
     /// A spout's retry policy (`attempts N backoff D`); `None` for bolts and for spouts
     /// that leave replays to their own `fail`.
     pub retry: Option<Retry>,
+    /// `timestamp(field) watermark ...`: its output tuples' event time.
+    pub event_time: Option<EventTime>,
+    /// The event-time field of its input tuples, when every path upstream has one.
+    pub input_time: Option<String>,
+    /// A window's `late` stream (after its output), and its allowed lateness in ms.
+    pub late: Option<(usize, u64)>,
     /// Number of executors (threads).
     pub parallelism: u32,
     /// Number of tasks (>= parallelism).
@@ -103,7 +109,11 @@ impl Node {
     /// The streams its output declares: every output stream but the `failed` stream of a
     /// retry policy.
     pub fn declared_outputs(&self) -> &[OutStream] {
-        let end = self.retry.map_or(self.outputs.len(), |r| r.failed_stream);
+        let end = self
+            .retry
+            .map(|r| r.failed_stream)
+            .or(self.late.map(|l| l.0))
+            .unwrap_or(self.outputs.len());
         self.outputs.get(..end).unwrap_or(&self.outputs)
     }
 
@@ -112,6 +122,31 @@ impl Node {
         self.retry.is_some_and(|r| r.failed_stream == stream)
     }
 }
+
+/// Where event time comes from: `timestamp(at) watermark bounded(5s) idle 30s`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTime {
+    /// The field of the output tuples holding the time (epoch ms).
+    pub field: String,
+    /// How watermarks follow the timestamps.
+    pub watermark: WatermarkStrategy,
+    /// Channels silent this long are idle (ms).
+    pub idle_ms: Option<u64>,
+}
+
+/// A watermark strategy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatermarkStrategy {
+    /// `bounded(D)`: timestamps are at most `D` ms out of order.
+    Bounded(u64),
+    /// `monotonous`: timestamps never go back (`bounded(0ms)`).
+    Monotonous,
+    /// `custom(path)`: a user `gale::window::WatermarkGenerator`.
+    Custom(String),
+}
+
+/// The name of a window's stream of late tuples.
+pub const LATE_STREAM: &str = "late";
 
 /// A spout's retry policy: `attempts 3 backoff 100ms`.
 ///

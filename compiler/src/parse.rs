@@ -226,7 +226,13 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_tasks | Rule::tasks => "`tasks`",
         Rule::kw_attempts | Rule::attempts => "`attempts`",
         Rule::kw_backoff | Rule::backoff => "`backoff`",
-        Rule::modifier => "`parallelism`, `tasks`, `attempts` or `backoff`",
+        Rule::kw_timestamp | Rule::timestamp => "`timestamp`",
+        Rule::kw_watermark | Rule::watermark => "`watermark`",
+        Rule::kw_idle | Rule::idle => "`idle`",
+        Rule::kw_lateness | Rule::lateness => "`lateness`",
+        Rule::modifier => {
+            "`parallelism`, `tasks`, `attempts`, `backoff`, `timestamp`, `watermark`, `idle` or `lateness`"
+        }
         Rule::arrow | Rule::output => "`->`",
         Rule::colon => "`:`",
         Rule::semicolon => "`;`",
@@ -367,6 +373,10 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
                 | Rule::kw_tasks
                 | Rule::kw_attempts
                 | Rule::kw_backoff
+                | Rule::kw_timestamp
+                | Rule::kw_watermark
+                | Rule::kw_idle
+                | Rule::kw_lateness
                 | Rule::option_kw
                 | Rule::vec_kw
                 | Rule::fields_kw
@@ -672,6 +682,10 @@ impl Walker {
             tasks: None,
             attempts: None,
             backoff: None,
+            timestamp: None,
+            watermark: None,
+            idle: None,
+            lateness: None,
             span,
         };
         for p in it {
@@ -694,8 +708,36 @@ impl Walker {
                         span: out_span,
                     });
                 }
-                Rule::parallelism | Rule::tasks | Rule::attempts | Rule::backoff => {
+                Rule::parallelism
+                | Rule::tasks
+                | Rule::attempts
+                | Rule::backoff
+                | Rule::idle
+                | Rule::lateness => {
                     self.clause(p, &mut component);
+                }
+                Rule::timestamp => {
+                    let span = span_of(&p);
+                    let field = ident(&only_child(p));
+                    match &component.timestamp {
+                        Some(first) => {
+                            let first = first.span;
+                            self.twice("timestamp", &component, span, first);
+                        }
+                        None => component.timestamp = Some(field),
+                    }
+                }
+                Rule::watermark => {
+                    let span = span_of(&p);
+                    let strategy = self.op_arg(only_child(only_child(p)));
+                    let w = crate::ast::Watermark { strategy, span };
+                    match &component.watermark {
+                        Some(first) => {
+                            let first = first.span;
+                            self.twice("watermark", &component, span, first);
+                        }
+                        None => component.watermark = Some(w),
+                    }
                 }
                 _ => {}
             }
@@ -713,7 +755,9 @@ impl Walker {
             span: span_of(&value),
             value: match value.as_rule() {
                 Rule::duration => self.duration_ms(value),
-                _ if rule == Rule::backoff => self.unitless_backoff(&value),
+                _ if matches!(rule, Rule::backoff | Rule::idle | Rule::lateness) => {
+                    self.unitless_backoff(&value)
+                }
                 _ => self.number(value.as_str(), span_of(&value)),
             },
         };
@@ -727,22 +771,35 @@ impl Walker {
                 "attempts",
                 store(&mut component.attempts, Clause { value, span }).map(|c| c.span),
             ),
+            Rule::idle => (
+                "idle",
+                store(&mut component.idle, Clause { value, span }).map(|c| c.span),
+            ),
+            Rule::lateness => (
+                "lateness",
+                store(&mut component.lateness, Clause { value, span }).map(|c| c.span),
+            ),
             _ => (
                 "backoff",
                 store(&mut component.backoff, Clause { value, span }).map(|c| c.span),
             ),
         };
         if let Some(first) = first {
-            self.diags.push(
-                Diagnostic::error(
-                    E_CLAUSE_TWICE,
-                    format!("`{keyword}` is given twice for `{}`", component.name.name),
-                    span,
-                )
-                .with_label("given again here")
-                .with_note(first, "first given here"),
-            );
+            self.twice(keyword, component, span, first);
         }
+    }
+
+    /// `E0004`: a clause given twice.
+    fn twice(&mut self, keyword: &str, component: &Component, span: Span, first: Span) {
+        self.diags.push(
+            Diagnostic::error(
+                E_CLAUSE_TWICE,
+                format!("`{keyword}` is given twice for `{}`", component.name.name),
+                span,
+            )
+            .with_label("given again here")
+            .with_note(first, "first given here"),
+        );
     }
 
     fn edge(&mut self, pair: Pair<'_, Rule>) -> Edge {

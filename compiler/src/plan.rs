@@ -79,6 +79,7 @@ pub fn fuse_chains(graph: &Graph) -> Vec<bool> {
             && graph.inputs_of(e.to).count() == 1
             && !has_fused_out[e.from]
             && !a.is_failed_stream(e.stream)
+            && a.late.is_none_or(|(late, _)| late != e.stream)
             && e.from != e.to;
         if eligible {
             fused[i] = true;

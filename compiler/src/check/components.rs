@@ -25,12 +25,17 @@ pub(crate) struct Checked<'a> {
     pub stream_set: bool,
     /// The index in `node.outputs` of the `failed` stream that `attempts` adds to a spout.
     pub failed_stream: Option<usize>,
+    /// The index in `node.outputs` of a window's `late` stream.
+    pub late_stream: Option<usize>,
 }
 
 impl Checked<'_> {
     /// The streams its output declares, without the `failed` stream.
     pub fn declared_outputs(&self) -> &[OutStream] {
-        let end = self.failed_stream.unwrap_or(self.node.outputs.len());
+        let end = self
+            .failed_stream
+            .or(self.late_stream)
+            .unwrap_or(self.node.outputs.len());
         self.node.outputs.get(..end).unwrap_or(&self.node.outputs)
     }
 }
@@ -117,6 +122,21 @@ fn component<'a>(
         );
     }
     let policy = super::retry::check(c, &mut outputs, stream_set, configs, diags);
+    // A window's late tuples go to its `late` stream, after its own output.
+    let late = match (&c.op, &c.input) {
+        (Operator::Builtin(call), Some(input))
+            if builtin.is_some_and(|b| b.window(call).is_some()) =>
+        {
+            outputs.push(OutStream {
+                name: crate::graph::LATE_STREAM.to_string(),
+                schema: input.name.clone(),
+                direct: false,
+                variant: None,
+            });
+            Some((outputs.len() - 1, c.lateness.map_or(0, |l| l.value.value)))
+        }
+        _ => None,
+    };
     let parallelism = parallelism.unwrap_or(1);
     let (line, column) = line_col(source, c.span.start);
     let node = Node {
@@ -127,6 +147,9 @@ fn component<'a>(
         output_type,
         outputs,
         retry: policy.retry,
+        event_time: None,
+        input_time: None,
+        late,
         parallelism,
         tasks: tasks.unwrap_or(parallelism),
         line,
@@ -140,6 +163,7 @@ fn component<'a>(
         output_known,
         stream_set,
         failed_stream: policy.failed_stream,
+        late_stream: late.map(|l| l.0),
     }
 }
 

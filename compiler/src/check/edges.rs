@@ -158,7 +158,10 @@ fn stream(e: &Edge, producer: &Checked<'_>, diags: &mut Diagnostics) -> Option<u
         }
         Some(s) => {
             if let Some(i) = outputs.iter().position(|o| o.name == s.name)
-                && (producer.stream_set || s.name == "default" || producer.failed_stream == Some(i))
+                && (producer.stream_set
+                    || s.name == "default"
+                    || producer.failed_stream == Some(i)
+                    || producer.late_stream == Some(i))
             {
                 return Some(i);
             }

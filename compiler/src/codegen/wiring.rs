@@ -67,6 +67,18 @@ fn constructor(graph: &Graph, c: usize) -> TokenStream {
             None => quote!(()),
         },
         key: input_key(graph, c),
+        key_fields: key_fields(graph, c).unwrap_or_default(),
+        timestamp: node.input_time.as_deref().map(|f| {
+            let f = ident(f);
+            quote!(|t: &#input| __gale::Timestamp::millis(&t.#f))
+        }),
+        lateness_ms: node.late.map_or(0, |l| l.1),
+        out_fields: node
+            .output_type
+            .as_deref()
+            .and_then(|o| graph.tuple(o))
+            .map(|t| t.fields.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default(),
     };
     match &node.op {
         Operator::User(_) => {
@@ -96,7 +108,8 @@ fn stage(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
 /// The fused consumer whose input is exactly `c`'s output: `c` has one stream and one of
 /// its consumers is fused. Its `Counted` then counts that consumer's input too.
 fn fused_single_consumer(graph: &Graph, plan: &Plan, c: usize) -> Option<usize> {
-    if graph.components[c].declared_outputs().len() != 1 {
+    let node = &graph.components[c];
+    if node.declared_outputs().len() != 1 || node.late.is_some() {
         return None;
     }
     graph
@@ -123,6 +136,12 @@ fn fed_by_counted(graph: &Graph, plan: &Plan, c: usize) -> Option<usize> {
 fn output(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
     let node = &graph.components[c];
     let declared = node.declared_outputs().len();
+    if let Some((late, _)) = node.late {
+        // A window emits its results and its late tuples (`gale::window::WindowOutput`).
+        let results = stream(graph, plan, c, 0);
+        let late = stream(graph, plan, c, late);
+        return quote!(__gale::Counted::new(#c, __gale::WindowOutputs(#results, #late)));
+    }
     if declared == 0 {
         return quote!(());
     }
@@ -208,18 +227,7 @@ fn router(graph: &Graph, edge: usize) -> TokenStream {
 /// taking an input tuple to its key (the field, or a tuple of the fields, owned; floats as
 /// their bits, as the grouping hashes them).
 fn input_key(graph: &Graph, c: usize) -> Option<TokenStream> {
-    let mut fields = None;
-    for e in graph.edges.iter().filter(|e| e.to == c) {
-        let Grouping::Fields(f) = &e.grouping else {
-            return None;
-        };
-        match &fields {
-            None => fields = Some(f.clone()),
-            Some(seen) if seen == f => {}
-            Some(_) => return None,
-        }
-    }
-    let fields = fields?;
+    let fields = key_fields(graph, c)?;
     let schema_name = graph.components[c].input.as_deref()?;
     let schema = ident(schema_name);
     let tuple = graph.tuple(schema_name);
@@ -236,6 +244,22 @@ fn input_key(graph: &Graph, c: usize) -> Option<TokenStream> {
     } else {
         quote!(|t: &#schema| (#(#parts),*))
     })
+}
+
+/// The fields every edge into component `c` keys by, if they all key by the same.
+fn key_fields(graph: &Graph, c: usize) -> Option<Vec<String>> {
+    let mut fields = None;
+    for e in graph.edges.iter().filter(|e| e.to == c) {
+        let Grouping::Fields(f) = &e.grouping else {
+            return None;
+        };
+        match &fields {
+            None => fields = Some(f.clone()),
+            Some(seen) if seen == f => {}
+            Some(_) => return None,
+        }
+    }
+    fields
 }
 
 fn key_part(tuple: Option<&crate::graph::TupleSchema>, f: &str) -> TokenStream {

@@ -4,10 +4,15 @@
 //! touches its two files, [`ALL`] and the `builtin_kw` keywords of `grammar/topo.pest`
 //! (a test keeps those two lists equal).
 
+mod count_window;
 mod filter;
 mod flat_map;
 mod map;
 mod process;
+mod session;
+mod sliding;
+mod tumbling;
+pub mod window;
 
 use crate::ast::{BuiltinCall, OpArg, RustPath};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -33,6 +38,15 @@ pub struct Site {
     /// When every input edge is `fields(...)` by the same fields: a closure taking an
     /// input tuple to its key (`|t: &Word| t.word.clone()`).
     pub key: Option<TokenStream>,
+    /// Those fields (empty when the input is not keyed).
+    pub key_fields: Vec<String>,
+    /// The event time of an input tuple (`|t: &Click| t.at`), when a `timestamp(field)`
+    /// upstream gives one.
+    pub timestamp: Option<TokenStream>,
+    /// `lateness D`, in ms.
+    pub lateness_ms: u64,
+    /// The output schema's fields, in order (empty when unknown: an imported type).
+    pub out_fields: Vec<String>,
 }
 
 /// A built-in operator.
@@ -50,6 +64,11 @@ pub trait Builtin: Sync {
     fn keys_its_input(&self) -> bool {
         false
     }
+    /// The window it is, if it is one (its call already checked).
+    fn window(&self, call: &BuiltinCall) -> Option<window::WindowCall> {
+        let _ = call;
+        None
+    }
     /// The Rust expression that builds it (a `gale::Bolt`) at `site`; only called on a
     /// call [`Builtin::check`] accepted.
     fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream;
@@ -61,6 +80,10 @@ pub const ALL: &[&dyn Builtin] = &[
     &filter::Filter,
     &flat_map::FlatMap,
     &process::Process,
+    &tumbling::Tumbling,
+    &sliding::Sliding,
+    &session::Session,
+    &count_window::CountWindow,
 ];
 
 /// The built-in called `name`.
