@@ -11,6 +11,7 @@ fn main() {
         "topologies/acking_pending.topo",
         "topologies/cluster_acking.topo",
         "topologies/keyed_state.topo",
+        "topologies/windows.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

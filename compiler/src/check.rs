@@ -15,6 +15,7 @@
 //! | edges | `edges` | E0301–E0309, E0311 |
 //! | cycles | `cycles` | E0310 |
 //! | keys: key groups of keyed consumers, keyed state | `keys` | E0417, E0418 |
+//! | event time and windows | `time` | E0419–E0424, W0605 |
 //! | warnings: settings that cannot work as meant | `warnings` | W0601–W0604 |
 //!
 //! Every code is described, with an example, in `grammar/README.md`. Codes `E00xx` belong
@@ -32,6 +33,7 @@ mod retry;
 mod schemas;
 mod scope;
 pub(crate) mod suggest;
+mod time;
 mod warnings;
 
 use crate::ast::File;
@@ -81,11 +83,12 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
     scope::rust_keyword(&topology.name, "topology", &mut diags);
 
     let config = config::check(&topology.configs, &mut diags);
-    let components = components::check(topology, &scope, source, &mut diags);
+    let mut components = components::check(topology, &scope, source, &mut diags);
     let edges = edges::check(topology, &components, &scope, source, &mut diags);
     cycles::check(&components, &edges, &mut diags);
     keys::check(&config, &components, &edges, &mut diags);
     keys::check_one_key(&components, &edges, &mut diags);
+    time::check(&mut components, &edges, &scope, &config, &mut diags);
     warnings::check(&topology.configs, &components, &edges, &scope, &mut diags);
 
     if diags.has_errors() {

@@ -64,17 +64,23 @@ pub mod __private {
     pub use crate::api::typed::{MapEmitter, TypedBolt, TypedSpout};
     pub use crate::api::{Bolt, CustomGrouping, Emitter, Spout, TaskId};
     pub use crate::codec::{Codec, DecodeError};
-    pub use crate::exec::chain::{Counted, Discard, Downstream, SpoutHead, Stage, Tee};
+    pub use crate::exec::chain::{
+        Counted, Discard, Downstream, SpoutHead, Stage, Tee, WindowOutputs,
+    };
     pub use crate::exec::wiring::Wiring;
     pub use crate::grouping::{
         All, Custom, Direct, Fields, Global, LocalOrShuffle, PartialKey, Router, Shuffle, hash_key,
     };
-    pub use crate::ops::{FilterOp, FlatMapOp, MapOp, ProcessOp};
+    pub use crate::ops::{ApplyFn, FilterOp, FlatMapOp, MapOp, ProcessOp, WindowOp};
     pub use crate::topology::{
         ChainDesc, ComponentDesc, ConfigValue, EdgeDesc, Guarantee, Kind, RetryDesc, Settings,
         StreamDesc, Topology, TopologyDesc,
     };
     pub use crate::tuple::{Tuple, has_field};
+    pub use crate::window::{
+        Assigner, AvgAgg, CollectAgg, CountAgg, MaxAgg, MinAgg, ReduceAgg, SumAgg, Timestamp,
+        Window,
+    };
 
     /// Compiles only if `S` is a spout emitting `Out`.
     pub const fn assert_spout<S: Spout<Out = Out>, Out>() {}

@@ -12,6 +12,7 @@ pub mod cluster_ops;
 pub mod groupings_ops;
 pub mod keyed_ops;
 pub mod user_crate;
+pub mod window_ops;
 pub mod wordcount_ops;
 
 gale::include_topology!("groupings");
@@ -24,3 +25,4 @@ gale::include_topology!("acking_timeout");
 gale::include_topology!("acking_pending");
 gale::include_topology!("cluster_acking");
 gale::include_topology!("keyed_state");
+gale::include_topology!("windows");

@@ -29,6 +29,7 @@ const KNOWN_KEYS: &[&str] = &[
     // in `gale::transport::remote`).
     "hang_timeout",
     "max_frame",
+    "max_parallelism",
 ];
 
 /// Runs every warning rule.

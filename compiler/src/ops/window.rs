@@ -38,9 +38,10 @@ impl Aggregation {
     /// The input field it reads (`sum(amount)`: `amount`).
     pub fn field(&self) -> Option<&RustPath> {
         match self {
-            Aggregation::Sum(f) | Aggregation::Min(f) | Aggregation::Max(f) | Aggregation::Avg(f) => {
-                Some(f)
-            }
+            Aggregation::Sum(f)
+            | Aggregation::Min(f)
+            | Aggregation::Max(f)
+            | Aggregation::Avg(f) => Some(f),
             _ => None,
         }
     }
@@ -145,16 +146,30 @@ pub fn read(
             (OpArg::Int(n), false) => {
                 ok = false;
                 diags.push(
-                    bad_args(op, call, format!("takes durations, found the number `{}`", n.value), n.span)
-                        .with_label(format!("give the unit: `{}s` or `{}ms`", n.value, n.value)),
+                    bad_args(
+                        op,
+                        call,
+                        format!("takes durations, found the number `{}`", n.value),
+                        n.span,
+                    )
+                    .with_label(format!("give the unit: `{}s` or `{}ms`", n.value, n.value)),
                 );
             }
             (other, _) => {
                 ok = false;
-                let want = if counts { "a number of elements" } else { "a duration" };
+                let want = if counts {
+                    "a number of elements"
+                } else {
+                    "a duration"
+                };
                 diags.push(
-                    bad_args(op, call, format!("takes {want} first, found {}", other.kind()), other.span())
-                        .with_label(format!("expected {want}")),
+                    bad_args(
+                        op,
+                        call,
+                        format!("takes {want} first, found {}", other.kind()),
+                        other.span(),
+                    )
+                    .with_label(format!("expected {want}")),
                 );
             }
         }
@@ -198,7 +213,11 @@ fn aggregation(
                 bad_args(
                     op,
                     call,
-                    format!("`{}` takes one name, found {} arguments", c.name.name, c.args.len()),
+                    format!(
+                        "`{}` takes one name, found {} arguments",
+                        c.name.name,
+                        c.args.len()
+                    ),
                     c.span,
                 )
                 .with_label(format!("write `{}(name)`", c.name.name)),
@@ -219,8 +238,13 @@ fn aggregation(
                 "apply" => Aggregation::Apply,
                 other => {
                     diags.push(
-                        bad_args(op, call, format!("has no aggregation `{other}`"), c.name.span)
-                            .with_label(format!("expected {KINDS}")),
+                        bad_args(
+                            op,
+                            call,
+                            format!("has no aggregation `{other}`"),
+                            c.name.span,
+                        )
+                        .with_label(format!("expected {KINDS}")),
                     );
                     return None;
                 }
@@ -229,8 +253,13 @@ fn aggregation(
         }
         other => {
             diags.push(
-                bad_args(op, call, format!("takes an aggregation, found {}", other.kind()), other.span())
-                    .with_label(format!("expected {KINDS}")),
+                bad_args(
+                    op,
+                    call,
+                    format!("takes an aggregation, found {}", other.kind()),
+                    other.span(),
+                )
+                .with_label(format!("expected {KINDS}")),
             );
             None
         }
@@ -285,16 +314,13 @@ pub fn construct(call: Option<WindowCall>, site: &Site) -> proc_macro2::TokenStr
         }
         Aggregation::Apply(_) => quote!(__gale::CollectAgg::<#input>::default()),
     };
-    let key = site
-        .key
-        .clone()
-        .unwrap_or_else(|| quote!(|_: &#input| ()));
+    let key = site.key.clone().unwrap_or_else(|| quote!(|_: &#input| ()));
     let time = site
         .timestamp
         .clone()
         .unwrap_or_else(|| quote!(|_: &#input| 0u64));
     let finish = match &w.aggregation {
-        Aggregation::Reduce(_) => quote!(__gale::MakeOut(|_, _, r| r)),
+        Aggregation::Reduce(_) => quote!(|_, _, r| r),
         Aggregation::Apply(t) => {
             let t = crate::codegen::rust::path(&t.text);
             quote!(__gale::ApplyFn(<#t as ::core::default::Default>::default()))
@@ -316,19 +342,25 @@ pub fn construct(call: Option<WindowCall>, site: &Site) -> proc_macro2::TokenStr
                 .find(|f| !keys.contains(f) && *f != "start" && *f != "end")
                 .map(|f| crate::codegen::rust::ident(f));
             match result {
-                Some(r) => quote!(__gale::MakeOut(|k, w: __gale::Window, r| #out {
+                Some(r) => quote!(|k, w: __gale::Window, r| #out {
                     #(#key_fields,)*
                     start: w.start,
                     end: w.end,
                     #r: r,
-                })),
-                None => quote!(::core::compile_error!("a window output without a result field")),
+                }),
+                None => quote!(::core::compile_error!(
+                    "a window output without a result field"
+                )),
             }
         }
     };
     let lateness = site.lateness_ms;
     let processing = w.processing_time;
-    quote!(__gale::WindowOp::new(
+    let constructor = match w.aggregation {
+        Aggregation::Apply(_) => quote!(with),
+        _ => quote!(new),
+    };
+    quote!(__gale::WindowOp::#constructor(
         #assigner, #lateness, #processing, #agg, #key, #time, #finish
     ))
 }

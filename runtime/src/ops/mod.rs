@@ -6,8 +6,10 @@ mod filter;
 mod flat_map;
 mod map;
 mod process;
+mod window;
 
 pub use filter::FilterOp;
 pub use flat_map::FlatMapOp;
 pub use map::MapOp;
 pub use process::{NoKey, ProcessOp};
+pub use window::{ApplyFn, Finish, MakeOut, WindowOp};

@@ -21,6 +21,7 @@
 mod aggregates;
 mod assigner;
 mod operator;
+mod output;
 #[cfg(test)]
 mod tests;
 
@@ -29,3 +30,4 @@ pub use aggregates::{
 };
 pub use assigner::{Assigner, Window};
 pub use operator::{Fired, WindowOperator};
+pub use output::{CollectAgg, Timestamp, WindowFunction, WindowOutput};

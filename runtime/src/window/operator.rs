@@ -138,38 +138,41 @@ where
     }
 
     /// Adds an element of `key` at `ts`; results that fire at once (a late element within
-    /// the lateness, a full count window) are pushed to `out`. `Ok(false)`: the element is
-    /// late (every window it belongs to is past its lateness): it was not added, and goes
-    /// to the late output.
+    /// the lateness, a full count window) are pushed to `out`. `Ok(Some(value))`: the
+    /// element is late (every window it belongs to is past its lateness): it was not added,
+    /// and is given back for the late output.
     pub fn on_element(
         &mut self,
         key: K,
         ts: u64,
         value: A::In,
         out: &mut Vec<Fired<K, A::Out>>,
-    ) -> Result<bool, StateError> {
+    ) -> Result<Option<A::In>, StateError> {
         let g = self.group(&key)?;
         if let Assigner::Count { n } = self.assigner {
             self.count(g, key, ts, value, n.max(1), out);
-            return Ok(true);
+            return Ok(None);
         }
         let mut windows = std::mem::take(&mut self.scratch);
         self.assigner.assign(ts, &mut windows);
-        let accepted = if self.assigner.merges() {
+        let late = if self.assigner.merges() {
             self.add_merging(g, key, windows[0], value, out)
         } else {
-            let mut any = false;
-            for &w in &windows {
-                if self.is_late(&w) {
-                    continue;
+            windows.retain(|w| !self.is_late(w));
+            match windows.split_last() {
+                None => Some(value),
+                Some((&last, rest)) => {
+                    // One clone per extra window (sliding windows); none for tumbling.
+                    for &w in rest {
+                        self.add(g, &key, w, value.clone(), out);
+                    }
+                    self.add(g, &key, last, value, out);
+                    None
                 }
-                any = true;
-                self.add(g, &key, w, value.clone(), out);
             }
-            any
         };
         self.scratch = windows;
-        Ok(accepted)
+        Ok(late)
     }
 
     fn count(
@@ -248,7 +251,7 @@ where
         own: Window,
         value: A::In,
         out: &mut Vec<Fired<K, A::Out>>,
-    ) -> bool {
+    ) -> Option<A::In> {
         let existing: Vec<Window> = self.groups[g]
             .get(&key)
             .map(|s| {
@@ -261,7 +264,7 @@ where
             .unwrap_or_default();
         let merged = existing.iter().fold(own, |m, w| m.cover(w));
         if self.is_late(&merged) {
-            return false;
+            return Some(value);
         }
         let agg = &self.agg;
         let state = self.groups[g].entry(key.clone()).or_default();
@@ -297,7 +300,7 @@ where
                 Timer::Cleanup,
             );
         }
-        true
+        None
     }
 
     /// Time advances to `t` (a watermark, or the processing-time clock): the windows whose

@@ -32,8 +32,8 @@ fn drive<A: AggregateFunction<In = Ev>>(
     let mut out = Vec::new();
     let mut max = 0;
     for e in events {
-        if !op.on_element(e.0, e.1, *e, &mut out).unwrap() {
-            late.push(*e);
+        if let Some(back) = op.on_element(e.0, e.1, *e, &mut out).unwrap() {
+            late.push(back);
         }
         max = max.max(e.1);
         let now = op.time().unwrap_or(0);
@@ -185,20 +185,24 @@ proptest! {
 fn a_late_element_within_the_lateness_fires_the_window_again_and_a_later_one_is_late() {
     let mut op = whole(Assigner::Tumbling { size: 10 }, 5, CountAgg::default());
     let mut out = Vec::new();
-    assert!(op.on_element(1, 3, (1, 3, 0), &mut out).unwrap());
+    assert!(op.on_element(1, 3, (1, 3, 0), &mut out).unwrap().is_none());
     op.advance(9, &mut out);
     assert_eq!(out.len(), 1, "fired at its end");
     assert_eq!(out[0].result, 1);
     out.clear();
     // At watermark 9, [0, 10) is late only from 9 + 5 = 14 on.
-    assert!(op.on_element(1, 4, (1, 4, 0), &mut out).unwrap());
+    assert!(op.on_element(1, 4, (1, 4, 0), &mut out).unwrap().is_none());
     assert_eq!(out.len(), 1, "fired again at once");
     assert_eq!(out[0].result, 2);
     out.clear();
     op.advance(14, &mut out);
     assert!(out.is_empty());
     assert_eq!(op.open_windows(), 0, "dropped past the lateness");
-    assert!(!op.on_element(1, 5, (1, 5, 0), &mut out).unwrap(), "late");
+    assert_eq!(
+        op.on_element(1, 5, (1, 5, 0), &mut out).unwrap(),
+        Some((1, 5, 0)),
+        "late"
+    );
 }
 
 #[test]

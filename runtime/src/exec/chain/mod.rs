@@ -17,10 +17,12 @@
 
 mod spout_head;
 mod stage;
+mod window_outputs;
 
 pub use spout_head::{SpoutCollector, SpoutHead};
 pub(crate) use stage::panic_text;
 pub use stage::{BoltCollector, Stage};
+pub use window_outputs::WindowOutputs;
 
 use super::wiring::Wiring;
 use crate::ack::{Anchoring, Reply, TupleIds};
