@@ -68,3 +68,11 @@ fn keyed_process_generated_code_keys_by_the_edge_fields() {
     );
     insta::assert_snapshot!("keyed_state_rs", code);
 }
+
+#[test]
+fn windows_generated_code() {
+    let (name, source) = load("tests/topologies/windows.topo");
+    let code = gale_compiler::compile_str(&name, &source).expect("compiles");
+    assert!(code.contains("WindowOutputs("), "the late stream is routed");
+    insta::assert_snapshot!("windows_rs", code);
+}
