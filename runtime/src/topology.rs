@@ -61,7 +61,8 @@ pub struct Settings {
     pub workers: u64,
     /// Tuples per transfer batch.
     pub batch_size: u64,
-    /// Batches an executor's input queue holds before its producers block.
+    /// Batches each input channel (one producer task on one edge) of a bolt task holds
+    /// before its producer blocks; an acker's input holds as many in all.
     pub queue_capacity: u64,
 }
 
