@@ -131,7 +131,7 @@ pub struct NetConfig {
     /// Frames in flight per channel per connection that this worker accepts (its receive
     /// queues' capacity; announced to the peer, which sends no more).
     pub credit: u32,
-    /// The largest frame accepted (its length field: 9 header bytes plus the payload).
+    /// The largest frame accepted (its length field: 17 header bytes plus the payload).
     pub max_frame: usize,
 }
 
