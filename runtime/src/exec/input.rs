@@ -38,7 +38,7 @@
 
 use super::channels::Channels;
 use crate::transport::{Message, Upstream};
-use crossbeam_channel::{Receiver, Select, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Select, TryRecvError};
 use std::time::Duration;
 
 /// One input channel of an executor as it is built: the receiving task's slot, the
@@ -148,16 +148,34 @@ impl<T> Input<T> {
             if self.open == 0 {
                 return Err(InputError::Closed);
             }
-            let mut select = Select::new();
-            let mut any = false;
-            for (i, rx) in self.queues.iter().enumerate() {
-                if !self.closed[i] && !self.state.get(i).is_some_and(|c| c.blocked) {
-                    select.recv(rx);
-                    any = true;
+            let readable =
+                |i: usize| !self.closed[i] && !self.state.get(i).is_some_and(|c| c.blocked);
+            let mut selectable = (0..self.queues.len()).filter(|&i| readable(i));
+            let Some(first) = selectable.next() else {
+                return Err(InputError::AllBlocked);
+            };
+            if selectable.next().is_none() {
+                // One channel to wait on (the common case): a plain receive, no `Select`.
+                let rx = &self.queues[first];
+                let got = match deadline {
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(d) => rx.recv_deadline(d),
+                };
+                match got {
+                    Ok(m) => return Ok((first, m)),
+                    Err(RecvTimeoutError::Timeout) => return Err(InputError::Timeout),
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.closed[first] = true;
+                        self.open -= 1;
+                        continue;
+                    }
                 }
             }
-            if !any {
-                return Err(InputError::AllBlocked);
+            let mut select = Select::new();
+            for (i, rx) in self.queues.iter().enumerate() {
+                if readable(i) {
+                    select.recv(rx);
+                }
             }
             // Ready: a message or a disconnection, which `try_next` then takes.
             match deadline {
