@@ -61,8 +61,8 @@ pub struct Settings {
     pub workers: u64,
     /// Tuples per transfer batch.
     pub batch_size: u64,
-    /// Batches each input channel (one producer task on one edge) of a bolt task holds
-    /// before its producer blocks; an acker's input holds as many in all.
+    /// Batches an executor's input holds before its producers block: shared out evenly
+    /// among its input channels (one per producer task and edge), at least 2 each.
     pub queue_capacity: u64,
 }
 

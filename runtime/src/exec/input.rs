@@ -30,8 +30,11 @@
 //! waits, withholds that channel's credits, and the remote producer of that channel waits;
 //! the other channels on the same connection go on.
 //!
-//! Memory: each channel's queue holds `queue_capacity` batches, so an executor holds at
-//! most (its channels × `queue_capacity`) batches, blocked or not.
+//! Memory: an executor's `queue_capacity` batches are shared out evenly among its
+//! channels' queues, at least two each (`placement::channel_capacity`, as Flink gives each
+//! channel of an input gate its own buffers), so an executor holds about as much as its
+//! one merged queue did, blocked or not: at most max(`queue_capacity`, 2 × its channels)
+//! batches, plus, per remote channel, the data plane's credit.
 //!
 //! The per-channel state the executor keeps beside the queues (ends, watermarks, idle,
 //! blocked) is in [`super::channels`].

@@ -263,8 +263,8 @@ impl Placement {
         self.inboxes(&unit, lane, make_queue)
     }
 
-    /// The input channels of bolt-headed `chain`: per local task, a queue of `capacity`
-    /// batches per producer (see [`super::input`]); per task, a sender per producer that
+    /// The input channels of bolt-headed `chain`: per local task, a queue per producer,
+    /// each an executor's share of its `capacity` batches ([`channel_capacity`]) (see [`super::input`]); per task, a sender per producer that
     /// reaches the task's queue for that producer wherever the task runs (in another
     /// worker: over the data-plane channel of that producer and task).
     pub(crate) fn chain_channel_inboxes<T: Codec + Send + 'static>(
@@ -283,6 +283,7 @@ impl Placement {
             let worker = self.executors[chain][e as usize];
             if worker == self.me {
                 let mut queues = Vec::with_capacity(range.len() * producers.len());
+                let capacity = channel_capacity(capacity, range.len() * producers.len());
                 for i in range.clone() {
                     let (task, slot) = (first_task + i, i - range.start);
                     let mut task_senders = Vec::with_capacity(producers.len());
@@ -392,9 +393,30 @@ impl Placement {
     }
 }
 
+/// The batches each of an executor's `channels` input queues holds when the executor's
+/// input is given `capacity` batches in all: an even share, at least [`MIN_CHANNEL_CAPACITY`]
+/// (so a channel alone keeps a batch in flight while one is processed).
+pub(crate) fn channel_capacity(capacity: usize, channels: usize) -> usize {
+    capacity.div_ceil(channels.max(1)).max(MIN_CHANNEL_CAPACITY)
+}
+
+/// The fewest batches an input channel's queue holds.
+pub(crate) const MIN_CHANNEL_CAPACITY: usize = 2;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_executors_capacity_is_shared_out_among_its_channels() {
+        assert_eq!(channel_capacity(16, 1), 16);
+        assert_eq!(channel_capacity(16, 2), 8);
+        assert_eq!(channel_capacity(16, 3), 6);
+        // At least two each, however many channels; no channel: the whole.
+        assert_eq!(channel_capacity(16, 32), MIN_CHANNEL_CAPACITY);
+        assert_eq!(channel_capacity(1, 1), MIN_CHANNEL_CAPACITY);
+        assert_eq!(channel_capacity(16, 0), 16);
+    }
 
     #[test]
     fn spouts_learn_of_each_lost_acker_once() {
