@@ -61,7 +61,8 @@ pub struct Settings {
     pub workers: u64,
     /// Tuples per transfer batch.
     pub batch_size: u64,
-    /// Batches an executor's input queue holds before its producers block.
+    /// Batches an executor's input holds before its producers block: shared out evenly
+    /// among its input channels (one per producer task and edge), at least 2 each.
     pub queue_capacity: u64,
     /// The key groups of every keyed edge (`max_parallelism`): fixed, whatever the task
     /// counts, so keyed state moves between tasks by whole key groups.

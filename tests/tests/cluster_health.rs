@@ -85,7 +85,7 @@ fn a_tuple_above_the_frame_limit_fails_its_tree_at_once() {
         "the big tuple's tree failed {fastest} ms after its emit: by timeout, not at once"
     );
     assert!(
-        logs.contains("above the data plane's frame limit of 65527 bytes (`max_frame`): not sent, 1 tuple trees failed"),
+        logs.contains("above the data plane's frame limit of 65519 bytes (`max_frame`): not sent, 1 tuple trees failed"),
         "the worker does not log the oversized tuple:\n{logs}"
     );
     c.wait_for(

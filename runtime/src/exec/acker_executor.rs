@@ -110,7 +110,8 @@ pub(crate) fn run(base: &Wiring, index: u32, rx: Receiver<Message<AckerMsg>>) {
             Some(Message::End { from, .. }) => {
                 ends.record(from);
             }
-            None => {}
+            // Nothing sends an acker control messages.
+            Some(Message::Control { .. }) | None => {}
         }
         state.sweep(now);
     }

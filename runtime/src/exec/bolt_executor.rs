@@ -1,15 +1,15 @@
-//! The executor loop of a chain headed by a bolt.
+//! The executor loop of a chain headed by a bolt: reads its tasks' input channels (see
+//! [`super::input`]) and keeps their state (see [`super::channels`]).
 
 use super::chain::BoltRunner;
-use super::ends::{EndSet, upstreams};
+use super::channels::EndOutcome;
 use super::executor_tasks;
+use super::input::{ChannelQueue, Input};
 use super::placement::Placement;
 use super::wiring::{Registry, Wiring};
 use crate::codec::Codec;
 use crate::topology::{BoltChainSpec, TopologyDesc};
-use crate::transport::remote::Lane;
-use crate::transport::{Message, queue};
-use crossbeam_channel::{Receiver, TryRecvError};
+use crate::transport::{Control, Message};
 use std::sync::Mutex;
 
 /// Report counters every this many batches (and whenever the executor goes idle).
@@ -18,14 +18,15 @@ const REPORT_EVERY: u32 = 64;
 /// A bolt-headed chain typed by its input, with the receive side of its queues.
 pub(crate) struct TypedBoltChain<In, F> {
     build: F,
-    receivers: Mutex<Vec<Option<Receiver<Message<In>>>>>,
+    /// Per executor, its input channels (taken when it starts).
+    inputs: Mutex<Vec<Option<Vec<ChannelQueue<In>>>>>,
 }
 
 impl<In, F> TypedBoltChain<In, F> {
     pub(crate) fn new(build: F) -> Self {
         TypedBoltChain {
             build,
-            receivers: Mutex::new(Vec::new()),
+            inputs: Mutex::new(Vec::new()),
         }
     }
 }
@@ -44,17 +45,16 @@ where
     ) {
         let c = &desc.chains[chain];
         let capacity = desc.settings.queue_capacity as usize;
-        let (senders, receivers) =
-            placement.chain_inboxes(desc, chain, Lane::Input, || queue(capacity));
-        registry.insert::<In>(c.components[0], senders);
-        *self.receivers.lock().unwrap_or_else(|p| p.into_inner()) = receivers;
+        let (senders, inputs) = placement.chain_channel_inboxes(desc, chain, capacity);
+        registry.insert_channels::<In>(c.components[0], senders);
+        *self.inputs.lock().unwrap_or_else(|p| p.into_inner()) = inputs;
     }
 
     fn run_executor(&self, base: &Wiring, chain: usize, executor: u32) {
         let desc = base.desc;
         let c = &desc.chains[chain];
-        let rx = self
-            .receivers
+        let queues = self
+            .inputs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get_mut(executor as usize)
@@ -67,10 +67,11 @@ where
         for (r, w) in runners.iter_mut().zip(&wirings) {
             r.open(w);
         }
-        let producers = upstreams(desc, c.components[0]);
-        let mut ends = vec![EndSet::new(&producers); runners.len()];
-        let mut live = runners.len();
-        if producers.is_empty() {
+        let mut input = Input::new(queues, runners.len());
+        let mut live = (0..runners.len() as u32)
+            .filter(|&s| !input.channels().is_complete(s))
+            .count();
+        if live == 0 {
             for (r, w) in runners.iter_mut().zip(&wirings) {
                 r.finish();
                 r.report(w);
@@ -80,28 +81,31 @@ where
         let mut since_report = 0u32;
         let progress = base.metrics.executor_progress(chain, executor);
         while live > 0 {
-            let msg = match rx.try_recv() {
-                Ok(m) => m,
-                Err(TryRecvError::Empty) => {
+            let (ch, msg) = match input.try_next() {
+                Some(m) => m,
+                None => {
                     for (r, w) in runners.iter_mut().zip(&wirings) {
                         r.flush();
                         r.report(w);
                     }
                     since_report = 0;
                     progress.waiting();
-                    match rx.recv() {
+                    match input.next() {
                         Ok(m) => m,
+                        // Every producer is gone (or, a bug, every channel blocked).
                         Err(_) => break,
                     }
                 }
-                Err(TryRecvError::Disconnected) => break,
             };
-            progress.took(rx.len() as u64 + 1);
+            // Batches still queued behind this one: `queued() + 1` could count a batch a
+            // producer pushed into the slot this one just freed.
+            let queued = input.queued() as u64;
+            progress.took(queued + 1);
             match msg {
-                Message::Batch { slot, tuples, ids } => {
-                    // Batches still queued behind this one: `len() + 1` could count a batch
-                    // the producer pushed into the slot this one just freed.
-                    base.metrics.saw_queue_depth(chain, rx.len() as u64);
+                Message::Batch {
+                    slot, tuples, ids, ..
+                } => {
+                    base.metrics.saw_queue_depth(chain, queued);
                     runners[slot as usize].run_batch(tuples, ids);
                     since_report += 1;
                     if since_report >= REPORT_EVERY {
@@ -111,14 +115,29 @@ where
                         since_report = 0;
                     }
                 }
-                Message::End { slot, from } => {
-                    let s = slot as usize;
-                    // True once per task: a repeated end changes nothing.
-                    if ends[s].record(from) {
+                Message::End { from, .. } => match input.channels_mut().end(ch, from) {
+                    // Once per task: a repeated or foreign end changes nothing.
+                    EndOutcome::Completed { slot } => {
+                        let s = slot as usize;
                         runners[s].finish();
                         runners[s].report(&wirings[s]);
                         live -= 1;
                     }
+                    EndOutcome::Ended | EndOutcome::Repeated => {}
+                    EndOutcome::Foreign => eprintln!(
+                        "gale: chain {chain} executor {executor}: ignored an end of {from:?} \
+                         on the input channel of {:?}",
+                        input.channels().get(ch).map(|c| c.upstream)
+                    ),
+                },
+                Message::Control {
+                    from,
+                    control: Control::Watermark(ts),
+                    ..
+                } => {
+                    // Recorded per channel; the task's watermark (the minimum) is what
+                    // event-time operators will be given.
+                    let _ = input.channels_mut().watermark(ch, from, ts);
                 }
             }
         }
@@ -127,5 +146,180 @@ where
         for (r, w) in runners.iter_mut().zip(&wirings) {
             r.report(w);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ack::{Clock, TupleIds};
+    use crate::exec::metrics::Metrics;
+    use crate::topology::{
+        ChainDesc, ComponentDesc, EdgeDesc, Guarantee, Kind, Settings, StreamDesc,
+    };
+    use crate::transport::{TaskSender, Upstream};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    /// `ids` (spout, 2 tasks: 1, 2) -> `sink` (2 tasks: 3, 4, one executor), at most once.
+    fn desc() -> &'static TopologyDesc {
+        let component = |name, kind, first_task, chain, parallelism| ComponentDesc {
+            name,
+            kind,
+            operator: name,
+            input: None,
+            streams: &[] as &[StreamDesc],
+            parallelism,
+            tasks: 2,
+            first_task,
+            chain,
+            line: 1,
+            retry: None,
+        };
+        Box::leak(Box::new(TopologyDesc {
+            name: "t",
+            source: "t.topo",
+            components: Box::leak(Box::new([
+                component("ids", Kind::Spout, 1, 0, 2),
+                component("sink", Kind::Bolt, 3, 1, 1),
+            ])),
+            chains: Box::leak(Box::new([
+                ChainDesc {
+                    components: &[0],
+                    parallelism: 2,
+                    tasks: 2,
+                },
+                ChainDesc {
+                    components: &[1],
+                    parallelism: 1,
+                    tasks: 2,
+                },
+            ])),
+            edges: Box::leak(Box::new([EdgeDesc {
+                from: 0,
+                stream: 0,
+                to: 1,
+                grouping: "shuffle",
+                detail: "",
+                fused: false,
+            }])),
+            settings: Settings {
+                guarantee: Guarantee::AtMostOnce,
+                message_timeout_ms: 1000,
+                max_spout_pending: None,
+                ackers: Some(0),
+                workers: 1,
+                batch_size: 10,
+                queue_capacity: 4,
+            },
+            config: &[],
+        }))
+    }
+
+    /// What the sink tasks saw, shared with the test: per task index, its tuples and
+    /// how often it finished.
+    #[derive(Default)]
+    struct Seen {
+        tuples: Vec<Vec<u64>>,
+        finished: Vec<u32>,
+    }
+
+    struct Recording {
+        task: usize,
+        seen: Arc<Mutex<Seen>>,
+    }
+
+    impl BoltRunner<u64> for Recording {
+        fn open(&mut self, _: &Wiring) {}
+        fn run_batch(&mut self, batch: Vec<u64>, _: Vec<TupleIds>) {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.tuples[self.task].extend(batch);
+        }
+        fn flush(&mut self) {}
+        fn finish(&mut self) {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.finished[self.task] += 1;
+        }
+        fn report(&mut self, _: &Wiring) {}
+    }
+
+    fn snapshot(s: &Arc<Mutex<Seen>>) -> (Vec<Vec<u64>>, Vec<u32>) {
+        let s = s.lock().unwrap_or_else(|p| p.into_inner());
+        (s.tuples.clone(), s.finished.clone())
+    }
+
+    /// Waits until `f` holds (false after 10 s).
+    fn eventually(mut f: impl FnMut() -> bool) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+
+    #[test]
+    fn duplicate_and_foreign_ends_neither_end_nor_hang_a_task() {
+        let desc = desc();
+        let seen = Arc::new(Mutex::new(Seen {
+            tuples: vec![Vec::new(); 2],
+            finished: vec![0; 2],
+        }));
+        let shared = seen.clone();
+        let chain = Arc::new(TypedBoltChain::<u64, _>::new(move |w: &Wiring| {
+            Box::new(Recording {
+                task: w.task_index as usize,
+                seen: shared.clone(),
+            }) as Box<dyn BoltRunner<u64>>
+        }));
+        let placement = Arc::new(Placement::local(desc));
+        let mut registry = Registry::default();
+        chain.make_inboxes(desc, &mut registry, 1, &placement);
+        let registry = Arc::new(registry);
+        let (one, two) = (Upstream::new(1, 0), Upstream::new(2, 0));
+        let from_one: Vec<TaskSender<u64>> = registry.channel_senders(1, one);
+        let from_two: Vec<TaskSender<u64>> = registry.channel_senders(1, two);
+        let base = Wiring::base(
+            desc,
+            registry,
+            Arc::new(Metrics::new(desc)),
+            Arc::new(AtomicBool::new(false)),
+            Clock::system(),
+            placement,
+        );
+        let runner = chain.clone();
+        let executor = std::thread::spawn(move || runner.run_executor(&base, 1, 0));
+
+        // Task index 0 (task 3): producer 1 ends, twice; an end naming producer 9 and
+        // one naming producer 1 arrive on producer 2's channel. None may end the task.
+        from_one[0]
+            .send_batch(vec![10, 11], Vec::new())
+            .expect("sent");
+        from_one[0].send_end(one).expect("sent");
+        from_one[0].send_end(one).expect("sent");
+        from_two[0].send_end(Upstream::new(9, 0)).expect("sent");
+        from_two[0].send_end(one).expect("sent");
+        from_two[0].send_batch(vec![20], Vec::new()).expect("sent");
+        assert!(eventually(|| snapshot(&seen).0[0] == [10, 11, 20]));
+        assert_eq!(snapshot(&seen).1, [0, 0], "no task finished early");
+        // Task index 1 (task 4) is untouched by task 3's ends: it still gets tuples.
+        from_two[1].send_batch(vec![40], Vec::new()).expect("sent");
+        assert!(eventually(|| snapshot(&seen).0[1] == [40]));
+        // Producer 2's own end completes task 3, once.
+        from_two[0].send_end(two).expect("sent");
+        assert!(eventually(|| snapshot(&seen).1 == [1, 0]));
+        from_two[0].send_end(two).expect("sent");
+        // Task 4 completes on its two channels' ends; the executor then returns (no hang).
+        from_one[1].send_end(one).expect("sent");
+        from_two[1].send_end(two).expect("sent");
+        assert!(eventually(|| executor.is_finished()), "the executor hung");
+        executor.join().expect("the executor");
+        assert_eq!(
+            snapshot(&seen),
+            (vec![vec![10, 11, 20], vec![40]], vec![1, 1])
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! End of stream, per producer: which producers feed a task's input, and when that input
-//! is complete.
+//! is complete. (A bolt task's ends are kept per input channel by [`super::channels`];
+//! [`EndSet`] serves the ackers, whose input is one merged lane.)
 //!
 //! A task's input is complete once every one of its producers (an upstream task on a
 //! non-fused edge into its chain's head; for an acker, every task of the topology) has
@@ -11,7 +12,7 @@ use super::placement::Placement;
 use crate::topology::{Kind, TopologyDesc};
 use crate::transport::Upstream;
 use crate::transport::net::ChannelId;
-use crate::transport::remote::{Lane, channel_id};
+use crate::transport::remote::{Lane, channel_id, input_channel_id};
 use std::collections::HashSet;
 
 /// The producers of the input of a task of the chain headed by component `head`.
@@ -93,7 +94,9 @@ pub(crate) fn ended_by_finished(
         }
         for task in placement.local_tasks(desc, head) {
             let task = desc.components[head].first_task + task as u32;
-            out.push((channel_id(task, Lane::Input), ended.clone()));
+            for &p in &ended {
+                out.push((input_channel_id(Upstream::from_u64(p), task), vec![p]));
+            }
         }
     }
     if super::wiring::tracking(desc) {
@@ -192,7 +195,7 @@ mod tests {
             [
                 // Sink task 4 here: spout task 1 (on worker 0) has ended.
                 (
-                    channel_id(4, Lane::Input),
+                    input_channel_id(Upstream::new(1, 0), 4),
                     vec![Upstream::new(1, 0).to_u64()]
                 ),
                 // Acker 1 (task 6) here: tasks 1 and 3 (on worker 0) have ended.

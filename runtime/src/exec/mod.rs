@@ -4,8 +4,10 @@
 pub(crate) mod acker_executor;
 pub(crate) mod bolt_executor;
 pub mod chain;
+pub(crate) mod channels;
 pub(crate) mod ends;
 pub mod health;
+pub(crate) mod input;
 pub mod local;
 pub mod metrics;
 pub mod placement;

@@ -3,14 +3,18 @@
 //! executors of other workers through the data plane.
 
 use super::executor_tasks;
+use super::input::ChannelQueue;
+use super::wiring::ChannelSenders;
 use crate::ack::AckerMsg;
 use crate::api::TaskId;
 use crate::codec::Codec;
 use crate::topology::{Kind, TopologyDesc};
 use crate::transport::net::{ChannelId, DataPlane, Inbound};
-use crate::transport::remote::{Lane, LateInbound, NetSender, TaskInbound, TreeFailer, channel_id};
+use crate::transport::remote::{
+    Lane, LateInbound, NetSender, TaskInbound, TreeFailer, channel_id, input_channel_id,
+};
 use crate::transport::roots::SentRoots;
-use crate::transport::{Message, TaskSender};
+use crate::transport::{Message, TaskSender, Upstream, queue};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +23,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// A unit's senders (one per task, in task order) and, per executor, its queue's receive
 /// side (`None` for an executor in another worker).
 pub(crate) type Inboxes<T> = (Vec<TaskSender<T>>, Vec<Option<Receiver<Message<T>>>>);
+
+/// A bolt chain's senders (per task, one per input channel) and, per executor, its input
+/// channels' queues (`None` for an executor in another worker).
+pub(crate) type ChannelInboxes<T> = (ChannelSenders<T>, Vec<Option<Vec<ChannelQueue<T>>>>);
 
 /// Which worker runs each executor, and how to reach the others.
 pub struct Placement {
@@ -151,10 +159,20 @@ impl Placement {
                 Kind::Spout if tracking => Lane::Replies,
                 Kind::Spout => continue,
             };
+            let producers = match lane {
+                Lane::Input => super::ends::upstreams(desc, chain.components[0]),
+                Lane::Replies => Vec::new(),
+            };
             for e in 0..chain.parallelism {
                 if self.is_local(i, e) {
                     for t in executor_tasks(chain.tasks, chain.parallelism, e) {
-                        out.push(channel_id(head.first_task + t, lane));
+                        let task = head.first_task + t;
+                        match lane {
+                            Lane::Input => {
+                                out.extend(producers.iter().map(|&u| input_channel_id(u, task)))
+                            }
+                            Lane::Replies => out.push(channel_id(task, lane)),
+                        }
                     }
                 }
             }
@@ -245,6 +263,84 @@ impl Placement {
         self.inboxes(&unit, lane, make_queue)
     }
 
+    /// The input channels of bolt-headed `chain`: per local task, a queue per producer,
+    /// each an executor's share of its `capacity` batches ([`channel_capacity`]) (see [`super::input`]); per task, a sender per producer that
+    /// reaches the task's queue for that producer wherever the task runs (in another
+    /// worker: over the data-plane channel of that producer and task).
+    pub(crate) fn chain_channel_inboxes<T: Codec + Send + 'static>(
+        &self,
+        desc: &TopologyDesc,
+        chain: usize,
+        capacity: usize,
+    ) -> ChannelInboxes<T> {
+        let c = &desc.chains[chain];
+        let producers = super::ends::upstreams(desc, c.components[0]);
+        let first_task = desc.components[c.components[0]].first_task;
+        let mut senders = Vec::with_capacity(c.tasks as usize);
+        let mut inputs = Vec::with_capacity(c.parallelism as usize);
+        for e in 0..c.parallelism {
+            let range = executor_tasks(c.tasks, c.parallelism, e);
+            let worker = self.executors[chain][e as usize];
+            if worker == self.me {
+                let mut queues = Vec::with_capacity(range.len() * producers.len());
+                let capacity = channel_capacity(capacity, range.len() * producers.len());
+                for i in range.clone() {
+                    let (task, slot) = (first_task + i, i - range.start);
+                    let mut task_senders = Vec::with_capacity(producers.len());
+                    for &from in &producers {
+                        let (tx, rx) = queue(capacity);
+                        let sender = TaskSender::local_channel(tx, slot, task, from);
+                        self.attach_inbound(input_channel_id(from, task), &sender);
+                        task_senders.push((from, sender));
+                        queues.push((slot, from, rx));
+                    }
+                    senders.push(task_senders);
+                }
+                inputs.push(Some(queues));
+            } else {
+                for i in range {
+                    let task = first_task + i;
+                    let remote = |from: Upstream| {
+                        let channel = input_channel_id(from, task);
+                        (from, self.remote_sender(worker, channel, task, from))
+                    };
+                    senders.push(producers.iter().map(|&u| remote(u)).collect());
+                }
+                inputs.push(None);
+            }
+        }
+        (ChannelSenders::new(senders), inputs)
+    }
+
+    /// Gives the data plane's inbound of `channel` (when this worker has one) `sender`.
+    fn attach_inbound<T: Codec + Send + 'static>(
+        &self,
+        channel: ChannelId,
+        sender: &TaskSender<T>,
+    ) {
+        if let Some(late) = self.net.as_ref().and_then(|n| n.late.get(&channel)) {
+            late.set(Arc::new(TaskInbound::new(sender.clone())) as Arc<dyn Inbound>);
+        }
+    }
+
+    /// A sender to `task` on `worker` over data-plane `channel`, for producer `from`.
+    fn remote_sender<T: Codec + Send + 'static>(
+        &self,
+        worker: u32,
+        channel: ChannelId,
+        task: TaskId,
+        from: Upstream,
+    ) -> TaskSender<T> {
+        let net = self.net.as_ref().unwrap_or_else(|| {
+            panic!("gale: executor placed on worker {worker} but no data plane")
+        });
+        let out = net.plane.outbound(worker, channel);
+        match net.roots.peer(worker) {
+            Some(roots) => NetSender::recording(out, task, from, roots, self.failer.clone()),
+            None => NetSender::task_sender(out, task, from, self.failer.clone()),
+        }
+    }
+
     /// The inboxes of the ackers (each acker is its own executor). Their senders also go
     /// to the data plane's senders, to fail the trees of tuples too large to send.
     pub(crate) fn acker_inboxes(
@@ -280,27 +376,15 @@ impl Placement {
                 for i in range.clone() {
                     let task = unit.first_task + i;
                     let sender = TaskSender::local(tx.clone(), i - range.start, task);
-                    if let Some(late) = self
-                        .net
-                        .as_ref()
-                        .and_then(|n| n.late.get(&channel_id(task, lane)))
-                    {
-                        late.set(Arc::new(TaskInbound::new(sender.clone())) as Arc<dyn Inbound>);
-                    }
+                    self.attach_inbound(channel_id(task, lane), &sender);
                     senders.push(sender);
                 }
                 receivers.push(Some(rx));
             } else {
-                let net = self.net.as_ref().unwrap_or_else(|| {
-                    panic!("gale: executor placed on worker {worker} but no data plane")
-                });
                 for i in range {
                     let task = unit.first_task + i;
-                    let out = net.plane.outbound(worker, channel_id(task, lane));
-                    senders.push(match net.roots.peer(worker) {
-                        Some(roots) => NetSender::recording(out, task, roots, self.failer.clone()),
-                        None => NetSender::task_sender(out, task, self.failer.clone()),
-                    });
+                    let channel = channel_id(task, lane);
+                    senders.push(self.remote_sender(worker, channel, task, Upstream::MERGED));
                 }
                 receivers.push(None);
             }
@@ -309,9 +393,30 @@ impl Placement {
     }
 }
 
+/// The batches each of an executor's `channels` input queues holds when the executor's
+/// input is given `capacity` batches in all: an even share, at least [`MIN_CHANNEL_CAPACITY`]
+/// (so a channel alone keeps a batch in flight while one is processed).
+pub(crate) fn channel_capacity(capacity: usize, channels: usize) -> usize {
+    capacity.div_ceil(channels.max(1)).max(MIN_CHANNEL_CAPACITY)
+}
+
+/// The fewest batches an input channel's queue holds.
+pub(crate) const MIN_CHANNEL_CAPACITY: usize = 2;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_executors_capacity_is_shared_out_among_its_channels() {
+        assert_eq!(channel_capacity(16, 1), 16);
+        assert_eq!(channel_capacity(16, 2), 8);
+        assert_eq!(channel_capacity(16, 3), 6);
+        // At least two each, however many channels; no channel: the whole.
+        assert_eq!(channel_capacity(16, 32), MIN_CHANNEL_CAPACITY);
+        assert_eq!(channel_capacity(1, 1), MIN_CHANNEL_CAPACITY);
+        assert_eq!(channel_capacity(16, 0), 16);
+    }
 
     #[test]
     fn spouts_learn_of_each_lost_acker_once() {

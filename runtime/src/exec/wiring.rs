@@ -4,7 +4,7 @@ use super::metrics::Metrics;
 use crate::ack::{AckOutbox, AckerMsg, Clock};
 use crate::api::{TaskContext, TaskId};
 use crate::topology::{Guarantee, TopologyDesc};
-use crate::transport::TaskSender;
+use crate::transport::{TaskSender, Upstream};
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +14,36 @@ use std::sync::atomic::AtomicBool;
 #[derive(Default)]
 pub struct Registry {
     senders: HashMap<usize, Arc<dyn Any + Send + Sync>>,
+}
+
+/// The senders to a bolt chain's tasks: per task index, one per input channel (sorted by
+/// producer).
+#[derive(Debug)]
+pub(crate) struct ChannelSenders<T> {
+    by_task: Vec<Vec<(Upstream, TaskSender<T>)>>,
+}
+
+impl<T> ChannelSenders<T> {
+    /// Per task index, its channels' senders.
+    pub(crate) fn new(mut by_task: Vec<Vec<(Upstream, TaskSender<T>)>>) -> Self {
+        for t in &mut by_task {
+            t.sort_by_key(|(u, _)| *u);
+        }
+        ChannelSenders { by_task }
+    }
+
+    /// Per task index, the sender of producer `from`'s channel into it, if `from` feeds
+    /// the chain.
+    pub(crate) fn of(&self, from: Upstream) -> Option<Vec<TaskSender<T>>> {
+        self.by_task
+            .iter()
+            .map(|t| {
+                t.binary_search_by_key(&from, |(u, _)| *u)
+                    .ok()
+                    .map(|i| t[i].1.clone())
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for Registry {
@@ -32,6 +62,36 @@ impl Registry {
         senders: Vec<TaskSender<T>>,
     ) {
         self.senders.insert(component, Arc::new(senders));
+    }
+
+    /// Registers the senders of a bolt chain's input channels.
+    pub(crate) fn insert_channels<T: Send + 'static>(
+        &mut self,
+        component: usize,
+        senders: ChannelSenders<T>,
+    ) {
+        self.senders.insert(component, Arc::new(senders));
+    }
+
+    /// Per task index of `component`, the sender of `from`'s channel into it.
+    pub(crate) fn channel_senders<T: Send + 'static>(
+        &self,
+        component: usize,
+        from: Upstream,
+    ) -> Vec<TaskSender<T>> {
+        let any = self.senders.get(&component).unwrap_or_else(|| {
+            panic!("gale: no input queue for component {component} (a codegen bug)")
+        });
+        any.downcast_ref::<ChannelSenders<T>>()
+            .unwrap_or_else(|| {
+                panic!(
+                    "gale: input channels of component {component} have another type (a codegen bug)"
+                )
+            })
+            .of(from)
+            .unwrap_or_else(|| {
+                panic!("gale: {from:?} is not an input channel of component {component} (a plan bug)")
+            })
     }
 
     pub(crate) fn get<T: Send + 'static>(&self, component: usize) -> Vec<TaskSender<T>> {
@@ -69,9 +129,20 @@ impl Wiring {
         self.desc
     }
 
-    /// The senders to every task of `component` (which must head a chain), by task index.
+    /// The senders to every task of `component` (which must head a chain whose input is
+    /// a merged lane: a spout's replies), by task index.
     pub fn senders<T: Send + 'static>(&self, component: usize) -> Vec<TaskSender<T>> {
         self.registry.get(component)
+    }
+
+    /// The senders of input channel `from` to every task of bolt `component` (which must
+    /// head a chain), by task index.
+    pub fn channel_senders<T: Send + 'static>(
+        &self,
+        component: usize,
+        from: Upstream,
+    ) -> Vec<TaskSender<T>> {
+        self.registry.channel_senders(component, from)
     }
 
     /// The id of this task's member in `component`.

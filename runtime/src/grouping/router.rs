@@ -33,7 +33,8 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
     /// The router of edge `edge` of the plan, for the task being wired.
     pub fn new(wiring: &Wiring, edge: usize, grouping: G) -> Self {
         let e = &wiring.desc().edges[edge];
-        let targets = wiring.senders::<T>(e.to);
+        let source = wiring.task_id(e.from);
+        let targets = wiring.channel_senders::<T>(e.to, Upstream::new(source, edge as u32));
         let batch = wiring.batch_size();
         let tracking = wiring.tracking();
         Router {
@@ -48,7 +49,7 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
             tracking,
             batch,
             first_task: wiring.desc().components[e.to].first_task,
-            source: wiring.task_id(e.from),
+            source,
             chosen: Vec::new(),
         }
     }

@@ -4,9 +4,19 @@
 //! task. In one process a sender is a bounded in-memory queue (the tuples move, no copy and
 //! no serialization); between worker processes it encodes batches with the generated
 //! codecs ([`wire`]) and frames them over one TCP connection per worker pair ([`net`],
-//! [`remote`]). Control messages (end of
-//! stream now; acks, watermarks and checkpoint barriers later) travel in-band in the same
-//! queue as the tuples, so they keep their order relative to the data.
+//! [`remote`]). Control messages (end of stream, watermarks; checkpoint barriers next)
+//! travel in-band in the same channel as the tuples, so they keep their order relative to
+//! the data.
+//!
+//! **Inputs are channels.** A bolt task's input is a set of *channels*, one per
+//! [`Upstream`] (producing task × edge), and every [`Message`] names the channel it came
+//! on. Each channel has its own bounded queue in the receiving worker and, between
+//! workers, its own data-plane channel with its own credit
+//! ([`remote::input_channel_id`] names source and destination). So the receiving
+//! executor can stop reading one channel while it reads the others (see
+//! `exec::input`): the stopped channel's queue fills, and then only its producer waits.
+//! The ackers' input and the spouts' replies are not aligned by anyone: each stays one
+//! merged queue per executor, its messages tagged [`Upstream::MERGED`].
 
 pub mod net;
 pub mod remote;
@@ -24,6 +34,8 @@ pub enum Message<T> {
     Batch {
         /// The receiving task's slot in its executor.
         slot: u32,
+        /// The channel it came on ([`Upstream::MERGED`] on a merged lane).
+        from: Upstream,
         /// The tuples, in emission order.
         tuples: Vec<T>,
         /// With acking on, each tuple's tree ids (same length as `tuples`); empty otherwise.
@@ -38,6 +50,23 @@ pub enum Message<T> {
         /// The producer that ended.
         from: Upstream,
     },
+    /// An in-band control message from one channel, ordered with its data.
+    Control {
+        /// The receiving task's slot in its executor.
+        slot: u32,
+        /// The channel it came on.
+        from: Upstream,
+        /// What it says.
+        control: Control,
+    },
+}
+
+/// In-band control messages other than end of stream (their wire encoding is in
+/// [`wire::encode_control`]). Checkpoint barriers join them next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// The producer will send no tuple with an event time (epoch ms) at or below this.
+    Watermark(i64),
 }
 
 /// One producer of a task's input: an upstream task on one edge of the topology (an
@@ -53,6 +82,13 @@ pub struct Upstream {
 impl Upstream {
     /// The `edge` of a task's messages to the ackers.
     pub const ACKING: u32 = u32::MAX;
+
+    /// The tag of messages on a merged lane (an acker's input, a spout's replies), whose
+    /// queue every producer shares: their producer is not tracked per channel.
+    pub const MERGED: Upstream = Upstream {
+        task: 0,
+        edge: u32::MAX - 1,
+    };
 
     /// Task `task` on edge `edge`.
     pub fn new(task: TaskId, edge: u32) -> Upstream {
@@ -83,6 +119,8 @@ pub struct TaskSender<T> {
     route: Route<T>,
     slot: u32,
     task: TaskId,
+    /// The channel this sender feeds ([`Upstream::MERGED`] on a merged lane).
+    from: Upstream,
 }
 
 /// Where a task's input is: a queue in this process, or a channel to another worker.
@@ -96,6 +134,7 @@ impl<T> std::fmt::Debug for TaskSender<T> {
         f.debug_struct("TaskSender")
             .field("task", &self.task)
             .field("slot", &self.slot)
+            .field("from", &self.from)
             .field("remote", &matches!(self.route, Route::Remote(_)))
             .finish()
     }
@@ -110,6 +149,7 @@ impl<T> Clone for TaskSender<T> {
             },
             slot: self.slot,
             task: self.task,
+            from: self.from,
         }
     }
 }
@@ -119,22 +159,45 @@ impl<T> Clone for TaskSender<T> {
 pub struct SendError<T>(pub Vec<T>);
 
 impl<T> TaskSender<T> {
-    /// A sender to the task in `slot` of the executor whose queue is `tx`.
+    /// A sender to the task in `slot` of the executor whose queue (of a merged lane) is
+    /// `tx`.
     pub(crate) fn local(tx: Sender<Message<T>>, slot: u32, task: TaskId) -> Self {
+        Self::local_channel(tx, slot, task, Upstream::MERGED)
+    }
+
+    /// A sender on channel `from` to the task in `slot` of an executor; `tx` is that
+    /// channel's queue.
+    pub(crate) fn local_channel(
+        tx: Sender<Message<T>>,
+        slot: u32,
+        task: TaskId,
+        from: Upstream,
+    ) -> Self {
         TaskSender {
             route: Route::Local(tx),
             slot,
             task,
+            from,
         }
     }
 
-    /// A sender to task `task` in another worker process.
-    pub(crate) fn remote(to: std::sync::Arc<dyn remote::RemoteSend<T>>, task: TaskId) -> Self {
+    /// A sender on channel `from` to task `task` in another worker process.
+    pub(crate) fn remote(
+        to: std::sync::Arc<dyn remote::RemoteSend<T>>,
+        task: TaskId,
+        from: Upstream,
+    ) -> Self {
         TaskSender {
             route: Route::Remote(to),
             slot: 0,
             task,
+            from,
         }
+    }
+
+    /// The channel this sender feeds ([`Upstream::MERGED`] on a merged lane).
+    pub fn channel(&self) -> Upstream {
+        self.from
     }
 
     /// True when the task runs in another worker process.
@@ -157,6 +220,7 @@ impl<T> TaskSender<T> {
         };
         let msg = Message::Batch {
             slot: self.slot,
+            from: self.from,
             tuples,
             ids,
         };
@@ -183,6 +247,24 @@ impl<T> TaskSender<T> {
         }
     }
 
+    /// Sends a control message on this sender's channel, ordered after the batches sent
+    /// before it (blocking while the receiver's queue is full).
+    pub fn send_control(&self, control: Control) -> Result<(), SendError<T>> {
+        match &self.route {
+            Route::Local(tx) => tx
+                .send(Message::Control {
+                    slot: self.slot,
+                    from: self.from,
+                    control,
+                })
+                .map_err(|_| SendError(Vec::new())),
+            Route::Remote(r) => {
+                r.send_control(control);
+                Ok(())
+            }
+        }
+    }
+
     /// Batches waiting in the receiver's queue (0 for a task in another worker).
     pub fn queued(&self) -> usize {
         match &self.route {
@@ -195,7 +277,7 @@ impl<T> TaskSender<T> {
 fn into_batch<T>(msg: Message<T>) -> SendError<T> {
     match msg {
         Message::Batch { tuples, .. } => SendError(tuples),
-        Message::End { .. } => SendError(Vec::new()),
+        Message::End { .. } | Message::Control { .. } => SendError(Vec::new()),
     }
 }
 
@@ -205,7 +287,8 @@ pub(crate) fn unbounded<T>() -> (Sender<Message<T>>, Receiver<Message<T>>) {
     crossbeam_channel::unbounded()
 }
 
-/// A bounded queue for one executor's input: `capacity` batches.
+/// A bounded queue for one input channel (or one executor's merged lane): `capacity`
+/// batches.
 pub(crate) fn queue<T>(capacity: usize) -> (Sender<Message<T>>, Receiver<Message<T>>) {
     crossbeam_channel::bounded(capacity.max(1))
 }

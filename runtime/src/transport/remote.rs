@@ -5,8 +5,8 @@
 
 use super::net::{ChannelId, DEFAULT_MAX_FRAME, Inbound, Outbound};
 use super::roots::PeerRoots;
-use super::wire::{decode_batch, encode_batch};
-use super::{SendError, TaskSender, Upstream};
+use super::wire::{decode_batch, decode_control, encode_batch, encode_control};
+use super::{Control, SendError, TaskSender, Upstream};
 use crate::ack::{AckOutbox, AckerMsg, TupleIds};
 use crate::api::TaskId;
 use crate::codec::Codec;
@@ -25,9 +25,21 @@ pub enum Lane {
     Replies = 1,
 }
 
-/// The data-plane channel of a task's input lane.
+/// The data-plane channel of a task's merged lane (an acker's input, a spout's
+/// replies): every producer shares it, its source is [`Upstream::MERGED`].
 pub fn channel_id(task: TaskId, lane: Lane) -> ChannelId {
-    (u64::from(task) << 8) | lane as u64
+    channel(Upstream::MERGED, task, lane)
+}
+
+/// The data-plane channel of one input channel of a bolt task: from producer `from` to
+/// `task`. Each has its own credit, so the receiver can stop one producer alone.
+pub fn input_channel_id(from: Upstream, task: TaskId) -> ChannelId {
+    channel(from, task, Lane::Input)
+}
+
+/// Source in the high 64 bits, destination (task, lane) in the low 64.
+fn channel(from: Upstream, task: TaskId, lane: Lane) -> ChannelId {
+    (u128::from(from.to_u64()) << 64) | u128::from((u64::from(task) << 8) | lane as u64)
 }
 
 /// Sends a task's batches to another worker (type-erased over the tuple's codec).
@@ -37,6 +49,8 @@ pub trait RemoteSend<T>: Send + Sync {
     /// Sends the end of producer `from`'s stream (a down link drops it, counted; it is
     /// sent again when the link reconnects).
     fn send_end(&self, from: Upstream);
+    /// Sends a control message, ordered with the batches (a down link drops it, counted).
+    fn send_control(&self, control: Control);
 }
 
 /// Batches dropped because the link to their worker was down, process-wide.
@@ -101,6 +115,7 @@ impl NetSender {
     pub fn task_sender<T: Codec + Send + 'static>(
         out: Outbound,
         task: TaskId,
+        from: Upstream,
         failer: Arc<TreeFailer>,
     ) -> TaskSender<T> {
         TaskSender::remote(
@@ -111,6 +126,7 @@ impl NetSender {
                 failer,
             }),
             task,
+            from,
         )
     }
 
@@ -119,6 +135,7 @@ impl NetSender {
     pub fn recording<T: Codec + Send + 'static>(
         out: Outbound,
         task: TaskId,
+        from: Upstream,
         roots: PeerRoots,
         failer: Arc<TreeFailer>,
     ) -> TaskSender<T> {
@@ -130,6 +147,7 @@ impl NetSender {
                 failer,
             }),
             task,
+            from,
         )
     }
 
@@ -177,6 +195,14 @@ impl<T: Codec> RemoteSend<T> for NetSender {
 
     fn send_end(&self, from: Upstream) {
         if self.out.send_end(from.to_u64()).is_err() {
+            DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn send_control(&self, control: Control) {
+        let mut payload = Vec::with_capacity(16);
+        encode_control(&control, &mut payload);
+        if self.out.send_control(payload).is_err() {
             DROPPED_BATCHES.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -293,7 +319,8 @@ fn max_frame_from(value: Option<&ConfigValue>) -> Result<usize, BadMaxFrame> {
     }
 }
 
-/// Batches from the network that did not decode, process-wide (each is logged).
+/// Batches (and control messages) from the network that did not decode, process-wide
+/// (each is logged).
 pub static MALFORMED_BATCHES: AtomicU64 = AtomicU64::new(0);
 
 /// Delivers a channel's frames into a local task's queue.
@@ -325,9 +352,26 @@ impl<T: Codec + Send + 'static> Inbound for TaskInbound<T> {
         }
     }
 
+    /// Every producer named is passed on: the executor records ends per channel and
+    /// ignores a repeat, or a producer that is not the channel's.
     fn end(&self, producers: &[u64]) {
         for &p in producers {
             let _ = self.sender.send_end(Upstream::from_u64(p));
+        }
+    }
+
+    fn control(&self, payload: &[u8]) {
+        match decode_control(payload) {
+            Ok(control) => {
+                let _ = self.sender.send_control(control);
+            }
+            Err(e) => {
+                let n = MALFORMED_BATCHES.fetch_add(1, Ordering::Relaxed) + 1;
+                eprintln!(
+                    "gale: worker: dropped a malformed control message for task {} ({n} so far): {e}",
+                    self.sender.task()
+                );
+            }
         }
     }
 }
@@ -362,6 +406,10 @@ impl Inbound for LateInbound {
 
     fn end(&self, producers: &[u64]) {
         self.get().end(producers)
+    }
+
+    fn control(&self, payload: &[u8]) {
+        self.get().control(payload)
     }
 }
 

@@ -5,7 +5,12 @@
 //! A batch is `varint n`, `n` tuples, then `varint m` (`0` or `n`) tree ids. Decoding
 //! never trusts a count: a count larger than the bytes left is an error before anything is
 //! allocated.
+//!
+//! A control message (the payload of a data-plane control frame, see
+//! [`super::Control`]) is a tag byte and its fields: `1` watermark, `i64` LE epoch ms.
+//! Tags are never reused; a receiver refuses one it does not know.
 
+use super::Control;
 use crate::ack::{AckerMsg, Reply, TupleIds};
 use crate::codec::{Codec, DecodeError, bounded_capacity, get_varint, put_varint};
 
@@ -40,6 +45,31 @@ pub fn decode_batch<T: Codec>(mut input: &[u8]) -> Result<(Vec<T>, Vec<TupleIds>
         return Err(DecodeError::TooLong(input.len() as u64));
     }
     Ok((tuples, ids))
+}
+
+/// The tag of [`Control::Watermark`].
+const WATERMARK: u8 = 1;
+
+/// Appends the encoding of a control message.
+pub fn encode_control(control: &Control, out: &mut Vec<u8>) {
+    match *control {
+        Control::Watermark(ts) => {
+            out.push(WATERMARK);
+            out.extend_from_slice(&ts.to_le_bytes());
+        }
+    }
+}
+
+/// Decodes a whole control message; trailing bytes are an error.
+pub fn decode_control(mut input: &[u8]) -> Result<Control, DecodeError> {
+    let control = match tag(&mut input)? {
+        WATERMARK => Control::Watermark(fixed(&mut input)? as i64),
+        t => return Err(DecodeError::BadTag(t)),
+    };
+    if !input.is_empty() {
+        return Err(DecodeError::TooLong(input.len() as u64));
+    }
+    Ok(control)
 }
 
 /// A count of items that each take at least one byte: at most the bytes left.
@@ -201,7 +231,20 @@ mod tests {
         }
 
         #[test]
+        fn watermarks_round_trip(ts in any::<i64>()) {
+            let mut buf = Vec::new();
+            encode_control(&Control::Watermark(ts), &mut buf);
+            prop_assert_eq!(buf.len(), 9);
+            prop_assert_eq!(decode_control(&buf), Ok(Control::Watermark(ts)));
+            // Truncated or with trailing bytes: refused, never misread.
+            prop_assert!(decode_control(&buf[..8]).is_err());
+            buf.push(0);
+            prop_assert!(decode_control(&buf).is_err());
+        }
+
+        #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_control(&bytes);
             let _ = decode_batch::<String>(&bytes);
             let _ = decode_batch::<AckerMsg>(&bytes);
             let _ = decode_batch::<Reply>(&bytes);
@@ -224,6 +267,13 @@ mod tests {
             encode_batch(&replies, &[], &mut buf);
             prop_assert_eq!(decode_batch::<Reply>(&buf).expect("decodes").0, replies);
         }
+    }
+
+    #[test]
+    fn an_unknown_control_tag_is_refused() {
+        assert_eq!(decode_control(&[]), Err(DecodeError::UnexpectedEnd));
+        assert_eq!(decode_control(&[0, 1, 2]), Err(DecodeError::BadTag(0)));
+        assert_eq!(decode_control(&[77]), Err(DecodeError::BadTag(77)));
     }
 
     #[test]

@@ -46,6 +46,8 @@ enum Item {
     Data(Vec<u8>),
     /// The producers that ended (decoded from the end frame).
     End(Vec<u64>),
+    /// A control frame's payload.
+    Control(Vec<u8>),
 }
 
 /// Runs an authenticated connection to `link`'s peer until it breaks, is replaced or is
@@ -162,7 +164,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             return Ok(());
         };
         match f.kind {
-            Kind::Data | Kind::End => {
+            Kind::Data | Kind::End | Kind::Control => {
                 bump(&shared.stats.frames_received, 1);
                 bump(&shared.stats.bytes_received, f.payload.len() as u64);
                 let channel = f.channel;
@@ -184,6 +186,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
                 let item = match f.kind {
                     Kind::Data => Item::Data(f.payload),
+                    Kind::Control => Item::Control(f.payload),
                     _ => Item::End(super::link::decode_producers(&f.payload).ok_or_else(|| {
                         invalid(format!(
                             "end frame of {} bytes from worker {peer} (not a list of producers)",
@@ -254,6 +257,7 @@ fn spawn_forwarder(
                 match item {
                     Item::Data(payload) => inbound.deliver(&payload),
                     Item::End(producers) => inbound.end(&producers),
+                    Item::Control(payload) => inbound.control(&payload),
                 }
                 // The credit goes back on the link's current connection (see `inflow`).
                 owner.inflow.release(channel);

@@ -1,7 +1,8 @@
 //! Frames on the wire.
 //!
 //! Every frame is a `u32` little-endian length of what follows, then a kind byte, then a
-//! `u64` little-endian channel, then the payload (length − 9 bytes). The reader checks the
+//! `u128` little-endian channel (its source and destination, see [`ChannelId`]), then the
+//! payload (length − 17 bytes). The reader checks the
 //! length against its limit before allocating anything for the payload.
 
 use std::io;
@@ -13,7 +14,7 @@ use super::ChannelId;
 /// Bytes of the length prefix.
 pub(super) const PREFIX: usize = 4;
 /// Bytes counted by the length before the payload: the kind and the channel.
-pub(super) const HEADER: usize = 1 + 8;
+pub(super) const HEADER: usize = 1 + 16;
 
 /// What a frame carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +23,9 @@ pub(super) enum Kind {
     Data,
     /// The end of the channel's stream (takes a credit).
     End,
+    /// An in-band control message for the channel's receiver, ordered with its data
+    /// (takes a credit): a watermark now, a checkpoint barrier next.
+    Control,
     /// Credits given back to the sender of the channel: payload `u32` count.
     Credit,
     /// Handshake, dialer → acceptor: magic, version, indexes, credit, nonce, topology.
@@ -43,6 +47,7 @@ impl Kind {
             Kind::Data => 1,
             Kind::End => 2,
             Kind::Credit => 3,
+            Kind::Control => 4,
             Kind::Hello => 16,
             Kind::Nonce => 17,
             Kind::Auth => 18,
@@ -56,6 +61,7 @@ impl Kind {
             1 => Kind::Data,
             2 => Kind::End,
             3 => Kind::Credit,
+            4 => Kind::Control,
             16 => Kind::Hello,
             17 => Kind::Nonce,
             18 => Kind::Auth,
@@ -129,7 +135,7 @@ pub(super) async fn read<R: AsyncRead + Unpin>(
             "unknown frame kind {kind_byte} from {from}"
         )));
     };
-    let channel = r.read_u64_le().await?;
+    let channel = r.read_u128_le().await?;
     let mut payload = vec![0u8; len - HEADER];
     r.read_exact(&mut payload).await?;
     Ok(Some(Frame {
@@ -188,7 +194,7 @@ mod tests {
             write(&mut buf, Kind::Credit, 9, &3u32.to_le_bytes())
                 .await
                 .expect("write");
-            assert_eq!(&buf[..4], &(9u32 + 5).to_le_bytes());
+            assert_eq!(&buf[..4], &(17u32 + 5).to_le_bytes());
             let mut r = &buf[..];
             let f = read(&mut r, 1024, "test")
                 .await
@@ -210,7 +216,7 @@ mod tests {
             let e = read(&mut r, 10, "worker 3").await.expect_err("too long");
             assert_eq!(
                 e.to_string(),
-                "frame of 14 bytes exceeds the limit of 10 bytes from worker 3"
+                "frame of 22 bytes exceeds the limit of 10 bytes from worker 3"
             );
             // Truncated inside a frame.
             let mut r = &buf[..2];

@@ -37,7 +37,7 @@ use super::tls::BoxStream;
 /// The first bytes of a hello.
 pub(super) const MAGIC: [u8; 4] = *b"GALE";
 /// The protocol version both ends must speak.
-pub(super) const VERSION: u16 = 2;
+pub(super) const VERSION: u16 = 3;
 /// Bytes of a nonce.
 pub(super) const NONCE: usize = 32;
 /// The largest handshake frame.

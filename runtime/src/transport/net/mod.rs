@@ -1,15 +1,16 @@
 //! The data plane between worker processes.
 //!
 //! One TCP connection per worker pair carries both directions: the worker with the lower
-//! index dials, the other accepts. On it, many logical channels (a destination task and
-//! lane, [`ChannelId`]) are multiplexed as frames:
+//! index dials, the other accepts. On it, many logical channels (a source and a
+//! destination, [`ChannelId`]) are multiplexed as frames:
 //!
 //! ```text
-//! u32 LE length of what follows | kind: u8 | channel: u64 LE | payload
+//! u32 LE length of what follows | kind: u8 | channel: u128 LE | payload
 //! ```
 //!
-//! Kinds are data, end (end of the channel's stream), credit (payload: `u32` LE count)
-//! and the handshake messages. A reader checks the length against `max_frame` before
+//! Kinds are data, end (end of the channel's stream), control (an in-band control
+//! message such as a watermark), credit (payload: `u32` LE count) and the handshake
+//! messages. A reader checks the length against `max_frame` before
 //! allocating and closes the connection above it.
 //!
 //! **Handshake** (after TLS when configured): the dialer sends a hello (magic, protocol
@@ -19,7 +20,7 @@
 //! rejects (with a reason) or accepts, proving in turn that it knows the secret.
 //!
 //! **Flow control** is credit-based, per channel: a sender starts each connection with no
-//! credit, spends one per data or end frame, and waits (on that channel only) when it has
+//! credit, spends one per data, control or end frame, and waits (on that channel only) when it has
 //! none. Right after the handshake the receiver grants, per channel, its credit (announced
 //! in the handshake) less the frames of that channel it still holds from earlier
 //! connections, and it gives one back after its [`Inbound`] has taken a frame. A slow
@@ -75,8 +76,11 @@ use frame::{HEADER, Kind};
 use link::Link;
 use shared::{Shared, TaskGuard, bump};
 
-/// Identifies one logical channel (a destination task and lane) on a connection.
-pub type ChannelId = u64;
+/// Identifies one logical channel on a connection: its source in the high 64 bits, its
+/// destination (a task and lane) in the low 64 (see `transport::remote::input_channel_id`).
+/// A channel per source lets a receiver withhold credit from one producer of a task while
+/// the task's other producers go on.
+pub type ChannelId = u128;
 
 /// The receive side of a channel in this worker.
 ///
@@ -89,6 +93,11 @@ pub trait Inbound: Send + Sync + 'static {
     /// The end of the streams of `producers` (after all their data), ids given by the
     /// senders. An end may come again (after a reconnection): receivers de-duplicate.
     fn end(&self, producers: &[u64]);
+    /// One control frame's payload, in order with the channel's data frames. The default
+    /// drops it: a receiver that takes control messages overrides it.
+    fn control(&self, payload: &[u8]) {
+        let _ = payload;
+    }
 }
 
 /// The default [`NetConfig::credit`]: frames in flight per channel.
@@ -122,7 +131,7 @@ pub struct NetConfig {
     /// Frames in flight per channel per connection that this worker accepts (its receive
     /// queues' capacity; announced to the peer, which sends no more).
     pub credit: u32,
-    /// The largest frame accepted (its length field: 9 header bytes plus the payload).
+    /// The largest frame accepted (its length field: 17 header bytes plus the payload).
     pub max_frame: usize,
 }
 
@@ -425,6 +434,13 @@ impl Outbound {
     /// payload above the frame limit (logged). Frames of one channel arrive in order.
     pub fn send(&self, payload: Vec<u8>) -> Result<(), LinkDown> {
         self.push(Kind::Data, payload)
+    }
+
+    /// Sends one control frame (an encoded [`crate::transport::Control`]), ordered with
+    /// the channel's data frames and taking a credit like them; fails as
+    /// [`Outbound::send`] does.
+    pub fn send_control(&self, payload: Vec<u8>) -> Result<(), LinkDown> {
+        self.push(Kind::Control, payload)
     }
 
     /// The end of `producer`'s stream on this channel, ordered after the channel's data
