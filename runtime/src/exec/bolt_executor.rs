@@ -212,6 +212,7 @@ mod tests {
                 workers: 1,
                 batch_size: 10,
                 queue_capacity: 4,
+                max_parallelism: 128,
             },
             config: &[],
         }))
