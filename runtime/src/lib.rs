@@ -65,7 +65,7 @@ pub mod __private {
     pub use crate::api::{Bolt, CustomGrouping, Emitter, Spout, TaskId};
     pub use crate::codec::{Codec, DecodeError};
     pub use crate::exec::chain::{
-        Counted, Discard, Downstream, SpoutHead, Stage, Tee, WindowOutputs,
+        Counted, Discard, Downstream, SpoutHead, Stage, Tee, Timestamped, WindowOutputs,
     };
     pub use crate::exec::wiring::Wiring;
     pub use crate::grouping::{
@@ -78,8 +78,8 @@ pub mod __private {
     };
     pub use crate::tuple::{Tuple, has_field};
     pub use crate::window::{
-        Assigner, AvgAgg, CollectAgg, CountAgg, MaxAgg, MinAgg, ReduceAgg, SumAgg, Timestamp,
-        Window,
+        Assigner, AvgAgg, BoundedWatermarks, CollectAgg, CountAgg, MaxAgg, MinAgg, ReduceAgg,
+        SumAgg, Timestamp, Window,
     };
 
     /// Compiles only if `S` is a spout emitting `Out`.

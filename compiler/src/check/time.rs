@@ -113,6 +113,18 @@ fn declared_time(c: &Checked<'_>, scope: &Scope<'_>, diags: &mut Diagnostics) ->
                 ),
             );
         }
+        Some(schema) if matches!(scope.resolve(schema), Some(TypeDef::Set(_))) => {
+            ok = false;
+            diags.push(
+                Diagnostic::error(
+                    "E0420",
+                    format!("`{}` outputs the stream set `{schema}`: it has no one timestamp field", c.node.name),
+                    field.span,
+                )
+                .with_label("a timestamp needs one tuple schema")
+                .with_help("declare `timestamp(...)` on a component with a single output schema, upstream or downstream of this one"),
+            );
+        }
         Some(schema) => {
             if let Some(fs) = fields(scope, schema) {
                 match fs.iter().find(|(n, _)| *n == field.name) {

@@ -83,6 +83,9 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
             fn report(&mut self, wiring: &__gale::Wiring) {
                 #( self.#idx.report(wiring); )*
             }
+            fn watermark(&mut self, watermark: i64) {
+                #( self.#idx.watermark(watermark); )*
+            }
         }
     }
 }

@@ -134,6 +134,30 @@ fn fed_by_counted(graph: &Graph, plan: &Plan, c: usize) -> Option<usize> {
 /// Where component `c`'s output goes: counted, split by stream, then per consumer. A
 /// spout's `failed` stream is not part of it (see `spout_head`).
 fn output(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
+    let out = untimed_output(graph, plan, c);
+    let node = &graph.components[c];
+    let (Some(t), Some(schema)) = (&node.event_time, node.output_type.as_deref()) else {
+        return out;
+    };
+    // `timestamp(f) watermark ...`: its output generates the watermarks.
+    let schema = ident(schema);
+    let field = ident(&t.field);
+    let generator = match &t.watermark {
+        crate::graph::WatermarkStrategy::Bounded(ms) => quote!(__gale::BoundedWatermarks::new(#ms)),
+        crate::graph::WatermarkStrategy::Monotonous => quote!(__gale::BoundedWatermarks::new(0)),
+        crate::graph::WatermarkStrategy::Custom(p) => {
+            let p = path(p);
+            quote!(<#p as ::core::default::Default>::default())
+        }
+    };
+    quote!(__gale::Timestamped::new(
+        |t: &#schema| __gale::Timestamp::millis(&t.#field),
+        #generator,
+        #out
+    ))
+}
+
+fn untimed_output(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
     let node = &graph.components[c];
     let declared = node.declared_outputs().len();
     if let Some((late, _)) = node.late {

@@ -82,4 +82,12 @@ pub trait Bolt: Send + 'static {
     fn finish(&mut self, out: &mut impl Emitter<Self::Out>) {
         let _ = out;
     }
+
+    /// Called when the task's event time advances: `watermark` (epoch ms) is the minimum
+    /// over its input channels (Flink's watermark: no tuple at or before it is still
+    /// coming). Event-time operators (windows) fire here; the watermark is then passed on
+    /// downstream.
+    fn on_watermark(&mut self, watermark: i64, out: &mut impl Emitter<Self::Out>) {
+        let _ = (watermark, out);
+    }
 }

@@ -216,4 +216,10 @@ where
         // The input is over: every window closes (event time reaches its end).
         self.advance_to(u64::MAX, out);
     }
+
+    fn on_watermark(&mut self, watermark: i64, out: &mut impl Emitter<Self::Out>) {
+        if !self.processing_time && watermark >= 0 {
+            self.advance_to(watermark as u64, out);
+        }
+    }
 }

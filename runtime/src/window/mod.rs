@@ -24,6 +24,7 @@ mod operator;
 mod output;
 #[cfg(test)]
 mod tests;
+mod watermarks;
 
 pub use aggregates::{
     AvgAgg, CountAgg, ExtremeAgg, Field, MaxAgg, MinAgg, ReduceAgg, SumAgg, Summable,
@@ -31,3 +32,4 @@ pub use aggregates::{
 pub use assigner::{Assigner, Window};
 pub use operator::{Fired, WindowOperator};
 pub use output::{CollectAgg, Timestamp, WindowFunction, WindowOutput};
+pub use watermarks::{BoundedWatermarks, WatermarkGenerator};

@@ -17,11 +17,13 @@
 
 mod spout_head;
 mod stage;
+mod timestamped;
 mod window_outputs;
 
 pub use spout_head::{SpoutCollector, SpoutHead};
 pub(crate) use stage::panic_text;
 pub use stage::{BoltCollector, Stage};
+pub use timestamped::Timestamped;
 pub use window_outputs::WindowOutputs;
 
 use super::wiring::Wiring;
@@ -43,6 +45,12 @@ pub trait Downstream<T>: Emitter<T> + Send {
     fn finish(&mut self);
     /// Adds local counters to the shared metrics and resets them.
     fn report(&mut self, wiring: &Wiring);
+    /// Event time reached `watermark` (epoch ms) on this output: passed to every
+    /// consumer, which forwards it (an operator with windows fires them first). A link
+    /// that carries no event time ignores it.
+    fn watermark(&mut self, watermark: i64) {
+        let _ = watermark;
+    }
 }
 
 /// A sink's output: nothing.
@@ -122,6 +130,9 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
     fn finish(&mut self) {
         self.inner.finish();
     }
+    fn watermark(&mut self, watermark: i64) {
+        self.inner.watermark(watermark);
+    }
     fn report(&mut self, wiring: &Wiring) {
         wiring.metrics().add(self.component, self.emitted, 0, 0);
         if let Some(consumer) = self.feeds {
@@ -184,6 +195,10 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
         self.first.finish();
         self.second.finish();
     }
+    fn watermark(&mut self, watermark: i64) {
+        self.first.watermark(watermark);
+        self.second.watermark(watermark);
+    }
     fn report(&mut self, wiring: &Wiring) {
         self.first.report(wiring);
         self.second.report(wiring);
@@ -231,6 +246,8 @@ pub trait BoltRunner<In>: Send {
     fn finish(&mut self);
     /// Reports counters.
     fn report(&mut self, wiring: &Wiring);
+    /// The task's event time (the minimum watermark over its input channels) advanced.
+    fn watermark(&mut self, watermark: i64);
 }
 
 /// A stream nobody subscribes to: its tuples are dropped (as in Storm).

@@ -226,6 +226,20 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         }
     }
 
+    fn watermark(&mut self, watermark: i64) {
+        let mut rng = self.rng.clone();
+        let mut out = BoltCollector {
+            out: &mut self.out,
+            input: Input::Untracked(&mut rng),
+            anchor_taken: false,
+            acks: self.acks.as_mut(),
+            acked: &mut self.counts.acked,
+            failed: &mut self.counts.failed,
+        };
+        self.bolt.on_watermark(watermark, &mut out);
+        self.out.watermark(watermark);
+    }
+
     fn report(&mut self, wiring: &Wiring) {
         let c = std::mem::take(&mut self.counts);
         let m = wiring.metrics();
@@ -279,6 +293,10 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
 
     fn report(&mut self, wiring: &Wiring) {
         Downstream::report(self, wiring);
+    }
+
+    fn watermark(&mut self, watermark: i64) {
+        Downstream::watermark(self, watermark);
     }
 }
 

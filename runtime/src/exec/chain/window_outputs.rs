@@ -65,4 +65,8 @@ impl<A, B, R: Downstream<A>, L: Downstream<B>> Downstream<WindowOutput<A, B>>
         self.0.report(wiring);
         self.1.report(wiring);
     }
+    fn watermark(&mut self, watermark: i64) {
+        self.0.watermark(watermark);
+        self.1.watermark(watermark);
+    }
 }

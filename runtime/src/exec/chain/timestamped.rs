@@ -1,0 +1,91 @@
+//! The output of a component that declares `timestamp(field) watermark ...`: it watches
+//! the event time of what the component emits and sends watermarks downstream — at most
+//! one per flush, and only when event time moved — in place of any watermark from its own
+//! input (as Flink's `assignTimestampsAndWatermarks` does).
+
+use super::Downstream;
+use crate::ack::Anchoring;
+use crate::api::{Emitter, TaskId};
+use crate::exec::wiring::Wiring;
+use crate::window::WatermarkGenerator;
+
+/// An output that generates watermarks from the timestamps emitted through it.
+pub struct Timestamped<T, G, D> {
+    time_of: fn(&T) -> u64,
+    generator: G,
+    sent: Option<i64>,
+    inner: D,
+}
+
+impl<T, G: WatermarkGenerator<T>, D: Downstream<T>> Timestamped<T, G, D> {
+    /// Reads each tuple's event time with `time_of`; `generator` turns them into
+    /// watermarks sent to `inner`.
+    pub fn new(time_of: fn(&T) -> u64, generator: G, inner: D) -> Self {
+        Timestamped {
+            time_of,
+            generator,
+            sent: None,
+            inner,
+        }
+    }
+
+    #[inline]
+    fn saw(&mut self, tuple: &T) {
+        let ts = (self.time_of)(tuple);
+        self.generator.on_event(tuple, ts);
+    }
+
+    fn send_watermark(&mut self) {
+        if let Some(w) = self.generator.current()
+            && self.sent.is_none_or(|s| w > s)
+        {
+            self.sent = Some(w);
+            self.inner.watermark(w);
+        }
+    }
+}
+
+impl<T, G: WatermarkGenerator<T>, D: Downstream<T>> Emitter<T> for Timestamped<T, G, D> {
+    #[inline]
+    fn emit(&mut self, tuple: T) {
+        self.saw(&tuple);
+        self.inner.emit(tuple);
+    }
+    #[inline]
+    fn emit_direct(&mut self, task: TaskId, tuple: T) {
+        self.saw(&tuple);
+        self.inner.emit_direct(task, tuple);
+    }
+}
+
+impl<T: Send, G: WatermarkGenerator<T>, D: Downstream<T>> Downstream<T> for Timestamped<T, G, D> {
+    #[inline]
+    fn emit_tracked(&mut self, tuple: T, anchoring: &mut Anchoring<'_>) {
+        self.saw(&tuple);
+        self.inner.emit_tracked(tuple, anchoring);
+    }
+    #[inline]
+    fn emit_direct_tracked(&mut self, task: TaskId, tuple: T, anchoring: &mut Anchoring<'_>) {
+        self.saw(&tuple);
+        self.inner.emit_direct_tracked(task, tuple, anchoring);
+    }
+    fn open(&mut self, wiring: &Wiring) {
+        self.inner.open(wiring);
+    }
+    fn flush(&mut self) {
+        // The watermark follows the tuples it covers (they are in the batches it flushes).
+        self.inner.flush();
+        self.send_watermark();
+    }
+    fn finish(&mut self) {
+        self.inner.flush();
+        self.send_watermark();
+        self.inner.finish();
+    }
+    fn report(&mut self, wiring: &Wiring) {
+        self.inner.report(wiring);
+    }
+    fn watermark(&mut self, _upstream: i64) {
+        // Its own timestamps define event time from here on.
+    }
+}
