@@ -12,6 +12,7 @@ fn main() {
         "topologies/cluster_acking.topo",
         "topologies/keyed_state.topo",
         "topologies/windows.topo",
+        "topologies/windows_late.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

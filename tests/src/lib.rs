@@ -26,3 +26,4 @@ gale::include_topology!("acking_pending");
 gale::include_topology!("cluster_acking");
 gale::include_topology!("keyed_state");
 gale::include_topology!("windows");
+gale::include_topology!("windows_late");

@@ -1,7 +1,7 @@
 //! Components of `windows.topo`: a click stream with known disorder, and recorders.
 
 use crate::windows::{Click, UserCount, UserSum};
-use gale::{Bolt, Emitter, ExecResult, Spout, SpoutStatus, TaskContext};
+use gale::{Bolt, Emitter, ExecResult};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -32,34 +32,39 @@ pub fn clicks(task: u64, tasks: u64, n: u64, users: u64, disorder: u64) -> Vec<C
         .collect()
 }
 
-/// Emits its share of the clicks.
-#[derive(Default)]
-pub struct Clicks {
-    todo: Vec<Click>,
-}
-
-impl Spout for Clicks {
-    type Out = Click;
-    fn open(&mut self, ctx: &TaskContext) {
-        let get = |k, d| ctx.config_u64(k).unwrap_or(d);
-        self.todo = clicks(
-            ctx.task_index() as u64,
-            ctx.task_count() as u64,
-            get("clicks", 100),
-            get("users", 3),
-            get("disorder", 0),
-        );
-        self.todo.reverse();
-    }
-    fn next_tuple(&mut self, out: &mut impl Emitter<Click>) -> SpoutStatus {
-        match self.todo.pop() {
-            Some(c) => {
-                out.emit(c);
-                SpoutStatus::Active
-            }
-            None => SpoutStatus::Done,
+/// The clicks spout for a topology's own `Click` type.
+macro_rules! clicks_spout {
+    ($click:path) => {
+        /// Emits its share of the clicks.
+        #[derive(Default)]
+        pub struct Clicks {
+            todo: Vec<$click>,
         }
-    }
+
+        impl gale::Spout for Clicks {
+            type Out = $click;
+            fn open(&mut self, ctx: &gale::TaskContext) {
+                let get = |k, d| ctx.config_u64(k).unwrap_or(d);
+                let (n, users, disorder) =
+                    (get("clicks", 100), get("users", 3), get("disorder", 0));
+                let (task, tasks) = (ctx.task_index() as u64, ctx.task_count() as u64);
+                self.todo = $crate::window_ops::clicks(task, tasks, n, users, disorder)
+                    .into_iter()
+                    .map(|c| <$click>::from_fields(c.user, c.at, c.amount))
+                    .collect();
+                self.todo.reverse();
+            }
+            fn next_tuple(&mut self, out: &mut impl gale::Emitter<$click>) -> gale::SpoutStatus {
+                match self.todo.pop() {
+                    Some(c) => {
+                        out.emit(c);
+                        gale::SpoutStatus::Active
+                    }
+                    None => gale::SpoutStatus::Done,
+                }
+            }
+        }
+    };
 }
 
 macro_rules! recorder {
@@ -85,6 +90,36 @@ recorder!(RecordCounts, UserCount, COUNTS);
 recorder!(RecordSums, UserSum, SUMS);
 recorder!(RecordSessions, UserCount, SESSIONS);
 recorder!(RecordLate, Click, LATE);
+
+impl Click {
+    fn from_fields(user: String, at: u64, amount: u64) -> Click {
+        Click { user, at, amount }
+    }
+}
+
+clicks_spout!(crate::windows::Click);
+
+/// Components of `windows_late.topo`: the same, for its own schemas.
+pub mod late {
+    use crate::windows_late::{Click, UserCount};
+    use gale::{Bolt, Emitter, ExecResult};
+    use std::sync::Mutex;
+
+    /// The results of `counts`.
+    pub static COUNTS: Mutex<Vec<UserCount>> = Mutex::new(Vec::new());
+    /// Its late clicks.
+    pub static LATE: Mutex<Vec<Click>> = Mutex::new(Vec::new());
+
+    impl Click {
+        fn from_fields(user: String, at: u64, amount: u64) -> Click {
+            Click { user, at, amount }
+        }
+    }
+
+    clicks_spout!(crate::windows_late::Click);
+    recorder!(RecordCounts, UserCount, COUNTS);
+    recorder!(RecordLate, Click, LATE);
+}
 
 /// The last result per (user, start, end) of a list of results.
 pub fn last<T: Clone>(

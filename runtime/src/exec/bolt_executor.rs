@@ -78,6 +78,8 @@ where
             }
             return;
         }
+        // Per task, the last watermark its operators were given.
+        let mut delivered = vec![i64::MIN; runners.len()];
         let mut since_report = 0u32;
         let progress = base.metrics.executor_progress(chain, executor);
         while live > 0 {
@@ -115,7 +117,7 @@ where
                         since_report = 0;
                     }
                 }
-                Message::End { from, .. } => match input.channels_mut().end(ch, from) {
+                Message::End { from, slot } => match input.channels_mut().end(ch, from) {
                     // Once per task: a repeated or foreign end changes nothing.
                     EndOutcome::Completed { slot } => {
                         let s = slot as usize;
@@ -123,7 +125,16 @@ where
                         runners[s].report(&wirings[s]);
                         live -= 1;
                     }
-                    EndOutcome::Ended | EndOutcome::Repeated => {}
+                    EndOutcome::Ended => {
+                        // An ended channel no longer holds its task's event time back.
+                        let wm = input.channels().task_watermark(slot);
+                        let s = slot as usize;
+                        if wm > delivered[s] && wm > i64::MIN {
+                            delivered[s] = wm;
+                            runners[s].watermark(wm);
+                        }
+                    }
+                    EndOutcome::Repeated => {}
                     EndOutcome::Foreign => eprintln!(
                         "gale: chain {chain} executor {executor}: ignored an end of {from:?} \
                          on the input channel of {:?}",
@@ -131,13 +142,19 @@ where
                     ),
                 },
                 Message::Control {
+                    slot,
                     from,
                     control: Control::Watermark(ts),
-                    ..
                 } => {
-                    // Recorded per channel; the task's watermark (the minimum) is what
-                    // event-time operators will be given.
-                    let _ = input.channels_mut().watermark(ch, from, ts);
+                    // Recorded per channel; when the task's watermark (the minimum over its
+                    // channels) advances, its operators get it and pass it on.
+                    if let Some(wm) = input.channels_mut().watermark(ch, from, ts) {
+                        let s = slot as usize;
+                        if wm > delivered[s] {
+                            delivered[s] = wm;
+                            runners[s].watermark(wm);
+                        }
+                    }
                 }
             }
         }

@@ -206,6 +206,16 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Downstream<T> for Router<T, G> {
         }
     }
 
+    fn watermark(&mut self, watermark: i64) {
+        // After the tuples it covers, on every channel of the edge (each consumer task
+        // takes the minimum over its channels).
+        self.flush();
+        for target in &self.targets {
+            // A consumer that stopped has no use for it (its end is reported on `finish`).
+            let _ = target.send_control(crate::transport::Control::Watermark(watermark));
+        }
+    }
+
     fn finish(&mut self) {
         self.flush();
         let from = Upstream::new(self.source, self.edge as u32);
