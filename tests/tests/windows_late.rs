@@ -53,12 +53,20 @@ fn late_clicks_go_to_the_late_stream_and_the_others_are_counted() {
                         "{key:?} is on `late`, but its spout's watermark was {wm:?} < {last}"
                     );
                 }
-                _ => *want.entry((c.user.clone(), start, start + SIZE)).or_default() += 1,
+                _ => {
+                    *want
+                        .entry((c.user.clone(), start, start + SIZE))
+                        .or_default() += 1
+                }
             }
             max_before = Some(max_before.map_or(c.at, |m| m.max(c.at)));
         }
     }
-    assert_eq!(checked_late, late.len(), "every late click is one that was emitted");
+    assert_eq!(
+        checked_late,
+        late.len(),
+        "every late click is one that was emitted"
+    );
     let mut last: BTreeMap<(String, u64, u64), u64> = BTreeMap::new();
     for r in COUNTS.lock().unwrap().iter() {
         last.insert((r.user.clone(), r.start, r.end), r.count);
@@ -70,5 +78,8 @@ fn late_clicks_go_to_the_late_stream_and_the_others_are_counted() {
         .iter()
         .map(|r| (r.user.clone(), r.start))
         .collect();
-    assert!(COUNTS.lock().unwrap().len() > refired.len(), "late clicks within the lateness fire windows again");
+    assert!(
+        COUNTS.lock().unwrap().len() > refired.len(),
+        "late clicks within the lateness fire windows again"
+    );
 }

@@ -76,12 +76,13 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
         let chain = plan.components[i].chain;
         let line = c.line as u32;
         let retry = retry_desc(c.retry);
+        let idle = c.event_time.as_ref().and_then(|t| t.idle_ms).unwrap_or(0);
         quote! {
             __gale::ComponentDesc {
                 name: #cname, kind: #kind, operator: #op, input: #input,
                 streams: &[#(#streams),*],
                 parallelism: #par, tasks: #tasks, first_task: #first, chain: #chain, line: #line,
-                retry: #retry,
+                retry: #retry, idle_ms: #idle,
             }
         }
     });

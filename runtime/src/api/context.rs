@@ -31,6 +31,7 @@ impl TaskContext {
             chain: 0,
             line: 1,
             retry: None,
+            idle_ms: 0,
         }]));
         let desc = Box::leak(Box::new(TopologyDesc {
             name: "t",

@@ -4,13 +4,15 @@
 use super::chain::BoltRunner;
 use super::channels::EndOutcome;
 use super::executor_tasks;
-use super::input::{ChannelQueue, Input};
+use super::idleness::Idleness;
+use super::input::{ChannelQueue, Input, InputError};
 use super::placement::Placement;
 use super::wiring::{Registry, Wiring};
 use crate::codec::Codec;
 use crate::topology::{BoltChainSpec, TopologyDesc};
 use crate::transport::{Control, Message};
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// Report counters every this many batches (and whenever the executor goes idle).
 const REPORT_EVERY: u32 = 64;
@@ -80,6 +82,8 @@ where
         }
         // Per task, the last watermark its operators were given.
         let mut delivered = vec![i64::MIN; runners.len()];
+        let mut idleness = Idleness::new(desc, input.channels(), Instant::now());
+        let watch_idle = idleness.watched();
         let mut since_report = 0u32;
         let progress = base.metrics.executor_progress(chain, executor);
         while live > 0 {
@@ -92,13 +96,30 @@ where
                     }
                     since_report = 0;
                     progress.waiting();
-                    match input.next() {
+                    let next = if watch_idle {
+                        input.next_timeout(idleness.poll())
+                    } else {
+                        input.next()
+                    };
+                    match next {
                         Ok(m) => m,
+                        Err(InputError::Timeout) => {
+                            go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                            continue;
+                        }
                         // Every producer is gone (or, a bug, every channel blocked).
                         Err(_) => break,
                     }
                 }
             };
+            if watch_idle {
+                idleness.saw(ch, Instant::now());
+                // A channel that was idle is back: it counts in its task's watermark again
+                // (which never goes back: its tuples at or before it are late).
+                if input.channels().get(ch).is_some_and(|c| c.idle) {
+                    let _ = input.channels_mut().set_idle(ch, false);
+                }
+            }
             // Batches still queued behind this one: `queued() + 1` could count a batch a
             // producer pushed into the slot this one just freed.
             let queued = input.queued() as u64;
@@ -111,6 +132,9 @@ where
                     runners[slot as usize].run_batch(tuples, ids);
                     since_report += 1;
                     if since_report >= REPORT_EVERY {
+                        if watch_idle {
+                            go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                        }
                         for (r, w) in runners.iter_mut().zip(&wirings) {
                             r.report(w);
                         }
@@ -166,6 +190,28 @@ where
     }
 }
 
+/// Marks the channels idle that are due, and hands each task whose watermark that advances
+/// its new watermark.
+fn go_idle<In>(
+    idleness: &Idleness,
+    input: &mut Input<In>,
+    delivered: &mut [i64],
+    runners: &mut [Box<dyn BoltRunner<In>>],
+) {
+    for ch in idleness.due(input.channels(), Instant::now()) {
+        let Some(slot) = input.channels().get(ch).map(|c| c.slot as usize) else {
+            continue;
+        };
+        if let Some(wm) = input.channels_mut().set_idle(ch, true)
+            && wm > delivered[slot]
+            && wm > i64::MIN
+        {
+            delivered[slot] = wm;
+            runners[slot].watermark(wm);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +227,11 @@ mod tests {
 
     /// `ids` (spout, 2 tasks: 1, 2) -> `sink` (2 tasks: 3, 4, one executor), at most once.
     fn desc() -> &'static TopologyDesc {
+        desc_idle(0)
+    }
+
+    /// The same, the spout's channels going idle after `idle_ms` (0: never).
+    fn desc_idle(idle_ms: u64) -> &'static TopologyDesc {
         let component = |name, kind, first_task, chain, parallelism| ComponentDesc {
             name,
             kind,
@@ -193,6 +244,7 @@ mod tests {
             chain,
             line: 1,
             retry: None,
+            idle_ms: if kind == Kind::Spout { idle_ms } else { 0 },
         };
         Box::leak(Box::new(TopologyDesc {
             name: "t",
@@ -241,6 +293,7 @@ mod tests {
     struct Seen {
         tuples: Vec<Vec<u64>>,
         finished: Vec<u32>,
+        watermarks: Vec<Vec<i64>>,
     }
 
     struct Recording {
@@ -260,6 +313,10 @@ mod tests {
             seen.finished[self.task] += 1;
         }
         fn report(&mut self, _: &Wiring) {}
+        fn watermark(&mut self, w: i64) {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.watermarks[self.task].push(w);
+        }
     }
 
     fn snapshot(s: &Arc<Mutex<Seen>>) -> (Vec<Vec<u64>>, Vec<u32>) {
@@ -285,6 +342,7 @@ mod tests {
         let seen = Arc::new(Mutex::new(Seen {
             tuples: vec![Vec::new(); 2],
             finished: vec![0; 2],
+            watermarks: vec![Vec::new(); 2],
         }));
         let shared = seen.clone();
         let chain = Arc::new(TypedBoltChain::<u64, _>::new(move |w: &Wiring| {
@@ -339,5 +397,73 @@ mod tests {
             snapshot(&seen),
             (vec![vec![10, 11, 20], vec![40]], vec![1, 1])
         );
+    }
+
+    #[test]
+    fn a_task_watermark_is_the_minimum_over_its_channels_and_skips_an_idle_one() {
+        let desc = desc_idle(50);
+        let seen = Arc::new(Mutex::new(Seen {
+            tuples: vec![Vec::new(); 2],
+            finished: vec![0; 2],
+            watermarks: vec![Vec::new(); 2],
+        }));
+        let shared = seen.clone();
+        let chain = Arc::new(TypedBoltChain::<u64, _>::new(move |w: &Wiring| {
+            Box::new(Recording {
+                task: w.task_index as usize,
+                seen: shared.clone(),
+            }) as Box<dyn BoltRunner<u64>>
+        }));
+        let placement = Arc::new(Placement::local(desc));
+        let mut registry = Registry::default();
+        chain.make_inboxes(desc, &mut registry, 1, &placement);
+        let registry = Arc::new(registry);
+        let (one, two) = (Upstream::new(1, 0), Upstream::new(2, 0));
+        let from_one: Vec<TaskSender<u64>> = registry.channel_senders(1, one);
+        let from_two: Vec<TaskSender<u64>> = registry.channel_senders(1, two);
+        let base = Wiring::base(
+            desc,
+            registry,
+            Arc::new(Metrics::new(desc)),
+            Arc::new(AtomicBool::new(false)),
+            Clock::system(),
+            placement,
+        );
+        let runner = chain.clone();
+        let executor = std::thread::spawn(move || runner.run_executor(&base, 1, 0));
+        let watermarks =
+            |t: usize| seen.lock().unwrap_or_else(|p| p.into_inner()).watermarks[t].clone();
+        let wm = |w| Control::Watermark(w);
+        // Task 3: both channels carry watermarks; its own is their minimum.
+        from_one[0].send_control(wm(100)).expect("sent");
+        from_two[0].send_control(wm(80)).expect("sent");
+        assert!(eventually(|| watermarks(0) == [80]));
+        from_two[0].send_control(wm(150)).expect("sent");
+        assert!(eventually(|| watermarks(0) == [80, 100]));
+        // Producer 1 falls silent: after 50 ms its channel is idle and no longer holds
+        // task 3 back (producer 2 keeps sending).
+        for w in [200, 300, 400] {
+            from_two[0].send_control(wm(w)).expect("sent");
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        assert!(
+            eventually(|| watermarks(0).last() == Some(&400)),
+            "{:?}",
+            watermarks(0)
+        );
+        // Producer 1 is back, behind: the task's watermark does not go back.
+        from_one[0].send_control(wm(350)).expect("sent");
+        from_two[0].send_control(wm(500)).expect("sent");
+        std::thread::sleep(Duration::from_millis(20));
+        let w = watermarks(0);
+        assert!(w.windows(2).all(|p| p[0] < p[1]), "never back: {w:?}");
+        // Task 4 got none of task 3's watermarks.
+        assert!(watermarks(1).is_empty());
+        for (s, from) in [(&from_one, one), (&from_two, two)] {
+            for t in s {
+                t.send_end(from).expect("sent");
+            }
+        }
+        executor.join().expect("the executor returns");
     }
 }

@@ -151,10 +151,6 @@ impl Channels {
 
     /// Marks channel `ch` idle (or active again); returns the task's new watermark when it
     /// advanced.
-    #[allow(
-        dead_code,
-        reason = "the per-channel API barrier alignment (issue 12) and idleness (issue 11.3) build on; tested here"
-    )]
     pub(crate) fn set_idle(&mut self, ch: usize, idle: bool) -> Option<i64> {
         let slot = self.states.get(ch)?.slot;
         let before = self.task_watermark(slot);

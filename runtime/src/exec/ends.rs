@@ -137,6 +137,7 @@ mod tests {
             chain,
             line: 1,
             retry: None,
+            idle_ms: 0,
         };
         TopologyDesc {
             name: "t",

@@ -131,10 +131,6 @@ impl<T> Input<T> {
     }
 
     /// The next message of an unblocked channel, waiting up to `timeout`.
-    #[allow(
-        dead_code,
-        reason = "the per-channel API barrier alignment (issue 12) and idleness (issue 11.3) build on; tested here"
-    )]
     pub(crate) fn next_timeout(
         &mut self,
         timeout: Duration,

@@ -7,6 +7,7 @@ pub mod chain;
 pub(crate) mod channels;
 pub(crate) mod ends;
 pub mod health;
+pub(crate) mod idleness;
 pub(crate) mod input;
 pub mod local;
 pub mod metrics;
