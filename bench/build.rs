@@ -6,6 +6,8 @@ fn main() {
         "wc_p1",
         "wc_p2",
         "wc_p2_acked",
+        "win_p1",
+        "win_p2",
     ] {
         gale_compiler::compile_or_exit(format!("topologies/{t}.topo"));
     }

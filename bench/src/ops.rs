@@ -204,3 +204,83 @@ macro_rules! wc_ops {
 wc_ops!(wc1, wc_p1, false);
 wc_ops!(p2, wc_p2, false);
 wc_ops!(p2_acked, wc_p2_acked, true);
+
+/// Events in total for the window benchmark.
+pub static WINDOW_EVENTS: AtomicU64 = AtomicU64::new(0);
+/// Events counted by the window sinks (summed over every window result).
+pub static WINDOW_COUNTED: AtomicU64 = AtomicU64::new(0);
+/// Window results the sinks received.
+pub static WINDOW_RESULTS: AtomicU64 = AtomicU64::new(0);
+
+/// Keys of the window benchmark.
+pub const WINDOW_KEYS: u64 = 10_000;
+/// Events per millisecond of event time (100,000 per 1 s window: 10 per key).
+pub const EVENTS_PER_MS: u64 = 100;
+
+/// Event `i`: its key and its time (in order).
+#[inline]
+pub fn window_event(i: u64) -> (u64, u64) {
+    (i.wrapping_mul(7919) % WINDOW_KEYS, 1_000_000 + i / EVENTS_PER_MS)
+}
+
+macro_rules! window_ops {
+    ($m:ident) => {
+        /// Window benchmark components for the topology module of the same name.
+        pub mod $m {
+            use super::*;
+            use crate::$m::{Event, KeyCount};
+
+            /// Emits its share of the events, in time order.
+            #[derive(Default)]
+            pub struct Events {
+                next: u64,
+                step: u64,
+                end: u64,
+            }
+
+            impl Spout for Events {
+                type Out = Event;
+                fn open(&mut self, ctx: &TaskContext) {
+                    self.next = ctx.task_index() as u64;
+                    self.step = ctx.task_count() as u64;
+                    self.end = WINDOW_EVENTS.load(Relaxed);
+                }
+                #[inline]
+                fn next_tuple(&mut self, out: &mut impl Emitter<Event>) -> SpoutStatus {
+                    if self.next >= self.end {
+                        return SpoutStatus::Done;
+                    }
+                    let (key, at) = window_event(self.next);
+                    out.emit(Event { key, at });
+                    self.next += self.step;
+                    SpoutStatus::Active
+                }
+            }
+
+            /// Adds up the window results.
+            #[derive(Default)]
+            pub struct Sink {
+                counted: u64,
+                results: u64,
+            }
+
+            impl Bolt for Sink {
+                type In = KeyCount;
+                type Out = ();
+                #[inline]
+                fn execute(&mut self, r: KeyCount, _: &mut impl Emitter<()>) -> ExecResult {
+                    self.counted += r.count;
+                    self.results += 1;
+                    Ok(())
+                }
+                fn finish(&mut self, _: &mut impl Emitter<()>) {
+                    WINDOW_COUNTED.fetch_add(self.counted, Relaxed);
+                    WINDOW_RESULTS.fetch_add(self.results, Relaxed);
+                }
+            }
+        }
+    };
+}
+
+window_ops!(win_p1);
+window_ops!(win_p2);
