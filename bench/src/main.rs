@@ -234,13 +234,21 @@ fn main() {
         black_box(window_loop(black_box(events)));
         t.elapsed()
     });
-    let mut window = |t: fn() -> gale::Topology, name: &str| {
+    let window = |t: fn() -> gale::Topology, name: &str| {
         best_of(runs, || {
             WINDOW_COUNTED.store(0, Relaxed);
             WINDOW_RESULTS.store(0, Relaxed);
             let d = run(t());
-            assert_eq!(WINDOW_COUNTED.load(Relaxed), events, "{name}: every event counted once");
-            assert_eq!(WINDOW_RESULTS.load(Relaxed), results, "{name}: one result per key and window");
+            assert_eq!(
+                WINDOW_COUNTED.load(Relaxed),
+                events,
+                "{name}: every event counted once"
+            );
+            assert_eq!(
+                WINDOW_RESULTS.load(Relaxed),
+                results,
+                "{name}: one result per key and window"
+            );
             d
         })
     };

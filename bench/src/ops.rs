@@ -220,7 +220,10 @@ pub const EVENTS_PER_MS: u64 = 100;
 /// Event `i`: its key and its time (in order).
 #[inline]
 pub fn window_event(i: u64) -> (u64, u64) {
-    (i.wrapping_mul(7919) % WINDOW_KEYS, 1_000_000 + i / EVENTS_PER_MS)
+    (
+        i.wrapping_mul(7919) % WINDOW_KEYS,
+        1_000_000 + i / EVENTS_PER_MS,
+    )
 }
 
 macro_rules! window_ops {

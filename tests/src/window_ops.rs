@@ -13,6 +13,67 @@ pub static SUMS: Mutex<Vec<UserSum>> = Mutex::new(Vec::new());
 pub static SESSIONS: Mutex<Vec<UserCount>> = Mutex::new(Vec::new());
 /// The late clicks of `counts`.
 pub static LATE: Mutex<Vec<Click>> = Mutex::new(Vec::new());
+/// The sessions `Sessionize` closed with its timers.
+pub static TIMED: Mutex<Vec<UserCount>> = Mutex::new(Vec::new());
+
+/// Sessions by hand with keyed state and event-time timers: a user's session closes 400 ms
+/// of event time after its last click (as `session(400ms, count)`).
+#[derive(Default)]
+pub struct Sessionize {
+    session: gale::state::ValueState<(u64, u64, u64)>,
+}
+
+impl gale::ProcessBolt for Sessionize {
+    type Key = String;
+    type In = Click;
+    type Out = UserCount;
+
+    fn open(
+        &mut self,
+        ctx: &mut gale::state::OpenContext<'_, String>,
+    ) -> Result<(), gale::state::StateError> {
+        self.session = ctx.value_state("session")?;
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        c: Click,
+        ctx: &mut gale::state::KeyedContext<'_, String>,
+        _: &mut impl Emitter<UserCount>,
+    ) -> ExecResult {
+        let (first, last, n) = ctx
+            .state(&self.session)
+            .get()
+            .copied()
+            .unwrap_or((c.at, c.at, 0));
+        let next = (first.min(c.at), last.max(c.at), n + 1);
+        ctx.state(&self.session).set(next);
+        ctx.register_event_time_timer(next.1 + 400);
+        Ok(())
+    }
+
+    fn on_timer(
+        &mut self,
+        ts: u64,
+        ctx: &mut gale::state::KeyedContext<'_, String>,
+        out: &mut impl Emitter<UserCount>,
+    ) -> ExecResult {
+        let Some((first, last, n)) = ctx.state(&self.session).get().copied() else {
+            return Ok(());
+        };
+        if ts == last + 400 {
+            out.emit(UserCount {
+                user: ctx.key().clone(),
+                start: first,
+                end: ts,
+                count: n,
+            });
+            ctx.state(&self.session).clear();
+        }
+        Ok(())
+    }
+}
 
 /// Click `i` of `users` users, at most `disorder` ms before its place in time.
 pub fn click(i: u64, users: u64, disorder: u64) -> Click {
@@ -90,6 +151,7 @@ recorder!(RecordCounts, UserCount, COUNTS);
 recorder!(RecordSums, UserSum, SUMS);
 recorder!(RecordSessions, UserCount, SESSIONS);
 recorder!(RecordLate, Click, LATE);
+recorder!(RecordTimed, UserCount, TIMED);
 
 impl Click {
     fn from_fields(user: String, at: u64, amount: u64) -> Click {

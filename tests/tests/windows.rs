@@ -1,7 +1,7 @@
 //! Event-time windows over a click stream with known disorder (at most 80 ms, under a
 //! watermark bounded by 100 ms, so nothing is late), against plain loops over the clicks.
 
-use gale_tests::window_ops::{COUNTS, LATE, SESSIONS, SUMS, clicks, last};
+use gale_tests::window_ops::{COUNTS, LATE, SESSIONS, SUMS, TIMED, clicks, last};
 use gale_tests::windows::{self, Click};
 use std::collections::BTreeMap;
 
@@ -87,4 +87,12 @@ fn windows_over_out_of_order_clicks_match_plain_loops() {
         .collect();
     assert_eq!(got, want, "sessions");
     assert!(LATE.lock().unwrap().is_empty(), "nothing is late");
+    // The same sessions by hand: keyed state and event-time timers, each closed once.
+    let timed = TIMED.lock().unwrap();
+    let got: Results = timed
+        .iter()
+        .map(|c| ((c.user.clone(), c.start, c.end), c.count))
+        .collect();
+    assert_eq!(got.len(), timed.len(), "each session closed once");
+    assert_eq!(got, want, "sessions by process(T) with timers");
 }

@@ -71,7 +71,21 @@ pub trait ProcessBolt: Send + 'static {
         out: &mut impl Emitter<Self::Out>,
     ) -> ExecResult;
 
-    /// Called once when every upstream task has finished (finite inputs).
+    /// An event-time timer this key registered (`ctx.register_event_time_timer(ts)`) is
+    /// due: the watermark reached `timestamp` (or the input ended). `ctx` is scoped to the
+    /// timer's key.
+    fn on_timer(
+        &mut self,
+        timestamp: u64,
+        ctx: &mut KeyedContext<'_, Self::Key>,
+        out: &mut impl Emitter<Self::Out>,
+    ) -> ExecResult {
+        let _ = (timestamp, ctx, out);
+        Ok(())
+    }
+
+    /// Called once when every upstream task has finished (finite inputs), after the last
+    /// timers fired.
     fn finish(&mut self, out: &mut impl Emitter<Self::Out>) {
         let _ = out;
     }

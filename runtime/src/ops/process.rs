@@ -4,7 +4,7 @@
 
 use crate::api::{Bolt, Emitter, ExecResult, Fail, ProcessBolt, TaskContext};
 use crate::grouping::key_group_range;
-use crate::state::{KeyedBackend, KeyedContext, OpenContext};
+use crate::state::{KeyedBackend, KeyedContext, OpenContext, Timers};
 
 /// How many tuples pass between two sweeps of expired state (one key group each).
 const SWEEP_EVERY: u32 = 256;
@@ -16,6 +16,8 @@ pub struct ProcessOp<B: ProcessBolt, F> {
     keyed: bool,
     backend: Option<KeyedBackend<B::Key>>,
     since_sweep: u32,
+    timers: Timers<B::Key>,
+    watermark: Option<u64>,
 }
 
 impl<B: ProcessBolt, F: Fn(&B::In) -> B::Key> ProcessOp<B, F> {
@@ -28,6 +30,8 @@ impl<B: ProcessBolt, F: Fn(&B::In) -> B::Key> ProcessOp<B, F> {
             keyed: true,
             backend: None,
             since_sweep: 0,
+            timers: Timers::default(),
+            watermark: None,
         }
     }
 }
@@ -46,6 +50,38 @@ impl<B: ProcessBolt<Key = ()>> ProcessOp<B, NoKey<B::In>> {
             keyed: false,
             backend: None,
             since_sweep: 0,
+            timers: Timers::default(),
+            watermark: None,
+        }
+    }
+}
+
+impl<B, F> ProcessOp<B, F>
+where
+    B: ProcessBolt,
+{
+    /// Runs `on_timer` for every timer at or before `wm`, in time order (one it registers
+    /// that is due fires too).
+    fn fire_timers(&mut self, wm: u64, out: &mut impl Emitter<B::Out>) {
+        let Some(backend) = self.backend.as_mut() else {
+            return;
+        };
+        while let Some((ts, key)) = self.timers.pop_due(wm) {
+            let Ok(group) = backend.group_of(&key) else {
+                continue;
+            };
+            let now_ms = if backend.has_ttl() { wall_ms() } else { 0 };
+            let mut ctx = KeyedContext {
+                backend: &mut *backend,
+                key: &key,
+                group,
+                now_ms,
+                timers: &mut self.timers,
+                watermark: Some(wm),
+            };
+            if let Err(e) = self.bolt.on_timer(ts, &mut ctx, out) {
+                eprintln!("gale: a timer at {ts} failed: {e}");
+            }
         }
     }
 }
@@ -112,11 +148,30 @@ where
             key: &key,
             group,
             now_ms,
+            timers: &mut self.timers,
+            watermark: self.watermark,
         };
-        self.bolt.process(input, &mut ctx, out)
+        self.bolt.process(input, &mut ctx, out)?;
+        // A timer already due (registered at or before the watermark) fires at once.
+        if let Some(wm) = self.watermark {
+            self.fire_timers(wm, out);
+        }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, watermark: i64, out: &mut impl Emitter<B::Out>) {
+        if watermark < 0 {
+            return;
+        }
+        let wm = watermark as u64;
+        self.watermark = Some(wm);
+        self.fire_timers(wm, out);
     }
 
     fn finish(&mut self, out: &mut impl Emitter<B::Out>) {
+        // The input is over: event time reaches its end, every timer fires.
+        self.watermark = Some(u64::MAX);
+        self.fire_timers(u64::MAX, out);
         self.bolt.finish(out);
     }
 }

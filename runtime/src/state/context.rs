@@ -90,6 +90,8 @@ pub struct KeyedContext<'a, K> {
     pub(crate) key: &'a K,
     pub(crate) group: u32,
     pub(crate) now_ms: u64,
+    pub(crate) timers: &'a mut super::Timers<K>,
+    pub(crate) watermark: Option<u64>,
 }
 
 impl<K: Key> KeyedContext<'_, K> {
@@ -101,6 +103,23 @@ impl<K: Key> KeyedContext<'_, K> {
     /// Its key group.
     pub fn key_group(&self) -> u32 {
         self.group
+    }
+
+    /// The task's event time: its watermark (`None` before the first).
+    pub fn watermark(&self) -> Option<u64> {
+        self.watermark
+    }
+
+    /// Runs the bolt's `on_timer` for this key once event time reaches `ts` (at once if it
+    /// already has, at the next watermark; at the latest when the input ends). One timer
+    /// per key and time: registering it again changes nothing.
+    pub fn register_event_time_timer(&mut self, ts: u64) {
+        self.timers.register(self.key, ts);
+    }
+
+    /// Removes this key's timer at `ts`.
+    pub fn delete_event_time_timer(&mut self, ts: u64) {
+        self.timers.delete(self.key, ts);
     }
 
     /// The view of the current key's entry of state `handle`.

@@ -26,6 +26,7 @@ mod context;
 mod handles;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 pub use backend::{KeyedBackend, StateError};
 pub use context::{Key, KeyedContext, OpenContext};
@@ -33,3 +34,4 @@ pub use handles::{
     AggregateFunction, Aggregating, AggregatingState, List, ListState, Map, MapEntries, MapState,
     Reducing, ReducingState, Slot, StateHandle, StateOptions, Stored, Value, ValueState,
 };
+pub use timers::Timers;

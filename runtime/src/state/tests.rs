@@ -41,6 +41,8 @@ fn at<'a, K: Key>(b: &'a mut KeyedBackend<K>, key: &'a K, now_ms: u64) -> KeyedC
         key,
         group,
         now_ms,
+        timers: Box::leak(Box::new(Timers::default())),
+        watermark: None,
     }
 }
 
