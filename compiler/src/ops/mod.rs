@@ -80,10 +80,10 @@ pub const ALL: &[&dyn Builtin] = &[
     &filter::Filter,
     &flat_map::FlatMap,
     &process::Process,
-    &tumbling::Tumbling,
-    &sliding::Sliding,
-    &session::Session,
-    &count_window::CountWindow,
+    &tumbling::TUMBLING,
+    &sliding::SLIDING,
+    &session::SESSION,
+    &count_window::COUNT_WINDOW,
 ];
 
 /// The built-in called `name`.

@@ -9,7 +9,7 @@
 //! `reduce(f)` it is the input schema (the folded tuple); with `apply(T)` whatever `T`
 //! emits.
 
-use super::{Builtin, Site, bad_args};
+use super::{Builtin, Outputs, Site, bad_args};
 use crate::ast::{BuiltinCall, OpArg, RustPath};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
@@ -93,6 +93,74 @@ impl WindowCall {
             Kind::Session { gap } => Some(gap),
             Kind::Count { .. } => None,
         }
+    }
+}
+
+/// A further check of a window's sizes: false when it reported them wrong.
+pub type SizeCheck = fn(&[u64], &BuiltinCall, &mut Diagnostics) -> bool;
+
+/// A window built-in: its name, its sizes and how they make its assigner. Each kind is a
+/// constant in its own file (`tumbling.rs`...).
+pub struct WindowKind {
+    /// Its keyword.
+    pub name: &'static str,
+    /// How it is written, for messages.
+    pub usage: &'static str,
+    /// How many size arguments come first.
+    pub sizes: usize,
+    /// Whether they count elements (else they are durations).
+    pub counts: bool,
+    /// Its assigner from its sizes.
+    pub kind: fn(&[u64]) -> Kind,
+    /// A further check of its sizes (false: reported).
+    pub check_sizes: Option<SizeCheck>,
+}
+
+impl WindowKind {
+    /// The call, checked.
+    fn read(&self, call: &BuiltinCall, diags: &mut Diagnostics) -> Option<WindowCall> {
+        let (sizes, aggregation, processing_time) =
+            read(self, call, self.sizes, self.counts, diags)?;
+        if let Some(check) = self.check_sizes
+            && !check(&sizes, call, diags)
+        {
+            return None;
+        }
+        Some(WindowCall {
+            kind: (self.kind)(&sizes),
+            aggregation,
+            processing_time,
+        })
+    }
+}
+
+impl Builtin for WindowKind {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn usage(&self) -> &'static str {
+        self.usage
+    }
+
+    fn outputs(&self) -> Outputs {
+        Outputs::Declared
+    }
+
+    fn check(&self, call: &BuiltinCall, diags: &mut Diagnostics) {
+        self.read(call, diags);
+    }
+
+    fn keys_its_input(&self) -> bool {
+        true
+    }
+
+    fn window(&self, call: &BuiltinCall) -> Option<WindowCall> {
+        self.read(call, &mut Diagnostics::default())
+    }
+
+    fn construct(&self, call: &BuiltinCall, site: &Site) -> proc_macro2::TokenStream {
+        construct(self.window(call), site)
     }
 }
 

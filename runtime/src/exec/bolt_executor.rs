@@ -336,9 +336,18 @@ mod tests {
         false
     }
 
-    #[test]
-    fn duplicate_and_foreign_ends_neither_end_nor_hang_a_task() {
-        let desc = desc();
+    /// The sink executor running on its own thread, fed by the two spout tasks'
+    /// channels.
+    struct Harness {
+        seen: Arc<Mutex<Seen>>,
+        one: Upstream,
+        two: Upstream,
+        from_one: Vec<TaskSender<u64>>,
+        from_two: Vec<TaskSender<u64>>,
+        executor: std::thread::JoinHandle<()>,
+    }
+
+    fn harness(desc: &'static TopologyDesc) -> Harness {
         let seen = Arc::new(Mutex::new(Seen {
             tuples: vec![Vec::new(); 2],
             finished: vec![0; 2],
@@ -368,6 +377,27 @@ mod tests {
         );
         let runner = chain.clone();
         let executor = std::thread::spawn(move || runner.run_executor(&base, 1, 0));
+        Harness {
+            seen,
+            one,
+            two,
+            from_one,
+            from_two,
+            executor,
+        }
+    }
+
+    #[test]
+    fn duplicate_and_foreign_ends_neither_end_nor_hang_a_task() {
+        let desc = desc();
+        let Harness {
+            seen,
+            one,
+            two,
+            from_one,
+            from_two,
+            executor,
+        } = harness(desc);
 
         // Task index 0 (task 3): producer 1 ends, twice; an end naming producer 9 and
         // one naming producer 1 arrive on producer 2's channel. None may end the task.
@@ -402,35 +432,14 @@ mod tests {
     #[test]
     fn a_task_watermark_is_the_minimum_over_its_channels_and_skips_an_idle_one() {
         let desc = desc_idle(50);
-        let seen = Arc::new(Mutex::new(Seen {
-            tuples: vec![Vec::new(); 2],
-            finished: vec![0; 2],
-            watermarks: vec![Vec::new(); 2],
-        }));
-        let shared = seen.clone();
-        let chain = Arc::new(TypedBoltChain::<u64, _>::new(move |w: &Wiring| {
-            Box::new(Recording {
-                task: w.task_index as usize,
-                seen: shared.clone(),
-            }) as Box<dyn BoltRunner<u64>>
-        }));
-        let placement = Arc::new(Placement::local(desc));
-        let mut registry = Registry::default();
-        chain.make_inboxes(desc, &mut registry, 1, &placement);
-        let registry = Arc::new(registry);
-        let (one, two) = (Upstream::new(1, 0), Upstream::new(2, 0));
-        let from_one: Vec<TaskSender<u64>> = registry.channel_senders(1, one);
-        let from_two: Vec<TaskSender<u64>> = registry.channel_senders(1, two);
-        let base = Wiring::base(
-            desc,
-            registry,
-            Arc::new(Metrics::new(desc)),
-            Arc::new(AtomicBool::new(false)),
-            Clock::system(),
-            placement,
-        );
-        let runner = chain.clone();
-        let executor = std::thread::spawn(move || runner.run_executor(&base, 1, 0));
+        let Harness {
+            seen,
+            one,
+            two,
+            from_one,
+            from_two,
+            executor,
+        } = harness(desc);
         let watermarks =
             |t: usize| seen.lock().unwrap_or_else(|p| p.into_inner()).watermarks[t].clone();
         let wm = |w| Control::Watermark(w);

@@ -57,6 +57,21 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
         s
     }
 
+    /// Runs `f` on the bolt with a collector outside any input (at its end, on a
+    /// watermark): what it emits is not anchored.
+    fn untracked(&mut self, f: impl FnOnce(&mut B, &mut BoltCollector<'_, D>)) {
+        let mut rng = self.rng.clone();
+        let mut out = BoltCollector {
+            out: &mut self.out,
+            input: Input::Untracked(&mut rng),
+            anchor_taken: false,
+            acks: self.acks.as_mut(),
+            acked: &mut self.counts.acked,
+            failed: &mut self.counts.failed,
+        };
+        f(&mut self.bolt, &mut out);
+    }
+
     /// Executes one tuple; `anchoring` is its trees (`None`: untracked). Returns false
     /// when the bolt failed it (an error or a panic, both logged).
     #[inline]
@@ -210,16 +225,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
     }
 
     fn finish(&mut self) {
-        let mut rng = self.rng.clone();
-        let mut out = BoltCollector {
-            out: &mut self.out,
-            input: Input::Untracked(&mut rng),
-            anchor_taken: false,
-            acks: self.acks.as_mut(),
-            acked: &mut self.counts.acked,
-            failed: &mut self.counts.failed,
-        };
-        self.bolt.finish(&mut out);
+        self.untracked(|bolt, out| bolt.finish(out));
         self.out.finish();
         if let Some(a) = &mut self.acks {
             a.finish(self.task);
@@ -227,16 +233,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
     }
 
     fn watermark(&mut self, watermark: i64) {
-        let mut rng = self.rng.clone();
-        let mut out = BoltCollector {
-            out: &mut self.out,
-            input: Input::Untracked(&mut rng),
-            anchor_taken: false,
-            acks: self.acks.as_mut(),
-            acked: &mut self.counts.acked,
-            failed: &mut self.counts.failed,
-        };
-        self.bolt.on_watermark(watermark, &mut out);
+        self.untracked(|bolt, out| bolt.on_watermark(watermark, out));
         self.out.watermark(watermark);
     }
 
