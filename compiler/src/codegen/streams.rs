@@ -86,6 +86,17 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
             fn watermark(&mut self, watermark: i64) {
                 #( self.#idx.watermark(watermark); )*
             }
+            fn tick(&mut self, now_ms: u64) {
+                #( self.#idx.tick(now_ms); )*
+            }
+            fn tick_interval(&self) -> ::core::option::Option<::std::time::Duration> {
+                let mut t: ::core::option::Option<::std::time::Duration> = ::core::option::Option::None;
+                #( t = match (t, self.#idx.tick_interval()) {
+                    (::core::option::Option::Some(a), ::core::option::Option::Some(b)) => ::core::option::Option::Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }; )*
+                t
+            }
         }
     }
 }

@@ -90,4 +90,17 @@ pub trait Bolt: Send + 'static {
     fn on_watermark(&mut self, watermark: i64, out: &mut impl Emitter<Self::Out>) {
         let _ = (watermark, out);
     }
+
+    /// How often it wants [`Bolt::on_tick`] (`None`, the default: never). Asked once, after
+    /// `prepare`; its executor then wakes at least this often even while its input is
+    /// empty.
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Processing time advanced to `now_ms` (epoch ms): processing-time windows and timers
+    /// fire here, whether or not input arrives.
+    fn on_tick(&mut self, now_ms: u64, out: &mut impl Emitter<Self::Out>) {
+        let _ = (now_ms, out);
+    }
 }

@@ -84,8 +84,21 @@ pub trait ProcessBolt: Send + 'static {
         Ok(())
     }
 
+    /// A processing-time timer this key registered
+    /// (`ctx.register_processing_time_timer(ts)`) is due: the wall clock reached
+    /// `timestamp`. `ctx` is scoped to the timer's key.
+    fn on_processing_timer(
+        &mut self,
+        timestamp: u64,
+        ctx: &mut KeyedContext<'_, Self::Key>,
+        out: &mut impl Emitter<Self::Out>,
+    ) -> ExecResult {
+        let _ = (timestamp, ctx, out);
+        Ok(())
+    }
+
     /// Called once when every upstream task has finished (finite inputs), after the last
-    /// timers fired.
+    /// event-time timers fired (processing-time timers not yet due do not fire).
     fn finish(&mut self, out: &mut impl Emitter<Self::Out>) {
         let _ = out;
     }

@@ -84,6 +84,16 @@ where
         let mut delivered = vec![i64::MIN; runners.len()];
         let mut idleness = Idleness::new(desc, input.channels(), Instant::now());
         let watch_idle = idleness.watched();
+        // Processing-time windows and timers: the executor wakes at least this often.
+        let tick = runners
+            .iter()
+            .fold(None, |t, r| super::chain::shortest(t, r.tick_interval()));
+        let mut next_tick = Instant::now();
+        let wait = match (watch_idle, tick) {
+            (false, None) => None,
+            (true, t) => Some(t.map_or(idleness.poll(), |t| t.min(idleness.poll()))),
+            (false, t) => t,
+        };
         let mut since_report = 0u32;
         let progress = base.metrics.executor_progress(chain, executor);
         while live > 0 {
@@ -96,15 +106,19 @@ where
                     }
                     since_report = 0;
                     progress.waiting();
-                    let next = if watch_idle {
-                        input.next_timeout(idleness.poll())
-                    } else {
-                        input.next()
+                    let next = match wait {
+                        Some(w) => input.next_timeout(w),
+                        None => input.next(),
                     };
                     match next {
                         Ok(m) => m,
                         Err(InputError::Timeout) => {
-                            go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                            if watch_idle {
+                                go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                            }
+                            if let Some(t) = tick {
+                                tick_all(t, &mut next_tick, &mut runners);
+                            }
                             continue;
                         }
                         // Every producer is gone (or, a bug, every channel blocked).
@@ -134,6 +148,9 @@ where
                     if since_report >= REPORT_EVERY {
                         if watch_idle {
                             go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                        }
+                        if let Some(t) = tick {
+                            tick_all(t, &mut next_tick, &mut runners);
                         }
                         for (r, w) in runners.iter_mut().zip(&wirings) {
                             r.report(w);
@@ -187,6 +204,25 @@ where
         for (r, w) in runners.iter_mut().zip(&wirings) {
             r.report(w);
         }
+    }
+}
+
+/// Ticks every task when its tick is due (processing time, epoch ms).
+fn tick_all<In>(
+    every: std::time::Duration,
+    next: &mut Instant,
+    runners: &mut [Box<dyn BoltRunner<In>>],
+) {
+    let now = Instant::now();
+    if now < *next {
+        return;
+    }
+    *next = now + every;
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    for r in runners.iter_mut() {
+        r.tick(ms);
     }
 }
 
@@ -317,6 +353,10 @@ mod tests {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             seen.watermarks[self.task].push(w);
         }
+        fn tick_interval(&self) -> Option<Duration> {
+            None
+        }
+        fn tick(&mut self, _: u64) {}
     }
 
     fn snapshot(s: &Arc<Mutex<Seen>>) -> (Vec<Vec<u64>>, Vec<u32>) {

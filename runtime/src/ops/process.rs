@@ -6,6 +6,9 @@ use crate::api::{Bolt, Emitter, ExecResult, Fail, ProcessBolt, TaskContext};
 use crate::grouping::key_group_range;
 use crate::state::{KeyedBackend, KeyedContext, OpenContext, Timers};
 
+/// How often processing-time timers are looked at when no input comes (ms).
+const TICK_MS: u64 = 10;
+
 /// How many tuples pass between two sweeps of expired state (one key group each).
 const SWEEP_EVERY: u32 = 256;
 
@@ -17,6 +20,7 @@ pub struct ProcessOp<B: ProcessBolt, F> {
     backend: Option<KeyedBackend<B::Key>>,
     since_sweep: u32,
     timers: Timers<B::Key>,
+    processing_timers: Timers<B::Key>,
     watermark: Option<u64>,
 }
 
@@ -31,6 +35,7 @@ impl<B: ProcessBolt, F: Fn(&B::In) -> B::Key> ProcessOp<B, F> {
             backend: None,
             since_sweep: 0,
             timers: Timers::default(),
+            processing_timers: Timers::default(),
             watermark: None,
         }
     }
@@ -51,6 +56,7 @@ impl<B: ProcessBolt<Key = ()>> ProcessOp<B, NoKey<B::In>> {
             backend: None,
             since_sweep: 0,
             timers: Timers::default(),
+            processing_timers: Timers::default(),
             watermark: None,
         }
     }
@@ -60,13 +66,19 @@ impl<B, F> ProcessOp<B, F>
 where
     B: ProcessBolt,
 {
-    /// Runs `on_timer` for every timer at or before `wm`, in time order (one it registers
-    /// that is due fires too).
-    fn fire_timers(&mut self, wm: u64, out: &mut impl Emitter<B::Out>) {
+    /// Runs `on_timer` (`processing`: `on_processing_timer`) for every timer at or before
+    /// `wm`, in time order (one it registers that is due fires too).
+    fn fire(&mut self, processing: bool, wm: u64, out: &mut impl Emitter<B::Out>) {
         let Some(backend) = self.backend.as_mut() else {
             return;
         };
-        while let Some((ts, key)) = self.timers.pop_due(wm) {
+        loop {
+            let due = if processing {
+                self.processing_timers.pop_due(wm)
+            } else {
+                self.timers.pop_due(wm)
+            };
+            let Some((ts, key)) = due else { break };
             let Ok(group) = backend.group_of(&key) else {
                 continue;
             };
@@ -77,12 +89,22 @@ where
                 group,
                 now_ms,
                 timers: &mut self.timers,
-                watermark: Some(wm),
+                processing_timers: &mut self.processing_timers,
+                watermark: self.watermark,
             };
-            if let Err(e) = self.bolt.on_timer(ts, &mut ctx, out) {
+            let done = if processing {
+                self.bolt.on_processing_timer(ts, &mut ctx, out)
+            } else {
+                self.bolt.on_timer(ts, &mut ctx, out)
+            };
+            if let Err(e) = done {
                 eprintln!("gale: a timer at {ts} failed: {e}");
             }
         }
+    }
+
+    fn fire_timers(&mut self, wm: u64, out: &mut impl Emitter<B::Out>) {
+        self.fire(false, wm, out);
     }
 }
 
@@ -149,6 +171,7 @@ where
             group,
             now_ms,
             timers: &mut self.timers,
+            processing_timers: &mut self.processing_timers,
             watermark: self.watermark,
         };
         self.bolt.process(input, &mut ctx, out)?;
@@ -166,6 +189,22 @@ where
         let wm = watermark as u64;
         self.watermark = Some(wm);
         self.fire_timers(wm, out);
+    }
+
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_millis(TICK_MS))
+    }
+
+    fn on_tick(&mut self, now_ms: u64, out: &mut impl Emitter<B::Out>) {
+        if !self.processing_timers.is_empty() {
+            self.fire(true, now_ms, out);
+        }
+        // The background sweep of expired state, a key group per tick.
+        if let Some(backend) = self.backend.as_mut()
+            && backend.has_ttl()
+        {
+            backend.sweep(now_ms);
+        }
     }
 
     fn finish(&mut self, out: &mut impl Emitter<B::Out>) {

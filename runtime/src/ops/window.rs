@@ -134,6 +134,9 @@ impl<K, A: AggregateFunction, F, Out> WindowOp<K, A, F, Out> {
     }
 }
 
+/// How often a processing-time window looks at the clock when no input comes (ms).
+const TICK_MS: u64 = 10;
+
 fn wall_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -215,6 +218,18 @@ where
     fn finish(&mut self, out: &mut impl Emitter<Self::Out>) {
         // The input is over: every window closes (event time reaches its end).
         self.advance_to(u64::MAX, out);
+    }
+
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        // Processing-time windows close on the clock, input or not.
+        self.processing_time
+            .then_some(std::time::Duration::from_millis(TICK_MS))
+    }
+
+    fn on_tick(&mut self, now_ms: u64, out: &mut impl Emitter<Self::Out>) {
+        if self.processing_time {
+            self.advance_to(now_ms.saturating_sub(1), out);
+        }
     }
 
     fn on_watermark(&mut self, watermark: i64, out: &mut impl Emitter<Self::Out>) {

@@ -91,6 +91,7 @@ pub struct KeyedContext<'a, K> {
     pub(crate) group: u32,
     pub(crate) now_ms: u64,
     pub(crate) timers: &'a mut super::Timers<K>,
+    pub(crate) processing_timers: &'a mut super::Timers<K>,
     pub(crate) watermark: Option<u64>,
 }
 
@@ -120,6 +121,27 @@ impl<K: Key> KeyedContext<'_, K> {
     /// Removes this key's timer at `ts`.
     pub fn delete_event_time_timer(&mut self, ts: u64) {
         self.timers.delete(self.key, ts);
+    }
+
+    /// Runs the bolt's `on_processing_timer` for this key once the wall clock reaches `ts`
+    /// (epoch ms), whether or not input arrives (within about 10 ms).
+    pub fn register_processing_time_timer(&mut self, ts: u64) {
+        self.processing_timers.register(self.key, ts);
+    }
+
+    /// Removes this key's processing-time timer at `ts`.
+    pub fn delete_processing_time_timer(&mut self, ts: u64) {
+        self.processing_timers.delete(self.key, ts);
+    }
+
+    /// Processing time now (epoch ms).
+    pub fn now_ms(&self) -> u64 {
+        if self.now_ms > 0 {
+            return self.now_ms;
+        }
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
     }
 
     /// The view of the current key's entry of state `handle`.

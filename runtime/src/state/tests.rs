@@ -42,6 +42,7 @@ fn at<'a, K: Key>(b: &'a mut KeyedBackend<K>, key: &'a K, now_ms: u64) -> KeyedC
         group,
         now_ms,
         timers: Box::leak(Box::new(Timers::default())),
+        processing_timers: Box::leak(Box::new(Timers::default())),
         watermark: None,
     }
 }

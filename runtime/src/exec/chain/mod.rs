@@ -29,6 +29,7 @@ pub use window_outputs::WindowOutputs;
 use super::wiring::Wiring;
 use crate::ack::{Anchoring, Reply, TupleIds};
 use crate::api::{Emitter, SpoutStatus, TaskId};
+use std::time::Duration;
 
 /// The plumbing every link of a chain has besides [`Emitter`].
 pub trait Downstream<T>: Emitter<T> + Send {
@@ -50,6 +51,15 @@ pub trait Downstream<T>: Emitter<T> + Send {
     /// that carries no event time ignores it.
     fn watermark(&mut self, watermark: i64) {
         let _ = watermark;
+    }
+    /// How often the bolts from here on (in this chain) want a tick.
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+    /// Processing time reached `now_ms`: ticks the bolts from here on in this chain
+    /// (consumers in other executors tick themselves).
+    fn tick(&mut self, now_ms: u64) {
+        let _ = now_ms;
     }
 }
 
@@ -133,6 +143,12 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
     fn watermark(&mut self, watermark: i64) {
         self.inner.watermark(watermark);
     }
+    fn tick_interval(&self) -> Option<Duration> {
+        self.inner.tick_interval()
+    }
+    fn tick(&mut self, now_ms: u64) {
+        self.inner.tick(now_ms);
+    }
     fn report(&mut self, wiring: &Wiring) {
         wiring.metrics().add(self.component, self.emitted, 0, 0);
         if let Some(consumer) = self.feeds {
@@ -199,6 +215,13 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
         self.first.watermark(watermark);
         self.second.watermark(watermark);
     }
+    fn tick_interval(&self) -> Option<Duration> {
+        shortest(self.first.tick_interval(), self.second.tick_interval())
+    }
+    fn tick(&mut self, now_ms: u64) {
+        self.first.tick(now_ms);
+        self.second.tick(now_ms);
+    }
     fn report(&mut self, wiring: &Wiring) {
         self.first.report(wiring);
         self.second.report(wiring);
@@ -248,6 +271,18 @@ pub trait BoltRunner<In>: Send {
     fn report(&mut self, wiring: &Wiring);
     /// The task's event time (the minimum watermark over its input channels) advanced.
     fn watermark(&mut self, watermark: i64);
+    /// How often the chain wants a tick (`None`: never).
+    fn tick_interval(&self) -> Option<Duration>;
+    /// Processing time reached `now_ms`.
+    fn tick(&mut self, now_ms: u64);
+}
+
+/// The shorter of two tick intervals.
+pub(crate) fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// A stream nobody subscribes to: its tuples are dropped (as in Storm).

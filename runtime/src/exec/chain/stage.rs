@@ -237,6 +237,15 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.out.watermark(watermark);
     }
 
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        super::shortest(self.bolt.tick_interval(), self.out.tick_interval())
+    }
+
+    fn tick(&mut self, now_ms: u64) {
+        self.untracked(|bolt, out| bolt.on_tick(now_ms, out));
+        self.out.tick(now_ms);
+    }
+
     fn report(&mut self, wiring: &Wiring) {
         let c = std::mem::take(&mut self.counts);
         let m = wiring.metrics();
@@ -294,6 +303,14 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
 
     fn watermark(&mut self, watermark: i64) {
         Downstream::watermark(self, watermark);
+    }
+
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        Downstream::tick_interval(self)
+    }
+
+    fn tick(&mut self, now_ms: u64) {
+        Downstream::tick(self, now_ms);
     }
 }
 

@@ -110,6 +110,12 @@ impl<T: Send, G: WatermarkGenerator<T>, D: Downstream<T>> Downstream<T> for Time
     fn report(&mut self, wiring: &Wiring) {
         self.inner.report(wiring);
     }
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        self.inner.tick_interval()
+    }
+    fn tick(&mut self, now_ms: u64) {
+        self.inner.tick(now_ms);
+    }
     fn watermark(&mut self, _upstream: i64) {
         // Its own timestamps define event time from here on.
     }

@@ -69,4 +69,11 @@ impl<A, B, R: Downstream<A>, L: Downstream<B>> Downstream<WindowOutput<A, B>>
         self.0.watermark(watermark);
         self.1.watermark(watermark);
     }
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        super::shortest(self.0.tick_interval(), self.1.tick_interval())
+    }
+    fn tick(&mut self, now_ms: u64) {
+        self.0.tick(now_ms);
+        self.1.tick(now_ms);
+    }
 }
