@@ -43,12 +43,24 @@ impl Spout for Transactions {
     }
 }
 
-/// The alert limit (`limit` in the config): read once per process.
-static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+/// Passes on the 10 s sums over the limit (`limit` in the config).
+#[derive(Default)]
+pub struct OverLimit {
+    limit: u64,
+}
 
-/// `filter`: a 10 s sum over the limit.
-pub fn over_limit(s: &CardSum) -> bool {
-    s.total > *LIMIT.get().unwrap_or(&8_500)
+impl Bolt for OverLimit {
+    type In = CardSum;
+    type Out = CardSum;
+    fn prepare(&mut self, ctx: &TaskContext) {
+        self.limit = ctx.config_u64("limit").unwrap_or(8_500);
+    }
+    fn execute(&mut self, s: CardSum, out: &mut impl Emitter<CardSum>) -> ExecResult {
+        if s.total > self.limit {
+            out.emit(s);
+        }
+        Ok(())
+    }
 }
 
 /// Prints each alert.
