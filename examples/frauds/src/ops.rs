@@ -70,9 +70,6 @@ pub struct PrintAlerts;
 impl Bolt for PrintAlerts {
     type In = CardSum;
     type Out = ();
-    fn prepare(&mut self, ctx: &TaskContext) {
-        let _ = LIMIT.set(ctx.config_u64("limit").unwrap_or(8_500));
-    }
     fn execute(&mut self, s: CardSum, _: &mut impl Emitter<()>) -> ExecResult {
         println!(
             "alert {} [{}, {}) total {}",
