@@ -16,6 +16,28 @@ pub static COUNTS: Mutex<Vec<(Instant, UserCount)>> = Mutex::new(Vec::new());
 /// Reminders, with when they arrived.
 pub static REMINDERS: Mutex<Vec<(Instant, UserCount)>> = Mutex::new(Vec::new());
 
+/// The clicks the custom watermark generator saw.
+pub static GENERATOR_SAW: Mutex<u64> = Mutex::new(0);
+
+/// A user watermark generator (`watermark custom(Counting)`): event time is the largest
+/// timestamp seen; it counts what it sees.
+#[derive(Default)]
+pub struct Counting {
+    max: Option<u64>,
+}
+
+impl gale::window::WatermarkGenerator<Click> for Counting {
+    fn on_event(&mut self, _: &Click, ts: u64) {
+        self.max = Some(self.max.map_or(ts, |m| m.max(ts)));
+        if let Ok(mut n) = GENERATOR_SAW.lock() {
+            *n += 1;
+        }
+    }
+    fn current(&self) -> Option<i64> {
+        self.max.map(|m| m as i64)
+    }
+}
+
 /// Three clicks of two users, then silence, then done.
 #[derive(Default)]
 pub struct Burst {

@@ -3,13 +3,18 @@
 //! the input ends.
 
 use gale_tests::processing_time;
-use gale_tests::time_ops::{COUNTS, DONE_AT, REMINDERS, SILENCE};
+use gale_tests::time_ops::{COUNTS, DONE_AT, GENERATOR_SAW, REMINDERS, SILENCE};
 use std::collections::BTreeMap;
 
 #[test]
 fn processing_time_windows_and_timers_fire_while_the_input_is_silent() {
     gale::run_local(processing_time::topology(), Default::default()).expect("runs");
     let done = DONE_AT.lock().unwrap().expect("the spout finished");
+    assert_eq!(
+        *GENERATOR_SAW.lock().unwrap(),
+        3,
+        "the custom generator saw every click"
+    );
     let margin = SILENCE / 3;
     let counts = COUNTS.lock().unwrap();
     let total: u64 = counts.iter().map(|(_, c)| c.count).sum();

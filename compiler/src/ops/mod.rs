@@ -7,6 +7,7 @@
 mod count_window;
 mod filter;
 mod flat_map;
+mod function;
 mod map;
 mod process;
 mod session;
@@ -76,9 +77,9 @@ pub trait Builtin: Sync {
 
 /// Every built-in.
 pub const ALL: &[&dyn Builtin] = &[
-    &map::Map,
-    &filter::Filter,
-    &flat_map::FlatMap,
+    &map::MAP,
+    &filter::FILTER,
+    &flat_map::FLAT_MAP,
     &process::Process,
     &tumbling::TUMBLING,
     &sliding::SLIDING,

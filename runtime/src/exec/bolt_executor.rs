@@ -169,11 +169,7 @@ where
                     EndOutcome::Ended => {
                         // An ended channel no longer holds its task's event time back.
                         let wm = input.channels().task_watermark(slot);
-                        let s = slot as usize;
-                        if wm > delivered[s] && wm > i64::MIN {
-                            delivered[s] = wm;
-                            runners[s].watermark(wm);
-                        }
+                        deliver(wm, slot as usize, &mut delivered, &mut runners);
                     }
                     EndOutcome::Repeated => {}
                     EndOutcome::Foreign => eprintln!(
@@ -190,11 +186,7 @@ where
                     // Recorded per channel; when the task's watermark (the minimum over its
                     // channels) advances, its operators get it and pass it on.
                     if let Some(wm) = input.channels_mut().watermark(ch, from, ts) {
-                        let s = slot as usize;
-                        if wm > delivered[s] {
-                            delivered[s] = wm;
-                            runners[s].watermark(wm);
-                        }
+                        deliver(wm, slot as usize, &mut delivered, &mut runners);
                     }
                 }
             }
@@ -238,13 +230,23 @@ fn go_idle<In>(
         let Some(slot) = input.channels().get(ch).map(|c| c.slot as usize) else {
             continue;
         };
-        if let Some(wm) = input.channels_mut().set_idle(ch, true)
-            && wm > delivered[slot]
-            && wm > i64::MIN
-        {
-            delivered[slot] = wm;
-            runners[slot].watermark(wm);
+        if let Some(wm) = input.channels_mut().set_idle(ch, true) {
+            deliver(wm, slot, delivered, runners);
         }
+    }
+}
+
+/// Hands task `slot` its watermark `wm` if it is ahead of the last one it was given (a
+/// task's event time never goes back; `i64::MIN` is no watermark at all).
+fn deliver<In>(
+    wm: i64,
+    slot: usize,
+    delivered: &mut [i64],
+    runners: &mut [Box<dyn BoltRunner<In>>],
+) {
+    if wm > i64::MIN && wm > delivered[slot] {
+        delivered[slot] = wm;
+        runners[slot].watermark(wm);
     }
 }
 
