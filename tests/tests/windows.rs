@@ -51,7 +51,7 @@ fn sessions(clicks: &[Click], gap: u64) -> Results {
         ts.sort_unstable();
         let (mut start, mut end, mut n) = (ts[0], ts[0] + gap, 0);
         for t in ts {
-            if t > end {
+            if t >= end {
                 r.insert((user.clone(), start, end), n);
                 (start, n) = (t, 0);
             }

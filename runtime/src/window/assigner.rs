@@ -17,9 +17,11 @@ impl Window {
         self.end.saturating_sub(1)
     }
 
-    /// Whether it overlaps or touches `other` (session windows then merge).
+    /// Whether it overlaps `other` (session windows then merge). Windows that only touch
+    /// do not: two elements exactly a gap apart are two sessions, whatever order they come
+    /// in (a session fires at its last millisecond, before an element at its end can come).
     pub fn touches(&self, other: &Window) -> bool {
-        self.start <= other.end && other.start <= self.end
+        self.start < other.end && other.start < self.end
     }
 
     /// The smallest window covering both.

@@ -15,7 +15,8 @@
 //!   <= watermark`; it goes to the late side output, never into a window.
 //! - An element within the lateness joins its window, which fires again at once with the
 //!   updated result. A window's state is dropped once time reaches `end - 1 + lateness`.
-//! - Session windows (per key) merge when they overlap or touch; count windows fire every
+//! - Session windows (per key) merge when they overlap (elements less than the gap apart;
+//!   exactly a gap apart is two sessions); count windows fire every
 //!   `n` elements of a key and ignore time.
 
 mod aggregates;

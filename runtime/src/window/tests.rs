@@ -274,3 +274,30 @@ fn a_snapshot_restores_the_windows_and_their_timers() {
     assert_eq!(a.len(), 3);
     assert_eq!(a, b);
 }
+
+#[test]
+fn elements_exactly_a_gap_apart_are_two_sessions_in_either_order() {
+    for order in [[1000u64, 1033], [1033, 1000]] {
+        let mut op = whole(Assigner::Session { gap: 33 }, 0, CountAgg::default());
+        let mut out = Vec::new();
+        for ts in order {
+            op.on_element(3, ts, (3, ts, 0), &mut out).unwrap();
+        }
+        op.advance(u64::MAX, &mut out);
+        let got: Vec<Window> = out.iter().map(|f| f.window).collect();
+        assert_eq!(
+            got,
+            vec![
+                Window {
+                    start: 1000,
+                    end: 1033
+                },
+                Window {
+                    start: 1033,
+                    end: 1066
+                }
+            ],
+            "{order:?}"
+        );
+    }
+}
