@@ -267,6 +267,14 @@ pub fn read(
     }
 }
 
+/// The name of a nested call, if `arg` is one.
+fn c_name(arg: &OpArg) -> Option<&str> {
+    match arg {
+        OpArg::Call(c) => Some(c.name.name.as_str()),
+        _ => None,
+    }
+}
+
 fn aggregation(
     op: &dyn Builtin,
     call: &BuiltinCall,
@@ -274,7 +282,24 @@ fn aggregation(
     diags: &mut Diagnostics,
 ) -> Option<Aggregation> {
     const KINDS: &str = "`count`, `sum(f)`, `min(f)`, `max(f)`, `avg(f)`, `reduce(fn)`, `aggregate(T)` or `apply(T)`";
+    let field_arg = matches!(c_name(arg), Some("sum" | "min" | "max" | "avg"));
     let one = |c: &BuiltinCall, diags: &mut Diagnostics| match c.args.as_slice() {
+        // `sum(f)`, `min(f)`, `max(f)`, `avg(f)` name a field: one plain name.
+        [OpArg::Path(p)] if field_arg && p.text.contains("::") => {
+            diags.push(
+                bad_args(
+                    op,
+                    call,
+                    format!(
+                        "`{}` takes a field name, found the path `{}`",
+                        c.name.name, p.text
+                    ),
+                    p.span,
+                )
+                .with_label("a field of the input schema, such as `amount`"),
+            );
+            None
+        }
         [OpArg::Path(p)] => Some(p.clone()),
         _ => {
             diags.push(
