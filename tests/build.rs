@@ -14,6 +14,7 @@ fn main() {
         "topologies/windows.topo",
         "topologies/windows_late.topo",
         "topologies/processing_time.topo",
+        "topologies/joins.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

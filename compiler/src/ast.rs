@@ -115,6 +115,20 @@ pub enum TypeKind {
     Named(Ident),
 }
 
+impl std::fmt::Display for TypeKind {
+    /// The `.topo` spelling (`Option<String>`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TypeKind::Prim(p) => f.write_str(p.as_str()),
+            TypeKind::String => f.write_str("String"),
+            TypeKind::Bytes => f.write_str("bytes"),
+            TypeKind::Option(t) => write!(f, "Option<{}>", t.kind),
+            TypeKind::Vec(t) => write!(f, "Vec<{}>", t.kind),
+            TypeKind::Named(n) => f.write_str(&n.name),
+        }
+    }
+}
+
 /// Primitive scalar types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Prim {
@@ -359,6 +373,8 @@ pub enum OpArg {
     Path(RustPath),
     /// A duration, in milliseconds.
     Duration(Count),
+    /// A negative duration (`-2s`): its magnitude, in milliseconds.
+    NegDuration(Count),
     /// A number.
     Int(Count),
     /// A nested call: `sum(amount)`.
@@ -370,7 +386,7 @@ impl OpArg {
     pub fn span(&self) -> Span {
         match self {
             OpArg::Path(p) => p.span,
-            OpArg::Duration(c) | OpArg::Int(c) => c.span,
+            OpArg::Duration(c) | OpArg::NegDuration(c) | OpArg::Int(c) => c.span,
             OpArg::Call(c) => c.span,
         }
     }
@@ -380,6 +396,7 @@ impl OpArg {
         match self {
             OpArg::Path(_) => "a path",
             OpArg::Duration(_) => "a duration",
+            OpArg::NegDuration(_) => "a negative duration",
             OpArg::Int(_) => "a number",
             OpArg::Call(_) => "a call",
         }
@@ -406,6 +423,8 @@ pub struct Edge {
     pub stream: Option<Ident>,
     /// The consuming component.
     pub to: Ident,
+    /// The stream of `to`'s input stream set this edge feeds (`pay.orders`), if named.
+    pub input: Option<Ident>,
     /// How tuples are spread over the consumer's tasks; `shuffle` when omitted.
     pub grouping: Grouping,
     /// The whole edge.

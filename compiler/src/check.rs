@@ -12,10 +12,11 @@
 //! | configuration | `config` | E0107, E0501–E0504 |
 //! | components | `components` | E0104, E0201–E0203, E0401–E0411 |
 //! | spout retry policies (`attempts`, `backoff`) | `retry` | E0412–E0415, E0504 |
-//! | edges | `edges` | E0301–E0309, E0311 |
+//! | edges | `edges` | E0301–E0309, E0311–E0313 |
 //! | cycles | `cycles` | E0310 |
 //! | keys: key groups of keyed consumers, keyed state | `keys` | E0417, E0418 |
 //! | event time and windows | `time` | E0419–E0424, W0605 |
+//! | joins (run by `time`) | `joins` | E0419, E0422, E0425, W0605 |
 //! | warnings: settings that cannot work as meant | `warnings` | W0601–W0604 |
 //!
 //! Every code is described, with an example, in `grammar/README.md`. Codes `E00xx` belong
@@ -28,6 +29,7 @@ mod components;
 mod config;
 mod cycles;
 mod edges;
+mod joins;
 mod keys;
 mod retry;
 mod schemas;
@@ -87,7 +89,7 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
     let edges = edges::check(topology, &components, &scope, source, &mut diags);
     cycles::check(&components, &edges, &mut diags);
     keys::check(&config, &components, &edges, &mut diags);
-    keys::check_one_key(&components, &edges, &mut diags);
+    keys::check_one_key(&components, &edges, &scope, &mut diags);
     time::check(&mut components, &edges, &scope, &config, &mut diags);
     warnings::check(&topology.configs, &components, &edges, &scope, &mut diags);
 

@@ -89,8 +89,12 @@ pub struct Node {
     pub retry: Option<Retry>,
     /// `timestamp(field) watermark ...`: its output tuples' event time.
     pub event_time: Option<EventTime>,
-    /// The event-time field of its input tuples, when every path upstream has one.
+    /// The event-time field of its input tuples, when every path upstream has one (the
+    /// same field in every stream of an input stream set).
     pub input_time: Option<String>,
+    /// The event-time field of each stream of its input stream set, when every path into
+    /// that stream has one (one entry for a tuple input: `input_time`).
+    pub input_times: Vec<Option<String>>,
     /// A window's `late` stream (after its output), and its allowed lateness in ms.
     pub late: Option<(usize, u64)>,
     /// Number of executors (threads).
@@ -183,12 +187,23 @@ pub struct GraphEdge {
     pub stream: usize,
     /// Consumer component id.
     pub to: usize,
+    /// The stream of the consumer's input stream set it feeds; `None` when it feeds the
+    /// consumer's whole input (a tuple input, or a stream set sent whole, such as a join's
+    /// `late` stream).
+    pub input: Option<usize>,
     /// The grouping with fields resolved.
     pub grouping: Grouping,
     /// 1-based line of the edge, for generated assertions.
     pub line: usize,
     /// 1-based column.
     pub column: usize,
+}
+
+impl GraphEdge {
+    /// Whether it feeds stream `s` of its consumer's input (stream 0 of a tuple input).
+    pub fn feeds(&self, s: usize) -> bool {
+        self.input.is_none_or(|i| i == s)
+    }
 }
 
 /// A resolved grouping.
@@ -293,6 +308,12 @@ impl Graph {
     /// The declared schema with this name (None for external schemas).
     pub fn tuple(&self, name: &str) -> Option<&TupleSchema> {
         self.tuples.iter().find(|t| t.name == name)
+    }
+
+    /// The stream set component `id` consumes, if its input is one.
+    pub fn input_set(&self, id: usize) -> Option<&StreamSet> {
+        let input = self.components.get(id)?.input.as_deref()?;
+        self.stream_sets.iter().find(|s| s.name == input)
     }
 
     /// Edges entering component `id`.

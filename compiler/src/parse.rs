@@ -237,7 +237,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::colon => "`:`",
         Rule::semicolon => "`;`",
         Rule::comma => "`,`",
-        Rule::dot | Rule::edge_stream => "`.`",
+        Rule::dot | Rule::edge_stream | Rule::edge_input => "`.`",
         Rule::equals => "`=`",
         Rule::lbrace => "`{`",
         Rule::rbrace => "`}`",
@@ -278,7 +278,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::operator | Rule::builtin | Rule::builtin_kw => {
             "an operator such as `SplitWords` or `map(f)`"
         }
-        Rule::op_args | Rule::op_arg | Rule::op_call => {
+        Rule::op_args | Rule::op_arg | Rule::op_call | Rule::neg_duration => {
             "an argument such as `crate::ops::f`, `10s`, `100` or `sum(amount)`"
         }
         Rule::edge => "an edge such as `a -> b`",
@@ -598,6 +598,10 @@ impl Walker {
                 value: self.number(pair.as_str(), span),
                 span,
             }),
+            Rule::neg_duration => OpArg::NegDuration(Count {
+                value: self.duration_ms(only_child(pair)),
+                span,
+            }),
             Rule::op_call => OpArg::Call(self.call(pair)),
             _ => OpArg::Path(rust_path(&pair)),
         }
@@ -807,6 +811,7 @@ impl Walker {
         let mut from = None;
         let mut stream = None;
         let mut to = None;
+        let mut input = None;
         let mut grouping = Grouping {
             kind: GroupingKind::Shuffle,
             span,
@@ -814,6 +819,7 @@ impl Walker {
         for p in children(pair) {
             match p.as_rule() {
                 Rule::edge_stream => stream = Some(ident(&only_child(p))),
+                Rule::edge_input => input = Some(ident(&only_child(p))),
                 Rule::grouping => grouping = self.grouping(only_child(p)),
                 _ if from.is_none() => from = Some(ident(&p)),
                 _ => to = Some(ident(&p)),
@@ -826,6 +832,7 @@ impl Walker {
             from,
             stream,
             to,
+            input,
             grouping,
             span,
         }

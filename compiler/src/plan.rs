@@ -4,8 +4,8 @@
 //!
 //! Fusion rule (Flink's operator chaining, Storm's `none` grouping): an edge is fused when
 //! its grouping is `none`, both ends have the same parallelism and the same number of
-//! tasks, the consumer has no other input, and the producer is not already fused with
-//! another consumer. A `none` edge that cannot be fused is routed like `shuffle`.
+//! tasks, the consumer has no other input (and does not consume a stream set), and the
+//! producer is not already fused with another consumer. A `none` edge that cannot be fused is routed like `shuffle`.
 //!
 //! An edge from a spout's `failed` stream is never fused: the runtime emits given-up
 //! tuples on it from its retry bookkeeping, so they always go through a queue.
@@ -80,6 +80,7 @@ pub fn fuse_chains(graph: &Graph) -> Vec<bool> {
             && !has_fused_out[e.from]
             && !a.is_failed_stream(e.stream)
             && a.late.is_none_or(|(late, _)| late != e.stream)
+            && graph.input_set(e.to).is_none()
             && e.from != e.to;
         if eligible {
             fused[i] = true;

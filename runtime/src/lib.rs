@@ -25,6 +25,7 @@ pub mod cluster;
 pub mod codec;
 pub mod exec;
 pub mod grouping;
+pub mod join;
 pub mod ops;
 pub mod rng;
 pub mod state;
@@ -69,9 +70,14 @@ pub mod __private {
     };
     pub use crate::exec::wiring::Wiring;
     pub use crate::grouping::{
-        All, Custom, Direct, Fields, Global, LocalOrShuffle, PartialKey, Router, Shuffle, hash_key,
+        All, Custom, Direct, Fields, Global, LocalOrShuffle, PartialKey, Router, Same, Shuffle,
+        Variant, Wrap, hash_key,
     };
-    pub use crate::ops::{ApplyFn, FilterOp, FlatMapOp, MapOp, ProcessOp, WindowOp};
+    pub use crate::join::Side;
+    pub use crate::ops::{
+        ApplyFn, FilterOp, FlatMapOp, IntervalJoinOp, JoinAgg, JoinPairs, MapOp, ProcessOp,
+        WindowOp,
+    };
     pub use crate::topology::{
         ChainDesc, ComponentDesc, ConfigValue, EdgeDesc, Guarantee, Kind, RetryDesc, Settings,
         StreamDesc, Topology, TopologyDesc,

@@ -27,6 +27,8 @@ pub(crate) struct Checked<'a> {
     pub failed_stream: Option<usize>,
     /// The index in `node.outputs` of a window's `late` stream.
     pub late_stream: Option<usize>,
+    /// When its input is a stream set: the set's streams (edges feed one each).
+    pub input_streams: Option<Vec<OutStream>>,
 }
 
 impl Checked<'_> {
@@ -75,12 +77,20 @@ fn component<'a>(
     diags: &mut Diagnostics,
 ) -> Checked<'a> {
     shape(c, diags);
+    let mut input_streams = None;
     let input_known = match &c.input {
-        Some(input) => {
-            let errors = diags.items.len();
-            schema(input, scope, diags);
-            diags.items.len() == errors
-        }
+        // A bolt may consume a stream set: each input edge feeds one of its streams.
+        Some(input) => match scope.resolve(&input.name) {
+            Some(TypeDef::Set(set)) if c.kind == ComponentKind::Bolt => {
+                input_streams = Some(set.streams.iter().map(out_stream).collect());
+                true
+            }
+            _ => {
+                let errors = diags.items.len();
+                schema(input, scope, diags);
+                diags.items.len() == errors
+            }
+        },
         None => false,
     };
     let builtin = match &c.op {
@@ -122,11 +132,9 @@ fn component<'a>(
         );
     }
     let policy = super::retry::check(c, &mut outputs, stream_set, configs, diags);
-    // A window's late tuples go to its `late` stream, after its own output.
+    // A window's (a join's) late tuples go to its `late` stream, after its own output.
     let late = match (&c.op, &c.input) {
-        (Operator::Builtin(call), Some(input))
-            if builtin.is_some_and(|b| b.window(call).is_some()) =>
-        {
+        (Operator::Builtin(call), Some(input)) if builtin.is_some_and(|b| b.late_stream(call)) => {
             outputs.push(OutStream {
                 name: crate::graph::LATE_STREAM.to_string(),
                 schema: input.name.clone(),
@@ -149,6 +157,7 @@ fn component<'a>(
         retry: policy.retry,
         event_time: None,
         input_time: None,
+        input_times: Vec::new(),
         late,
         parallelism,
         tasks: tasks.unwrap_or(parallelism),
@@ -164,6 +173,7 @@ fn component<'a>(
         stream_set,
         failed_stream: policy.failed_stream,
         late_stream: late.map(|l| l.0),
+        input_streams,
     }
 }
 

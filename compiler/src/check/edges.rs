@@ -1,7 +1,8 @@
 //! Edges: both ends exist (`E0301`), the stream exists and is named when it must be
 //! (`E0302`, `E0308`, `E0311`), schemas agree (`E0303`), grouping fields exist (`E0304`),
 //! `direct` matches the stream (`E0305`, `E0306`), spouts receive nothing (`E0307`), no
-//! edge is written twice (`E0309`), and every bolt is fed (`E0407`).
+//! edge is written twice (`E0309`), every bolt is fed (`E0407`), and an edge into a
+//! stream-set input feeds one of its streams (`E0312`, `E0313`).
 //!
 //! A spout with `attempts` has two streams: its output, which an edge without a stream
 //! name reads, and `failed`.
@@ -60,7 +61,7 @@ pub(crate) fn check<'a>(
             continue;
         }
         let producer = &components[from];
-        schemas(e, producer, stream, &components[to], diags);
+        let input = schemas(e, producer, stream, &components[to], diags).flatten();
         let direct = producer.node.outputs[stream].direct;
         direct_rules(e, producer, stream, direct, diags);
         fields(e, &producer.node.outputs[stream].schema, scope, diags);
@@ -70,6 +71,7 @@ pub(crate) fn check<'a>(
                 from,
                 stream,
                 to,
+                input,
                 grouping: grouping(&e.grouping.kind),
                 line,
                 column,
@@ -209,40 +211,173 @@ fn unknown_stream(e: &Edge, s: &Ident, producer: &Checked<'_>) -> Diagnostic {
     ))
 }
 
-/// `E0303`: the producer's stream carries the consumer's input schema.
+/// `E0303`: the producer's stream carries the consumer's input schema. Into a stream-set
+/// input, the edge feeds one of its streams: the one it names (`-> pay.orders`, `E0313` if
+/// there is none such), else the one stream of the sent schema (`E0312` when several
+/// are); a stream of the set itself (a join's `late` stream) feeds it whole. Returns
+/// `Some(that stream's index)`, `Some(None)` when the edge feeds the whole input, `None`
+/// when it was reported.
 fn schemas(
     e: &Edge,
     producer: &Checked<'_>,
     stream: usize,
     consumer: &Checked<'_>,
     diags: &mut Diagnostics,
-) {
+) -> Option<Option<usize>> {
     let (Some(input), true) = (&consumer.decl.input, consumer.input_known) else {
-        return;
+        return Some(None);
     };
     let sent = &producer.node.outputs[stream].schema;
-    if *sent != input.name {
-        let what = match &e.stream {
-            Some(s) => format!("`{}.{}`", e.from.name, s.name),
-            None => format!("`{}`", e.from.name),
-        };
-        diags.push(
-            Diagnostic::error(
-                "E0303",
-                format!(
-                    "schema mismatch: {what} sends `{sent}` but `{}` expects `{}`",
-                    e.to.name, input.name
-                ),
-                e.span,
-            )
-            .with_label(format!("this edge carries `{sent}`"))
-            .with_note(
+    let what = match &e.stream {
+        Some(s) => format!("`{}.{}`", e.from.name, s.name),
+        None => format!("`{}`", e.from.name),
+    };
+    let Some(streams) = &consumer.input_streams else {
+        if let Some(named) = &e.input {
+            diags.push(
+                Diagnostic::error(
+                    "E0313",
+                    format!(
+                        "`{}` consumes the tuple `{}`, which has no streams to name",
+                        e.to.name, input.name
+                    ),
+                    named.span,
+                )
+                .with_label("not a stream of the input")
+                .with_note(input.span, format!("`{}` consumes `{}`", e.to.name, input.name))
+                .with_help(format!(
+                    "write `... -> {}`; an input stream is named only when the input is a stream set",
+                    e.to.name
+                )),
+            );
+            return None;
+        }
+        if *sent != input.name {
+            diags.push(mismatch(
+                e,
+                &what,
+                sent,
+                &e.to.name,
+                &input.name,
                 input.span,
-                format!("`{}` consumes `{}`", e.to.name, input.name),
-            )
-            .with_help("connect a producer of the right schema, or convert with a `map` bolt"),
-        );
+            ));
+            return None;
+        }
+        return Some(None);
+    };
+    if *sent == input.name && e.input.is_none() {
+        return Some(None);
     }
+    let names = || list(streams.iter().map(|s| s.name.as_str()));
+    if let Some(named) = &e.input {
+        let Some(i) = streams.iter().position(|s| s.name == named.name) else {
+            let help = match similar(&named.name, streams.iter().map(|s| s.name.as_str())) {
+                Some(close) => format!("did you mean `{close}`? its streams are {}", names()),
+                None => format!("its streams are {}", names()),
+            };
+            diags.push(
+                Diagnostic::error(
+                    "E0313",
+                    format!(
+                        "the input `{}` of `{}` has no stream `{}`",
+                        input.name, e.to.name, named.name
+                    ),
+                    named.span,
+                )
+                .with_label("unknown input stream")
+                .with_note(
+                    input.span,
+                    format!("`{}` consumes the stream set `{}`", e.to.name, input.name),
+                )
+                .with_help(help),
+            );
+            return None;
+        };
+        if streams[i].schema != *sent {
+            let into = format!("`{}.{}`", e.to.name, named.name);
+            diags.push(mismatch(
+                e,
+                &what,
+                sent,
+                &into,
+                &streams[i].schema,
+                input.span,
+            ));
+            return None;
+        }
+        return Some(Some(i));
+    }
+    let matching: Vec<usize> = (0..streams.len())
+        .filter(|&i| streams[i].schema == *sent)
+        .collect();
+    match matching.as_slice() {
+        [i] => Some(Some(*i)),
+        [] => {
+            let schemas = list(streams.iter().map(|s| s.schema.as_str()));
+            diags.push(
+                Diagnostic::error(
+                    "E0303",
+                    format!(
+                        "schema mismatch: {what} sends `{sent}` but no stream of `{}`'s input `{}` carries it",
+                        e.to.name, input.name
+                    ),
+                    e.span,
+                )
+                .with_label(format!("this edge carries `{sent}`"))
+                .with_note(input.span, format!("`{}` consumes the stream set `{}`, of {schemas}", e.to.name, input.name))
+                .with_help("connect a producer of one of those schemas, or convert with a `map` bolt"),
+            );
+            None
+        }
+        several => {
+            let candidates = list(several.iter().map(|&i| streams[i].name.as_str()));
+            diags.push(
+                Diagnostic::error(
+                    "E0312",
+                    format!(
+                        "`{}` has several input streams of `{sent}`; name the one this edge feeds",
+                        e.to.name
+                    ),
+                    e.to.span,
+                )
+                .with_label("which input stream?")
+                .with_note(
+                    input.span,
+                    format!("`{}` consumes the stream set `{}`", e.to.name, input.name),
+                )
+                .with_help(format!(
+                    "write `{} -> {}.stream`; the streams of `{sent}` are {candidates}",
+                    edge_source(e),
+                    e.to.name
+                )),
+            );
+            None
+        }
+    }
+}
+
+/// `E0303`: `what` sends `sent`, but `into` expects `expected` (declared at `input`).
+fn mismatch(
+    e: &Edge,
+    what: &str,
+    sent: &str,
+    into: &str,
+    expected: &str,
+    input: Span,
+) -> Diagnostic {
+    let into = if into.starts_with('`') {
+        into.to_string()
+    } else {
+        format!("`{into}`")
+    };
+    Diagnostic::error(
+        "E0303",
+        format!("schema mismatch: {what} sends `{sent}` but {into} expects `{expected}`"),
+        e.span,
+    )
+    .with_label(format!("this edge carries `{sent}`"))
+    .with_note(input, format!("{into} consumes `{expected}`"))
+    .with_help("connect a producer of the right schema, or convert with a `map` bolt")
 }
 
 /// `E0305`/`E0306`: the `direct` grouping exactly on direct streams.
@@ -328,6 +463,20 @@ fn fields(e: &Edge, schema: &str, scope: &Scope<'_>, diags: &mut Diagnostics) {
     let (GroupingKind::Fields(names) | GroupingKind::PartialKey(names)) = &e.grouping.kind else {
         return;
     };
+    if let Some(super::scope::TypeDef::Set(_)) = scope.resolve(schema) {
+        diags.push(
+            Diagnostic::error(
+                "E0304",
+                format!("`{schema}` is a stream set: it has no fields to group by"),
+                e.grouping.span,
+            )
+            .with_label("a grouping by fields")
+            .with_help(
+                "group a stream set's tuples by `shuffle`, `global`, `all` or `custom(...)`",
+            ),
+        );
+        return;
+    }
     let Some(decl) = scope.fields(schema) else {
         return;
     };

@@ -5,6 +5,7 @@
 
 use super::components::Checked;
 use super::edges::CheckedEdge;
+use super::scope::Scope;
 use crate::ast::{GroupingKind, Operator};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::Config;
@@ -56,6 +57,7 @@ pub(crate) fn check(
 pub(crate) fn check_one_key(
     components: &[Checked<'_>],
     edges: &[CheckedEdge<'_>],
+    scope: &Scope<'_>,
     diags: &mut Diagnostics,
 ) {
     for (i, c) in components.iter().enumerate() {
@@ -69,35 +71,108 @@ pub(crate) fn check_one_key(
         let Some(first) = inputs.first() else {
             continue;
         };
-        let key = |e: &CheckedEdge<'_>| match &e.decl.grouping.kind {
-            GroupingKind::Fields(f) => Some(f.iter().map(|f| f.name.clone()).collect::<Vec<_>>()),
-            _ => None,
-        };
-        let Some(other) = inputs[1..].iter().find(|e| key(e) != key(first)) else {
+        let Some(streams) = &c.input_streams else {
+            if let Some(other) = inputs[1..].iter().find(|e| key(e) != key(first)) {
+                diags.push(differently(
+                    c,
+                    other,
+                    first,
+                    describe(other),
+                    describe(first),
+                ));
+            }
             continue;
         };
-        let describe = |e: &CheckedEdge<'_>| match key(e) {
-            Some(f) => format!("`fields({})`", f.join(", ")),
-            None => "an edge that is not `fields(...)`".to_string(),
+        // Into a stream set, the streams' key fields may have other names, but there must
+        // be as many, of the same types, for equal keys to meet in one task.
+        if let Some(other) = inputs.iter().find(|e| key(e).is_none()) {
+            let keyed = inputs.iter().find(|e| key(e).is_some()).unwrap_or(first);
+            diags.push(differently(
+                c,
+                other,
+                keyed,
+                describe(other),
+                describe(keyed),
+            ));
+            continue;
+        }
+        let typed = |e: &CheckedEdge<'_>| -> Option<Vec<String>> {
+            let schema = &streams[e.edge.input?].schema;
+            let decl = scope.fields(schema)?;
+            key(e)?
+                .iter()
+                .map(|f| {
+                    decl.iter()
+                        .find(|d| d.name.name == *f)
+                        .map(|d| format!("`{}`", d.ty.kind))
+                })
+                .collect()
         };
-        diags.push(
-            Diagnostic::error(
-                "E0418",
-                format!(
-                    "`{}` keeps keyed state, but its inputs are keyed differently",
-                    c.node.name
-                ),
-                other.decl.grouping.span,
-            )
-            .with_label(format!("keyed by {}", describe(other)))
-            .with_note(
-                first.decl.grouping.span,
-                format!("keyed by {}", describe(first)),
-            )
-            .with_help(
-                "a key's state lives in one task: key every input edge by the same fields, \
-                 or none of them",
-            ),
-        );
+        let first_types = typed(first);
+        let clash = inputs[1..].iter().find(|e| {
+            let (a, b) = (key(e), key(first));
+            let same_stream = e.edge.input == first.edge.input;
+            let arity = a.as_ref().map(Vec::len) != b.as_ref().map(Vec::len);
+            let types = match (typed(e), &first_types) {
+                (Some(t), Some(f)) => t != *f,
+                _ => false,
+            };
+            (same_stream && a != b) || arity || types
+        });
+        if let Some(other) = clash {
+            let with_types = |e: &CheckedEdge<'_>| match typed(e) {
+                Some(t) => format!("{} (of type {})", describe(e), t.join(", ")),
+                None => describe(e),
+            };
+            diags.push(differently(
+                c,
+                other,
+                first,
+                with_types(other),
+                with_types(first),
+            ));
+        }
     }
+}
+
+fn key(e: &CheckedEdge<'_>) -> Option<Vec<String>> {
+    match &e.decl.grouping.kind {
+        GroupingKind::Fields(f) => Some(f.iter().map(|f| f.name.clone()).collect()),
+        _ => None,
+    }
+}
+
+fn describe(e: &CheckedEdge<'_>) -> String {
+    match key(e) {
+        Some(f) => format!("`fields({})`", f.join(", ")),
+        None => "an edge that is not `fields(...)`".to_string(),
+    }
+}
+
+fn differently(
+    c: &Checked<'_>,
+    other: &CheckedEdge<'_>,
+    first: &CheckedEdge<'_>,
+    other_key: String,
+    first_key: String,
+) -> Diagnostic {
+    let help = if c.input_streams.is_some() {
+        "a key's state lives in one task: key every input edge `fields(...)`, each stream by \
+         as many fields of the same types (`orders -> j.orders : fields(user)`, \
+         `payments -> j.payments : fields(payer)`)"
+    } else {
+        "a key's state lives in one task: key every input edge by the same fields, or none of \
+         them"
+    };
+    Diagnostic::error(
+        "E0418",
+        format!(
+            "`{}` keeps keyed state, but its inputs are keyed differently",
+            c.node.name
+        ),
+        other.decl.grouping.span,
+    )
+    .with_label(format!("keyed by {other_key}"))
+    .with_note(first.decl.grouping.span, format!("keyed by {first_key}"))
+    .with_help(help)
 }

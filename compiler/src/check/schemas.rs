@@ -72,7 +72,7 @@ pub(crate) fn schema(name: &Ident, scope: &Scope<'_>, diags: &mut Diagnostics) {
             )
             .with_label("expected a tuple")
             .with_note(set.name.span, "stream set declared here")
-            .with_help("a stream set can only be a component's output (`-> Routed`)"),
+            .with_help("a stream set is a component's output (`-> Routed`) or a bolt's input (`Join(Routed)`), not a field or a stream"),
         ),
         None => scope.unknown(name, diags),
     }

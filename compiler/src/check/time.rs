@@ -47,6 +47,7 @@ pub(crate) fn check(
         }
     }
     propagate(components, edges, scope);
+    super::joins::check(components, edges, config, diags);
     for i in 0..components.len() {
         let Some(w) = window_of(&components[i]) else {
             continue;
@@ -209,7 +210,9 @@ fn is_time(kind: &TypeKind) -> bool {
     matches!(kind, TypeKind::Prim(Prim::U64) | TypeKind::Named(_))
 }
 
-/// Sets each node's `input_time`: the field every producer's output carries time in.
+/// Sets each node's `input_times` (per stream of its input: the field every producer
+/// into that stream carries time in) and `input_time` (the field, when every stream has
+/// the same one).
 fn propagate(components: &mut [Checked<'_>], edges: &[CheckedEdge<'_>], scope: &Scope<'_>) {
     let n = components.len();
     let mut out: Vec<Option<String>> = vec![None; n];
@@ -217,16 +220,27 @@ fn propagate(components: &mut [Checked<'_>], edges: &[CheckedEdge<'_>], scope: &
     for _ in 0..=n {
         let mut changed = false;
         for i in 0..n {
-            let inputs: Vec<usize> = edges
-                .iter()
-                .filter(|e| e.edge.to == i)
-                .map(|e| e.edge.from)
+            let streams = components[i].input_streams.as_ref().map_or(1, Vec::len);
+            let input_times: Vec<Option<String>> = (0..streams)
+                .map(|s| {
+                    let inputs: Vec<usize> = edges
+                        .iter()
+                        .filter(|e| e.edge.to == i && e.edge.feeds(s))
+                        .map(|e| e.edge.from)
+                        .collect();
+                    match inputs.split_first() {
+                        Some((first, rest)) => out[*first]
+                            .clone()
+                            .filter(|f| rest.iter().all(|p| out[*p].as_ref() == Some(f))),
+                        None => None,
+                    }
+                })
                 .collect();
-            let input_time = match inputs.split_first() {
-                Some((first, rest)) => out[*first]
-                    .clone()
-                    .filter(|f| rest.iter().all(|p| out[*p].as_ref() == Some(f))),
-                None => None,
+            let input_time = match input_times.split_first() {
+                Some((Some(f), rest)) if rest.iter().all(|t| t.as_ref() == Some(f)) => {
+                    Some(f.clone())
+                }
+                _ => None,
             };
             let c = &components[i];
             let own = c.node.event_time.as_ref().map(|t| t.field.clone());
@@ -236,9 +250,11 @@ fn propagate(components: &mut [Checked<'_>], edges: &[CheckedEdge<'_>], scope: &
                 })
             });
             let next = own.or(carried);
-            if next != out[i] || components[i].node.input_time != input_time {
+            let node = &mut components[i].node;
+            if next != out[i] || node.input_time != input_time || node.input_times != input_times {
                 out[i] = next;
-                components[i].node.input_time = input_time;
+                node.input_time = input_time;
+                node.input_times = input_times;
                 changed = true;
             }
         }
@@ -248,14 +264,25 @@ fn propagate(components: &mut [Checked<'_>], edges: &[CheckedEdge<'_>], scope: &
     }
 }
 
+/// Whether every stream of `c`'s input carries event time.
+pub(crate) fn timed_input(c: &Checked<'_>) -> bool {
+    !c.node.input_times.is_empty() && c.node.input_times.iter().all(Option::is_some)
+}
+
 /// A path from a source to `to` along which no component declares or carries time.
-fn untimed_path(to: usize, components: &[Checked<'_>], edges: &[CheckedEdge<'_>]) -> Vec<String> {
+/// Into a stream-set input, `stream` picks the stream the path enters by.
+pub(crate) fn untimed_path(
+    to: usize,
+    stream: Option<usize>,
+    components: &[Checked<'_>],
+    edges: &[CheckedEdge<'_>],
+) -> Vec<String> {
     let mut path = vec![components[to].node.name.clone()];
     let mut at = to;
-    for _ in 0..components.len() {
+    for step in 0..components.len() {
         let producers: Vec<usize> = edges
             .iter()
-            .filter(|e| e.edge.to == at)
+            .filter(|e| e.edge.to == at && (step > 0 || stream.is_none_or(|s| e.edge.feeds(s))))
             .map(|e| e.edge.from)
             .collect();
         let timed = |p: usize| {
@@ -290,8 +317,8 @@ fn window(
     let c = &components[i];
     let call_span = c.decl.op.span();
     let event_time = !w.processing_time && !matches!(w.kind, Kind::Count { .. });
-    if event_time && c.node.input_time.is_none() {
-        let path = untimed_path(i, components, edges);
+    if event_time && !timed_input(c) {
+        let path = untimed_path(i, None, components, edges);
         diags.push(
             Diagnostic::error(
                 "E0419",

@@ -43,7 +43,9 @@ pub fn assertions(graph: &Graph) -> TokenStream {
     let mut external: Vec<&str> = Vec::new();
     for c in &graph.components {
         for s in c.input.iter().chain(c.outputs.iter().map(|o| &o.schema)) {
-            if graph.tuple(s).is_none() && !external.contains(&s.as_str()) {
+            let declared =
+                graph.tuple(s).is_some() || graph.stream_sets.iter().any(|set| set.name == *s);
+            if !declared && !external.contains(&s.as_str()) {
                 external.push(s);
             }
         }

@@ -1,4 +1,5 @@
-//! Stream sets: an enum with one variant per stream, and the emitter that splits it.
+//! Stream sets: an enum with one variant per stream (with the binary codec, for a bolt that
+//! consumes the set across workers), and the emitter that splits it.
 //!
 //! `streams Routed { normal: Event, alerts: Alert }` becomes `enum Routed { Normal(Event),
 //! Alerts(Alert) }` and `RoutedOutputs<E0, E1>`, which sends each variant to its stream.
@@ -27,6 +28,9 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
         .map(|i| format_ident!("E{}", i))
         .collect();
     let idx: Vec<_> = (0..set.streams.len()).map(syn::Index::from).collect();
+    let idx_u32: Vec<_> = (0..set.streams.len())
+        .map(|i| proc_macro2::Literal::u32_suffixed(i as u32))
+        .collect();
     let doc = format!(
         " The `{}` stream set: emit a variant to emit on its stream.",
         set.name
@@ -37,6 +41,25 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
         #[derive(Debug, Clone, PartialEq)]
         pub enum #name {
             #( #variants(#schemas), )*
+        }
+
+        impl __gale::Codec for #name {
+            #[inline]
+            fn encode(&self, out: &mut ::std::vec::Vec<u8>) {
+                match self {
+                    #( #name::#variants(t) => {
+                        __gale::Codec::encode(&(#idx_u32 as u32), out);
+                        __gale::Codec::encode(t, out);
+                    } )*
+                }
+            }
+            fn decode(input: &mut &[u8]) -> ::core::result::Result<Self, __gale::DecodeError> {
+                let tag: u32 = __gale::Codec::decode(input)?;
+                match tag {
+                    #( #idx_u32 => ::core::result::Result::Ok(#name::#variants(__gale::Codec::decode(input)?)), )*
+                    other => ::core::result::Result::Err(__gale::DecodeError::BadTag(u8::try_from(other).unwrap_or(u8::MAX))),
+                }
+            }
         }
 
         #[doc = #outputs_doc]

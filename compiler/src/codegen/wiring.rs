@@ -68,16 +68,22 @@ fn constructor(graph: &Graph, c: usize) -> TokenStream {
         },
         key: input_key(graph, c),
         key_fields: key_fields(graph, c).unwrap_or_default(),
-        timestamp: node.input_time.as_deref().map(|f| {
-            let f = ident(f);
-            quote!(|t: &#input| __gale::Timestamp::millis(&t.#f))
-        }),
+        timestamp: input_timestamp(graph, c),
         lateness_ms: node.late.map_or(0, |l| l.1),
         out_fields: node
             .output_type
             .as_deref()
             .and_then(|o| graph.tuple(o))
             .map(|t| t.fields.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default(),
+        input_variants: graph
+            .input_set(c)
+            .map(|s| {
+                s.streams
+                    .iter()
+                    .map(|s| s.variant.clone().unwrap_or_else(|| s.name.clone()))
+                    .collect()
+            })
             .unwrap_or_default(),
     };
     match &node.op {
@@ -242,36 +248,64 @@ fn router(graph: &Graph, edge: usize) -> TokenStream {
             quote!(__gale::Custom::new(<#p as ::core::default::Default>::default()))
         }
     };
-    quote!(__gale::Router::<#schema, _>::new(w, #edge, #grouping))
+    match (graph.input_set(e.to), e.input) {
+        // Into a stream of a stream-set input: the tuples become the set's variant for it.
+        (Some(set), Some(input)) => {
+            let name = ident(&set.name);
+            let s = &set.streams[input];
+            let variant = ident(s.variant.as_deref().unwrap_or(&s.name));
+            quote!(__gale::Router::<#schema, _, _>::wrapping(
+                w,
+                #edge,
+                #grouping,
+                __gale::Variant(#name::#variant)
+            ))
+        }
+        _ => quote!(__gale::Router::<#schema, _>::new(w, #edge, #grouping)),
+    }
 }
 
-/// The hashed value of field `f` of `t`: the field itself, or the bits of a float (floats
-/// are not `Hash`; grouping by one is warned about, `W0603`).
-/// When every edge into component `c` is `fields(...)` by the same fields: the closure
-/// taking an input tuple to its key (the field, or a tuple of the fields, owned; floats as
-/// their bits, as the grouping hashes them).
+/// When every edge into component `c` is `fields(...)` by the same fields (into a
+/// stream-set input: by as many fields, per stream): the closure taking an input tuple to
+/// its key (the field, or a tuple of the fields, owned; floats as their bits, as the
+/// grouping hashes them).
 fn input_key(graph: &Graph, c: usize) -> Option<TokenStream> {
-    let fields = key_fields(graph, c)?;
     let schema_name = graph.components[c].input.as_deref()?;
     let schema = ident(schema_name);
-    let tuple = graph.tuple(schema_name);
-    let parts: Vec<TokenStream> = fields
-        .iter()
-        .map(|f| {
-            let part = key_part(tuple, f);
-            quote!(::core::clone::Clone::clone(&#part))
-        })
-        .collect();
-    Some(if parts.len() == 1 {
-        let p = &parts[0];
-        quote!(|t: &#schema| #p)
-    } else {
-        quote!(|t: &#schema| (#(#parts),*))
-    })
+    let key_of = |tuple: Option<&crate::graph::TupleSchema>, fields: &[String]| {
+        let parts: Vec<TokenStream> = fields
+            .iter()
+            .map(|f| {
+                let part = key_part(tuple, f);
+                quote!(::core::clone::Clone::clone(&#part))
+            })
+            .collect();
+        if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            quote!((#(#parts),*))
+        }
+    };
+    let Some(set) = graph.input_set(c) else {
+        let fields = key_fields(graph, c)?;
+        let key = key_of(graph.tuple(schema_name), &fields);
+        return Some(quote!(|t: &#schema| #key));
+    };
+    let by_stream = set_key_fields(graph, c)?;
+    let arms = set.streams.iter().zip(&by_stream).map(|(s, fields)| {
+        let variant = ident(s.variant.as_deref().unwrap_or(&s.name));
+        let key = key_of(graph.tuple(&s.schema), fields);
+        quote!(#schema::#variant(t) => #key)
+    });
+    Some(quote!(|t: &#schema| match t { #(#arms),* }))
 }
 
-/// The fields every edge into component `c` keys by, if they all key by the same.
+/// The fields every edge into component `c` keys by, if they all key by the same (into a
+/// stream-set input: the first stream's).
 fn key_fields(graph: &Graph, c: usize) -> Option<Vec<String>> {
+    if graph.input_set(c).is_some() {
+        return set_key_fields(graph, c).and_then(|f| f.into_iter().next());
+    }
     let mut fields = None;
     for e in graph.edges.iter().filter(|e| e.to == c) {
         let Grouping::Fields(f) = &e.grouping else {
@@ -286,6 +320,52 @@ fn key_fields(graph: &Graph, c: usize) -> Option<Vec<String>> {
     fields
 }
 
+/// Into a stream-set input: per stream, the fields its edges key by, when every edge is
+/// `fields(...)`, the edges into one stream by the same fields, every stream fed, and
+/// every stream by as many fields (the check pass holds keyed operators to this).
+fn set_key_fields(graph: &Graph, c: usize) -> Option<Vec<Vec<String>>> {
+    let set = graph.input_set(c)?;
+    let mut by_stream: Vec<Option<Vec<String>>> = vec![None; set.streams.len()];
+    for e in graph.edges.iter().filter(|e| e.to == c) {
+        let Grouping::Fields(f) = &e.grouping else {
+            return None;
+        };
+        let s = e.input?;
+        match &by_stream[s] {
+            None => by_stream[s] = Some(f.clone()),
+            Some(seen) if seen == f => {}
+            Some(_) => return None,
+        }
+    }
+    let by_stream: Vec<Vec<String>> = by_stream.into_iter().collect::<Option<_>>()?;
+    let n = by_stream.first()?.len();
+    by_stream.iter().all(|f| f.len() == n).then_some(by_stream)
+}
+
+/// The event time of an input tuple of component `c`, when its input carries it (into a
+/// stream-set input: every stream, each in its own field).
+fn input_timestamp(graph: &Graph, c: usize) -> Option<TokenStream> {
+    let node = &graph.components[c];
+    let schema = ident(node.input.as_deref()?);
+    let Some(set) = graph.input_set(c) else {
+        let f = ident(node.input_time.as_deref()?);
+        return Some(quote!(|t: &#schema| __gale::Timestamp::millis(&t.#f)));
+    };
+    let arms = set
+        .streams
+        .iter()
+        .zip(&node.input_times)
+        .map(|(s, f)| {
+            let variant = ident(s.variant.as_deref().unwrap_or(&s.name));
+            let f = ident(f.as_deref()?);
+            Some(quote!(#schema::#variant(t) => __gale::Timestamp::millis(&t.#f)))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (arms.len() == set.streams.len()).then(|| quote!(|t: &#schema| match t { #(#arms),* }))
+}
+
+/// The hashed value of field `f` of `t`: the field itself, or the bits of a float (floats
+/// are not `Hash`; grouping by one is warned about, `W0603`).
 fn key_part(tuple: Option<&crate::graph::TupleSchema>, f: &str) -> TokenStream {
     use crate::ast::{Prim, TypeKind};
     let name = ident(f);

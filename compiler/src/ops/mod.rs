@@ -8,12 +8,15 @@ mod count_window;
 mod filter;
 mod flat_map;
 mod function;
+mod interval_join;
+pub mod join;
 mod map;
 mod process;
 mod session;
 mod sliding;
 mod tumbling;
 pub mod window;
+mod window_join;
 
 use crate::ast::{BuiltinCall, OpArg, RustPath};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -48,6 +51,8 @@ pub struct Site {
     pub lateness_ms: u64,
     /// The output schema's fields, in order (empty when unknown: an imported type).
     pub out_fields: Vec<String>,
+    /// When the input is a stream set: its enum's variants, in order (else empty).
+    pub input_variants: Vec<String>,
 }
 
 /// A built-in operator.
@@ -70,6 +75,16 @@ pub trait Builtin: Sync {
         let _ = call;
         None
     }
+    /// Whether it has a `late` stream, of its input schema, for tuples later than its
+    /// allowed lateness (windows and joins do).
+    fn late_stream(&self, call: &BuiltinCall) -> bool {
+        self.window(call).is_some()
+    }
+    /// The join it is, if it is one (its call already checked).
+    fn join(&self, call: &BuiltinCall) -> Option<join::JoinCall> {
+        let _ = call;
+        None
+    }
     /// The Rust expression that builds it (a `gale::Bolt`) at `site`; only called on a
     /// call [`Builtin::check`] accepted.
     fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream;
@@ -85,6 +100,8 @@ pub const ALL: &[&dyn Builtin] = &[
     &sliding::SLIDING,
     &session::SESSION,
     &count_window::COUNT_WINDOW,
+    &window_join::WINDOW_JOIN,
+    &interval_join::INTERVAL_JOIN,
 ];
 
 /// The built-in called `name`.

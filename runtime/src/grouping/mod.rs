@@ -23,7 +23,7 @@ pub use global::Global;
 pub use key_hash::{FastMap, FastSet, KeyHasher, hash_key};
 pub use local_or_shuffle::LocalOrShuffle;
 pub use partial_key::PartialKey;
-pub use router::Router;
+pub use router::{Router, Same, Variant, Wrap};
 pub use shuffle::Shuffle;
 
 use crate::api::TaskId;

@@ -13,12 +13,17 @@ use crate::transport::{TaskSender, Upstream};
 ///
 /// With acking on, every tuple copy also gets its tree ids (fresh edge ids per copy, see
 /// [`Anchoring::child_ids`]), carried beside the tuples in the batch.
+///
+/// `W` makes each tuple its consumer's input: [`Same`] (the tuple as it is) or, into a
+/// bolt whose input is a stream set, [`Variant`] (the set's variant for the edge's stream).
+/// The grouping sees the tuple before it is wrapped.
 #[derive(Debug)]
-pub struct Router<T, G> {
+pub struct Router<T, G, W: Wrap<T> = Same> {
     edge: usize,
     grouping: G,
-    targets: Vec<TaskSender<T>>,
-    buffers: Vec<Vec<T>>,
+    wrap: W,
+    targets: Vec<TaskSender<W::Out>>,
+    buffers: Vec<Vec<W::Out>>,
     /// Per target, the ids of the buffered tuples (only used when `tracking`).
     ids: Vec<Vec<TupleIds>>,
     tracking: bool,
@@ -29,17 +34,67 @@ pub struct Router<T, G> {
     chosen: Vec<usize>,
 }
 
+/// How a router's tuples become its consumer's input.
+pub trait Wrap<T>: Send + 'static {
+    /// The consumer's input type.
+    type Out: Send + 'static;
+    /// `t` as the consumer's input.
+    fn wrap(&self, t: T) -> Self::Out;
+}
+
+/// Tuples go as they are: the consumer's input is the edge's schema.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Same;
+
+impl<T: Send + 'static> Wrap<T> for Same {
+    type Out = T;
+    #[inline]
+    fn wrap(&self, t: T) -> T {
+        t
+    }
+}
+
+/// Tuples become one variant of the consumer's input stream set (`Payments::Orders`).
+#[derive(Clone, Copy)]
+pub struct Variant<F>(pub F);
+
+impl<F> std::fmt::Debug for Variant<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Variant")
+    }
+}
+
+impl<T, U, F> Wrap<T> for Variant<F>
+where
+    U: Send + 'static,
+    F: Fn(T) -> U + Send + 'static,
+{
+    type Out = U;
+    #[inline]
+    fn wrap(&self, t: T) -> U {
+        (self.0)(t)
+    }
+}
+
 impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
     /// The router of edge `edge` of the plan, for the task being wired.
     pub fn new(wiring: &Wiring, edge: usize, grouping: G) -> Self {
+        Router::wrapping(wiring, edge, grouping, Same)
+    }
+}
+
+impl<T: Send + 'static, G: Grouping<T>, W: Wrap<T>> Router<T, G, W> {
+    /// The router of edge `edge`, making each tuple its consumer's input with `wrap`.
+    pub fn wrapping(wiring: &Wiring, edge: usize, grouping: G, wrap: W) -> Self {
         let e = &wiring.desc().edges[edge];
         let source = wiring.task_id(e.from);
-        let targets = wiring.channel_senders::<T>(e.to, Upstream::new(source, edge as u32));
+        let targets = wiring.channel_senders::<W::Out>(e.to, Upstream::new(source, edge as u32));
         let batch = wiring.batch_size();
         let tracking = wiring.tracking();
         Router {
             edge,
             grouping,
+            wrap,
             buffers: targets.iter().map(|_| Vec::with_capacity(batch)).collect(),
             ids: targets
                 .iter()
@@ -61,7 +116,7 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
             return self.push_tracked(i, t, TupleIds::None);
         }
         let buf = &mut self.buffers[i];
-        buf.push(t);
+        buf.push(self.wrap.wrap(t));
         if buf.len() >= self.batch {
             self.send(i);
         }
@@ -69,7 +124,7 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
 
     #[inline]
     fn push_tracked(&mut self, i: usize, t: T, ids: TupleIds) {
-        self.buffers[i].push(t);
+        self.buffers[i].push(self.wrap.wrap(t));
         self.ids[i].push(ids);
         if self.buffers[i].len() >= self.batch {
             self.send(i);
@@ -153,7 +208,7 @@ impl<T: Send + 'static, G: Grouping<T>> Router<T, G> {
     }
 }
 
-impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
+impl<T: Clone + Send + 'static, G: Grouping<T>, W: Wrap<T>> Emitter<T> for Router<T, G, W> {
     #[inline]
     fn emit(&mut self, tuple: T) {
         match self.choose(&tuple) {
@@ -169,7 +224,7 @@ impl<T: Clone + Send + 'static, G: Grouping<T>> Emitter<T> for Router<T, G> {
     }
 }
 
-impl<T: Clone + Send + 'static, G: Grouping<T>> Downstream<T> for Router<T, G> {
+impl<T: Clone + Send + 'static, G: Grouping<T>, W: Wrap<T>> Downstream<T> for Router<T, G, W> {
     #[inline]
     fn emit_tracked(&mut self, tuple: T, anchoring: &mut Anchoring<'_>) {
         match self.choose(&tuple) {

@@ -4,12 +4,16 @@
 
 mod filter;
 mod flat_map;
+mod interval_join;
 mod map;
 mod process;
 mod window;
+mod window_join;
 
 pub use filter::FilterOp;
 pub use flat_map::FlatMapOp;
+pub use interval_join::IntervalJoinOp;
 pub use map::MapOp;
 pub use process::{NoKey, ProcessOp};
 pub use window::{ApplyFn, Finish, MakeOut, WindowOp};
+pub use window_join::{JoinAgg, JoinPairs};

@@ -1,0 +1,110 @@
+//! Joins of orders and payments with known disorder (at most 60 ms, under watermarks
+//! bounded by 100 ms, so nothing is late), against plain loops over the events.
+
+use gale_tests::join_ops::{INTERVAL, LATE, MATCHED, UNPAID, WINDOWED, order, payments};
+use gale_tests::joins::{self, Order, Pair, Payment, Sides};
+
+const N: u64 = 3000;
+const USERS: u64 = 11;
+const DISORDER: u64 = 60;
+
+fn events() -> (Vec<Order>, Vec<Payment>) {
+    let orders = (0..N).map(|i| order(i, USERS, DISORDER)).collect();
+    (orders, payments(N, USERS, DISORDER))
+}
+
+type Pairs = Vec<(String, u64, u64)>;
+
+fn sorted(pairs: &[Pair]) -> Pairs {
+    let mut v: Pairs = pairs
+        .iter()
+        .map(|p| (p.user.clone(), p.order, p.payment))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Pairs of one user in the same 1 s window.
+fn window_join(orders: &[Order], payments: &[Payment]) -> Pairs {
+    let mut v = Pairs::new();
+    for o in orders {
+        for p in payments {
+            if o.user == p.payer && o.at / 1000 == p.paid_at / 1000 {
+                v.push((o.user.clone(), o.id, p.id));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Pairs of one order with `paid_at - at` in `[-200, 500]` ms.
+fn interval_join(orders: &[Order], payments: &[Payment]) -> Pairs {
+    let mut v = Pairs::new();
+    for o in orders {
+        for p in payments.iter().filter(|p| p.order == o.id) {
+            let d = p.paid_at as i64 - o.at as i64;
+            if (-200..=500).contains(&d) {
+                v.push((o.user.clone(), o.id, p.id));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn joins_of_out_of_order_streams_match_plain_loops() {
+    gale::run_local(joins::topology(), Default::default()).expect("runs");
+    let (orders, payments) = events();
+
+    let windowed = sorted(&WINDOWED.lock().unwrap());
+    let want = window_join(&orders, &payments);
+    assert!(want.len() > 1000, "the window join has pairs to find");
+    assert_eq!(windowed, want, "window join");
+
+    let interval = sorted(&INTERVAL.lock().unwrap());
+    let want = interval_join(&orders, &payments);
+    assert!(
+        want.len() > 100 && want.len() < payments.len(),
+        "the interval both keeps and leaves out payments"
+    );
+    assert_eq!(interval, want, "interval join");
+
+    // The join bolt of its own: every payment with its order, once.
+    let matched = sorted(&MATCHED.lock().unwrap());
+    let mut want: Pairs = payments
+        .iter()
+        .map(|p| (p.payer.clone(), p.order, p.id))
+        .collect();
+    want.sort();
+    assert_eq!(matched, want, "the join bolt over the stream set");
+
+    // Keyed state over both streams: the orders with no payment, each once.
+    let mut unpaid: Vec<u64> = UNPAID.lock().unwrap().iter().map(|o| o.id).collect();
+    unpaid.sort_unstable();
+    let want: Vec<u64> = (0..N).filter(|i| i % 5 == 0).collect();
+    assert_eq!(unpaid, want, "orders never paid, by process(T) with timers");
+
+    assert!(LATE.lock().unwrap().is_empty(), "nothing is late");
+}
+
+#[test]
+fn a_stream_set_crosses_workers_in_its_own_encoding() {
+    let p = Sides::Payments(Payment {
+        payer: "u1".into(),
+        id: 7,
+        order: 3,
+        paid_at: 1_000_123,
+    });
+    let o = Sides::Orders(order(5, USERS, DISORDER));
+    for v in [p, o] {
+        let bytes = gale::codec::to_bytes(&v);
+        assert_eq!(gale::codec::from_bytes::<Sides>(&bytes), Ok(v));
+    }
+    assert_eq!(
+        gale::codec::from_bytes::<Sides>(&[9]),
+        Err(gale::codec::DecodeError::BadTag(9)),
+        "an unknown stream is an error, not a panic"
+    );
+}
