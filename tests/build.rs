@@ -13,6 +13,7 @@ fn main() {
         "topologies/keyed_state.topo",
         "topologies/windows.topo",
         "topologies/windows_late.topo",
+        "topologies/windows_properties.topo",
         "topologies/processing_time.topo",
         "topologies/joins.topo",
     ] {

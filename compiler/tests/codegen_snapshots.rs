@@ -73,6 +73,9 @@ fn keyed_process_generated_code_keys_by_the_edge_fields() {
 fn windows_generated_code() {
     let (name, source) = load("tests/topologies/windows.topo");
     let code = gale_compiler::compile_str(&name, &source).expect("compiles");
-    assert!(code.contains("WindowOutputs("), "the late stream is routed");
+    assert!(
+        code.contains("WindowOutputs::new("),
+        "the late stream is routed"
+    );
     insta::assert_snapshot!("windows_rs", code);
 }

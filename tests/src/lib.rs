@@ -15,6 +15,7 @@ pub mod keyed_ops;
 pub mod time_ops;
 pub mod user_crate;
 pub mod window_ops;
+pub mod window_property_ops;
 pub mod wordcount_ops;
 
 gale::include_topology!("groupings");
@@ -29,5 +30,6 @@ gale::include_topology!("cluster_acking");
 gale::include_topology!("keyed_state");
 gale::include_topology!("windows");
 gale::include_topology!("windows_late");
+gale::include_topology!("windows_properties");
 gale::include_topology!("processing_time");
 gale::include_topology!("joins");

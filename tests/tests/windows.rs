@@ -65,7 +65,13 @@ fn sessions(clicks: &[Click], gap: u64) -> Results {
 
 #[test]
 fn windows_over_out_of_order_clicks_match_plain_loops() {
-    gale::run_local(windows::topology(), Default::default()).expect("runs");
+    let summary = gale::run_local(windows::topology(), Default::default()).expect("runs");
+    // Nothing is late; every window says so, whether or not an edge reads its `late`.
+    for (window, read) in [("counts", true), ("sums", false), ("sessions", false)] {
+        let c = summary.component(window).expect("a window");
+        assert_eq!((c.late, c.late_read), (Some(0), read), "{window}");
+    }
+    assert_eq!(summary.component("timed").map(|c| c.late), Some(None));
     let clicks = all_clicks();
     let counts = last(&COUNTS.lock().unwrap(), |c| {
         (c.user.clone(), c.start, c.end)

@@ -2,7 +2,8 @@
 //! (two spout tasks, two window tasks). Against the clicks each spout task emitted, in its
 //! order: every click is counted in its window or is on the `late` stream, exactly once; a
 //! late click really was past its window's end plus the lateness when its own spout task
-//! sent it; the final counts are those of the clicks that were not late.
+//! sent it; the final counts are those of the clicks that were not late; the run summary
+//! counts as many late tuples as reached the late sink.
 
 use gale_tests::window_ops::clicks;
 use gale_tests::window_ops::late::{COUNTS, LATE};
@@ -18,7 +19,7 @@ const SIZE: u64 = 1000;
 
 #[test]
 fn late_clicks_go_to_the_late_stream_and_the_others_are_counted() {
-    gale::run_local(windows_late::topology(), Default::default()).expect("runs");
+    let summary = gale::run_local(windows_late::topology(), Default::default()).expect("runs");
     let late: Vec<(String, u64)> = LATE
         .lock()
         .unwrap()
@@ -67,6 +68,22 @@ fn late_clicks_go_to_the_late_stream_and_the_others_are_counted() {
         late.len(),
         "every late click is one that was emitted"
     );
+    let counts = summary.component("counts").expect("a component `counts`");
+    assert_eq!(
+        counts.late,
+        Some(late.len() as u64),
+        "the summary counts the clicks that reached the late sink"
+    );
+    assert!(counts.late_read);
+    let rendered = summary.render();
+    assert!(
+        rendered.contains(&format!(
+            "counts: {} late tuples (on `counts.late`)\n",
+            late.len()
+        )),
+        "{rendered}"
+    );
+    assert_eq!(summary.component("record").map(|c| c.late), Some(None));
     let mut last: BTreeMap<(String, u64, u64), u64> = BTreeMap::new();
     for r in COUNTS.lock().unwrap().iter() {
         last.insert((r.user.clone(), r.start, r.end), r.count);

@@ -170,7 +170,10 @@ fn untimed_output(graph: &Graph, plan: &Plan, c: usize) -> TokenStream {
         // A window emits its results and its late tuples (`gale::window::WindowOutput`).
         let results = stream(graph, plan, c, 0);
         let late = stream(graph, plan, c, late);
-        return quote!(__gale::Counted::new(#c, __gale::WindowOutputs(#results, #late)));
+        return quote!(__gale::Counted::new(
+            #c,
+            __gale::WindowOutputs::new(#c, #results, #late)
+        ));
     }
     if declared == 0 {
         return quote!(());

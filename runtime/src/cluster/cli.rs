@@ -424,13 +424,13 @@ pub fn render_list(reply: &ListReply) -> String {
             }
         }
         s.push_str(&format!(
-            "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>12}\n",
-            "component", "emitted", "executed", "acked", "failed", "tuples/s"
+            "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>9} {:>12}\n",
+            "component", "emitted", "executed", "acked", "failed", "late", "tuples/s"
         ));
         for c in &t.components {
             s.push_str(&format!(
-                "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>12.0}\n",
-                c.component, c.emitted, c.executed, c.acked, c.failed, c.rate
+                "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>9} {:>12.0}\n",
+                c.component, c.emitted, c.executed, c.acked, c.failed, c.late, c.rate
             ));
         }
     }

@@ -592,8 +592,8 @@ fn resolve(host: &str, port: u32) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{host} has no address"))
 }
 
-/// Per component: emitted, executed, acked, failed.
-type Counts = Vec<[u64; 4]>;
+/// Per component: emitted, executed, acked, failed, late.
+type Counts = Vec<[u64; 5]>;
 
 fn snapshot(desc: &TopologyDesc, metrics: &crate::exec::metrics::Metrics) -> Counts {
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -605,6 +605,7 @@ fn snapshot(desc: &TopologyDesc, metrics: &crate::exec::metrics::Metrics) -> Cou
                 load(&m.executed),
                 load(&m.acked),
                 load(&m.failed),
+                load(&m.late),
             ]
         })
         .collect()
@@ -620,7 +621,7 @@ fn stats(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let [emitted, executed, acked, failed] = now.1[i];
+            let [emitted, executed, acked, failed, late] = now.1[i];
             let work = |k: usize| (now.1[i][k] - before.1[i][k].min(now.1[i][k])) as f64 / secs;
             ComponentStats {
                 component: c.name.to_string(),
@@ -628,6 +629,7 @@ fn stats(
                 executed,
                 acked,
                 failed,
+                late,
                 rate: if c.kind == Kind::Spout {
                     work(0)
                 } else {

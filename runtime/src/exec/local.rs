@@ -72,6 +72,12 @@ pub struct ComponentSummary {
     pub latency_p50: Option<Duration>,
     /// Spouts: 99th percentile emit-to-complete latency.
     pub latency_p99: Option<Duration>,
+    /// Windows: the tuples sent to the `late` stream (later than the allowed lateness);
+    /// `None` for a component without one.
+    pub late: Option<u64>,
+    /// Windows: an edge reads the `late` stream (if none does, its tuples are counted in
+    /// `late` and go nowhere).
+    pub late_read: bool,
 }
 
 /// What a finished local run reports.
@@ -323,7 +329,8 @@ fn summary(
             .components
             .iter()
             .zip(&metrics.components)
-            .map(|(c, m)| {
+            .enumerate()
+            .map(|(i, (c, m))| {
                 let latency = m.latency.lock().unwrap_or_else(|p| p.into_inner());
                 let q = |q: f64| latency.quantile(q).map(Duration::from_micros);
                 ComponentSummary {
@@ -340,6 +347,11 @@ fn summary(
                     max_in_flight: load(&m.max_in_flight),
                     latency_p50: q(0.5),
                     latency_p99: q(0.99),
+                    late: m
+                        .has_late_stream
+                        .load(Ordering::Relaxed)
+                        .then(|| load(&m.late)),
+                    late_read: late_stream_read(desc, i),
                 }
             })
             .collect(),
@@ -349,6 +361,23 @@ fn summary(
         acker_expired: load(&metrics.ackers.expired),
     }
 }
+
+/// Whether an edge reads the `late` stream of window `component`.
+fn late_stream_read(desc: &TopologyDesc, component: usize) -> bool {
+    let Some(late) = desc.components[component]
+        .streams
+        .iter()
+        .position(|s| s.name == LATE_STREAM)
+    else {
+        return false;
+    };
+    desc.edges
+        .iter()
+        .any(|e| e.from == component && e.stream == late)
+}
+
+/// The name of a window's stream of late tuples (as the compiler names it).
+const LATE_STREAM: &str = "late";
 
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
     super::chain::panic_text(payload.as_ref())
@@ -400,8 +429,29 @@ impl Summary {
         s.push_str(
             "per second: tuples emitted per second for spouts, executed per second for bolts\n",
         );
+        s.push_str(&self.render_late());
         if self.tracking {
             s.push_str(&self.render_acking());
+        }
+        s
+    }
+
+    /// Per window, the tuples later than its allowed lateness, on its `late` stream:
+    /// `counts: 12 late tuples (on \`counts.late\`)`, and a warning when no edge reads it.
+    fn render_late(&self) -> String {
+        let mut s = String::new();
+        for c in &self.components {
+            let Some(n) = c.late else { continue };
+            let plural = if n == 1 { "" } else { "s" };
+            let read = if c.late_read || n == 0 {
+                ""
+            } else {
+                ", which no edge reads"
+            };
+            s.push_str(&format!(
+                "{}: {n} late tuple{plural} (on `{}.late`{read})\n",
+                c.name, c.name
+            ));
         }
         s
     }
@@ -458,5 +508,59 @@ impl Summary {
             ));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(name: &'static str, late: Option<u64>, late_read: bool) -> ComponentSummary {
+        ComponentSummary {
+            name,
+            kind: Kind::Bolt,
+            tasks: 1,
+            emitted: 0,
+            executed: 0,
+            failed: 0,
+            acked: 0,
+            timed_out: 0,
+            replayed: 0,
+            dead_lettered: 0,
+            max_in_flight: 0,
+            latency_p50: None,
+            latency_p99: None,
+            late,
+            late_read,
+        }
+    }
+
+    #[test]
+    fn the_summary_shows_each_windows_late_tuples() {
+        let summary = Summary {
+            topology: "t",
+            elapsed: Duration::from_secs(1),
+            components: vec![
+                component("counts", Some(12), true),
+                component("sums", Some(1), false),
+                component("sessions", Some(0), false),
+                component("print", None, false),
+            ],
+            max_queue_depth: Vec::new(),
+            tracking: false,
+            acker_pending_at_end: 0,
+            acker_expired: 0,
+        };
+        let text = summary.render();
+        let late: Vec<&str> = text.lines().filter(|l| l.contains(" late tuple")).collect();
+        assert_eq!(
+            late,
+            [
+                "counts: 12 late tuples (on `counts.late`)",
+                "sums: 1 late tuple (on `sums.late`, which no edge reads)",
+                "sessions: 0 late tuples (on `sessions.late`)",
+            ],
+            "{text}"
+        );
     }
 }

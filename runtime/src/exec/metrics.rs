@@ -5,7 +5,7 @@ use crate::ack::Histogram;
 use crate::ack::spout_tracker::SpoutCounts;
 use crate::topology::TopologyDesc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// Per-component counters.
 #[derive(Debug, Default)]
@@ -29,6 +29,11 @@ pub struct ComponentMetrics {
     pub max_in_flight: AtomicU64,
     /// Spouts: emit-to-complete latency of tuple trees, microseconds.
     pub latency: Mutex<Histogram>,
+    /// Windows: tuples sent to the `late` stream (later than the allowed lateness), whether
+    /// or not an edge reads that stream.
+    pub late: AtomicU64,
+    /// The component is a window, with a `late` stream (set when its tasks open).
+    pub has_late_stream: AtomicBool,
 }
 
 /// The acker tasks' counters.
@@ -98,6 +103,18 @@ impl Metrics {
     /// Adds a bolt task's acked inputs.
     pub fn add_acked(&self, component: usize, acked: u64) {
         add(&self.components[component].acked, acked);
+    }
+
+    /// A window task of `component` opened: the component has a `late` stream.
+    pub fn has_late_stream(&self, component: usize) {
+        self.components[component]
+            .has_late_stream
+            .store(true, Relaxed);
+    }
+
+    /// Adds a window task's tuples sent to its `late` stream.
+    pub fn add_late(&self, component: usize, late: u64) {
+        add(&self.components[component].late, late);
     }
 
     /// Adds a spout task's acking counters.

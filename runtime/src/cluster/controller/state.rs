@@ -443,6 +443,7 @@ impl State {
                                 c.executed += s.executed;
                                 c.acked += s.acked;
                                 c.failed += s.failed;
+                                c.late += s.late;
                                 c.rate += s.rate;
                             }
                             None => components.push(s.clone()),

@@ -159,6 +159,8 @@ struct ComponentJson {
     executed: u64,
     acked: u64,
     failed: u64,
+    /// Windows: tuples sent to the `late` stream (later than the allowed lateness).
+    late: u64,
     /// Emitted (spouts) or executed (bolts) per second over the last heartbeat interval.
     tuples_per_second: f64,
 }
@@ -218,6 +220,7 @@ fn component_json(c: &ComponentStats) -> ComponentJson {
         executed: c.executed,
         acked: c.acked,
         failed: c.failed,
+        late: c.late,
         tuples_per_second: c.rate,
     }
 }
@@ -336,6 +339,7 @@ async fn topology(
                         executed: 0,
                         acked: 0,
                         failed: 0,
+                        late: 0,
                         tuples_per_second: 0.0,
                     },
                     component_json,
