@@ -92,10 +92,10 @@ where
     }
 
     fn on_watermark(&mut self, watermark: i64, _out: &mut impl Emitter<Self::Out>) {
-        if let (Some(op), Ok(w)) = (self.op.as_mut(), u64::try_from(watermark)) {
-            if let Some(t) = w.checked_sub(self.lateness) {
-                op.advance(t);
-            }
+        if let (Some(op), Ok(w)) = (self.op.as_mut(), u64::try_from(watermark))
+            && let Some(t) = w.checked_sub(self.lateness)
+        {
+            op.advance(t);
         }
     }
 }
