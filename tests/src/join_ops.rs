@@ -211,25 +211,6 @@ impl gale::ProcessBolt for Unpaid {
     }
 }
 
-macro_rules! recorder {
-    ($name:ident, $t:ty, $store:ident) => {
-        /// Records what it receives.
-        #[derive(Default)]
-        pub struct $name;
-
-        impl Bolt for $name {
-            type In = $t;
-            type Out = ();
-            fn execute(&mut self, t: $t, _: &mut impl Emitter<()>) -> ExecResult {
-                if let Ok(mut v) = $store.lock() {
-                    v.push(t);
-                }
-                Ok(())
-            }
-        }
-    };
-}
-
 recorder!(RecordWindowed, Pair, WINDOWED);
 recorder!(RecordInterval, Pair, INTERVAL);
 recorder!(RecordMatched, Pair, MATCHED);

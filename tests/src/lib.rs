@@ -2,6 +2,26 @@
 //! compiled by this crate's `build.rs`; the tests in `tests/` run them in local mode and
 //! check what the components recorded against ground truth.
 
+/// A bolt that records every tuple it receives in a static `Mutex<Vec<_>>`.
+macro_rules! recorder {
+    ($name:ident, $t:ty, $store:ident) => {
+        /// Records what it receives.
+        #[derive(Default)]
+        pub struct $name;
+
+        impl Bolt for $name {
+            type In = $t;
+            type Out = ();
+            fn execute(&mut self, t: $t, _: &mut impl Emitter<()>) -> ExecResult {
+                if let Ok(mut v) = $store.lock() {
+                    v.push(t);
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
 pub mod acking_ops;
 pub mod acking_pending_ops;
 pub mod acking_timeout_ops;

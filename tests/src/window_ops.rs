@@ -128,25 +128,6 @@ macro_rules! clicks_spout {
     };
 }
 
-macro_rules! recorder {
-    ($name:ident, $t:ty, $store:ident) => {
-        /// Records what it receives.
-        #[derive(Default)]
-        pub struct $name;
-
-        impl Bolt for $name {
-            type In = $t;
-            type Out = ();
-            fn execute(&mut self, t: $t, _: &mut impl Emitter<()>) -> ExecResult {
-                if let Ok(mut v) = $store.lock() {
-                    v.push(t);
-                }
-                Ok(())
-            }
-        }
-    };
-}
-
 recorder!(RecordCounts, UserCount, COUNTS);
 recorder!(RecordSums, UserSum, SUMS);
 recorder!(RecordSessions, UserCount, SESSIONS);

@@ -10,7 +10,7 @@
 //! right one until `b.ts - lower`.
 
 use super::Side;
-use crate::grouping::{FastMap, hash_key, key_group};
+use crate::grouping::FastMap;
 use crate::state::{Key, StateError};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -101,16 +101,8 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
     }
 
     fn group(&self, key: &K) -> Result<usize, StateError> {
-        let g = key_group(hash_key(key), self.max_parallelism);
-        if self.range.contains(&g) {
-            Ok((g - self.range.start) as usize)
-        } else {
-            Err(StateError::KeyNotOwned {
-                group: g,
-                start: self.range.start,
-                end: self.range.end,
-            })
-        }
+        crate::state::owned_group(key, self.max_parallelism, &self.range)
+            .map(|g| (g - self.range.start) as usize)
     }
 
     /// Adds an element of `key` at `ts`, calling `pair` with every pair it completes

@@ -38,6 +38,25 @@ pub enum StateError {
     },
 }
 
+/// The key group of `key` (of `max_parallelism`), if it is in `range`, the groups a task
+/// owns; every keyed operator's state is found this way.
+pub fn owned_group<K: std::hash::Hash + ?Sized>(
+    key: &K,
+    max_parallelism: u32,
+    range: &std::ops::Range<u32>,
+) -> Result<u32, StateError> {
+    let group = key_group(hash_key(key), max_parallelism);
+    if range.contains(&group) {
+        Ok(group)
+    } else {
+        Err(StateError::KeyNotOwned {
+            group,
+            start: range.start,
+            end: range.end,
+        })
+    }
+}
+
 impl StateError {
     /// Always false: a retry meets the same mistake.
     pub fn retryable(&self) -> bool {
@@ -200,16 +219,7 @@ where
 
     /// The key group of `key`, if this task owns it.
     pub fn group_of(&self, key: &K) -> Result<u32, StateError> {
-        let group = key_group(hash_key(key), self.max_parallelism);
-        if self.range.contains(&group) {
-            Ok(group)
-        } else {
-            Err(StateError::KeyNotOwned {
-                group,
-                start: self.range.start,
-                end: self.range.end,
-            })
-        }
+        owned_group(key, self.max_parallelism, &self.range)
     }
 
     /// The entries of state `id` in an owned key group.

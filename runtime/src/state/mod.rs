@@ -28,7 +28,7 @@ mod handles;
 mod tests;
 mod timers;
 
-pub use backend::{KeyedBackend, StateError};
+pub use backend::{KeyedBackend, StateError, owned_group};
 pub use context::{Key, KeyedContext, OpenContext};
 pub use handles::{
     AggregateFunction, Aggregating, AggregatingState, List, ListState, Map, MapEntries, MapState,

@@ -3,7 +3,7 @@
 
 use super::assigner::{Assigner, Window};
 use crate::codec::{Codec, DecodeError, get_varint, put_varint};
-use crate::grouping::{FastMap, hash_key, key_group};
+use crate::grouping::FastMap;
 use crate::state::{AggregateFunction, Key, StateError};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -113,16 +113,8 @@ where
     }
 
     fn group(&self, key: &K) -> Result<usize, StateError> {
-        let g = key_group(hash_key(key), self.max_parallelism);
-        if self.range.contains(&g) {
-            Ok((g - self.range.start) as usize)
-        } else {
-            Err(StateError::KeyNotOwned {
-                group: g,
-                start: self.range.start,
-                end: self.range.end,
-            })
-        }
+        crate::state::owned_group(key, self.max_parallelism, &self.range)
+            .map(|g| (g - self.range.start) as usize)
     }
 
     fn is_late(&self, w: &Window) -> bool {
