@@ -17,6 +17,7 @@
 //! | keys: key groups of keyed consumers, keyed state | `keys` | E0417, E0418 |
 //! | event time and windows | `time` | E0419–E0424, W0605 |
 //! | joins (run by `time`) | `joins` | E0419, E0422, E0425, W0605 |
+//! | window aggregations' fields and result types (run by `time`) | `aggregations` | E0423, E0426 |
 //! | warnings: settings that cannot work as meant | `warnings` | W0601–W0604 |
 //!
 //! Every code is described, with an example, in `grammar/README.md`. Codes `E00xx` belong
@@ -25,6 +26,7 @@
 //! What only rustc can know (that `SplitWords` really is a `Bolt<In = Sentence>`, that an
 //! imported schema has a field `word`) is left to assertions in the generated code.
 
+mod aggregations;
 mod components;
 mod config;
 mod cycles;

@@ -85,8 +85,11 @@ pub(crate) fn check_one_key(
         };
         // Into a stream set, the streams' key fields may have other names, but there must
         // be as many, of the same types, for equal keys to meet in one task.
-        if let Some(other) = inputs.iter().find(|e| key(e).is_none()) {
-            let keyed = inputs.iter().find(|e| key(e).is_some()).unwrap_or(first);
+        // None keyed is an unkeyed operator (one task, checked elsewhere); some keyed and
+        // some not splits a key's tuples over tasks.
+        let unkeyed = inputs.iter().find(|e| key(e).is_none());
+        let keyed = inputs.iter().find(|e| key(e).is_some());
+        if let (Some(other), Some(keyed)) = (unkeyed, keyed) {
             diags.push(differently(
                 c,
                 other,
@@ -94,6 +97,9 @@ pub(crate) fn check_one_key(
                 describe(other),
                 describe(keyed),
             ));
+            continue;
+        }
+        if unkeyed.is_some() {
             continue;
         }
         let typed = |e: &CheckedEdge<'_>| -> Option<Vec<String>> {

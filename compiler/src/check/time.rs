@@ -7,6 +7,7 @@
 //! | `E0420` | `timestamp(f)`: no field `f` in the output schema, or not a time (`u64` ms, or a named type implementing `gale::window::Timestamp`) |
 //! | `E0422` | a window on an unkeyed input with parallelism > 1 |
 //! | `E0423` | a window's output schema without its key fields, `start`, `end` and one result field (`reduce`: its input schema) |
+//! | `E0423`, `E0426` | an aggregation's field and result type: see `aggregations` |
 //! | `E0424` | `watermark`/`idle` without `timestamp`, `lateness` on something not a window, an unknown watermark strategy |
 //! | `W0605` | under `at_least_once`, a window (with its lateness) longer than `message_timeout` |
 //!
@@ -355,6 +356,7 @@ fn window(
         );
     }
     output_shape(c, w, key.as_deref().unwrap_or(&[]), scope, diags);
+    super::aggregations::check(c, w, key.as_deref().unwrap_or(&[]), scope, diags);
     if config.guarantee == Guarantee::AtLeastOnce
         && let Some(span_ms) = w.span_ms()
     {
