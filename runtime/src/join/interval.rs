@@ -8,10 +8,14 @@
 //! late is produced exactly once, when the second of them arrives. A left element is kept
 //! until the time reaches `a.ts + upper` (no right element still to come can meet it), a
 //! right one until `b.ts - lower`.
+//!
+//! With a `ttl` ([`IntervalJoin::with_ttl`]), a key whose elements have not come for that
+//! long (processing time) loses its buffers earlier, as Flink SQL's state TTL does.
 
 use super::Side;
+use crate::codec::{Codec, DecodeError, get_varint, put_varint};
 use crate::grouping::FastMap;
-use crate::state::{Key, StateError};
+use crate::state::{Key, Retention, StateError};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -19,6 +23,8 @@ use std::ops::Range;
 struct Buffers<A, B> {
     left: BTreeMap<u64, Vec<A>>,
     right: BTreeMap<u64, Vec<B>>,
+    /// When an element of the key last came (processing time, ms; with a `ttl` only).
+    touched: u64,
 }
 
 impl<A, B> Default for Buffers<A, B> {
@@ -26,7 +32,18 @@ impl<A, B> Default for Buffers<A, B> {
         Buffers {
             left: BTreeMap::new(),
             right: BTreeMap::new(),
+            touched: 0,
         }
+    }
+}
+
+/// Keeps the entries of `map` with `ts + d > t` (the others no future element can meet).
+fn keep_after<V>(map: &mut BTreeMap<u64, V>, d: i64, t: u64) {
+    let first_kept = i128::from(t) - i128::from(d) + 1;
+    if t == u64::MAX || first_kept > i128::from(u64::MAX) {
+        map.clear();
+    } else if first_kept > 0 {
+        *map = map.split_off(&(first_kept as u64));
     }
 }
 
@@ -43,6 +60,8 @@ pub struct IntervalJoin<K, A, B> {
     cleanup: BTreeMap<u64, Vec<K>>,
     /// How far time has advanced (`None`: not at all yet).
     time: Option<u64>,
+    /// A key's buffers not written for the `ttl` are dropped.
+    retention: Retention,
 }
 
 /// `ts + d`, within `u64`.
@@ -75,7 +94,33 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
             range,
             cleanup: BTreeMap::new(),
             time: None,
+            retention: Retention::default(),
         }
+    }
+
+    /// A key's buffers are dropped once no element of the key has come for `ttl_ms` of
+    /// processing time (the clock is [`IntervalJoin::expire`]'s).
+    pub fn with_ttl(mut self, ttl_ms: Option<u64>) -> Self {
+        self.retention = Retention::new(ttl_ms);
+        self
+    }
+
+    /// Processing time is `now_ms`: the keys of one key group (the next in turn) that have
+    /// had no element for the `ttl` lose their buffers; returns how many keys did.
+    pub fn expire(&mut self, now_ms: u64) -> usize {
+        self.retention.set_now(now_ms);
+        let Some(g) = self.retention.next_sweep(self.groups.len()) else {
+            return 0;
+        };
+        let before = self.groups[g].len();
+        let retention = &self.retention;
+        self.groups[g].retain(|_, b| !retention.expired(b.touched));
+        before - self.groups[g].len()
+    }
+
+    /// The key groups it owns.
+    pub fn key_groups(&self) -> Range<u32> {
+        self.range.clone()
     }
 
     /// How far time has advanced.
@@ -123,7 +168,15 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
             Side::Left(_) => shift(ts, upper),
             Side::Right(_) => shift(ts, lower.saturating_neg()),
         };
-        let buffers = self.groups[g].entry(key.clone()).or_default();
+        let keys = &mut self.groups[g];
+        if keys
+            .get(&key)
+            .is_some_and(|b| self.retention.expired(b.touched))
+        {
+            keys.remove(&key);
+        }
+        let buffers = keys.entry(key.clone()).or_default();
+        buffers.touched = self.retention.now_ms();
         match element {
             Side::Left(a) => {
                 if let Some(range) = within(ts, lower, upper) {
@@ -164,13 +217,78 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
                 let Some(b) = groups.get_mut(&key) else {
                     continue;
                 };
-                b.left.retain(|&ts, _| shift(ts, upper) > t);
-                b.right
-                    .retain(|&ts, _| shift(ts, lower.saturating_neg()) > t);
+                keep_after(&mut b.left, upper, t);
+                keep_after(&mut b.right, lower.saturating_neg(), t);
                 if b.left.is_empty() && b.right.is_empty() {
                     groups.remove(&key);
                 }
             }
         }
+    }
+}
+
+impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
+    /// The encoding of key group `group`'s buffers (`None` if not owned).
+    pub fn snapshot_group(&self, group: u32) -> Option<Vec<u8>> {
+        let keys = self
+            .groups
+            .get(group.checked_sub(self.range.start)? as usize)?;
+        let mut out = Vec::new();
+        put_varint(&mut out, keys.len() as u64);
+        for (k, b) in keys {
+            k.encode(&mut out);
+            put_varint(&mut out, b.left.len() as u64);
+            for (ts, r#as) in &b.left {
+                ts.encode(&mut out);
+                r#as.encode(&mut out);
+            }
+            put_varint(&mut out, b.right.len() as u64);
+            for (ts, bs) in &b.right {
+                ts.encode(&mut out);
+                bs.encode(&mut out);
+            }
+        }
+        Some(out)
+    }
+
+    /// Restores key group `group` from a snapshot, and when its elements are dropped.
+    pub fn restore_group(&mut self, group: u32, mut bytes: &[u8]) -> Result<(), StateError> {
+        let corrupt = |source: DecodeError| StateError::Corrupt { group, source };
+        let i = group
+            .checked_sub(self.range.start)
+            .map(|i| i as usize)
+            .filter(|&i| i < self.groups.len())
+            .ok_or(StateError::KeyNotOwned {
+                group,
+                start: self.range.start,
+                end: self.range.end,
+            })?;
+        let input = &mut bytes;
+        let n = get_varint(input).map_err(corrupt)?;
+        for _ in 0..n {
+            let key = K::decode(input).map_err(corrupt)?;
+            let mut buffers = Buffers {
+                touched: self.retention.now_ms(),
+                ..Buffers::default()
+            };
+            for _ in 0..get_varint(input).map_err(corrupt)? {
+                let ts = u64::decode(input).map_err(corrupt)?;
+                buffers
+                    .left
+                    .insert(ts, Vec::<A>::decode(input).map_err(corrupt)?);
+                let at = shift(ts, self.upper);
+                self.cleanup.entry(at).or_default().push(key.clone());
+            }
+            for _ in 0..get_varint(input).map_err(corrupt)? {
+                let ts = u64::decode(input).map_err(corrupt)?;
+                buffers
+                    .right
+                    .insert(ts, Vec::<B>::decode(input).map_err(corrupt)?);
+                let at = shift(ts, self.lower.saturating_neg());
+                self.cleanup.entry(at).or_default().push(key.clone());
+            }
+            self.groups[i].insert(key, buffers);
+        }
+        Ok(())
     }
 }

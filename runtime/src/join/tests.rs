@@ -109,3 +109,87 @@ fn a_key_outside_the_owned_groups_is_an_error() {
     let mut join: IntervalJoin<u64, u64, u64> = IntervalJoin::new(0, 1, 128, 0..0);
     assert!(join.on_element(1, 1, Side::Left(1), |_, _| {}).is_err());
 }
+
+#[test]
+fn a_key_quiet_for_the_ttl_loses_its_buffers() {
+    let mut join: IntervalJoin<u64, u64, u64> =
+        IntervalJoin::new(0, 1_000, 1, 0..1).with_ttl(Some(50));
+    join.expire(10_000);
+    join.on_element(1, 10, Side::Left(1), |_, _| {})
+        .expect("owned");
+    join.on_element(2, 10, Side::Left(2), |_, _| {})
+        .expect("owned");
+    join.expire(10_040);
+    join.on_element(2, 20, Side::Left(3), |_, _| {})
+        .expect("owned");
+    assert_eq!(
+        join.expire(10_050),
+        1,
+        "key 1, quiet since 10,000, is swept"
+    );
+    assert_eq!(join.buffered(), 2);
+    // Key 2 expires at 10,090: a right element after that meets nothing.
+    join.expire(10_089);
+    join.expire(10_090);
+    let mut pairs = Vec::new();
+    join.on_element(2, 30, Side::Right(9), |a, b| pairs.push((*a, *b)))
+        .expect("owned");
+    assert!(pairs.is_empty(), "{pairs:?}");
+}
+
+#[test]
+fn a_snapshot_restores_at_another_parallelism_and_joins_on_the_same() {
+    // Left elements of 40 keys, then snapshot; the right ones go to the restored tasks.
+    let mut whole: IntervalJoin<u64, u64, u64> = IntervalJoin::new(-5, 5, 16, 0..16);
+    for k in 0..40 {
+        whole
+            .on_element(k, 100 + k, Side::Left(k), |_, _| {})
+            .expect("owned");
+    }
+    whole.advance(90);
+    let snaps: Vec<(u32, Vec<u8>)> = (0..16)
+        .map(|g| (g, whole.snapshot_group(g).expect("owned")))
+        .collect();
+    let mut tasks: Vec<IntervalJoin<u64, u64, u64>> = [0..5, 5..11, 11..16]
+        .into_iter()
+        .map(|r| IntervalJoin::new(-5, 5, 16, r))
+        .collect();
+    for (g, bytes) in &snaps {
+        let t = tasks
+            .iter_mut()
+            .find(|t| t.key_groups().contains(g))
+            .expect("a task owns every group");
+        t.restore_group(*g, bytes).expect("restores");
+    }
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    for k in 0..40 {
+        whole
+            .on_element(k, 103 + k, Side::Right(1000 + k), |a, b| {
+                want.push((*a, *b))
+            })
+            .expect("owned");
+        let t = tasks
+            .iter_mut()
+            .find(|t| crate::state::owned_group(&k, 16, &t.key_groups()).is_ok())
+            .expect("a task owns every key");
+        t.on_element(k, 103 + k, Side::Right(1000 + k), |a, b| got.push((*a, *b)))
+            .expect("owned");
+    }
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(want.len(), 40);
+    assert_eq!(got, want);
+    // The restored cleanup timers drop what the watermark passes.
+    for t in &mut tasks {
+        t.advance(200);
+        assert_eq!(t.buffered(), 0);
+    }
+    assert!(
+        tasks[0].restore_group(15, &snaps[15].1).is_err(),
+        "a group another task owns"
+    );
+    assert!(
+        tasks[2].restore_group(12, &[0xff]).is_err(),
+        "a corrupt snapshot"
+    );
+}

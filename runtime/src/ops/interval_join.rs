@@ -3,6 +3,7 @@
 //! (pure); this adapter splits the input set into its sides, advances the join's time with
 //! the watermark (less the allowed lateness) and emits each pair through `f`.
 
+use super::wall_ms;
 use crate::api::{Bolt, Emitter, ExecResult, Fail, TaskContext};
 use crate::grouping::key_group_range;
 use crate::join::{IntervalJoin, Side};
@@ -18,6 +19,7 @@ pub struct IntervalJoinOp<K, In, A, B, F> {
     time_of: fn(&In) -> u64,
     split: fn(In) -> Side<A, B>,
     join: F,
+    ttl_ms: Option<u64>,
     op: Option<IntervalJoin<K, A, B>>,
 }
 
@@ -41,8 +43,16 @@ impl<K, In, A, B, F> IntervalJoinOp<K, In, A, B, F> {
             time_of,
             split,
             join,
+            ttl_ms: None,
             op: None,
         }
+    }
+
+    /// A key's buffered elements are dropped once none of it has come for `ttl_ms` of
+    /// processing time (`ttl` in a `.topo` file; see [`IntervalJoin::with_ttl`]).
+    pub fn with_ttl(mut self, ttl_ms: u64) -> Self {
+        self.ttl_ms = Some(ttl_ms);
+        self
     }
 }
 
@@ -63,7 +73,9 @@ where
     fn prepare(&mut self, ctx: &TaskContext) {
         let m = ctx.desc.settings.max_parallelism;
         let range = key_group_range(ctx.task_index(), ctx.task_count(), m);
-        self.op = Some(IntervalJoin::new(self.lower, self.upper, m, range));
+        let mut op = IntervalJoin::new(self.lower, self.upper, m, range).with_ttl(self.ttl_ms);
+        op.expire(wall_ms());
+        self.op = Some(op);
     }
 
     fn execute(&mut self, input: In, out: &mut impl Emitter<Self::Out>) -> ExecResult {
@@ -88,6 +100,17 @@ where
         // Every pair was emitted when its second element came: only state is left.
         if let Some(op) = self.op.as_mut() {
             op.advance(u64::MAX);
+        }
+    }
+
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        // A `ttl` needs the clock, input or not.
+        crate::state::Retention::new(self.ttl_ms).tick()
+    }
+
+    fn on_tick(&mut self, now_ms: u64, _out: &mut impl Emitter<Self::Out>) {
+        if let Some(op) = self.op.as_mut() {
+            op.expire(now_ms);
         }
     }
 

@@ -2,6 +2,7 @@
 //! `gale_compiler::ops` (`process.rs`), which generates the key function from the
 //! `fields(...)` of the input edges.
 
+use super::wall_ms;
 use crate::api::{Bolt, Emitter, ExecResult, Fail, ProcessBolt, TaskContext};
 use crate::grouping::key_group_range;
 use crate::state::{KeyedBackend, KeyedContext, OpenContext, Timers};
@@ -22,6 +23,7 @@ pub struct ProcessOp<B: ProcessBolt, F> {
     timers: Timers<B::Key>,
     processing_timers: Timers<B::Key>,
     watermark: Option<u64>,
+    default_ttl_ms: Option<u64>,
 }
 
 impl<B: ProcessBolt, F: Fn(&B::In) -> B::Key> ProcessOp<B, F> {
@@ -37,6 +39,7 @@ impl<B: ProcessBolt, F: Fn(&B::In) -> B::Key> ProcessOp<B, F> {
             timers: Timers::default(),
             processing_timers: Timers::default(),
             watermark: None,
+            default_ttl_ms: None,
         }
     }
 }
@@ -58,7 +61,17 @@ impl<B: ProcessBolt<Key = ()>> ProcessOp<B, NoKey<B::In>> {
             timers: Timers::default(),
             processing_timers: Timers::default(),
             watermark: None,
+            default_ttl_ms: None,
         }
+    }
+}
+
+impl<B: ProcessBolt, F> ProcessOp<B, F> {
+    /// Every state it declares without a time to live of its own lives `ttl_ms` after its
+    /// last write (`ttl` in a `.topo` file).
+    pub fn with_ttl(mut self, ttl_ms: u64) -> Self {
+        self.default_ttl_ms = Some(ttl_ms);
+        self
     }
 }
 
@@ -108,12 +121,6 @@ where
     }
 }
 
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 // Not offered in "other types implement `Bolt`" hints: it is the built-ins' adapter.
 #[diagnostic::do_not_recommend]
 impl<B, F> Bolt for ProcessOp<B, F>
@@ -131,6 +138,7 @@ where
         } else {
             KeyedBackend::new(1, 0..1)
         };
+        backend.set_default_ttl(self.default_ttl_ms);
         let mut open = OpenContext {
             task: ctx,
             backend: &mut backend,

@@ -3,6 +3,7 @@
 //! The windows themselves are [`crate::window::WindowOperator`] (pure); this adapter gives
 //! it elements, advances its time and emits what fires.
 
+use super::wall_ms;
 use crate::api::{Bolt, Emitter, ExecResult, Fail, TaskContext};
 use crate::grouping::key_group_range;
 use crate::state::{AggregateFunction, Key};
@@ -76,6 +77,7 @@ pub struct WindowOp<K, A: AggregateFunction, F, Out> {
     key_of: fn(&A::In) -> K,
     time_of: fn(&A::In) -> u64,
     finish: F,
+    ttl_ms: Option<u64>,
     op: Option<WindowOperator<K, A>>,
     fired: Vec<Fired<K, A::Out>>,
     _out: std::marker::PhantomData<fn() -> Out>,
@@ -127,21 +129,23 @@ impl<K, A: AggregateFunction, F, Out> WindowOp<K, A, F, Out> {
             key_of,
             time_of,
             finish,
+            ttl_ms: None,
             op: None,
             fired: Vec::new(),
             _out: std::marker::PhantomData,
         }
     }
+
+    /// A key's windows are dropped once no element of it has come for `ttl_ms` of
+    /// processing time (`ttl` in a `.topo` file; see [`WindowOperator::with_ttl`]).
+    pub fn with_ttl(mut self, ttl_ms: u64) -> Self {
+        self.ttl_ms = Some(ttl_ms);
+        self
+    }
 }
 
 /// How often a processing-time window looks at the clock when no input comes (ms).
 const TICK_MS: u64 = 10;
-
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 impl<K, A, F, Out> WindowOp<K, A, F, Out>
 where
@@ -183,13 +187,10 @@ where
         let m = ctx.desc.settings.max_parallelism;
         let range = key_group_range(ctx.task_index(), ctx.task_count(), m);
         if let Some(agg) = self.agg.take() {
-            self.op = Some(WindowOperator::new(
-                self.assigner,
-                self.lateness,
-                agg,
-                m,
-                range,
-            ));
+            let mut op = WindowOperator::new(self.assigner, self.lateness, agg, m, range)
+                .with_ttl(self.ttl_ms);
+            op.expire(wall_ms());
+            self.op = Some(op);
         }
     }
 
@@ -221,14 +222,23 @@ where
     }
 
     fn tick_interval(&self) -> Option<std::time::Duration> {
-        // Processing-time windows close on the clock, input or not.
-        self.processing_time
-            .then_some(std::time::Duration::from_millis(TICK_MS))
+        // Processing-time windows close on the clock, input or not; a `ttl` needs the
+        // clock too.
+        let windows = self
+            .processing_time
+            .then_some(std::time::Duration::from_millis(TICK_MS));
+        let ttl = crate::state::Retention::new(self.ttl_ms).tick();
+        windows.into_iter().chain(ttl).min()
     }
 
     fn on_tick(&mut self, now_ms: u64, out: &mut impl Emitter<Self::Out>) {
         if self.processing_time {
             self.advance_to(now_ms.saturating_sub(1), out);
+        }
+        if self.ttl_ms.is_some()
+            && let Some(op) = self.op.as_mut()
+        {
+            op.expire(now_ms);
         }
     }
 

@@ -155,6 +155,8 @@ pub struct KeyedBackend<K> {
     groups: Vec<Vec<Box<dyn Table<K>>>>,
     /// The next key group [`KeyedBackend::sweep`] looks at.
     sweep_next: u32,
+    /// The time to live of states declared without one.
+    default_ttl_ms: Option<u64>,
 }
 
 impl<K> std::fmt::Debug for KeyedBackend<K> {
@@ -183,7 +185,14 @@ where
             declared: Vec::new(),
             groups,
             sweep_next: 0,
+            default_ttl_ms: None,
         }
+    }
+
+    /// States declared from now on without a time to live of their own get `ttl_ms` (the
+    /// `ttl` of a `process(T)` in a `.topo` file).
+    pub fn set_default_ttl(&mut self, ttl_ms: Option<u64>) {
+        self.default_ttl_ms = ttl_ms.map(|t| t.max(1));
     }
 
     /// The key groups this task owns.
@@ -209,7 +218,7 @@ where
         self.declared.push(Declared {
             name: name.to_string(),
             kind,
-            ttl_ms,
+            ttl_ms: ttl_ms.or(self.default_ttl_ms),
         });
         for g in &mut self.groups {
             g.push(new_table::<K, H::Stored>());

@@ -19,11 +19,15 @@
 //! `OnCreateAndWrite`) and applies to a key's whole state of that name (a map's or a
 //! list's entries expire together). An expired value is never returned (it is dropped on
 //! access), and [`KeyedBackend::sweep`] drops the expired ones nobody reads, one key group
-//! per call, in the background of processing.
+//! per call, in the background of processing. A `ttl` on a `process(T)` in a `.topo` file
+//! is the time to live of every state it declares without one of its own
+//! ([`KeyedBackend::set_default_ttl`]); on a window or an interval join, which keep their
+//! own per-key state, it is a [`Retention`]: a key not written for that long loses it.
 
 mod backend;
 mod context;
 mod handles;
+mod retention;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -34,4 +38,5 @@ pub use handles::{
     AggregateFunction, Aggregating, AggregatingState, List, ListState, Map, MapEntries, MapState,
     Reducing, ReducingState, Slot, StateHandle, StateOptions, Stored, Value, ValueState,
 };
+pub use retention::Retention;
 pub use timers::Timers;

@@ -249,3 +249,24 @@ impl AggregateFunction for Avg {
         acc.1 += other.1;
     }
 }
+
+#[test]
+fn a_default_ttl_applies_to_states_declared_without_one_of_their_own() {
+    let mut b = whole::<u64>(8);
+    b.set_default_ttl(Some(100));
+    let mut o = open(&mut b);
+    let plain = o.value_state::<u64>("plain").unwrap();
+    let own = o
+        .declare(
+            "own",
+            ValueState::<u64>::default(),
+            StateOptions::ttl(Duration::from_millis(1_000)),
+        )
+        .unwrap();
+    let mut ctx = at(&mut b, &7, 1_000);
+    ctx.state(&plain).set(1);
+    ctx.state(&own).set(2);
+    let mut later = at(&mut b, &7, 1_100);
+    assert_eq!(later.state(&plain).get(), None, "the default 100 ms ttl");
+    assert_eq!(later.state(&own).get(), Some(&2), "its own 1 s ttl");
+}

@@ -4,7 +4,7 @@
 use super::assigner::{Assigner, Window};
 use crate::codec::{Codec, DecodeError, get_varint, put_varint};
 use crate::grouping::FastMap;
-use crate::state::{AggregateFunction, Key, StateError};
+use crate::state::{AggregateFunction, Key, Retention, StateError};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -31,6 +31,8 @@ struct KeyWindows<Acc> {
     windows: BTreeMap<Window, Open<Acc>>,
     /// Count windows: the elements so far and the timestamps of the first and last.
     counted: Option<(u64, u64, u64)>,
+    /// When an element of the key last came (processing time, ms; with a `ttl` only).
+    touched: u64,
 }
 
 impl<Acc> Default for KeyWindows<Acc> {
@@ -38,6 +40,7 @@ impl<Acc> Default for KeyWindows<Acc> {
         KeyWindows {
             windows: BTreeMap::new(),
             counted: None,
+            touched: 0,
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct WindowOperator<K, A: AggregateFunction> {
     /// How far time has advanced (`None`: not at all yet).
     time: Option<u64>,
     scratch: Vec<Window>,
+    /// A key's windows not written for the `ttl` are dropped.
+    retention: Retention,
 }
 
 impl<K, A> WindowOperator<K, A>
@@ -95,6 +100,39 @@ where
             timers: BTreeMap::new(),
             time: None,
             scratch: Vec::new(),
+            retention: Retention::default(),
+        }
+    }
+
+    /// A key's windows are dropped, fired or not, once no element of the key has come for
+    /// `ttl_ms` of processing time (the clock is [`WindowOperator::expire`]'s).
+    pub fn with_ttl(mut self, ttl_ms: Option<u64>) -> Self {
+        self.retention = Retention::new(ttl_ms);
+        self
+    }
+
+    /// Processing time is `now_ms`: the keys of one key group (the next in turn) that have
+    /// had no element for the `ttl` lose their windows; returns how many keys did. Without a
+    /// `ttl`, it only sets the clock.
+    pub fn expire(&mut self, now_ms: u64) -> usize {
+        self.retention.set_now(now_ms);
+        let Some(g) = self.retention.next_sweep(self.groups.len()) else {
+            return 0;
+        };
+        let before = self.groups[g].len();
+        let retention = &self.retention;
+        self.groups[g].retain(|_, s| !retention.expired(s.touched));
+        before - self.groups[g].len()
+    }
+
+    /// A key whose windows have expired loses them before a new element comes in.
+    fn expire_key(&mut self, g: usize, key: &K) {
+        if self.retention.ttl_ms().is_some()
+            && self.groups[g]
+                .get(key)
+                .is_some_and(|s| self.retention.expired(s.touched))
+        {
+            self.groups[g].remove(key);
         }
     }
 
@@ -141,6 +179,7 @@ where
         out: &mut Vec<Fired<K, A::Out>>,
     ) -> Result<Option<A::In>, StateError> {
         let g = self.group(&key)?;
+        self.expire_key(g, &key);
         if let Assigner::Count { n } = self.assigner {
             self.count(g, key, ts, value, n.max(1), out);
             return Ok(None);
@@ -178,6 +217,7 @@ where
     ) {
         let agg = &self.agg;
         let state = self.groups[g].entry(key.clone()).or_default();
+        state.touched = self.retention.now_ms();
         let w = Window { start: 0, end: 1 };
         let open = state.windows.entry(w).or_insert_with(|| Open {
             acc: agg.create(),
@@ -207,6 +247,7 @@ where
     fn add(&mut self, g: usize, key: &K, w: Window, value: A::In, out: &mut Vec<Fired<K, A::Out>>) {
         let agg = &self.agg;
         let state = self.groups[g].entry(key.clone()).or_default();
+        state.touched = self.retention.now_ms();
         let created = !state.windows.contains_key(&w);
         let open = state.windows.entry(w).or_insert_with(|| Open {
             acc: agg.create(),
@@ -260,6 +301,7 @@ where
         }
         let agg = &self.agg;
         let state = self.groups[g].entry(key.clone()).or_default();
+        state.touched = self.retention.now_ms();
         let mut acc = agg.create();
         let mut fired = false;
         for w in &existing {
@@ -390,7 +432,15 @@ where
                     self.timer(at, &key, *w, Timer::Cleanup);
                 }
             }
-            self.groups[i].insert(key, KeyWindows { windows, counted });
+            let touched = self.retention.now_ms();
+            self.groups[i].insert(
+                key,
+                KeyWindows {
+                    windows,
+                    counted,
+                    touched,
+                },
+            );
         }
         Ok(())
     }

@@ -301,3 +301,50 @@ fn elements_exactly_a_gap_apart_are_two_sessions_in_either_order() {
         );
     }
 }
+
+#[test]
+fn a_key_quiet_for_the_ttl_loses_its_windows_on_access_and_by_the_sweep() {
+    // max_parallelism 1: one key group, so one sweep looks at every key.
+    let mut op = WindowOperator::new(
+        Assigner::Tumbling { size: 10 },
+        0,
+        SumAgg::new(value),
+        1,
+        0..1,
+    )
+    .with_ttl(Some(100));
+    let mut out = Vec::new();
+    op.expire(1_000);
+    op.on_element(1, 1, (1, 1, 5), &mut out).unwrap();
+    op.on_element(2, 2, (2, 2, 7), &mut out).unwrap();
+    op.expire(1_050);
+    op.on_element(2, 3, (2, 3, 1), &mut out).unwrap();
+    assert_eq!(op.open_windows(), 2);
+    // Key 1 was last written at 1,000: gone at 1,100; key 2 (1,050) stays to 1,150.
+    assert_eq!(op.expire(1_100), 1, "one key swept");
+    assert_eq!(op.open_windows(), 1);
+    // On access: key 2 expired at 1,150, its new element starts from nothing.
+    op.expire(1_149);
+    op.expire(1_150);
+    assert_eq!(op.open_windows(), 0);
+    op.on_element(2, 4, (2, 4, 100), &mut out).unwrap();
+    op.advance(u64::MAX, &mut out);
+    let got: Vec<(u32, u64)> = out.iter().map(|f| (f.key, f.result)).collect();
+    assert_eq!(
+        got,
+        vec![(2, 100)],
+        "the expired sums are not in the result"
+    );
+}
+
+#[test]
+fn without_a_ttl_a_quiet_key_keeps_its_windows() {
+    let mut op = whole(Assigner::Tumbling { size: 10 }, 0, CountAgg::default());
+    let mut out = Vec::new();
+    op.expire(0);
+    op.on_element(1, 1, (1, 1, 0), &mut out).unwrap();
+    for g in 0..256 {
+        op.expire(g * 1_000_000);
+    }
+    assert_eq!(op.open_windows(), 1);
+}
