@@ -16,6 +16,7 @@ fn main() {
         "topologies/windows_properties.topo",
         "topologies/processing_time.topo",
         "topologies/joins.topo",
+        "topologies/state_ttl.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

@@ -292,6 +292,9 @@ pub struct Component {
     pub idle: Option<Clause>,
     /// `lateness D` (windows): the allowed lateness (ms).
     pub lateness: Option<Clause>,
+    /// `ttl D` (`process`, windows, joins): a key's state lives this long after its last
+    /// write (ms of processing time).
+    pub ttl: Option<Clause>,
     /// The whole declaration.
     pub span: Span,
 }

@@ -18,6 +18,7 @@
 //! | event time and windows | `time` | E0419–E0424, W0605 |
 //! | joins (run by `time`) | `joins` | E0419, E0422, E0425, W0605 |
 //! | window aggregations' fields and result types (run by `time`) | `aggregations` | E0423, E0426 |
+//! | keyed state's time to live (`ttl`) | `ttl` | E0427, W0606 |
 //! | warnings: settings that cannot work as meant | `warnings` | W0601–W0604 |
 //!
 //! Every code is described, with an example, in `grammar/README.md`. Codes `E00xx` belong
@@ -38,6 +39,7 @@ mod schemas;
 mod scope;
 pub(crate) mod suggest;
 mod time;
+mod ttl;
 mod warnings;
 
 use crate::ast::File;
@@ -93,6 +95,7 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
     keys::check(&config, &components, &edges, &mut diags);
     keys::check_one_key(&components, &edges, &scope, &mut diags);
     time::check(&mut components, &edges, &scope, &config, &mut diags);
+    ttl::check(&components, &mut diags);
     warnings::check(&topology.configs, &components, &edges, &scope, &mut diags);
 
     if diags.has_errors() {

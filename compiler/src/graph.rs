@@ -97,6 +97,8 @@ pub struct Node {
     pub input_times: Vec<Option<String>>,
     /// A window's `late` stream (after its output), and its allowed lateness in ms.
     pub late: Option<(usize, u64)>,
+    /// `ttl D` on a keyed built-in: its keyed state's time to live, ms.
+    pub state_ttl_ms: Option<u64>,
     /// Number of executors (threads).
     pub parallelism: u32,
     /// Number of tasks (>= parallelism).

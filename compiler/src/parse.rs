@@ -230,8 +230,9 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_watermark | Rule::watermark => "`watermark`",
         Rule::kw_idle | Rule::idle => "`idle`",
         Rule::kw_lateness | Rule::lateness => "`lateness`",
+        Rule::kw_ttl | Rule::ttl => "`ttl`",
         Rule::modifier => {
-            "`parallelism`, `tasks`, `attempts`, `backoff`, `timestamp`, `watermark`, `idle` or `lateness`"
+            "`parallelism`, `tasks`, `attempts`, `backoff`, `timestamp`, `watermark`, `idle`, `lateness` or `ttl`"
         }
         Rule::arrow | Rule::output => "`->`",
         Rule::colon => "`:`",
@@ -377,6 +378,7 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
                 | Rule::kw_watermark
                 | Rule::kw_idle
                 | Rule::kw_lateness
+                | Rule::kw_ttl
                 | Rule::option_kw
                 | Rule::vec_kw
                 | Rule::fields_kw
@@ -690,6 +692,7 @@ impl Walker {
             watermark: None,
             idle: None,
             lateness: None,
+            ttl: None,
             span,
         };
         for p in it {
@@ -717,7 +720,8 @@ impl Walker {
                 | Rule::attempts
                 | Rule::backoff
                 | Rule::idle
-                | Rule::lateness => {
+                | Rule::lateness
+                | Rule::ttl => {
                     self.clause(p, &mut component);
                 }
                 Rule::timestamp => {
@@ -759,7 +763,11 @@ impl Walker {
             span: span_of(&value),
             value: match value.as_rule() {
                 Rule::duration => self.duration_ms(value),
-                _ if matches!(rule, Rule::backoff | Rule::idle | Rule::lateness) => {
+                _ if matches!(
+                    rule,
+                    Rule::backoff | Rule::idle | Rule::lateness | Rule::ttl
+                ) =>
+                {
                     self.unitless_backoff(&value)
                 }
                 _ => self.number(value.as_str(), span_of(&value)),
@@ -782,6 +790,10 @@ impl Walker {
             Rule::lateness => (
                 "lateness",
                 store(&mut component.lateness, Clause { value, span }).map(|c| c.span),
+            ),
+            Rule::ttl => (
+                "ttl",
+                store(&mut component.ttl, Clause { value, span }).map(|c| c.span),
             ),
             _ => (
                 "backoff",

@@ -79,3 +79,15 @@ fn windows_generated_code() {
     );
     insta::assert_snapshot!("windows_rs", code);
 }
+
+#[test]
+fn a_ttl_reaches_the_operators_it_is_given_to() {
+    let (name, source) = load("tests/topologies/state_ttl.topo");
+    let code = gale_compiler::compile_str(&name, &source).expect("compiles");
+    assert_eq!(
+        code.matches(".with_ttl(100u64)").count(),
+        2,
+        "`fresh` and `fresh_windows`, not the two without a ttl"
+    );
+    insta::assert_snapshot!("state_ttl_rs", code);
+}

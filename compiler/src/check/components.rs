@@ -159,6 +159,7 @@ fn component<'a>(
         input_time: None,
         input_times: Vec::new(),
         late,
+        state_ttl_ms: c.ttl.map(|t| t.value.value),
         parallelism,
         tasks: tasks.unwrap_or(parallelism),
         line,

@@ -70,6 +70,7 @@ fn constructor(graph: &Graph, c: usize) -> TokenStream {
         key_fields: key_fields(graph, c).unwrap_or_default(),
         timestamp: input_timestamp(graph, c),
         lateness_ms: node.late.map_or(0, |l| l.1),
+        ttl_ms: node.state_ttl_ms,
         out_fields: node
             .output_type
             .as_deref()

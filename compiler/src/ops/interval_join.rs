@@ -129,8 +129,9 @@ impl Builtin for IntervalJoin {
         let (key, time, split) = parts(site);
         let f = crate::codegen::rust::path(&function.text);
         let lateness = site.lateness_ms;
-        quote!(__gale::IntervalJoinOp::new(
+        let op = quote!(__gale::IntervalJoinOp::new(
             #lower, #upper, #lateness, #key, #time, #split, #f
-        ))
+        ));
+        super::with_ttl(op, site)
     }
 }

@@ -49,10 +49,20 @@ pub struct Site {
     pub timestamp: Option<TokenStream>,
     /// `lateness D`, in ms.
     pub lateness_ms: u64,
+    /// `ttl D`, in ms: the keyed state's time to live.
+    pub ttl_ms: Option<u64>,
     /// The output schema's fields, in order (empty when unknown: an imported type).
     pub out_fields: Vec<String>,
     /// When the input is a stream set: its enum's variants, in order (else empty).
     pub input_variants: Vec<String>,
+}
+
+/// `op`, with its keyed state's time to live when the component has a `ttl`.
+fn with_ttl(op: TokenStream, site: &Site) -> TokenStream {
+    match site.ttl_ms {
+        Some(ms) => quote::quote!(#op.with_ttl(#ms)),
+        None => op,
+    }
 }
 
 /// A built-in operator.

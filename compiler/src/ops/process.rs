@@ -36,9 +36,10 @@ impl Builtin for Process {
     fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream {
         let ty = function_tokens(call);
         let bolt = quote!(<#ty as ::core::default::Default>::default());
-        match &site.key {
+        let op = match &site.key {
             Some(key) => quote!(__gale::ProcessOp::keyed(#bolt, #key)),
             None => quote!(__gale::ProcessOp::unkeyed(#bolt)),
-        }
+        };
+        super::with_ttl(op, site)
     }
 }

@@ -453,7 +453,8 @@ pub fn construct(call: Option<WindowCall>, site: &Site) -> proc_macro2::TokenStr
         Aggregation::Apply(_) => quote!(with),
         _ => quote!(new),
     };
-    quote!(__gale::WindowOp::#constructor(
+    let op = quote!(__gale::WindowOp::#constructor(
         #assigner, #lateness, #processing, #agg, #key, #time, #finish
-    ))
+    ));
+    super::with_ttl(op, site)
 }

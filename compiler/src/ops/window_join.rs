@@ -157,7 +157,7 @@ impl Builtin for WindowJoin {
         let (key, time, split) = parts(site);
         let f = crate::codegen::rust::path(&j.function.text);
         let lateness = site.lateness_ms;
-        quote!(__gale::WindowOp::with(
+        let op = quote!(__gale::WindowOp::with(
             #assigner,
             #lateness,
             false,
@@ -165,6 +165,7 @@ impl Builtin for WindowJoin {
             #key,
             #time,
             __gale::JoinPairs(#f)
-        ))
+        ));
+        super::with_ttl(op, site)
     }
 }

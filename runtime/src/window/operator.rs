@@ -354,6 +354,11 @@ where
                 let Some(state) = self.groups[g].get_mut(&key) else {
                     continue;
                 };
+                if self.retention.expired(state.touched) {
+                    // Expired state is never used: it does not fire either.
+                    self.groups[g].remove(&key);
+                    continue;
+                }
                 match kind {
                     Timer::Fire => {
                         if let Some(open) = state.windows.get_mut(&w)
