@@ -104,7 +104,7 @@ fn ms(ms: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(3_600_000, "h"), (60_000, "m"), (1_000, "s")];
     UNITS
         .iter()
-        .find(|(unit, _)| ms >= *unit && ms % unit == 0)
+        .find(|(unit, _)| ms >= *unit && ms.is_multiple_of(*unit))
         .map_or_else(
             || format!("{ms}ms"),
             |(unit, name)| format!("{}{name}", ms / unit),
