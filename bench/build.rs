@@ -8,6 +8,8 @@ fn main() {
         "wc_p2_acked",
         "win_p1",
         "win_p2",
+        "join_p1",
+        "join_p2",
     ] {
         gale_compiler::compile_or_exit(format!("topologies/{t}.topo"));
     }

@@ -287,3 +287,99 @@ macro_rules! window_ops {
 
 window_ops!(win_p1);
 window_ops!(win_p2);
+
+/// Events of each side for the join benchmark.
+pub static JOIN_EVENTS: AtomicU64 = AtomicU64::new(0);
+/// Pairs the join sinks received.
+pub static JOIN_PAIRS: AtomicU64 = AtomicU64::new(0);
+/// The sum of `b - a` over those pairs (a check that they are the right ones).
+pub static JOIN_GAPS: AtomicU64 = AtomicU64::new(0);
+
+/// The join's upper bound: `b` at most this long after `a` (ms).
+pub const JOIN_WITHIN_MS: u64 = 1_000;
+
+/// Element `i` of side `side` (0: left, 1: right): its key and its time (in order; 50 per
+/// ms of event time per side, so 5 per key per second on each side).
+#[inline]
+pub fn join_event(side: u64, i: u64) -> (u64, u64) {
+    (
+        i.wrapping_mul(7919) % WINDOW_KEYS,
+        1_000_000 + (2 * i + side) / EVENTS_PER_MS,
+    )
+}
+
+macro_rules! join_ops {
+    ($m:ident) => {
+        /// Join benchmark components for the topology module of the same name.
+        pub mod $m {
+            use super::*;
+            use crate::$m::{Left, Pair, Right};
+
+            macro_rules! side_spout {
+                ($name:ident, $t:ident, $side:literal) => {
+                    /// Emits its side's elements, in time order.
+                    #[derive(Default)]
+                    pub struct $name {
+                        next: u64,
+                        end: u64,
+                    }
+
+                    impl Spout for $name {
+                        type Out = $t;
+                        fn open(&mut self, _ctx: &TaskContext) {
+                            self.end = JOIN_EVENTS.load(Relaxed);
+                        }
+                        #[inline]
+                        fn next_tuple(&mut self, out: &mut impl Emitter<$t>) -> SpoutStatus {
+                            if self.next >= self.end {
+                                return SpoutStatus::Done;
+                            }
+                            let (key, at) = join_event($side, self.next);
+                            out.emit($t { key, at });
+                            self.next += 1;
+                            SpoutStatus::Active
+                        }
+                    }
+                };
+            }
+
+            side_spout!(Lefts, Left, 0);
+            side_spout!(Rights, Right, 1);
+
+            /// The join function.
+            #[inline]
+            pub fn pair(a: &Left, b: &Right) -> Pair {
+                Pair {
+                    key: a.key,
+                    a: a.at,
+                    b: b.at,
+                }
+            }
+
+            /// Counts the pairs.
+            #[derive(Default)]
+            pub struct Sink {
+                pairs: u64,
+                gaps: u64,
+            }
+
+            impl Bolt for Sink {
+                type In = Pair;
+                type Out = ();
+                #[inline]
+                fn execute(&mut self, p: Pair, _: &mut impl Emitter<()>) -> ExecResult {
+                    self.pairs += 1;
+                    self.gaps += p.b - p.a;
+                    Ok(())
+                }
+                fn finish(&mut self, _: &mut impl Emitter<()>) {
+                    JOIN_PAIRS.fetch_add(self.pairs, Relaxed);
+                    JOIN_GAPS.fetch_add(self.gaps, Relaxed);
+                }
+            }
+        }
+    };
+}
+
+join_ops!(join_p1);
+join_ops!(join_p2);

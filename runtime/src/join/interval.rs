@@ -16,13 +16,17 @@ use super::Side;
 use crate::codec::{Codec, DecodeError, get_varint, put_varint};
 use crate::grouping::FastMap;
 use crate::state::{Key, Retention, StateError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 
-/// A key's buffered elements, by timestamp.
+/// One side's elements of a key, in timestamp order (equal timestamps in arrival order).
+/// Elements come nearly in order, so an insert is nearly always a push at the back.
+type Buffer<T> = VecDeque<(u64, T)>;
+
+/// A key's buffered elements.
 struct Buffers<A, B> {
-    left: BTreeMap<u64, Vec<A>>,
-    right: BTreeMap<u64, Vec<B>>,
+    left: Buffer<A>,
+    right: Buffer<B>,
     /// When an element of the key last came (processing time, ms; with a `ttl` only).
     touched: u64,
 }
@@ -30,21 +34,42 @@ struct Buffers<A, B> {
 impl<A, B> Default for Buffers<A, B> {
     fn default() -> Self {
         Buffers {
-            left: BTreeMap::new(),
-            right: BTreeMap::new(),
+            left: VecDeque::new(),
+            right: VecDeque::new(),
             touched: 0,
         }
     }
 }
 
-/// Keeps the entries of `map` with `ts + d > t` (the others no future element can meet).
-fn keep_after<V>(map: &mut BTreeMap<u64, V>, d: i64, t: u64) {
-    let first_kept = i128::from(t) - i128::from(d) + 1;
-    if t == u64::MAX || first_kept > i128::from(u64::MAX) {
-        map.clear();
-    } else if first_kept > 0 {
-        *map = map.split_off(&(first_kept as u64));
+/// Inserts `(ts, value)` in order; returns whether it is the new front.
+fn insert<T>(buffer: &mut Buffer<T>, ts: u64, value: T) -> bool {
+    if buffer.back().is_none_or(|(last, _)| *last <= ts) {
+        buffer.push_back((ts, value));
+        return buffer.len() == 1;
     }
+    let at = buffer.partition_point(|(t, _)| *t <= ts);
+    buffer.insert(at, (ts, value));
+    at == 0
+}
+
+/// The elements of `buffer` with a timestamp in `range`.
+fn in_range<T>(
+    buffer: &Buffer<T>,
+    range: std::ops::RangeInclusive<u64>,
+) -> impl Iterator<Item = &T> {
+    let from = buffer.partition_point(|(t, _)| t < range.start());
+    let to = buffer.partition_point(|(t, _)| t <= range.end());
+    buffer.range(from..to.max(from)).map(|(_, v)| v)
+}
+
+/// Drops the elements at the front of `buffer` that expire (`ts + d <= t`); returns
+/// whether it dropped any.
+fn drop_expired<T>(buffer: &mut Buffer<T>, d: i64, t: u64) -> bool {
+    let before = buffer.len();
+    while buffer.front().is_some_and(|(ts, _)| shift(*ts, d) <= t) {
+        buffer.pop_front();
+    }
+    buffer.len() != before
 }
 
 /// An interval join over keys `K` of left elements `A` and right elements `B`, for the key
@@ -56,7 +81,8 @@ pub struct IntervalJoin<K, A, B> {
     range: Range<u32>,
     /// `[group - range.start]`: each key's buffers.
     groups: Vec<FastMap<K, Buffers<A, B>>>,
-    /// When keys have elements to drop.
+    /// When keys have elements to drop: the expiry of the front of one of its sides (an
+    /// entry per key and side whose front changed, not per element).
     cleanup: BTreeMap<u64, Vec<K>>,
     /// How far time has advanced (`None`: not at all yet).
     time: Option<u64>,
@@ -138,16 +164,19 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
         self.groups
             .iter()
             .flat_map(|g| g.values())
-            .map(|b| {
-                b.left.values().map(Vec::len).sum::<usize>()
-                    + b.right.values().map(Vec::len).sum::<usize>()
-            })
+            .map(|b| b.left.len() + b.right.len())
             .sum()
     }
 
     fn group(&self, key: &K) -> Result<usize, StateError> {
         crate::state::owned_group(key, self.max_parallelism, &self.range)
             .map(|g| (g - self.range.start) as usize)
+    }
+
+    /// How long a left element is kept past its timestamp (`ts + d` expires it), and a
+    /// right one.
+    fn keep(&self) -> (i64, i64) {
+        (self.upper, self.lower.saturating_neg())
     }
 
     /// Adds an element of `key` at `ts`, calling `pair` with every pair it completes
@@ -164,10 +193,7 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
         }
         let g = self.group(&key)?;
         let (lower, upper) = (self.lower, self.upper);
-        let expires = match &element {
-            Side::Left(_) => shift(ts, upper),
-            Side::Right(_) => shift(ts, lower.saturating_neg()),
-        };
+        let (keep_left, keep_right) = self.keep();
         let keys = &mut self.groups[g];
         if keys
             .get(&key)
@@ -177,25 +203,27 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
         }
         let buffers = keys.entry(key.clone()).or_default();
         buffers.touched = self.retention.now_ms();
-        match element {
+        let front = match element {
             Side::Left(a) => {
                 if let Some(range) = within(ts, lower, upper) {
-                    for b in buffers.right.range(range).flat_map(|(_, bs)| bs) {
+                    for b in in_range(&buffers.right, range) {
                         pair(&a, b);
                     }
                 }
-                buffers.left.entry(ts).or_default().push(a);
+                insert(&mut buffers.left, ts, a).then(|| shift(ts, keep_left))
             }
             Side::Right(b) => {
                 if let Some(range) = within(ts, upper.saturating_neg(), lower.saturating_neg()) {
-                    for a in buffers.left.range(range).flat_map(|(_, r#as)| r#as) {
+                    for a in in_range(&buffers.left, range) {
                         pair(a, &b);
                     }
                 }
-                buffers.right.entry(ts).or_default().push(b);
+                insert(&mut buffers.right, ts, b).then(|| shift(ts, keep_right))
             }
+        };
+        if let Some(expires) = front {
+            self.cleanup.entry(expires).or_default().push(key);
         }
-        self.cleanup.entry(expires).or_default().push(key);
         Ok(None)
     }
 
@@ -206,7 +234,7 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
             return;
         }
         self.time = Some(t);
-        let (lower, upper) = (self.lower, self.upper);
+        let (keep_left, keep_right) = self.keep();
         while let Some(entry) = self.cleanup.first_entry() {
             if *entry.key() > t {
                 break;
@@ -217,10 +245,19 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
                 let Some(b) = groups.get_mut(&key) else {
                     continue;
                 };
-                keep_after(&mut b.left, upper, t);
-                keep_after(&mut b.right, lower.saturating_neg(), t);
+                // A side whose front went is due again when its new front expires.
+                let mut again = [None, None];
+                if drop_expired(&mut b.left, keep_left, t) {
+                    again[0] = b.left.front().map(|(ts, _)| shift(*ts, keep_left));
+                }
+                if drop_expired(&mut b.right, keep_right, t) {
+                    again[1] = b.right.front().map(|(ts, _)| shift(*ts, keep_right));
+                }
                 if b.left.is_empty() && b.right.is_empty() {
                     groups.remove(&key);
+                }
+                for at in again.into_iter().flatten() {
+                    self.cleanup.entry(at).or_default().push(key.clone());
                 }
             }
         }
@@ -238,14 +275,14 @@ impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
         for (k, b) in keys {
             k.encode(&mut out);
             put_varint(&mut out, b.left.len() as u64);
-            for (ts, r#as) in &b.left {
+            for (ts, a) in &b.left {
                 ts.encode(&mut out);
-                r#as.encode(&mut out);
+                a.encode(&mut out);
             }
             put_varint(&mut out, b.right.len() as u64);
-            for (ts, bs) in &b.right {
+            for (ts, b) in &b.right {
                 ts.encode(&mut out);
-                bs.encode(&mut out);
+                b.encode(&mut out);
             }
         }
         Some(out)
@@ -263,6 +300,7 @@ impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
                 start: self.range.start,
                 end: self.range.end,
             })?;
+        let (keep_left, keep_right) = self.keep();
         let input = &mut bytes;
         let n = get_varint(input).map_err(corrupt)?;
         for _ in 0..n {
@@ -273,18 +311,17 @@ impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
             };
             for _ in 0..get_varint(input).map_err(corrupt)? {
                 let ts = u64::decode(input).map_err(corrupt)?;
-                buffers
-                    .left
-                    .insert(ts, Vec::<A>::decode(input).map_err(corrupt)?);
-                let at = shift(ts, self.upper);
-                self.cleanup.entry(at).or_default().push(key.clone());
+                insert(&mut buffers.left, ts, A::decode(input).map_err(corrupt)?);
             }
             for _ in 0..get_varint(input).map_err(corrupt)? {
                 let ts = u64::decode(input).map_err(corrupt)?;
-                buffers
-                    .right
-                    .insert(ts, Vec::<B>::decode(input).map_err(corrupt)?);
-                let at = shift(ts, self.lower.saturating_neg());
+                insert(&mut buffers.right, ts, B::decode(input).map_err(corrupt)?);
+            }
+            let fronts = [
+                buffers.left.front().map(|(ts, _)| shift(*ts, keep_left)),
+                buffers.right.front().map(|(ts, _)| shift(*ts, keep_right)),
+            ];
+            for at in fronts.into_iter().flatten() {
                 self.cleanup.entry(at).or_default().push(key.clone());
             }
             self.groups[i].insert(key, buffers);
