@@ -211,8 +211,145 @@ impl gale::ProcessBolt for Unpaid {
     }
 }
 
-recorder!(RecordWindowed, Pair, WINDOWED);
-recorder!(RecordInterval, Pair, INTERVAL);
-recorder!(RecordMatched, Pair, MATCHED);
-recorder!(RecordUnpaid, Order, UNPAID);
-recorder!(RecordLate, Sides, LATE);
+/// A tuple as one line of a recorder's file.
+pub trait Line {
+    /// The line, without its newline.
+    fn line(&self) -> String;
+}
+
+impl Line for Pair {
+    fn line(&self) -> String {
+        format!("{} {} {}", self.user, self.order, self.payment)
+    }
+}
+
+impl Line for Order {
+    fn line(&self) -> String {
+        format!("order {} {} {}", self.user, self.id, self.at)
+    }
+}
+
+impl Line for Sides {
+    fn line(&self) -> String {
+        match self {
+            Sides::Orders(o) => o.line(),
+            Sides::Payments(p) => format!("payment {} {} {}", p.payer, p.id, p.order),
+        }
+    }
+}
+
+/// Where a recorder keeps what it receives in an in-process run.
+pub trait Store: Send + 'static {
+    /// What it records.
+    type T: Line + Send + 'static;
+    /// The static it records into.
+    fn store() -> &'static Mutex<Vec<Self::T>>;
+}
+
+/// Records what it receives: in its [`Store`] in an in-process run, and with
+/// `--set out_dir=DIR` (worker processes) as lines appended to
+/// `DIR/<component>-<task>.txt` (see [`read_pairs`]).
+pub struct Recorder<S: Store> {
+    file: Option<std::fs::File>,
+    _store: std::marker::PhantomData<fn() -> S>,
+}
+
+impl<S: Store> Default for Recorder<S> {
+    fn default() -> Self {
+        Recorder {
+            file: None,
+            _store: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<S: Store> Bolt for Recorder<S> {
+    type In = S::T;
+    type Out = ();
+    fn prepare(&mut self, ctx: &gale::TaskContext) {
+        if let Some(dir) = ctx.config_str("out_dir") {
+            let path = std::path::Path::new(dir).join(format!(
+                "{}-{}.txt",
+                ctx.component(),
+                ctx.task_index()
+            ));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+            self.file = Some(file);
+        }
+    }
+    fn execute(&mut self, t: S::T, _: &mut impl Emitter<()>) -> ExecResult {
+        match self.file.as_mut() {
+            Some(f) => {
+                use std::io::Write as _;
+                writeln!(f, "{}", t.line()).map_err(|e| gale::Fail::new(e.to_string()))?;
+            }
+            None => S::store().lock().unwrap_or_else(|p| p.into_inner()).push(t),
+        }
+        Ok(())
+    }
+}
+
+macro_rules! store {
+    ($recorder:ident, $store:ident, $t:ty, $static:ident) => {
+        /// The store of
+        #[doc = concat!("[`", stringify!($recorder), "`].")]
+        pub struct $store;
+
+        impl Store for $store {
+            type T = $t;
+            fn store() -> &'static Mutex<Vec<$t>> {
+                &$static
+            }
+        }
+
+        /// Records into
+        #[doc = concat!("[`", stringify!($static), "`] (or a file).")]
+        pub type $recorder = Recorder<$store>;
+    };
+}
+
+store!(RecordWindowed, Windowed, Pair, WINDOWED);
+store!(RecordInterval, Interval, Pair, INTERVAL);
+store!(RecordMatched, Matched, Pair, MATCHED);
+store!(RecordUnpaid, UnpaidOrders, Order, UNPAID);
+store!(RecordLate, Late, Sides, LATE);
+
+/// The lines the tasks of `component` wrote in `dir`.
+pub fn read_lines(dir: &std::path::Path, component: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return lines;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let task = name
+            .strip_prefix(component)
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| r.strip_suffix(".txt"));
+        if task.is_some_and(|t| t.parse::<u32>().is_ok()) {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    lines
+}
+
+/// The pairs the tasks of `component` wrote in `dir`, as `(user, order, payment)`.
+pub fn read_pairs(dir: &std::path::Path, component: &str) -> Vec<(String, u64, u64)> {
+    read_lines(dir, component)
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let num = |i: usize| -> u64 {
+                f.get(i)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("malformed pair `{l}` of {component}"))
+            };
+            (f[0].to_string(), num(1), num(2))
+        })
+        .collect()
+}

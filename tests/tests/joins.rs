@@ -1,8 +1,13 @@
 //! Joins of orders and payments with known disorder (at most 60 ms, under watermarks
-//! bounded by 100 ms, so nothing is late), against plain loops over the events.
+//! bounded by 100 ms, so nothing is late), against plain loops over the events: in one
+//! process, and with the join tasks spread over two worker processes of a real cluster.
 
-use gale_tests::join_ops::{INTERVAL, LATE, MATCHED, UNPAID, WINDOWED, order, payments};
+use gale_tests::cluster::{Cluster, serial};
+use gale_tests::join_ops::{
+    INTERVAL, LATE, MATCHED, UNPAID, WINDOWED, order, payments, read_lines, read_pairs,
+};
 use gale_tests::joins::{self, Order, Pair, Payment, Sides};
+use std::time::Duration;
 
 const N: u64 = 3000;
 const USERS: u64 = 11;
@@ -106,5 +111,64 @@ fn a_stream_set_crosses_workers_in_its_own_encoding() {
         gale::codec::from_bytes::<Sides>(&[9]),
         Err(gale::codec::DecodeError::BadTag(9)),
         "an unknown stream is an error, not a panic"
+    );
+}
+
+#[test]
+fn joins_across_two_worker_processes_match_plain_loops() {
+    let _one = serial();
+    let c = Cluster::start("joins", 2, 1, &[]);
+    let out = c.dir.join("out");
+    std::fs::create_dir_all(&out).expect("output directory");
+    let id = c.submit(
+        env!("CARGO_BIN_EXE_joins").as_ref(),
+        &["--set", &format!("out_dir={}", out.display())],
+    );
+    c.wait_for("the topology finished", Duration::from_secs(120), |c| {
+        c.list().contains(&format!("topology {id}  finished"))
+    });
+    // Both workers ran join tasks: pairs crossed processes to meet.
+    let list = c.list();
+    let workers: Vec<&str> = list
+        .lines()
+        .filter(|l| l.trim_start().starts_with("worker "))
+        .collect();
+    assert_eq!(workers.len(), 2, "{list}");
+    for join in ["windowed", "interval"] {
+        let with = workers
+            .iter()
+            .filter(|w| w.contains(&format!("{join}:")))
+            .count();
+        assert_eq!(with, 2, "`{join}` tasks in both workers: {list}");
+    }
+    let (orders, payments) = events();
+    let sorted = |mut v: Pairs| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(read_pairs(&out, "record_windowed")),
+        window_join(&orders, &payments),
+        "window join on two workers"
+    );
+    assert_eq!(
+        sorted(read_pairs(&out, "record_interval")),
+        interval_join(&orders, &payments),
+        "interval join on two workers"
+    );
+    assert_eq!(
+        read_pairs(&out, "record_matched").len(),
+        payments.len(),
+        "the join bolt of its own: every payment with its order"
+    );
+    assert_eq!(
+        read_lines(&out, "record_unpaid").len() as u64,
+        N.div_ceil(5),
+        "orders never paid, by keyed state and timers across workers"
+    );
+    assert!(
+        read_lines(&out, "late").is_empty(),
+        "nothing is late: {:?}",
+        read_lines(&out, "late")
     );
 }
