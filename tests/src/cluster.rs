@@ -262,6 +262,32 @@ impl Cluster {
         String::from_utf8_lossy(&self.gale(&["list"]).stdout).into_owned()
     }
 
+    /// Waits until nimbus lists topology `id` as finished; panics after `timeout`.
+    pub fn wait_finished(&self, id: &str, timeout: Duration) {
+        self.wait_for("the topology finished", timeout, |c| {
+            c.list().contains(&format!("topology {id}  finished"))
+        });
+    }
+
+    /// The workers `gale list` shows, each with the executors it runs (`count:0-1`...).
+    pub fn workers(&self) -> Vec<Worker> {
+        self.list()
+            .lines()
+            .filter(|l| l.trim_start().starts_with("worker "))
+            .map(|l| Worker {
+                line: l.trim().to_string(),
+                executors: l
+                    .rsplit_once('[')
+                    .map_or("", |(_, e)| e)
+                    .trim_end_matches(']')
+                    .split(", ")
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// Polls `f` every 200 ms until it is true; panics with `what` and the daemons' logs
     /// after `timeout`.
     pub fn wait_for(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Cluster) -> bool) {
@@ -455,4 +481,22 @@ pub fn acked_ids(dir: &Path) -> std::collections::BTreeSet<u64> {
         }
     }
     ids
+}
+
+/// A worker as `gale list` shows it.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Its whole line.
+    pub line: String,
+    /// The executors it runs, as `component:tasks`.
+    pub executors: Vec<String>,
+}
+
+impl Worker {
+    /// Whether it runs a task of `component`.
+    pub fn runs(&self, component: &str) -> bool {
+        self.executors
+            .iter()
+            .any(|e| e.split_once(':').is_some_and(|(c, _)| c == component))
+    }
 }

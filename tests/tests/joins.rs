@@ -124,22 +124,15 @@ fn joins_across_two_worker_processes_match_plain_loops() {
         env!("CARGO_BIN_EXE_joins").as_ref(),
         &["--set", &format!("out_dir={}", out.display())],
     );
-    c.wait_for("the topology finished", Duration::from_secs(120), |c| {
-        c.list().contains(&format!("topology {id}  finished"))
-    });
-    // Both workers ran join tasks: pairs crossed processes to meet.
-    let list = c.list();
-    let workers: Vec<&str> = list
-        .lines()
-        .filter(|l| l.trim_start().starts_with("worker "))
-        .collect();
-    assert_eq!(workers.len(), 2, "{list}");
+    c.wait_finished(&id, Duration::from_secs(120));
+    // Both workers ran tasks of each join: pairs crossed processes to meet.
+    let workers = c.workers();
+    assert_eq!(workers.len(), 2, "{workers:?}");
     for join in ["windowed", "interval"] {
-        let with = workers
-            .iter()
-            .filter(|w| w.contains(&format!("{join}:")))
-            .count();
-        assert_eq!(with, 2, "`{join}` tasks in both workers: {list}");
+        assert!(
+            workers.iter().all(|w| w.runs(join)),
+            "`{join}` tasks in both workers: {workers:?}"
+        );
     }
     let (orders, payments) = events();
     let sorted = |mut v: Pairs| {

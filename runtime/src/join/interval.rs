@@ -134,14 +134,8 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
     /// Processing time is `now_ms`: the keys of one key group (the next in turn) that have
     /// had no element for the `ttl` lose their buffers; returns how many keys did.
     pub fn expire(&mut self, now_ms: u64) -> usize {
-        self.retention.set_now(now_ms);
-        let Some(g) = self.retention.next_sweep(self.groups.len()) else {
-            return 0;
-        };
-        let before = self.groups[g].len();
-        let retention = &self.retention;
-        self.groups[g].retain(|_, b| !retention.expired(b.touched));
-        before - self.groups[g].len()
+        self.retention
+            .sweep(now_ms, &mut self.groups, |b| b.touched)
     }
 
     /// The key groups it owns.

@@ -46,13 +46,31 @@ impl Retention {
 
     /// The key group (an index below `groups`) the next sweep looks at; `None` without a
     /// time to live or without groups.
-    pub fn next_sweep(&mut self, groups: usize) -> Option<usize> {
+    fn next_sweep(&mut self, groups: usize) -> Option<usize> {
         if self.ttl_ms.is_none() || groups == 0 {
             return None;
         }
         let i = self.sweep_next % groups;
         self.sweep_next = self.sweep_next.wrapping_add(1);
         Some(i)
+    }
+
+    /// Processing time is `now_ms`: drops the entries of one of `groups` (the next in turn)
+    /// whose `touched` stamp has expired; returns how many. Without a time to live, it only
+    /// sets the clock.
+    pub fn sweep<K, V>(
+        &mut self,
+        now_ms: u64,
+        groups: &mut [crate::grouping::FastMap<K, V>],
+        touched: impl Fn(&V) -> u64,
+    ) -> usize {
+        self.set_now(now_ms);
+        let Some(g) = self.next_sweep(groups.len()) else {
+            return 0;
+        };
+        let before = groups[g].len();
+        groups[g].retain(|_, v| !self.expired(touched(v)));
+        before - groups[g].len()
     }
 
     /// How often the adapter should tick the clock and sweep: a sixteenth of the time to

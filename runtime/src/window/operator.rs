@@ -115,14 +115,8 @@ where
     /// had no element for the `ttl` lose their windows; returns how many keys did. Without a
     /// `ttl`, it only sets the clock.
     pub fn expire(&mut self, now_ms: u64) -> usize {
-        self.retention.set_now(now_ms);
-        let Some(g) = self.retention.next_sweep(self.groups.len()) else {
-            return 0;
-        };
-        let before = self.groups[g].len();
-        let retention = &self.retention;
-        self.groups[g].retain(|_, s| !retention.expired(s.touched));
-        before - self.groups[g].len()
+        self.retention
+            .sweep(now_ms, &mut self.groups, |s| s.touched)
     }
 
     /// A key whose windows have expired loses them before a new element comes in.
