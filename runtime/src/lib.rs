@@ -20,6 +20,7 @@
 
 pub mod ack;
 pub mod api;
+pub mod checkpoint;
 pub mod cli;
 pub mod cluster;
 pub mod codec;

@@ -1,0 +1,16 @@
+//! Checkpoints, as Flink has them: barriers injected at the sources flow with the data,
+//! every task snapshots its state when its inputs' barriers have all come and says so,
+//! and a checkpoint is complete once every task has and its metadata is durable.
+//!
+//! This module is being built in steps (issue 12). Here now: the [`Coordinator`], the pure
+//! decisions (when to trigger, when a checkpoint completes, aborts or times out, which
+//! checkpoints to keep and which to delete), driven by the runtime with the clock and the
+//! storage at its edge.
+
+mod coordinator;
+#[cfg(test)]
+mod tests;
+
+pub use coordinator::{
+    AbortReason, CheckpointConfig, CheckpointKind, Command, Completed, Coordinator, Input,
+};

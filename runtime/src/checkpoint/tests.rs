@@ -1,0 +1,319 @@
+//! The coordinator's rules, on examples and on random sequences of inputs.
+
+use super::*;
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+fn config(interval: u64, timeout: u64, concurrent: usize, retained: usize) -> CheckpointConfig {
+    CheckpointConfig {
+        interval_ms: Some(interval),
+        timeout_ms: timeout,
+        max_concurrent: concurrent,
+        retained,
+    }
+}
+
+fn ack(id: u64, task: u32) -> Input {
+    Input::Ack {
+        id,
+        task,
+        bytes: 10,
+        alignment_ms: u64::from(task),
+    }
+}
+
+fn persisted(id: u64, now_ms: u64) -> Input {
+    Input::Persisted {
+        id,
+        now_ms,
+        result: Ok(()),
+    }
+}
+
+fn triggered(cmds: &[Command]) -> Vec<u64> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Trigger { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_checkpoint_completes_when_every_task_acked_and_its_metadata_is_durable() {
+    let mut c = Coordinator::new(config(100, 1_000, 1, 1), [1, 2, 3], 0);
+    let cmds = c.handle(Input::Tick { now_ms: 0 });
+    assert_eq!(triggered(&cmds), vec![1]);
+    assert!(c.handle(ack(1, 1)).is_empty());
+    assert!(c.handle(ack(1, 1)).is_empty(), "a repeated ack counts once");
+    assert!(
+        c.handle(ack(1, 9)).is_empty(),
+        "a task it does not wait for"
+    );
+    assert!(c.handle(ack(1, 2)).is_empty());
+    assert_eq!(c.handle(ack(1, 3)), vec![Command::Persist { id: 1 }]);
+    assert!(
+        c.latest().is_none(),
+        "not complete before its metadata is durable"
+    );
+    let cmds = c.handle(persisted(1, 40));
+    assert_eq!(
+        cmds,
+        vec![Command::Complete(Completed {
+            id: 1,
+            kind: CheckpointKind::Periodic,
+            triggered_ms: 0,
+            duration_ms: 40,
+            bytes: 30,
+            alignment_ms: 3,
+        })]
+    );
+    assert_eq!(c.latest().map(|l| l.id), Some(1));
+}
+
+#[test]
+fn triggers_wait_for_the_interval_and_for_a_free_slot() {
+    let mut c = Coordinator::new(config(100, 10_000, 1, 1), [1], 0);
+    assert_eq!(triggered(&c.handle(Input::Tick { now_ms: 0 })), vec![1]);
+    assert!(triggered(&c.handle(Input::Tick { now_ms: 50 })).is_empty());
+    assert!(
+        triggered(&c.handle(Input::Tick { now_ms: 150 })).is_empty(),
+        "one pending at most"
+    );
+    c.handle(ack(1, 1));
+    c.handle(persisted(1, 160));
+    assert_eq!(triggered(&c.handle(Input::Tick { now_ms: 170 })), vec![2]);
+    // A savepoint does not wait for a slot.
+    let cmds = c.handle(Input::Savepoint { now_ms: 171 });
+    assert!(matches!(
+        cmds.as_slice(),
+        [Command::Trigger {
+            id: 3,
+            kind: CheckpointKind::Savepoint,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_timeout_a_refusal_and_a_failure_abort() {
+    let mut c = Coordinator::new(config(100, 500, 3, 1), [1, 2], 0);
+    c.handle(Input::Tick { now_ms: 0 });
+    c.handle(Input::Tick { now_ms: 100 });
+    c.handle(Input::Tick { now_ms: 200 });
+    let cmds = c.handle(Input::Tick { now_ms: 500 });
+    assert_eq!(
+        cmds[0],
+        Command::Abort {
+            id: 1,
+            reason: AbortReason::Timeout
+        }
+    );
+    let cmds = c.handle(Input::Decline {
+        id: 2,
+        task: 2,
+        reason: "disk full".into(),
+    });
+    assert!(matches!(
+        &cmds[..],
+        [Command::Abort {
+            id: 2,
+            reason: AbortReason::Declined { task: 2, .. }
+        }]
+    ));
+    let cmds = c.handle(Input::Failed);
+    assert!(cmds.iter().all(|c| matches!(
+        c,
+        Command::Abort {
+            reason: AbortReason::Failure,
+            ..
+        }
+    )));
+    assert_eq!(c.pending().count(), 0);
+    assert_eq!(c.failures(), 4);
+    // A late ack of an aborted checkpoint changes nothing.
+    assert!(c.handle(ack(1, 1)).is_empty());
+    assert!(c.handle(ack(1, 2)).is_empty());
+}
+
+#[test]
+fn a_newer_completed_checkpoint_subsumes_the_older_pending_ones_and_old_ones_go_once_a_newer_is_durable()
+ {
+    let mut c = Coordinator::new(config(10, 10_000, 3, 2), [1], 0);
+    for t in [0, 10, 20] {
+        c.handle(Input::Tick { now_ms: t });
+    }
+    c.handle(ack(3, 1));
+    let cmds = c.handle(persisted(3, 30));
+    assert!(cmds.contains(&Command::Abort {
+        id: 1,
+        reason: AbortReason::Subsumed { by: 3 }
+    }));
+    assert!(cmds.contains(&Command::Abort {
+        id: 2,
+        reason: AbortReason::Subsumed { by: 3 }
+    }));
+    for (t, id) in [(40, 4), (50, 5)] {
+        c.handle(Input::Tick { now_ms: t });
+        c.handle(ack(id, 1));
+        let cmds = c.handle(persisted(id, t + 1));
+        if id == 5 {
+            assert_eq!(cmds.last(), Some(&Command::Discard { id: 3 }));
+        }
+    }
+    let kept: Vec<u64> = c.retained().map(|r| r.id).collect();
+    assert_eq!(kept, vec![4, 5]);
+}
+
+#[test]
+fn a_failed_metadata_write_aborts_and_keeps_the_previous_checkpoint() {
+    let mut c = Coordinator::new(config(10, 10_000, 1, 1), [1], 0);
+    c.handle(Input::Tick { now_ms: 0 });
+    c.handle(ack(1, 1));
+    c.handle(persisted(1, 1));
+    c.handle(Input::Tick { now_ms: 10 });
+    c.handle(ack(2, 1));
+    let cmds = c.handle(Input::Persisted {
+        id: 2,
+        now_ms: 11,
+        result: Err("no space".into()),
+    });
+    assert!(matches!(
+        &cmds[..],
+        [Command::Abort {
+            id: 2,
+            reason: AbortReason::StorageFailed(_)
+        }]
+    ));
+    assert_eq!(
+        c.latest().map(|l| l.id),
+        Some(1),
+        "1 is still there to restore"
+    );
+    assert_eq!(c.retained().count(), 1);
+}
+
+#[test]
+fn savepoints_are_kept_and_ids_go_on_after_a_restore() {
+    let mut c = Coordinator::new(config(10, 10_000, 1, 1), [1], 41);
+    let cmds = c.handle(Input::Savepoint { now_ms: 0 });
+    assert_eq!(triggered(&cmds), vec![42]);
+    c.handle(ack(42, 1));
+    c.handle(persisted(42, 5));
+    for t in [10, 20, 30] {
+        let id = triggered(&c.handle(Input::Tick { now_ms: t }))[0];
+        c.handle(ack(id, 1));
+        let cmds = c.handle(persisted(id, t + 1));
+        assert!(!cmds.contains(&Command::Discard { id: 42 }));
+    }
+    assert_eq!(c.savepoints().len(), 1);
+    assert_eq!(c.latest().map(|l| l.id), Some(45));
+}
+
+/// One step of a random run.
+#[derive(Debug, Clone)]
+enum Step {
+    Tick(u64),
+    Savepoint,
+    Ack { back: u64, task: u32 },
+    Decline { back: u64, task: u32 },
+    Persist { back: u64, ok: bool },
+    Fail,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (1u64..200).prop_map(Step::Tick),
+        1 => Just(Step::Savepoint),
+        8 => (0u64..4, 0u32..4).prop_map(|(back, task)| Step::Ack { back, task }),
+        1 => (0u64..4, 0u32..4).prop_map(|(back, task)| Step::Decline { back, task }),
+        4 => (0u64..4, any::<bool>()).prop_map(|(back, ok)| Step::Persist { back, ok }),
+        1 => Just(Step::Fail),
+    ]
+}
+
+proptest! {
+    /// Whatever happens: at most `max_concurrent` periodic checkpoints pend; a checkpoint
+    /// completes only after every task acked it and it was persisted; completions come in
+    /// id order; a completed checkpoint is discarded only when `retained` newer ones are
+    /// complete, and never a savepoint; every trigger ends (complete or abort) at most once.
+    #[test]
+    fn the_rules_hold_on_random_runs(
+        steps in prop::collection::vec(step(), 0..300),
+        concurrent in 1usize..4,
+        retained in 1usize..4,
+    ) {
+        let tasks = [0u32, 1, 2];
+        let mut c = Coordinator::new(config(50, 400, concurrent, retained), tasks, 0);
+        let mut now = 0u64;
+        let mut acked: std::collections::BTreeMap<u64, BTreeSet<u32>> = Default::default();
+        let mut persisted_ok: BTreeSet<u64> = BTreeSet::new();
+        let mut ended: BTreeSet<u64> = BTreeSet::new();
+        let mut triggered_ids: Vec<u64> = Vec::new();
+        let mut kinds: std::collections::BTreeMap<u64, CheckpointKind> = Default::default();
+        let mut completed: Vec<u64> = Vec::new();
+        let mut discarded: Vec<u64> = Vec::new();
+        let newest = |ids: &[u64], back: u64| ids.len().checked_sub(1 + back as usize).map(|i| ids[i]);
+        for s in steps {
+            let input = match s {
+                Step::Tick(d) => { now += d; Input::Tick { now_ms: now } }
+                Step::Savepoint => Input::Savepoint { now_ms: now },
+                Step::Ack { back, task } => match newest(&triggered_ids, back) {
+                    Some(id) => {
+                        acked.entry(id).or_default().insert(task);
+                        Input::Ack { id, task, bytes: 1, alignment_ms: 0 }
+                    }
+                    None => continue,
+                },
+                Step::Decline { back, task } => match newest(&triggered_ids, back) {
+                    Some(id) => Input::Decline { id, task, reason: "x".into() },
+                    None => continue,
+                },
+                Step::Persist { back, ok } => match newest(&triggered_ids, back) {
+                    Some(id) => {
+                        if ok { persisted_ok.insert(id); }
+                        Input::Persisted { id, now_ms: now, result: if ok { Ok(()) } else { Err("x".into()) } }
+                    }
+                    None => continue,
+                },
+                Step::Fail => Input::Failed,
+            };
+            for cmd in c.handle(input) {
+                match cmd {
+                    Command::Trigger { id, kind, .. } => {
+                        prop_assert!(triggered_ids.last().is_none_or(|l| *l < id));
+                        triggered_ids.push(id);
+                        kinds.insert(id, kind);
+                    }
+                    Command::Persist { id } => {
+                        let all: BTreeSet<u32> = tasks.into_iter().collect();
+                        prop_assert!(acked.get(&id).is_some_and(|a| a.is_superset(&all)), "persist {} before every ack", id);
+                    }
+                    Command::Complete(done) => {
+                        prop_assert!(persisted_ok.contains(&done.id));
+                        prop_assert!(ended.insert(done.id), "{} ended twice", done.id);
+                        prop_assert!(completed.last().is_none_or(|l| *l < done.id), "completions out of order");
+                        completed.push(done.id);
+                    }
+                    Command::Abort { id, .. } => {
+                        prop_assert!(ended.insert(id), "{} ended twice", id);
+                    }
+                    Command::Discard { id } => {
+                        prop_assert_eq!(kinds[&id], CheckpointKind::Periodic);
+                        let newer = completed.iter().filter(|c| **c > id && kinds[*c] == CheckpointKind::Periodic).count();
+                        prop_assert!(newer >= retained, "{} discarded with only {} newer", id, newer);
+                        discarded.push(id);
+                    }
+                }
+            }
+            let periodic = c.pending().filter(|id| kinds[id] == CheckpointKind::Periodic).count();
+            prop_assert!(periodic <= concurrent);
+            let kept = c.retained().count();
+            prop_assert!(kept <= retained);
+            // The latest completed is never discarded.
+            if let Some(l) = c.latest() {
+                prop_assert!(!discarded.contains(&l.id));
+            }
+        }
+    }
+}
