@@ -1,5 +1,6 @@
 //! The coordinator's rules, on examples and on random sequences of inputs.
 
+use super::storage::CheckpointStorage as _;
 use super::*;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -316,4 +317,132 @@ proptest! {
             }
         }
     }
+}
+
+/// A fresh directory under the system's temporary directory.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "gale-chk-{name}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn write_checkpoint(store: &CheckpointStore<LocalDir>, id: u64, states: &[(&str, u32, &[u8])]) {
+    let files = states
+        .iter()
+        .map(|(op, task, bytes)| store.put_state(id, op, *task, bytes).expect("written"))
+        .collect();
+    store
+        .commit(&Metadata {
+            id,
+            savepoint: false,
+            triggered_ms: 1_000 + id,
+            topology: "t".into(),
+            max_parallelism: 128,
+            states: files,
+        })
+        .expect("committed");
+}
+
+#[test]
+fn a_checkpoint_reads_back_whole() {
+    let dir = scratch("whole");
+    let store = CheckpointStore::new(LocalDir::new(&dir));
+    write_checkpoint(
+        &store,
+        7,
+        &[("count", 0, b"zero"), ("count", 1, b""), ("sink", 0, b"s")],
+    );
+    let (latest, skipped) = store.latest().expect("reads");
+    let meta = latest.expect("a checkpoint");
+    assert!(skipped.is_empty());
+    assert_eq!(meta.id, 7);
+    assert_eq!(store.state(&meta, "count", 0).expect("state"), b"zero");
+    assert_eq!(store.state(&meta, "count", 1).expect("state"), b"");
+    assert!(matches!(
+        store.state(&meta, "count", 2),
+        Err(CheckpointError::NoState { task: 2, .. })
+    ));
+    assert!(dir.join("chk-00000000000000000007/_metadata").is_file());
+    store.discard(7).expect("discarded");
+    assert!(store.latest().expect("reads").0.is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_truncated_a_bit_flipped_or_an_incomplete_checkpoint_is_skipped_for_the_previous_one() {
+    let dir = scratch("corrupt");
+    let store = CheckpointStore::new(LocalDir::new(&dir));
+    write_checkpoint(&store, 1, &[("count", 0, b"one")]);
+    write_checkpoint(&store, 2, &[("count", 0, b"two two")]);
+    write_checkpoint(&store, 3, &[("count", 0, b"three three")]);
+    write_checkpoint(&store, 4, &[("count", 0, b"four")]);
+    // 5: a crash before its metadata.
+    store.put_state(5, "count", 0, b"five").expect("written");
+    // 4: a bit flipped in its state; 3: its state truncated; 2: its metadata edited.
+    let state = |id: u64| dir.join(format!("{}/state/count/0", checkpoint_dir(id)));
+    let mut four = std::fs::read(state(4)).unwrap();
+    let last = four.len() - 1;
+    four[last] ^= 0x10;
+    std::fs::write(state(4), four).unwrap();
+    let three = std::fs::read(state(3)).unwrap();
+    std::fs::write(state(3), &three[..three.len() - 3]).unwrap();
+    let meta2 = dir.join(format!("{}/_metadata", checkpoint_dir(2)));
+    let text = std::fs::read_to_string(&meta2).unwrap();
+    std::fs::write(
+        &meta2,
+        text.replace("\"topology\": \"t\"", "\"topology\": \"u\""),
+    )
+    .unwrap();
+
+    let (latest, skipped) = store.latest().expect("reads");
+    assert_eq!(
+        latest.map(|m| m.id),
+        Some(1),
+        "falls back to the last whole one"
+    );
+    let why: Vec<(u64, String)> = skipped
+        .iter()
+        .map(|s| (s.id, s.error.to_string()))
+        .collect();
+    assert_eq!(why.len(), 4, "{why:?}");
+    assert!(
+        matches!(skipped[0].error, CheckpointError::Incomplete(5)),
+        "{why:?}"
+    );
+    assert!(
+        why[1].1.contains("checksum does not match (bits changed)"),
+        "{why:?}"
+    );
+    assert!(why[2].1.contains("truncated"), "{why:?}");
+    assert!(
+        why[3].1.contains("_metadata") && why[3].1.contains("checksum"),
+        "{why:?}"
+    );
+    assert!(skipped.iter().all(|s| !s.error.is_retryable()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn names_that_leave_the_storage_are_refused() {
+    let dir = scratch("names");
+    let storage = LocalDir::new(&dir);
+    for bad in ["../x", "/etc/passwd", "a//b", "a/./b"] {
+        assert!(
+            matches!(storage.put(bad, b"x"), Err(StorageError::BadName(_))),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        storage.get("nothing"),
+        Err(StorageError::NotFound(_))
+    ));
+    assert!(storage.list("nothing").expect("empty").is_empty());
+    storage
+        .delete_all("nothing")
+        .expect("nothing to delete is fine");
+    let _ = std::fs::remove_dir_all(&dir);
 }

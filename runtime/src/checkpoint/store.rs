@@ -1,0 +1,335 @@
+//! The layout of checkpoints in a [`CheckpointStorage`], and their integrity.
+//!
+//! ```text
+//! chk-00000000000000000042/          checkpoint 42 (ids zero-padded: names sort by id)
+//!     state/<operator>/<task>        one task's snapshot of one operator
+//!     _metadata                      written last: the checkpoint exists once it does
+//! ```
+//!
+//! A state file is `GALESNAP`, the format version (`u32`, little endian), the payload's
+//! length (`u64`) and SHA-256 (32 bytes), then the payload. `_metadata` is a first line
+//! `gale-checkpoint 1 sha256=<hex of the rest>`, then JSON ([`Metadata`]): the checkpoint's
+//! id and kind, when it was triggered, and every state file with its length and SHA-256.
+//!
+//! A checkpoint is complete only once its `_metadata` is durable, and [`CheckpointStore::put_state`]
+//! writes every state file before it. Reading checks everything: a truncated or bit-flipped
+//! file, or a directory without `_metadata` (a crash mid-checkpoint), makes
+//! [`CheckpointStore::latest`] skip that checkpoint, say why, and fall back to the one before.
+
+use super::coordinator::CheckpointKind;
+use super::storage::{CheckpointStorage, StorageError};
+use serde::{Deserialize, Serialize};
+
+const STATE_MAGIC: &[u8; 8] = b"GALESNAP";
+const FORMAT: u32 = 1;
+const HEADER: usize = 8 + 4 + 8 + 32;
+const METADATA: &str = "_metadata";
+const METADATA_TAG: &str = "gale-checkpoint 1 sha256=";
+
+/// Why a checkpoint cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A file's content is not what was written (truncated, bit-flipped, not ours).
+    #[error("checkpoint {id}: `{name}` is corrupt: {what}")]
+    Corrupt {
+        /// The checkpoint.
+        id: u64,
+        /// The file.
+        name: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// It has no `_metadata`: it never completed.
+    #[error("checkpoint {0} is incomplete (no `_metadata`: it never completed)")]
+    Incomplete(u64),
+    /// Its metadata does not list that operator's task.
+    #[error("checkpoint {id} has no state of `{operator}` task {task}")]
+    NoState {
+        /// The checkpoint.
+        id: u64,
+        /// The operator.
+        operator: String,
+        /// The task.
+        task: u32,
+    },
+}
+
+impl CheckpointError {
+    /// Whether trying again may succeed (only a passing storage error; corruption stays).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CheckpointError::Storage(e) if e.is_retryable())
+    }
+}
+
+/// One task's state file, as the metadata lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFile {
+    /// The operator's stable id (its `.topo` name, or its `uid`).
+    pub operator: String,
+    /// The task index within the operator.
+    pub task: u32,
+    /// The payload's length.
+    pub bytes: u64,
+    /// The payload's SHA-256, hex.
+    pub sha256: String,
+}
+
+/// What `_metadata` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The checkpoint's id.
+    pub id: u64,
+    /// `true` for a savepoint.
+    pub savepoint: bool,
+    /// When it was triggered, epoch ms.
+    pub triggered_ms: u64,
+    /// The topology's name.
+    pub topology: String,
+    /// The key groups state is kept by.
+    pub max_parallelism: u32,
+    /// Every state file.
+    pub states: Vec<StateFile>,
+}
+
+impl Metadata {
+    /// Periodic or a savepoint.
+    pub fn kind(&self) -> CheckpointKind {
+        if self.savepoint {
+            CheckpointKind::Savepoint
+        } else {
+            CheckpointKind::Periodic
+        }
+    }
+}
+
+/// A checkpoint [`CheckpointStore::latest`] passed over, and why.
+#[derive(Debug)]
+pub struct Skipped {
+    /// Its id.
+    pub id: u64,
+    /// Why it cannot be used.
+    pub error: CheckpointError,
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The directory of checkpoint `id`.
+pub fn checkpoint_dir(id: u64) -> String {
+    format!("chk-{id:020}")
+}
+
+fn state_name(id: u64, operator: &str, task: u32) -> String {
+    format!("{}/state/{operator}/{task}", checkpoint_dir(id))
+}
+
+/// Checkpoints in a storage.
+#[derive(Debug, Clone)]
+pub struct CheckpointStore<S> {
+    storage: S,
+}
+
+impl<S: CheckpointStorage> CheckpointStore<S> {
+    /// Checkpoints kept in `storage`.
+    pub fn new(storage: S) -> Self {
+        CheckpointStore { storage }
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// Writes task `task` of `operator`'s snapshot for checkpoint `id`; returns its entry
+    /// for the metadata.
+    pub fn put_state(
+        &self,
+        id: u64,
+        operator: &str,
+        task: u32,
+        payload: &[u8],
+    ) -> Result<StateFile, CheckpointError> {
+        let digest = sha256(payload);
+        let mut file = Vec::with_capacity(HEADER + payload.len());
+        file.extend_from_slice(STATE_MAGIC);
+        file.extend_from_slice(&FORMAT.to_le_bytes());
+        file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        file.extend_from_slice(&digest);
+        file.extend_from_slice(payload);
+        let name = state_name(id, operator, task);
+        self.storage.put(&name, &file).map_err(|e| match e {
+            StorageError::BadName(_) => CheckpointError::Corrupt {
+                id,
+                name: name.clone(),
+                what: format!("operator `{operator}` is not a valid file name"),
+            },
+            e => e.into(),
+        })?;
+        Ok(StateFile {
+            operator: operator.to_string(),
+            task,
+            bytes: payload.len() as u64,
+            sha256: hex(&digest),
+        })
+    }
+
+    /// Writes `meta` as the checkpoint's `_metadata`, last: once this returns, the
+    /// checkpoint is complete.
+    pub fn commit(&self, meta: &Metadata) -> Result<(), CheckpointError> {
+        let body = serde_json::to_vec_pretty(meta).map_err(|e| CheckpointError::Corrupt {
+            id: meta.id,
+            name: METADATA.into(),
+            what: e.to_string(),
+        })?;
+        let mut file = format!("{METADATA_TAG}{}\n", hex(&sha256(&body))).into_bytes();
+        file.extend_from_slice(&body);
+        let name = format!("{}/{METADATA}", checkpoint_dir(meta.id));
+        Ok(self.storage.put(&name, &file)?)
+    }
+
+    /// The metadata of checkpoint `id`, checked (its own checksum; not the state files').
+    pub fn metadata(&self, id: u64) -> Result<Metadata, CheckpointError> {
+        let name = format!("{}/{METADATA}", checkpoint_dir(id));
+        let file = match self.storage.get(&name) {
+            Ok(f) => f,
+            Err(StorageError::NotFound(_)) => return Err(CheckpointError::Incomplete(id)),
+            Err(e) => return Err(e.into()),
+        };
+        let corrupt = |what: &str| CheckpointError::Corrupt {
+            id,
+            name: name.clone(),
+            what: what.to_string(),
+        };
+        let newline = file
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| corrupt("no header line"))?;
+        let (head, body) = (&file[..newline], &file[newline + 1..]);
+        let want = std::str::from_utf8(head)
+            .ok()
+            .and_then(|h| h.strip_prefix(METADATA_TAG))
+            .ok_or_else(|| corrupt("not a Gale checkpoint's metadata (header line)"))?;
+        if hex(&sha256(body)) != want {
+            return Err(corrupt(
+                "its checksum does not match (truncated or changed)",
+            ));
+        }
+        let meta: Metadata =
+            serde_json::from_slice(body).map_err(|e| corrupt(&format!("unreadable JSON: {e}")))?;
+        if meta.id != id {
+            return Err(corrupt(&format!("it says it is checkpoint {}", meta.id)));
+        }
+        Ok(meta)
+    }
+
+    /// The snapshot of task `task` of `operator` in checkpoint `meta`, checked against the
+    /// metadata and its own header.
+    pub fn state(
+        &self,
+        meta: &Metadata,
+        operator: &str,
+        task: u32,
+    ) -> Result<Vec<u8>, CheckpointError> {
+        let entry = meta
+            .states
+            .iter()
+            .find(|s| s.operator == operator && s.task == task)
+            .ok_or_else(|| CheckpointError::NoState {
+                id: meta.id,
+                operator: operator.to_string(),
+                task,
+            })?;
+        let name = state_name(meta.id, operator, task);
+        let mut file = self.storage.get(&name)?;
+        let corrupt = |what: String| CheckpointError::Corrupt {
+            id: meta.id,
+            name: name.clone(),
+            what,
+        };
+        if file.len() < HEADER || &file[..8] != STATE_MAGIC {
+            return Err(corrupt(format!(
+                "{} bytes, not a Gale state file (its header)",
+                file.len()
+            )));
+        }
+        let word = |at: usize, n: usize| {
+            let mut b = [0u8; 8];
+            b[..n].copy_from_slice(&file[at..at + n]);
+            u64::from_le_bytes(b)
+        };
+        if word(8, 4) != u64::from(FORMAT) {
+            return Err(corrupt(format!(
+                "format {} (this build reads {FORMAT})",
+                word(8, 4)
+            )));
+        }
+        let len = word(12, 8);
+        let payload = &file[HEADER..];
+        if payload.len() as u64 != len || len != entry.bytes {
+            return Err(corrupt(format!(
+                "{} bytes of state where {} were written (truncated?)",
+                payload.len(),
+                entry.bytes
+            )));
+        }
+        let digest = sha256(payload);
+        if digest[..] != file[20..HEADER] || hex(&digest) != entry.sha256 {
+            return Err(corrupt(
+                "its checksum does not match (bits changed)".to_string(),
+            ));
+        }
+        file.drain(..HEADER);
+        Ok(file)
+    }
+
+    /// Checks checkpoint `id` whole: its metadata and every state file it lists.
+    pub fn verify(&self, id: u64) -> Result<Metadata, CheckpointError> {
+        let meta = self.metadata(id)?;
+        for s in &meta.states {
+            self.state(&meta, &s.operator, s.task)?;
+        }
+        Ok(meta)
+    }
+
+    /// The ids of the checkpoints in the storage (complete or not), oldest first.
+    pub fn ids(&self) -> Result<Vec<u64>, CheckpointError> {
+        let mut ids: Vec<u64> = self
+            .storage
+            .list("")?
+            .iter()
+            .filter_map(|n| n.strip_prefix("chk-")?.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// The newest checkpoint that is complete and whole, and the newer ones passed over
+    /// (each with why). `None` when there is none to restore.
+    pub fn latest(&self) -> Result<(Option<Metadata>, Vec<Skipped>), CheckpointError> {
+        let mut skipped = Vec::new();
+        for id in self.ids()?.into_iter().rev() {
+            match self.verify(id) {
+                Ok(meta) => return Ok((Some(meta), skipped)),
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(error) => skipped.push(Skipped { id, error }),
+            }
+        }
+        Ok((None, skipped))
+    }
+
+    /// Deletes checkpoint `id`.
+    pub fn discard(&self, id: u64) -> Result<(), CheckpointError> {
+        Ok(self.storage.delete_all(&checkpoint_dir(id))?)
+    }
+}
