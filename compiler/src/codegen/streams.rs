@@ -109,6 +109,9 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
             fn watermark(&mut self, watermark: i64) {
                 #( self.#idx.watermark(watermark); )*
             }
+            fn barrier(&mut self, id: u64, savepoint: bool) {
+                #( self.#idx.barrier(id, savepoint); )*
+            }
             fn tick(&mut self, now_ms: u64) {
                 #( self.#idx.tick(now_ms); )*
             }

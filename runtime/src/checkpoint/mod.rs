@@ -5,16 +5,19 @@
 //! This module is being built in steps (issue 12). Here now: the [`Coordinator`], the pure
 //! decisions (when to trigger, when a checkpoint completes, aborts or times out, which
 //! checkpoints to keep and which to delete), driven by the runtime with the clock and the
-//! storage at its edge; the [`CheckpointStorage`] trait with a local directory
+//! storage at its edge; the [`Aligner`], which says when a task's input channels are
+//! aligned on a barrier; the [`CheckpointStorage`] trait with a local directory
 //! ([`LocalDir`]); and the layout of a checkpoint in it, checksummed and complete only once
 //! its metadata is durable ([`CheckpointStore`]).
 
+mod aligner;
 mod coordinator;
 mod storage;
 mod store;
 #[cfg(test)]
 mod tests;
 
+pub use aligner::{Align, Aligner};
 pub use coordinator::{
     AbortReason, CheckpointConfig, CheckpointKind, Command, Completed, Coordinator, Input,
 };

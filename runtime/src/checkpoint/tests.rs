@@ -446,3 +446,163 @@ fn names_that_leave_the_storage_are_refused() {
         .expect("nothing to delete is fine");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_barrier_blocks_its_channel_until_every_open_channel_delivered_it() {
+    let p = CheckpointKind::Periodic;
+    let mut a = Aligner::new(3, 0);
+    assert_eq!(a.barrier(1, 1, p, 10), vec![Align::Block(1)]);
+    assert_eq!(
+        a.barrier(1, 1, p, 11),
+        vec![Align::Block(1)],
+        "again: still blocked"
+    );
+    assert_eq!(a.barrier(0, 1, p, 12), vec![Align::Block(0)]);
+    assert_eq!(
+        a.end(2, 15),
+        vec![Align::Snapshot {
+            id: 1,
+            kind: p,
+            alignment_ms: 5,
+            unblock: vec![0, 1]
+        }],
+        "an ended channel is aligned"
+    );
+    assert!(
+        a.barrier(0, 1, p, 16).is_empty(),
+        "a done checkpoint's barrier is ignored"
+    );
+    // A newer barrier abandons the one aligning.
+    assert_eq!(a.barrier(0, 2, p, 20), vec![Align::Block(0)]);
+    assert_eq!(
+        a.barrier(1, 3, p, 21),
+        vec![
+            Align::Abort {
+                id: 2,
+                unblock: vec![0]
+            },
+            Align::Block(1)
+        ]
+    );
+    assert!(
+        a.barrier(0, 2, p, 22).is_empty(),
+        "the abandoned one's barrier"
+    );
+    assert!(matches!(
+        a.barrier(0, 3, p, 23).as_slice(),
+        [Align::Snapshot { id: 3, .. }]
+    ));
+    let mut one = Aligner::new(1, 0);
+    assert!(matches!(
+        one.barrier(0, 1, CheckpointKind::Savepoint, 0).as_slice(),
+        [Align::Snapshot {
+            id: 1,
+            kind: CheckpointKind::Savepoint,
+            alignment_ms: 0,
+            ..
+        }]
+    ));
+}
+
+/// An item of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    Data(u32),
+    Barrier(u64),
+}
+
+/// Random channels: each carries data and the barriers 1..=checkpoints in order, and may
+/// end early (then it carries only the barriers before its end).
+fn channels() -> impl Strategy<Value = Vec<Vec<Item>>> {
+    (1usize..5, 1u64..5).prop_flat_map(|(n, checkpoints)| {
+        prop::collection::vec(
+            (
+                prop::collection::vec(0u32..4, (checkpoints + 1) as usize),
+                0..=checkpoints,
+            ),
+            n,
+        )
+        .prop_map(move |chs| {
+            chs.into_iter()
+                .map(|(gaps, keep)| {
+                    let mut items = Vec::new();
+                    let mut seq = 0;
+                    for (i, gap) in gaps.iter().enumerate() {
+                        for _ in 0..*gap {
+                            items.push(Item::Data(seq));
+                            seq += 1;
+                        }
+                        let id = i as u64 + 1;
+                        if id > keep {
+                            break;
+                        }
+                        if id <= checkpoints {
+                            items.push(Item::Barrier(id));
+                        }
+                    }
+                    items
+                })
+                .collect()
+        })
+    })
+}
+
+proptest! {
+    /// Read in a random order, never from a blocked channel: at each snapshot, exactly the
+    /// data before that barrier has been read on every channel (all of an ended one's),
+    /// nothing after it; and every checkpoint is snapshotted once, in order.
+    #[test]
+    fn a_snapshot_sees_exactly_the_data_before_its_barrier(
+        chs in channels(),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 400),
+    ) {
+        let n = chs.len();
+        let mut a = Aligner::new(n, 0);
+        let mut pos = vec![0usize; n];
+        let mut blocked = vec![false; n];
+        let mut ended = vec![false; n];
+        let mut snapshots = Vec::new();
+        let mut now = 0;
+        let mut picks = picks.into_iter();
+        loop {
+            let ready: Vec<usize> = (0..n).filter(|&c| !blocked[c] && !ended[c]).collect();
+            if ready.is_empty() {
+                prop_assert!(blocked.iter().all(|b| !b), "stuck with blocked channels");
+                break;
+            }
+            let c = match picks.next() {
+                Some(i) => ready[i.index(ready.len())],
+                None => ready[0],
+            };
+            now += 1;
+            let actions = match chs[c].get(pos[c]) {
+                Some(Item::Data(_)) => { pos[c] += 1; Vec::new() }
+                Some(Item::Barrier(id)) => { pos[c] += 1; a.barrier(c, *id, CheckpointKind::Periodic, now) }
+                None => { ended[c] = true; a.end(c, now) }
+            };
+            for action in actions {
+                match action {
+                    Align::Block(ch) => blocked[ch] = true,
+                    Align::Snapshot { id, unblock, .. } => {
+                        for ch in 0..n {
+                            let barrier = chs[ch].iter().position(|i| *i == Item::Barrier(id));
+                            match barrier {
+                                Some(at) => prop_assert_eq!(pos[ch], at + 1, "channel {} at snapshot {}", ch, id),
+                                None => prop_assert!(ended[ch], "channel {} without barrier {} not ended", ch, id),
+                            }
+                        }
+                        for ch in unblock { blocked[ch] = false; }
+                        snapshots.push(id);
+                    }
+                    Align::Abort { id, .. } => prop_assert!(false, "abort {} with barriers in order", id),
+                }
+            }
+        }
+        // Every checkpoint some channel carried is snapshotted, once, in order.
+        let carried: BTreeSet<u64> = chs.iter().flatten().filter_map(|i| match i {
+            Item::Barrier(id) => Some(*id),
+            Item::Data(_) => None,
+        }).collect();
+        prop_assert_eq!(snapshots, carried.into_iter().collect::<Vec<_>>());
+    }
+}

@@ -8,6 +8,7 @@ use super::idleness::Idleness;
 use super::input::{ChannelQueue, Input, InputError};
 use super::placement::Placement;
 use super::wiring::{Registry, Wiring};
+use crate::checkpoint::{Align, Aligner, CheckpointKind};
 use crate::codec::Codec;
 use crate::topology::{BoltChainSpec, TopologyDesc};
 use crate::transport::{Control, Message};
@@ -96,6 +97,17 @@ where
         };
         let mut since_report = 0u32;
         let progress = base.metrics.executor_progress(chain, executor);
+        // Per task, the alignment of its channels on checkpoint barriers.
+        let n = input.channels().len();
+        let mut aligners: Vec<Aligner> = (0..runners.len() as u32)
+            .map(|slot| {
+                let mine =
+                    (0..n).filter(|&c| input.channels().get(c).is_some_and(|s| s.slot == slot));
+                Aligner::for_channels(n, mine, 0)
+            })
+            .collect();
+        let started = Instant::now();
+        let now_ms = || started.elapsed().as_millis() as u64;
         while live > 0 {
             let (ch, msg) = match input.try_next() {
                 Some(m) => m,
@@ -162,14 +174,24 @@ where
                     // Once per task: a repeated or foreign end changes nothing.
                     EndOutcome::Completed { slot } => {
                         let s = slot as usize;
+                        // Its last channel: an alignment waiting on it completes first.
+                        if let Some(a) = aligners.get_mut(s) {
+                            let actions = a.end(ch, now_ms());
+                            align(actions, &mut input, &mut runners[s]);
+                        }
                         runners[s].finish();
                         runners[s].report(&wirings[s]);
                         live -= 1;
                     }
                     EndOutcome::Ended => {
-                        // An ended channel no longer holds its task's event time back.
+                        // An ended channel no longer holds its task's event time back, nor
+                        // its alignment on a barrier.
                         let wm = input.channels().task_watermark(slot);
                         deliver(wm, slot as usize, &mut delivered, &mut runners);
+                        if let Some(a) = aligners.get_mut(slot as usize) {
+                            let actions = a.end(ch, now_ms());
+                            align(actions, &mut input, &mut runners[slot as usize]);
+                        }
                     }
                     EndOutcome::Repeated => {}
                     EndOutcome::Foreign => eprintln!(
@@ -187,6 +209,22 @@ where
                     // channels) advances, its operators get it and pass it on.
                     if let Some(wm) = input.channels_mut().watermark(ch, from, ts) {
                         deliver(wm, slot as usize, &mut delivered, &mut runners);
+                    }
+                }
+                Message::Control {
+                    slot,
+                    control: Control::Barrier { id, savepoint },
+                    ..
+                } => {
+                    let kind = if savepoint {
+                        CheckpointKind::Savepoint
+                    } else {
+                        CheckpointKind::Periodic
+                    };
+                    let s = slot as usize;
+                    if let Some(a) = aligners.get_mut(s) {
+                        let actions = a.barrier(ch, id, kind, now_ms());
+                        align(actions, &mut input, &mut runners[s]);
                     }
                 }
             }
@@ -238,6 +276,31 @@ fn go_idle<In>(
 
 /// Hands task `slot` its watermark `wm` if it is ahead of the last one it was given (a
 /// task's event time never goes back; `i64::MIN` is no watermark at all).
+/// Carries out what a task's aligner said: stop reading a channel, or pass the barrier on
+/// (the task's state is that of the checkpoint now) and read its channels again.
+fn align<In>(actions: Vec<Align>, input: &mut Input<In>, runner: &mut Box<dyn BoltRunner<In>>) {
+    for action in actions {
+        match action {
+            Align::Block(ch) => {
+                input.block(ch);
+            }
+            Align::Snapshot {
+                id, kind, unblock, ..
+            } => {
+                runner.barrier(id, kind == CheckpointKind::Savepoint);
+                for ch in unblock {
+                    input.unblock(ch);
+                }
+            }
+            Align::Abort { unblock, .. } => {
+                for ch in unblock {
+                    input.unblock(ch);
+                }
+            }
+        }
+    }
+}
+
 fn deliver<In>(
     wm: i64,
     slot: usize,
@@ -332,6 +395,8 @@ mod tests {
         tuples: Vec<Vec<u64>>,
         finished: Vec<u32>,
         watermarks: Vec<Vec<i64>>,
+        /// Per task, tuples (`t:N`) and barriers passed on (`b:ID`) in order.
+        log: Vec<Vec<String>>,
     }
 
     struct Recording {
@@ -343,6 +408,7 @@ mod tests {
         fn open(&mut self, _: &Wiring) {}
         fn run_batch(&mut self, batch: Vec<u64>, _: Vec<TupleIds>) {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.log[self.task].extend(batch.iter().map(|t| format!("t:{t}")));
             seen.tuples[self.task].extend(batch);
         }
         fn flush(&mut self) {}
@@ -354,6 +420,10 @@ mod tests {
         fn watermark(&mut self, w: i64) {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             seen.watermarks[self.task].push(w);
+        }
+        fn barrier(&mut self, id: u64, _savepoint: bool) {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.log[self.task].push(format!("b:{id}"));
         }
         fn tick_interval(&self) -> Option<Duration> {
             None
@@ -394,6 +464,7 @@ mod tests {
             tuples: vec![Vec::new(); 2],
             finished: vec![0; 2],
             watermarks: vec![Vec::new(); 2],
+            log: vec![Vec::new(); 2],
         }));
         let shared = seen.clone();
         let chain = Arc::new(TypedBoltChain::<u64, _>::new(move |w: &Wiring| {
@@ -516,5 +587,99 @@ mod tests {
             }
         }
         executor.join().expect("the executor returns");
+    }
+
+    #[test]
+    fn a_barrier_blocks_its_channel_until_the_others_deliver_it() {
+        let desc = desc();
+        let Harness {
+            seen,
+            one,
+            two,
+            from_one,
+            from_two,
+            executor,
+        } = harness(desc);
+        let log = |t: usize| seen.lock().unwrap_or_else(|p| p.into_inner()).log[t].clone();
+        let barrier = Control::Barrier {
+            id: 1,
+            savepoint: false,
+        };
+        // Task 3: producer 1's barrier comes first; what it sends after waits.
+        from_one[0]
+            .send_batch(vec![1, 2], Vec::new())
+            .expect("sent");
+        from_one[0].send_control(barrier).expect("sent");
+        from_one[0].send_batch(vec![3], Vec::new()).expect("sent");
+        from_two[0].send_batch(vec![10], Vec::new()).expect("sent");
+        assert!(
+            eventually(|| log(0) == ["t:1", "t:2", "t:10"]),
+            "{:?}",
+            log(0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            log(0),
+            ["t:1", "t:2", "t:10"],
+            "3 is behind the barrier: not read"
+        );
+        // Task 4 is not held by task 3's alignment.
+        from_one[1].send_batch(vec![40], Vec::new()).expect("sent");
+        assert!(eventually(|| log(1) == ["t:40"]), "{:?}", log(1));
+        // Producer 2's barrier: the task passes it on, then reads both channels again.
+        from_two[0].send_control(barrier).expect("sent");
+        from_two[0].send_batch(vec![11], Vec::new()).expect("sent");
+        assert!(eventually(|| log(0).len() == 6), "{:?}", log(0));
+        let got = log(0);
+        assert_eq!(got[..4], ["t:1", "t:2", "t:10", "b:1"]);
+        assert!(got[4..].contains(&"t:3".to_string()) && got[4..].contains(&"t:11".to_string()));
+        // A repeated barrier of a done checkpoint blocks nothing.
+        from_one[0].send_control(barrier).expect("sent");
+        from_one[0].send_batch(vec![4], Vec::new()).expect("sent");
+        assert!(eventually(
+            || log(0).last().map(String::as_str) == Some("t:4")
+        ));
+        // Task 4: one channel's barrier, then the other channel ends: aligned.
+        from_two[1].send_control(barrier).expect("sent");
+        from_one[1].send_end(one).expect("sent");
+        assert!(eventually(|| log(1) == ["t:40", "b:1"]), "{:?}", log(1));
+        for (s, from) in [(&from_one, one), (&from_two, two)] {
+            for t in s {
+                let _ = t.send_end(from);
+            }
+        }
+        assert!(eventually(|| executor.is_finished()), "the executor hung");
+        executor.join().expect("the executor");
+    }
+
+    #[test]
+    fn a_lost_end_keeps_the_task_running_until_it_comes_again() {
+        let desc = desc();
+        let Harness {
+            seen,
+            one,
+            two,
+            from_one,
+            from_two,
+            executor,
+        } = harness(desc);
+        // Task 3: producer 1's end is lost; producer 2 goes on and ends.
+        from_one[0].send_batch(vec![1], Vec::new()).expect("sent");
+        from_two[0].send_batch(vec![2], Vec::new()).expect("sent");
+        from_two[0].send_end(two).expect("sent");
+        from_two[1].send_end(two).expect("sent");
+        from_one[1].send_end(one).expect("sent");
+        // Task 4 finishes; task 3 neither finishes nor stops reading.
+        assert!(eventually(|| snapshot(&seen).1 == [0, 1]));
+        from_one[0].send_batch(vec![3], Vec::new()).expect("sent");
+        assert!(eventually(|| snapshot(&seen).0[0] == [1, 2, 3]));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(snapshot(&seen).1, [0, 1], "no end without producer 1's");
+        assert!(!executor.is_finished());
+        // The end comes again (the data plane resends it to a restarted peer): done.
+        from_one[0].send_end(one).expect("sent");
+        assert!(eventually(|| executor.is_finished()), "the executor hung");
+        executor.join().expect("the executor");
+        assert_eq!(snapshot(&seen).1, [1, 1]);
     }
 }

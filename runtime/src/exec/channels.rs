@@ -91,10 +91,6 @@ impl Channels {
     }
 
     /// How many channels.
-    #[allow(
-        dead_code,
-        reason = "the per-channel API barrier alignment (issue 12) and idleness (issue 11.3) build on; tested here"
-    )]
     pub(crate) fn len(&self) -> usize {
         self.states.len()
     }
@@ -179,10 +175,6 @@ impl Channels {
     }
 
     /// Records that channel `ch` is blocked (or not); false if there is no such channel.
-    #[allow(
-        dead_code,
-        reason = "the per-channel API barrier alignment (issue 12) and idleness (issue 11.3) build on; tested here"
-    )]
     pub(crate) fn set_blocked(&mut self, ch: usize, blocked: bool) -> bool {
         match self.states.get_mut(ch) {
             Some(c) => {

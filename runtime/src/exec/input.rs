@@ -192,20 +192,12 @@ impl<T> Input<T> {
 
     /// Stops reading channel `ch`: its messages stay in its queue, in order, and once
     /// the queue is full its producer waits. False if there is no such channel.
-    #[allow(
-        dead_code,
-        reason = "the per-channel API barrier alignment (issue 12) and idleness (issue 11.3) build on; tested here"
-    )]
     pub(crate) fn block(&mut self, ch: usize) -> bool {
         self.state.set_blocked(ch, true)
     }
 
     /// Reads channel `ch` again, from the first message it held. False if there is no
     /// such channel.
-    #[allow(
-        dead_code,
-        reason = "the per-channel API barrier alignment (issue 12) and idleness (issue 11.3) build on; tested here"
-    )]
     pub(crate) fn unblock(&mut self, ch: usize) -> bool {
         self.state.set_blocked(ch, false)
     }

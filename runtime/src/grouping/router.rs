@@ -271,6 +271,15 @@ impl<T: Clone + Send + 'static, G: Grouping<T>, W: Wrap<T>> Downstream<T> for Ro
         }
     }
 
+    fn barrier(&mut self, id: u64, savepoint: bool) {
+        // After the tuples before it, on every channel of the edge (each consumer task
+        // aligns its channels on it).
+        self.flush();
+        for target in &self.targets {
+            let _ = target.send_control(crate::transport::Control::Barrier { id, savepoint });
+        }
+    }
+
     fn finish(&mut self) {
         self.flush();
         let from = Upstream::new(self.source, self.edge as u32);

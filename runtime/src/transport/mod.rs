@@ -62,11 +62,19 @@ pub enum Message<T> {
 }
 
 /// In-band control messages other than end of stream (their wire encoding is in
-/// [`wire::encode_control`]). Checkpoint barriers join them next.
+/// [`wire::encode_control`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// The producer will send no tuple with an event time (epoch ms) at or below this.
     Watermark(i64),
+    /// Checkpoint `id`'s barrier: every tuple the producer sent before it belongs to the
+    /// checkpoint, none after (see [`crate::checkpoint::Aligner`]).
+    Barrier {
+        /// The checkpoint.
+        id: u64,
+        /// A savepoint a user asked for, not a periodic checkpoint.
+        savepoint: bool,
+    },
 }
 
 /// One producer of a task's input: an upstream task on one edge of the topology (an

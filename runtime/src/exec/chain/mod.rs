@@ -52,6 +52,11 @@ pub trait Downstream<T>: Emitter<T> + Send {
     fn watermark(&mut self, watermark: i64) {
         let _ = watermark;
     }
+    /// Checkpoint `id`'s barrier (`savepoint`: one a user asked for): every tuple before it
+    /// has gone down the chain. Each link passes it on after what came before it, to every
+    /// consumer task; nothing may drop it (a checkpoint waits for every task), so every
+    /// link implements this.
+    fn barrier(&mut self, id: u64, savepoint: bool);
     /// How often the bolts from here on (in this chain) want a tick.
     fn tick_interval(&self) -> Option<Duration> {
         None
@@ -71,6 +76,7 @@ impl Downstream<()> for () {
     fn flush(&mut self) {}
     fn finish(&mut self) {}
     fn report(&mut self, _: &Wiring) {}
+    fn barrier(&mut self, _: u64, _: bool) {}
 }
 
 /// Counts what a component emits, then passes it on.
@@ -142,6 +148,9 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
     }
     fn watermark(&mut self, watermark: i64) {
         self.inner.watermark(watermark);
+    }
+    fn barrier(&mut self, id: u64, savepoint: bool) {
+        self.inner.barrier(id, savepoint);
     }
     fn tick_interval(&self) -> Option<Duration> {
         self.inner.tick_interval()
@@ -215,6 +224,10 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
         self.first.watermark(watermark);
         self.second.watermark(watermark);
     }
+    fn barrier(&mut self, id: u64, savepoint: bool) {
+        self.first.barrier(id, savepoint);
+        self.second.barrier(id, savepoint);
+    }
     fn tick_interval(&self) -> Option<Duration> {
         shortest(self.first.tick_interval(), self.second.tick_interval())
     }
@@ -271,6 +284,8 @@ pub trait BoltRunner<In>: Send {
     fn report(&mut self, wiring: &Wiring);
     /// The task's event time (the minimum watermark over its input channels) advanced.
     fn watermark(&mut self, watermark: i64);
+    /// Every input channel of the task delivered checkpoint `id`'s barrier: pass it on.
+    fn barrier(&mut self, id: u64, savepoint: bool);
     /// How often the chain wants a tick (`None`: never).
     fn tick_interval(&self) -> Option<Duration>;
     /// Processing time reached `now_ms`.
@@ -305,4 +320,6 @@ impl<T> Downstream<T> for Discard {
     fn flush(&mut self) {}
     fn finish(&mut self) {}
     fn report(&mut self, _: &Wiring) {}
+    // No consumer waits for it.
+    fn barrier(&mut self, _: u64, _: bool) {}
 }

@@ -237,6 +237,12 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.out.watermark(watermark);
     }
 
+    fn barrier(&mut self, id: u64, savepoint: bool) {
+        // The bolt has processed every tuple before the barrier (the chain is direct
+        // calls): its state is that of the checkpoint here.
+        self.out.barrier(id, savepoint);
+    }
+
     fn tick_interval(&self) -> Option<std::time::Duration> {
         super::shortest(self.bolt.tick_interval(), self.out.tick_interval())
     }
@@ -303,6 +309,10 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
 
     fn watermark(&mut self, watermark: i64) {
         Downstream::watermark(self, watermark);
+    }
+
+    fn barrier(&mut self, id: u64, savepoint: bool) {
+        Downstream::barrier(self, id, savepoint);
     }
 
     fn tick_interval(&self) -> Option<std::time::Duration> {

@@ -119,4 +119,7 @@ impl<T: Send, G: WatermarkGenerator<T>, D: Downstream<T>> Downstream<T> for Time
     fn watermark(&mut self, _upstream: i64) {
         // Its own timestamps define event time from here on.
     }
+    fn barrier(&mut self, id: u64, savepoint: bool) {
+        self.inner.barrier(id, savepoint);
+    }
 }

@@ -104,6 +104,10 @@ impl<A, B, R: Downstream<A>, L: Downstream<B>> Downstream<WindowOutput<A, B>>
         self.results.watermark(watermark);
         self.late.watermark(watermark);
     }
+    fn barrier(&mut self, id: u64, savepoint: bool) {
+        self.results.barrier(id, savepoint);
+        self.late.barrier(id, savepoint);
+    }
     fn tick_interval(&self) -> Option<std::time::Duration> {
         super::shortest(self.results.tick_interval(), self.late.tick_interval())
     }
