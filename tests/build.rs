@@ -17,6 +17,7 @@ fn main() {
         "topologies/processing_time.topo",
         "topologies/joins.topo",
         "topologies/state_ttl.topo",
+        "topologies/windows_idle.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

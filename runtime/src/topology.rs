@@ -106,8 +106,9 @@ pub struct ComponentDesc {
     /// A spout's retry policy (`attempts N backoff D`): the runtime replays failed tuples
     /// itself and sends a tuple that failed its last attempt to the spout's `failed` stream.
     pub retry: Option<RetryDesc>,
-    /// `idle D` (with `timestamp(...)`): its output channels silent this long (ms) are left
-    /// out of their consumers' watermark until they send again; 0: never.
+    /// `idle D` (with `timestamp(...)`, or inherited from the component whose time it
+    /// carries): its output channels silent this long (ms) are left out of their
+    /// consumers' watermark until they send again; 0: never.
     pub idle_ms: u64,
 }
 

@@ -52,10 +52,49 @@ fn retry_desc(retry: Option<Retry>) -> TokenStream {
     }
 }
 
+/// Each component's idleness timeout in ms (0: none): its own `idle D`, or, for a bolt
+/// without a `timestamp(...)` of its own, the shortest of its producers'. A consumer marks
+/// an input channel idle by its producer's timeout, and a `map` after an idle spout
+/// partition falls silent with it: the timeout travels with the event time.
+fn idle_timeouts(graph: &Graph) -> Vec<u64> {
+    let own: Vec<Option<u64>> = graph
+        .components
+        .iter()
+        .map(|c| c.event_time.as_ref().map(|t| t.idle_ms.unwrap_or(0)))
+        .collect();
+    let mut idle: Vec<u64> = own.iter().map(|o| o.unwrap_or(0)).collect();
+    // The graph is acyclic: a pass per component reaches every one.
+    for _ in 0..graph.components.len() {
+        let mut changed = false;
+        for (i, own) in own.iter().enumerate() {
+            if own.is_some() {
+                continue;
+            }
+            let inherited = graph
+                .edges
+                .iter()
+                .filter(|e| e.to == i)
+                .map(|e| idle[e.from])
+                .filter(|&t| t > 0)
+                .min()
+                .unwrap_or(0);
+            if inherited != idle[i] {
+                idle[i] = inherited;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    idle
+}
+
 /// `static DESC: __gale::TopologyDesc = ...;`
 pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
     let name = &graph.name;
     let source = &graph.file_name;
+    let idle_ms = idle_timeouts(graph);
     let components = graph.components.iter().enumerate().map(|(i, c)| {
         let cname = &c.name;
         let kind = match c.kind {
@@ -76,7 +115,7 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
         let chain = plan.components[i].chain;
         let line = c.line as u32;
         let retry = retry_desc(c.retry);
-        let idle = c.event_time.as_ref().and_then(|t| t.idle_ms).unwrap_or(0);
+        let idle = idle_ms[i];
         quote! {
             __gale::ComponentDesc {
                 name: #cname, kind: #kind, operator: #op, input: #input,

@@ -112,6 +112,11 @@ where
             let (ch, msg) = match input.try_next() {
                 Some(m) => m,
                 None => {
+                    // A trickle of input never times out and never fills 64 batches in a
+                    // row: look at the idle channels whenever the input runs dry.
+                    if watch_idle {
+                        go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                    }
                     for (r, w) in runners.iter_mut().zip(&wirings) {
                         r.flush();
                         r.report(w);
@@ -274,8 +279,6 @@ fn go_idle<In>(
     }
 }
 
-/// Hands task `slot` its watermark `wm` if it is ahead of the last one it was given (a
-/// task's event time never goes back; `i64::MIN` is no watermark at all).
 /// Carries out what a task's aligner said: stop reading a channel, or pass the barrier on
 /// (the task's state is that of the checkpoint now) and read its channels again.
 fn align<In>(actions: Vec<Align>, input: &mut Input<In>, runner: &mut Box<dyn BoltRunner<In>>) {
@@ -301,6 +304,8 @@ fn align<In>(actions: Vec<Align>, input: &mut Input<In>, runner: &mut Box<dyn Bo
     }
 }
 
+/// Hands task `slot` its watermark `wm` if it is ahead of the last one it was given (a
+/// task's event time never goes back; `i64::MIN` is no watermark at all).
 fn deliver<In>(
     wm: i64,
     slot: usize,

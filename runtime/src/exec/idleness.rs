@@ -1,6 +1,8 @@
-//! Idle input channels (`idle D` on the component that declares `timestamp(...)`): a
-//! channel whose producer sent nothing for its timeout is left out of its task's watermark
-//! until it sends again, so one silent partition cannot stall every window. Pure: the
+//! Idle input channels (`idle D` on the component that declares `timestamp(...)`, and
+//! inherited by the bolts after it that carry its time: a `map` behind a silent partition
+//! falls silent too): a channel whose producer sent nothing for its timeout is left out of
+//! its task's watermark until it sends again, so one silent partition cannot stall every
+//! window. The executor looks whenever its input runs dry and every few batches. Pure: the
 //! executor passes the time in.
 
 use super::channels::Channels;

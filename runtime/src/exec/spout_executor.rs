@@ -15,6 +15,10 @@ use std::time::Duration;
 const BURST: u32 = 1024;
 /// How long an executor whose spouts are all idle waits before asking again.
 const IDLE_WAIT: Duration = Duration::from_millis(1);
+/// The longest a partly filled batch of a busy spout waits before it is sent (Flink's
+/// `execution.buffer-timeout`, 100 ms by default): a slow but never idle spout's tuples
+/// and watermarks still flow.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// One spout task and where it is in its life.
 struct Task {
@@ -54,6 +58,7 @@ pub(crate) fn run(
     // Position in the placement's log of lost workers.
     let mut losses_seen = 0;
     let ackers = base.placement.acker_count() as usize;
+    let mut last_flush = std::time::Instant::now();
     while live > 0 {
         let lost = base.placement.lost_ackers_since(&mut losses_seen);
         if !lost.is_empty() {
@@ -104,6 +109,12 @@ pub(crate) fn run(
                 *slot = None;
                 live -= 1;
             }
+        }
+        if !all_idle && last_flush.elapsed() >= FLUSH_EVERY {
+            for t in tasks.iter_mut().flatten() {
+                t.runner.flush();
+            }
+            last_flush = std::time::Instant::now();
         }
         if all_idle && live > 0 {
             match &replies {
