@@ -18,6 +18,7 @@ fn main() {
         "topologies/joins.topo",
         "topologies/state_ttl.topo",
         "topologies/windows_idle.topo",
+        "topologies/windows_aggregations.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

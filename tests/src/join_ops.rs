@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 /// The window join's pairs.
 pub static WINDOWED: Mutex<Vec<Pair>> = Mutex::new(Vec::new());
+/// The sliding window join's pairs.
+pub static SLID: Mutex<Vec<Pair>> = Mutex::new(Vec::new());
 /// The interval join's pairs.
 pub static INTERVAL: Mutex<Vec<Pair>> = Mutex::new(Vec::new());
 /// The join bolt's pairs.
@@ -313,6 +315,7 @@ macro_rules! store {
 }
 
 store!(RecordWindowed, Windowed, Pair, WINDOWED);
+store!(RecordSlid, Slid, Pair, SLID);
 store!(RecordInterval, Interval, Pair, INTERVAL);
 store!(RecordMatched, Matched, Pair, MATCHED);
 store!(RecordUnpaid, UnpaidOrders, Order, UNPAID);

@@ -4,7 +4,7 @@
 
 use gale_tests::cluster::{Cluster, serial};
 use gale_tests::join_ops::{
-    INTERVAL, LATE, MATCHED, UNPAID, WINDOWED, order, payments, read_lines, read_pairs,
+    INTERVAL, LATE, MATCHED, SLID, UNPAID, WINDOWED, order, payments, read_lines, read_pairs,
 };
 use gale_tests::joins::{self, Order, Pair, Payment, Sides};
 use std::time::Duration;
@@ -43,6 +43,30 @@ fn window_join(orders: &[Order], payments: &[Payment]) -> Pairs {
     v
 }
 
+/// Pairs of one user in the same sliding window (1 s every 500 ms): once per window they
+/// share.
+fn sliding_join(orders: &[Order], payments: &[Payment]) -> Pairs {
+    let starts = |at: u64| {
+        let last = at - at % 500;
+        [last, last.saturating_sub(500)]
+            .into_iter()
+            .filter(move |s| *s + 1000 > at && *s <= at)
+    };
+    let mut v = Pairs::new();
+    for o in orders {
+        for p in payments.iter().filter(|p| p.payer == o.user) {
+            let shared = starts(o.at)
+                .filter(|s| starts(p.paid_at).any(|t| t == *s))
+                .count();
+            for _ in 0..shared {
+                v.push((o.user.clone(), o.id, p.id));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
 /// Pairs of one order with `paid_at - at` in `[-200, 500]` ms.
 fn interval_join(orders: &[Order], payments: &[Payment]) -> Pairs {
     let mut v = Pairs::new();
@@ -67,6 +91,14 @@ fn joins_of_out_of_order_streams_match_plain_loops() {
     let want = window_join(&orders, &payments);
     assert!(want.len() > 1000, "the window join has pairs to find");
     assert_eq!(windowed, want, "window join");
+
+    let slid = sorted(&SLID.lock().unwrap());
+    let want = sliding_join(&orders, &payments);
+    assert!(
+        want.len() > window_join(&orders, &payments).len(),
+        "pairs in two windows"
+    );
+    assert_eq!(slid, want, "sliding window join");
 
     let interval = sorted(&INTERVAL.lock().unwrap());
     let want = interval_join(&orders, &payments);
@@ -143,6 +175,11 @@ fn joins_across_two_worker_processes_match_plain_loops() {
         sorted(read_pairs(&out, "record_windowed")),
         window_join(&orders, &payments),
         "window join on two workers"
+    );
+    assert_eq!(
+        sorted(read_pairs(&out, "record_slid")),
+        sliding_join(&orders, &payments),
+        "sliding window join on two workers"
     );
     assert_eq!(
         sorted(read_pairs(&out, "record_interval")),
