@@ -122,20 +122,17 @@ fn join(
     let keyed = inputs
         .iter()
         .all(|e| matches!(e.decl.grouping.kind, GroupingKind::Fields(_)));
-    if !keyed && c.node.parallelism > 1 {
-        let span = c.decl.parallelism.map_or(c.decl.name.span, |p| p.span);
+    if !keyed && (c.node.parallelism > 1 || c.node.tasks > 1) {
+        let (span, runs) = super::time::spread(c);
         diags.push(
             Diagnostic::error(
                 "E0422",
-                format!(
-                    "the join `{name}` is not keyed but runs {} executors",
-                    c.node.parallelism
-                ),
+                format!("the join `{name}` is not keyed but runs {runs}"),
                 span,
             )
-            .with_label("pairs would be split across executors and never meet")
+            .with_label("pairs would be split across tasks and never meet")
             .with_help(format!(
-                "key both streams (`orders -> {name}.orders : fields(user)`), or give it `parallelism 1`"
+                "key both streams (`orders -> {name}.orders : fields(user)`), or run it as one task (`parallelism 1`, no `tasks`)"
             )),
         );
     }

@@ -34,6 +34,20 @@ pub(crate) fn check(
     for c in components.iter_mut() {
         c.node.event_time = declared_time(c, scope, diags);
         if let Some(l) = c.decl.lateness
+            && c.late_stream.is_some()
+            && l.value.value == 0
+        {
+            diags.push(
+                Diagnostic::error(
+                    "E0421",
+                    format!("`{}` has a lateness of zero", c.node.name),
+                    l.value.span,
+                )
+                .with_label("zero allows nothing")
+                .with_help("remove it (no lateness is the default), or allow some: `lateness 5s`"),
+            );
+        }
+        if let Some(l) = c.decl.lateness
             && c.late_stream.is_none()
         {
             diags.push(
@@ -54,6 +68,19 @@ pub(crate) fn check(
             continue;
         };
         window(i, &w, components, edges, scope, config, diags);
+    }
+}
+
+/// Where an unkeyed window or join is spread over several tasks (its `tasks` clause, or its
+/// `parallelism`), and how to say so: `2 executors`, `3 tasks`.
+pub(crate) fn spread(c: &Checked<'_>) -> (crate::ast::Span, String) {
+    match (c.decl.tasks, c.decl.parallelism) {
+        (Some(t), _) if c.node.tasks > c.node.parallelism => {
+            (t.span, format!("{} tasks", c.node.tasks))
+        }
+        (_, Some(p)) => (p.span, format!("{} executors", c.node.parallelism)),
+        (Some(t), None) => (t.span, format!("{} tasks", c.node.tasks)),
+        (None, None) => (c.decl.name.span, format!("{} tasks", c.node.tasks)),
     }
 }
 
@@ -340,19 +367,16 @@ fn window(
         }
         _ => None,
     };
-    if key.is_none() && c.node.parallelism > 1 {
-        let span = c.decl.parallelism.map_or(c.decl.name.span, |p| p.span);
+    if key.is_none() && (c.node.parallelism > 1 || c.node.tasks > 1) {
+        let (span, runs) = spread(c);
         diags.push(
             Diagnostic::error(
                 "E0422",
-                format!(
-                    "the window `{}` is not keyed but runs {} executors",
-                    c.node.name, c.node.parallelism
-                ),
+                format!("the window `{}` is not keyed but runs {runs}", c.node.name),
                 span,
             )
-            .with_label("each executor would see part of every window")
-            .with_help("key its input (`-> window : fields(user)`), or give it `parallelism 1`"),
+            .with_label("each task would see part of every window")
+            .with_help("key its input (`-> window : fields(user)`), or run it as one task (`parallelism 1`, no `tasks`)"),
         );
     }
     output_shape(c, w, key.as_deref().unwrap_or(&[]), scope, diags);
