@@ -3,8 +3,9 @@
 //! within a window's allowed lateness (they update windows that fired, which fire again),
 //! and beyond it (they go to the window's `late` stream and nowhere else). Tumbling, sliding
 //! and session windows, each at parallelism 1 and 3, run in one topology
-//! (`windows_properties.topo`): locally over many generated streams, and over one long
-//! stream on a real cluster with the tasks spread over two worker processes.
+//! (`windows_properties.topo`): locally over many generated streams, and on a real cluster
+//! with the tasks spread over two worker processes over one long stream and two random
+//! ones (new every run).
 //!
 //! The reference is exact. One spout task emits the events phase by phase (see
 //! `gale_tests::window_property_ops`), so every event reaches its windows under a known
@@ -592,14 +593,12 @@ fn cluster_late_counts(c: &Cluster, id: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
-#[test]
-fn a_long_stream_matches_the_reference_on_two_workers() {
-    let _one = serial();
-    let phases = long_stream();
-    let c = Cluster::start("windows-properties", 2, 1, &[]);
-    let events = c.dir.join("events.txt");
-    std::fs::write(&events, write_phases(&phases)).expect("events written");
-    let out = c.dir.join("out");
+/// Runs `phases` on the cluster (`run` numbers the run's files): what the recorders wrote
+/// and nimbus's late counts, checked against the reference.
+fn check_on_cluster(c: &Cluster, run: usize, phases: &[Vec<Event>]) -> Result<String, String> {
+    let events = c.dir.join(format!("events-{run}.txt"));
+    std::fs::write(&events, write_phases(phases)).expect("events written");
+    let out = c.dir.join(format!("out-{run}"));
     std::fs::create_dir_all(&out).expect("output directory");
     let id = c.submit(
         env!("CARGO_BIN_EXE_windows_properties").as_ref(),
@@ -611,6 +610,23 @@ fn a_long_stream_matches_the_reference_on_two_workers() {
         ],
     );
     c.wait_finished(&id, Duration::from_secs(120));
+    let counts = cluster_late_counts(c, &id);
+    let results = read_results(&out);
+    let late = read_late(&out);
+    check(phases, &results, &late, |w| counts.get(w).copied()).map(|()| id)
+}
+
+#[test]
+fn long_and_random_streams_match_the_reference_on_two_workers() {
+    let _one = serial();
+    let c = Cluster::start("windows-properties", 2, 1, &[]);
+    let long = long_stream();
+    if let Err(report) = check_on_cluster(&c, 0, &long) {
+        panic!(
+            "the windows differ from the reference:\n{report}\n{}",
+            c.list()
+        );
+    }
     // The tasks ran in two processes: some window tasks in the spout's, some not.
     let workers = c.workers();
     assert_eq!(workers.len(), 2, "{workers:?}");
@@ -619,11 +635,18 @@ fn a_long_stream_matches_the_reference_on_two_workers() {
         .filter(|w| WINDOWS.iter().any(|s| w.runs(s.name)))
         .count();
     assert_eq!(with_windows, 2, "window tasks in both workers: {workers:?}");
-    let list = c.list();
-    let counts = cluster_late_counts(&c, &id);
-    let results = read_results(&out);
-    let late = read_late(&out);
-    if let Err(report) = check(&phases, &results, &late, |w| counts.get(w).copied()) {
-        panic!("the windows differ from the reference:\n{report}\n{list}");
+    // Then random streams, new every run, on the same cluster.
+    let mut runner = TestRunner::new(Config::default());
+    for run in 1..=2 {
+        let phases = phases(80)
+            .new_tree(&mut runner)
+            .expect("the strategy generates")
+            .current();
+        if let Err(report) = check_on_cluster(&c, run, &phases) {
+            panic!(
+                "random stream {run} differs from the reference:\n{report}\nits events:\n{}",
+                write_phases(&phases)
+            );
+        }
     }
 }
