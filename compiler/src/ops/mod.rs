@@ -1,6 +1,9 @@
 //! The built-in operators, one file each (as Hydro's `graph/ops/`): what a built-in takes
 //! (its arguments, checked with spans), what it outputs, and the Rust that builds it. The
-//! runtime half of each is the file of the same name in `gale::ops`. Adding a built-in
+//! runtime half of each is the file of the same name in `gale::ops`; the four windows
+//! (`tumbling.rs`, `sliding.rs`, `session.rs`, `count_window.rs` here, each a kind of
+//! `window.rs`) share one, `gale::ops::window`, their assigners being
+//! `gale::window::Assigner`. Adding a built-in
 //! touches its two files, [`ALL`] and the `builtin_kw` keywords of `grammar/topo.pest`
 //! (a test keeps those two lists equal).
 
