@@ -171,6 +171,9 @@ pub struct Retry {
 /// The key groups of a keyed edge when `max_parallelism` is not set (Flink's default).
 pub const DEFAULT_MAX_PARALLELISM: u64 = 128;
 
+/// The checkpoint interval of an `exactly_once` topology that sets none (ms).
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 10_000;
+
 /// The most key groups `max_parallelism` may ask for (Flink's bound, 2^15).
 pub const MAX_MAX_PARALLELISM: u64 = 32_768;
 
@@ -281,6 +284,15 @@ pub struct Config {
     /// `max_parallelism = N`: the key groups of every keyed (`fields`) edge, fixed whatever
     /// the task count (Flink's `maxParallelism`; default [`DEFAULT_MAX_PARALLELISM`]).
     pub max_parallelism: u64,
+    /// `checkpoint_interval = 10s` (ms; `exactly_once` only; default
+    /// [`DEFAULT_CHECKPOINT_INTERVAL_MS`] under `exactly_once`).
+    pub checkpoint_interval_ms: Option<u64>,
+    /// `checkpoint_timeout = 10m` (ms): a checkpoint not complete by then is aborted.
+    pub checkpoint_timeout_ms: u64,
+    /// `max_concurrent_checkpoints = N`: periodic checkpoints in flight at once.
+    pub max_concurrent_checkpoints: u64,
+    /// `retained_checkpoints = N`: completed checkpoints kept.
+    pub retained_checkpoints: u64,
     /// Every other entry, passed to components through `TaskContext::config`.
     pub extra: BTreeMap<String, crate::ast::ConfigValue>,
 }
@@ -296,6 +308,10 @@ impl Default for Config {
             batch_size: None,
             queue_capacity: None,
             max_parallelism: DEFAULT_MAX_PARALLELISM,
+            checkpoint_interval_ms: None,
+            checkpoint_timeout_ms: 600_000,
+            max_concurrent_checkpoints: 1,
+            retained_checkpoints: 1,
             extra: BTreeMap::new(),
         }
     }

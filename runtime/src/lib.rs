@@ -65,6 +65,7 @@ pub mod __private {
     pub use crate::ack::{Anchoring, TupleIds};
     pub use crate::api::typed::{MapEmitter, TypedBolt, TypedSpout};
     pub use crate::api::{Bolt, CustomGrouping, Emitter, Spout, TaskId};
+    pub use crate::checkpoint::CheckpointConfig;
     pub use crate::codec::{Codec, DecodeError};
     pub use crate::exec::chain::{
         Counted, Discard, Downstream, SpoutHead, Stage, Tee, Timestamped, WindowOutputs,

@@ -67,6 +67,9 @@ pub struct Settings {
     /// The key groups of every keyed edge (`max_parallelism`): fixed, whatever the task
     /// counts, so keyed state moves between tasks by whole key groups.
     pub max_parallelism: u32,
+    /// How checkpoints are taken (`checkpoint_interval`... under `exactly_once`; no
+    /// interval otherwise).
+    pub checkpoints: crate::checkpoint::CheckpointConfig,
 }
 
 /// One output stream of a component.

@@ -9,9 +9,12 @@
 //! | `ackers` | an integer (0 acks every spout tuple as soon as it is emitted) |
 //! | `workers`, `batch_size`, `queue_capacity` | an integer >= 1 |
 //! | `max_parallelism` | an integer from 1 to 32768: the key groups of keyed edges |
+//! | `checkpoint_interval`, `checkpoint_timeout` | a duration greater than zero |
+//! | `max_concurrent_checkpoints`, `retained_checkpoints` | an integer >= 1 |
 //!
 //! What only works with acking (`max_spout_pending`, a spout's `attempts`) needs
-//! `guarantee = at_least_once` (`E0504`, see [`require_acking`]).
+//! `guarantee = at_least_once` (`E0504`, see [`require_acking`]); the checkpoint settings
+//! need `guarantee = exactly_once` (`E0505`).
 
 use crate::ast::{ConfigBlock, ConfigEntry, ConfigValue, Ident, Span};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -37,6 +40,13 @@ pub(crate) fn check(blocks: &[ConfigBlock], diags: &mut Diagnostics) -> Config {
         }
         apply(entry, &mut config, diags);
     }
+    if config.guarantee != Guarantee::ExactlyOnce {
+        for key in CHECKPOINT_KEYS {
+            if let Some(entry) = first_entry(blocks, key) {
+                diags.push(without_checkpoints(blocks, entry, config.guarantee));
+            }
+        }
+    }
     if config.max_spout_pending.is_some()
         && let Some(entry) = first_entry(blocks, "max_spout_pending")
     {
@@ -49,6 +59,59 @@ pub(crate) fn check(blocks: &[ConfigBlock], diags: &mut Diagnostics) -> Config {
         );
     }
     config
+}
+
+/// The settings of checkpoints (`exactly_once`).
+const CHECKPOINT_KEYS: [&str; 4] = [
+    "checkpoint_interval",
+    "checkpoint_timeout",
+    "max_concurrent_checkpoints",
+    "retained_checkpoints",
+];
+
+/// `E0505`: a checkpoint setting under a guarantee that takes no checkpoints.
+fn without_checkpoints(blocks: &[ConfigBlock], entry: &ConfigEntry, g: Guarantee) -> Diagnostic {
+    let name = match g {
+        Guarantee::AtMostOnce => "at_most_once",
+        Guarantee::AtLeastOnce => "at_least_once",
+        Guarantee::ExactlyOnce => "exactly_once",
+    };
+    let d = Diagnostic::error(
+        "E0505",
+        format!("`{}` needs `guarantee = exactly_once`", entry.key.name),
+        Span::new(entry.key.span.start, entry.value_span.end),
+    )
+    .with_label("only checkpoints use it");
+    match first_entry(blocks, "guarantee") {
+        Some(e) => d.with_note(e.value_span, "the guarantee is set here").with_help(format!(
+            "`{name}` takes no checkpoints: write `guarantee = exactly_once`, or remove the setting"
+        )),
+        None => d.with_help(format!(
+            "the default guarantee, `{name}`, takes no checkpoints: add `guarantee = exactly_once`, or remove the setting"
+        )),
+    }
+}
+
+/// A duration setting greater than zero, in ms.
+fn positive_duration(entry: &ConfigEntry, help: &str, diags: &mut Diagnostics) -> Option<u64> {
+    match entry.value {
+        ConfigValue::DurationMs(0) => {
+            diags.push(out_of_range(entry, "must be longer than zero").with_help(help.to_string()));
+            None
+        }
+        ConfigValue::DurationMs(ms) => Some(ms),
+        ConfigValue::Int(n) => {
+            diags.push(
+                wrong_type(entry, "a duration such as `10s`")
+                    .with_help(format!("give the unit: `{n}s` or `{n}ms`")),
+            );
+            None
+        }
+        _ => {
+            diags.push(wrong_type(entry, "a duration such as `10s`"));
+            None
+        }
+    }
 }
 
 /// The first entry with this key (the one in effect: later ones are `E0107`).
@@ -160,6 +223,28 @@ fn apply(entry: &ConfigEntry, config: &mut Config, diags: &mut Diagnostics) {
                 } else {
                     config.max_parallelism = n;
                 }
+            }
+        }
+        "checkpoint_interval" => {
+            let help = "a checkpoint is taken this often; try `10s`";
+            if let Some(ms) = positive_duration(entry, help, diags) {
+                config.checkpoint_interval_ms = Some(ms);
+            }
+        }
+        "checkpoint_timeout" => {
+            let help = "a checkpoint not complete within it is aborted; try `10m`";
+            if let Some(ms) = positive_duration(entry, help, diags) {
+                config.checkpoint_timeout_ms = ms;
+            }
+        }
+        "max_concurrent_checkpoints" => {
+            if let Some(n) = integer(entry, 1, diags) {
+                config.max_concurrent_checkpoints = n;
+            }
+        }
+        "retained_checkpoints" => {
+            if let Some(n) = integer(entry, 1, diags) {
+                config.retained_checkpoints = n;
             }
         }
         _ => {

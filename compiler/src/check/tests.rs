@@ -146,3 +146,46 @@ fn failed_edges_check_even_when_the_policy_is_wrong() {
     );
     assert_eq!(c, ["E0504", "E0414"]);
 }
+
+#[test]
+fn checkpoint_settings_reach_the_binary_under_exactly_once_only() {
+    let src = |config: &str| {
+        format!(
+            "use x::{{S, W, P}}; topology t {{ config {{ {config} }} spout s = S -> W bolt p = P(W) s -> p }}"
+        )
+    };
+    let code = |config: &str| crate::compile_str("t.topo", &src(config)).expect("compiles");
+    let interval = |code: &str| {
+        code.split("interval_ms:")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .map(|v| v.split_whitespace().collect::<String>())
+    };
+    assert_eq!(
+        interval(&code("guarantee = exactly_once")).as_deref(),
+        Some("::core::option::Option::Some(10000u64)"),
+        "the default interval"
+    );
+    assert_eq!(
+        interval(&code(
+            "guarantee = exactly_once, checkpoint_interval = 250ms"
+        ))
+        .as_deref(),
+        Some("::core::option::Option::Some(250u64)")
+    );
+    assert_eq!(
+        interval(&code("guarantee = at_least_once")).as_deref(),
+        Some("::core::option::Option::None")
+    );
+    let g = graph(&src(
+        "guarantee = exactly_once, retained_checkpoints = 3, max_concurrent_checkpoints = 2, checkpoint_timeout = 1m",
+    ));
+    assert_eq!(
+        (
+            g.config.retained_checkpoints,
+            g.config.max_concurrent_checkpoints,
+            g.config.checkpoint_timeout_ms
+        ),
+        (3, 2, 60_000)
+    );
+}

@@ -30,6 +30,10 @@ const KNOWN_KEYS: &[&str] = &[
     "hang_timeout",
     "max_frame",
     "max_parallelism",
+    "checkpoint_interval",
+    "checkpoint_timeout",
+    "max_concurrent_checkpoints",
+    "retained_checkpoints",
 ];
 
 /// Runs every warning rule.

@@ -152,6 +152,13 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
     let batch = cfg.batch_size.unwrap_or(1024);
     let capacity = cfg.queue_capacity.unwrap_or(16);
     let max_parallelism = u32::try_from(cfg.max_parallelism).unwrap_or(u32::MAX);
+    let interval = opt_u64((cfg.guarantee == Guarantee::ExactlyOnce).then(|| {
+        cfg.checkpoint_interval_ms
+            .unwrap_or(crate::graph::DEFAULT_CHECKPOINT_INTERVAL_MS)
+    }));
+    let checkpoint_timeout = cfg.checkpoint_timeout_ms;
+    let concurrent = usize::try_from(cfg.max_concurrent_checkpoints).unwrap_or(usize::MAX);
+    let retained = usize::try_from(cfg.retained_checkpoints).unwrap_or(usize::MAX);
     let entries = cfg.extra.iter().map(|(k, v)| {
         let v = config_value(v);
         quote!((#k, #v))
@@ -173,6 +180,12 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
                 batch_size: #batch,
                 queue_capacity: #capacity,
                 max_parallelism: #max_parallelism,
+                checkpoints: __gale::CheckpointConfig {
+                    interval_ms: #interval,
+                    timeout_ms: #checkpoint_timeout,
+                    max_concurrent: #concurrent,
+                    retained: #retained,
+                },
             },
             config: &[#(#entries),*],
         };

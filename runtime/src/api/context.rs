@@ -52,6 +52,7 @@ impl TaskContext {
                 batch_size: 10,
                 queue_capacity: 10,
                 max_parallelism: 128,
+                checkpoints: crate::checkpoint::CheckpointConfig::NONE,
             },
             config: &[],
         }));

@@ -34,14 +34,20 @@ pub struct CheckpointConfig {
     pub retained: usize,
 }
 
+impl CheckpointConfig {
+    /// No periodic checkpoints (a topology that is not `exactly_once`), Flink's defaults
+    /// for the rest.
+    pub const NONE: CheckpointConfig = CheckpointConfig {
+        interval_ms: None,
+        timeout_ms: 600_000,
+        max_concurrent: 1,
+        retained: 1,
+    };
+}
+
 impl Default for CheckpointConfig {
     fn default() -> Self {
-        CheckpointConfig {
-            interval_ms: None,
-            timeout_ms: 600_000,
-            max_concurrent: 1,
-            retained: 1,
-        }
+        CheckpointConfig::NONE
     }
 }
 

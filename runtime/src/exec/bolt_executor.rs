@@ -388,6 +388,7 @@ mod tests {
                 batch_size: 10,
                 queue_capacity: 4,
                 max_parallelism: 128,
+                checkpoints: crate::checkpoint::CheckpointConfig::NONE,
             },
             config: &[],
         }))

@@ -175,6 +175,7 @@ mod tests {
                 batch_size: 10,
                 queue_capacity: 10,
                 max_parallelism: 128,
+                checkpoints: crate::checkpoint::CheckpointConfig::NONE,
             },
             config: &[],
         }
