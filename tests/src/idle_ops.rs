@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Events task 0 sends, one every [`PACE`]: 10 ms of event time apart, keys 0, 1, 2.
-pub const BUSY_EVENTS: u64 = 600;
+pub const BUSY_EVENTS: u64 = 1_000;
 /// How long task 0 waits between two events.
 pub const PACE: Duration = Duration::from_millis(2);
 

@@ -20,8 +20,9 @@ fn a_silent_partition_does_not_stall_the_windows_after_its_idleness_timeout() {
         .collect();
     assert_eq!(results.len(), got.len(), "each window once");
     assert_eq!(got, want);
-    // Task 0 sends for 1.2 s; task 1 is idle 200 ms after its three events. The first
-    // windows (event time [0 s, 3 s) of 6 s) must fire while task 0 still sends.
+    // Task 0 sends for 2 s; task 1 is idle 200 ms after its three events. The first
+    // windows (event time [0 s, 3 s) of 10 s, due 0.6 s in) must fire while task 0 still
+    // sends.
     let early: Vec<u64> = results
         .iter()
         .filter(|(_, sending)| *sending)

@@ -53,7 +53,8 @@ fn retry_desc(retry: Option<Retry>) -> TokenStream {
 }
 
 /// Each component's idleness timeout in ms (0: none): its own `idle D`, or, for a bolt
-/// without a `timestamp(...)` of its own, the shortest of its producers'. A consumer marks
+/// without a `timestamp(...)` of its own, the longest of its producers' when every one has
+/// a timeout (else none). A consumer marks
 /// an input channel idle by its producer's timeout, and a `map` after an idle spout
 /// partition falls silent with it: the timeout travels with the event time.
 fn idle_timeouts(graph: &Graph) -> Vec<u64> {
@@ -70,14 +71,19 @@ fn idle_timeouts(graph: &Graph) -> Vec<u64> {
             if own.is_some() {
                 continue;
             }
-            let inherited = graph
+            // Idle only when every input is (as Flink's idleness): one producer without a
+            // timeout keeps the bolt's channels active, whatever the others say.
+            let inputs: Vec<u64> = graph
                 .edges
                 .iter()
                 .filter(|e| e.to == i)
                 .map(|e| idle[e.from])
-                .filter(|&t| t > 0)
-                .min()
-                .unwrap_or(0);
+                .collect();
+            let inherited = if inputs.contains(&0) {
+                0
+            } else {
+                inputs.iter().copied().max().unwrap_or(0)
+            };
             if inherited != idle[i] {
                 idle[i] = inherited;
                 changed = true;
@@ -189,5 +195,34 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
             },
             config: &[#(#entries),*],
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idle_timeouts;
+
+    fn idle(spouts: &str) -> Vec<u64> {
+        let src = format!(
+            "use x::{{S, T, W, P}}; tuple E {{ at: u64 }} topology t {{ {spouts} \
+             bolt b = P(E) -> E bolt c = P(E) a -> b a2 -> b b -> c }}"
+        );
+        let file = crate::parse::parse(&src).expect("parses");
+        let graph = crate::check::check(&file, &src, "t.topo").expect("checks");
+        idle_timeouts(&graph)
+    }
+
+    #[test]
+    fn a_bolt_inherits_idleness_only_when_every_producer_has_it() {
+        assert_eq!(
+            idle("spout a = S -> E timestamp(at) idle 5s spout a2 = T -> E timestamp(at) idle 2s"),
+            [5_000, 2_000, 5_000, 5_000],
+            "both inputs idle: the longer timeout, passed on"
+        );
+        assert_eq!(
+            idle("spout a = S -> E timestamp(at) idle 5s spout a2 = T -> E timestamp(at)"),
+            [5_000, 0, 0, 0],
+            "one input never idle: neither is the bolt"
+        );
     }
 }

@@ -4,8 +4,8 @@
 //! The rules (Flink's aligned checkpoints, `CheckpointBarrierHandler`):
 //! - The first barrier of a checkpoint starts its alignment. A channel whose barrier has
 //!   come is blocked (not read) until every channel still open has delivered it; then the
-//!   task snapshots its state, forwards the barrier, and every channel is read again. A
-//!   task with one open channel snapshots at once.
+//!   task is to snapshot its state ([`Align::Snapshot`]) and forward the barrier, and every
+//!   channel is read again. A task with one open channel snapshots at once.
 //! - An ended channel is aligned (it will send no more), so an End can complete an
 //!   alignment.
 //! - A barrier of a newer checkpoint while one is aligning aborts the older (its data is

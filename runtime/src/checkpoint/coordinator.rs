@@ -11,8 +11,10 @@
 //! - A pending checkpoint is acknowledged by every task it waits for; then its metadata is
 //!   written, and it is complete only once the runtime says the write is durable.
 //! - A task's refusal, a failure of the topology, or `timeout` without every
-//!   acknowledgement aborts it. When one completes, the pending ones older than it are
-//!   aborted: it subsumes them.
+//!   acknowledgement aborts it; one whose metadata is being written is past that (its
+//!   state is all written: it completes or fails by the write). When one completes, the
+//!   periodic ones pending older than it are aborted: it subsumes them (never a savepoint,
+//!   which the user asked for).
 //! - The last `retained` completed checkpoints are kept; an older one is deleted only once a
 //!   newer one is durable (so a complete checkpoint is always there to restore from).
 //!   Savepoints are never deleted: they belong to the user.
@@ -80,7 +82,26 @@ pub enum AbortReason {
     /// The topology failed (it restores the last completed checkpoint).
     Failure,
     /// Its metadata could not be written.
-    StorageFailed(String),
+    StorageFailed(StorageFailure),
+}
+
+/// Why a checkpoint's metadata could not be written, as the runtime saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageFailure {
+    /// What the storage said.
+    pub message: String,
+    /// Whether the storage may work again (a passing I/O error), so later checkpoints are
+    /// worth triggering.
+    pub retryable: bool,
+}
+
+impl From<&super::CheckpointError> for StorageFailure {
+    fn from(e: &super::CheckpointError) -> Self {
+        StorageFailure {
+            message: e.to_string(),
+            retryable: e.is_retryable(),
+        }
+    }
 }
 
 /// What the runtime tells the coordinator.
@@ -123,7 +144,7 @@ pub enum Input {
         /// Now, ms.
         now_ms: u64,
         /// The write's outcome.
-        result: Result<(), String>,
+        result: Result<(), StorageFailure>,
     },
     /// A task or a worker failed: every pending checkpoint is aborted.
     Failed,
@@ -308,7 +329,12 @@ impl Coordinator {
                 }
             },
             Input::Failed => {
-                let ids: Vec<u64> = self.pending.keys().copied().collect();
+                let ids: Vec<u64> = self
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| !p.persisting)
+                    .map(|(id, _)| *id)
+                    .collect();
                 for id in ids {
                     self.abort(id, AbortReason::Failure, &mut out);
                 }
@@ -321,7 +347,9 @@ impl Coordinator {
         let late: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(_, p)| now_ms.saturating_sub(p.triggered_ms) >= self.config.timeout_ms)
+            .filter(|(_, p)| {
+                !p.persisting && now_ms.saturating_sub(p.triggered_ms) >= self.config.timeout_ms
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in late {
@@ -399,7 +427,12 @@ impl Coordinator {
             alignment_ms: p.alignment_ms,
         };
         // Older pending checkpoints are subsumed: this one holds everything they would.
-        let older: Vec<u64> = self.pending.range(..id).map(|(id, _)| *id).collect();
+        let older: Vec<u64> = self
+            .pending
+            .range(..id)
+            .filter(|(_, p)| p.kind == CheckpointKind::Periodic && !p.persisting)
+            .map(|(id, _)| *id)
+            .collect();
         for old in older {
             self.abort(old, AbortReason::Subsumed { by: id }, out);
         }

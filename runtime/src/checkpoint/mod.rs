@@ -2,7 +2,10 @@
 //! every task snapshots its state when its inputs' barriers have all come and says so,
 //! and a checkpoint is complete once every task has and its metadata is durable.
 //!
-//! This module is being built in steps (issue 12). Here now: the [`Coordinator`], the pure
+//! This module is being built in steps (issue 12). What runs today: barriers travel in
+//! band and every task aligns its input channels on them (the executor drives the
+//! [`Aligner`]); nothing injects them at the sources, snapshots state or talks to a
+//! coordinator yet. Here now: the [`Coordinator`], the pure
 //! decisions (when to trigger, when a checkpoint completes, aborts or times out, which
 //! checkpoints to keep and which to delete), driven by the runtime with the clock and the
 //! storage at its edge; the [`Aligner`], which says when a task's input channels are
@@ -20,6 +23,7 @@ mod tests;
 pub use aligner::{Align, Aligner};
 pub use coordinator::{
     AbortReason, CheckpointConfig, CheckpointKind, Command, Completed, Coordinator, Input,
+    StorageFailure,
 };
 pub use storage::{CheckpointStorage, LocalDir, StorageError};
 pub use store::{CheckpointError, CheckpointStore, Metadata, Skipped, StateFile, checkpoint_dir};

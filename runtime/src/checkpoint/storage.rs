@@ -45,7 +45,8 @@ pub trait CheckpointStorage: Send + Sync {
     fn get(&self, name: &str) -> Result<Vec<u8>, StorageError>;
     /// The names directly below `prefix` (a "directory"; `""` for the top), sorted.
     fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
-    /// Deletes `prefix` and everything below it (nothing there is not an error).
+    /// Deletes `prefix` and everything below it (nothing there is not an error; the empty
+    /// prefix, the whole storage, is refused).
     fn delete_all(&self, prefix: &str) -> Result<(), StorageError>;
 }
 
@@ -95,6 +96,9 @@ impl CheckpointStorage for LocalDir {
         use std::io::Write as _;
         let path = self.path(name)?;
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        // The directories this creates must survive a crash too: each new one's entry is
+        // in its parent, synced below.
+        let created = !dir.is_dir();
         std::fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
         let file_name = path
             .file_name()
@@ -106,7 +110,20 @@ impl CheckpointStorage for LocalDir {
         f.sync_all().map_err(io("sync", &tmp))?;
         drop(f);
         std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
-        sync_dir(&dir)
+        sync_dir(&dir)?;
+        if created {
+            for parent in dir.ancestors().skip(1) {
+                if !parent.starts_with(&self.root) {
+                    break;
+                }
+                sync_dir(parent)?;
+            }
+            // The root itself may be new: its entry is in its parent.
+            if let Some(up) = self.root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(up)?;
+            }
+        }
+        Ok(())
     }
 
     fn get(&self, name: &str) -> Result<Vec<u8>, StorageError> {
@@ -134,7 +151,12 @@ impl CheckpointStorage for LocalDir {
     }
 
     fn delete_all(&self, prefix: &str) -> Result<(), StorageError> {
-        let path = self.path(prefix.trim_end_matches('/'))?;
+        let prefix = prefix.trim_end_matches('/');
+        if prefix.is_empty() {
+            // Never the whole storage.
+            return Err(StorageError::BadName(prefix.to_string()));
+        }
+        let path = self.path(prefix)?;
         let gone = if path.is_dir() {
             std::fs::remove_dir_all(&path)
         } else {

@@ -45,6 +45,14 @@ pub enum CheckpointError {
     /// It has no `_metadata`: it never completed.
     #[error("checkpoint {0} is incomplete (no `_metadata`: it never completed)")]
     Incomplete(u64),
+    /// An operator id that cannot name a file (the compiler's ids always can).
+    #[error("checkpoint {id}: the operator id `{operator}` cannot name a state file")]
+    BadOperator {
+        /// The checkpoint.
+        id: u64,
+        /// The id.
+        operator: String,
+    },
     /// Its metadata does not list that operator's task.
     #[error("checkpoint {id} has no state of `{operator}` task {task}")]
     NoState {
@@ -169,10 +177,9 @@ impl<S: CheckpointStorage> CheckpointStore<S> {
         file.extend_from_slice(payload);
         let name = state_name(id, operator, task);
         self.storage.put(&name, &file).map_err(|e| match e {
-            StorageError::BadName(_) => CheckpointError::Corrupt {
+            StorageError::BadName(_) => CheckpointError::BadOperator {
                 id,
-                name: name.clone(),
-                what: format!("operator `{operator}` is not a valid file name"),
+                operator: operator.to_string(),
             },
             e => e.into(),
         })?;

@@ -177,7 +177,10 @@ fn a_failed_metadata_write_aborts_and_keeps_the_previous_checkpoint() {
     let cmds = c.handle(Input::Persisted {
         id: 2,
         now_ms: 11,
-        result: Err("no space".into()),
+        result: Err(StorageFailure {
+            message: "no space".into(),
+            retryable: true,
+        }),
     });
     assert!(matches!(
         &cmds[..],
@@ -235,8 +238,8 @@ fn step() -> impl Strategy<Value = Step> {
 
 proptest! {
     /// Whatever happens: at most `max_concurrent` periodic checkpoints pend; a checkpoint
-    /// completes only after every task acked it and it was persisted; completions come in
-    /// id order; a completed checkpoint is discarded only when `retained` newer ones are
+    /// completes only after every task acked it and it was persisted; periodic completions
+    /// come in id order; a completed checkpoint is discarded only when `retained` newer ones are
     /// complete, and never a savepoint; every trigger ends (complete or abort) at most once.
     #[test]
     fn the_rules_hold_on_random_runs(
@@ -273,7 +276,7 @@ proptest! {
                 Step::Persist { back, ok } => match newest(&triggered_ids, back) {
                     Some(id) => {
                         if ok { persisted_ok.insert(id); }
-                        Input::Persisted { id, now_ms: now, result: if ok { Ok(()) } else { Err("x".into()) } }
+                        Input::Persisted { id, now_ms: now, result: if ok { Ok(()) } else { Err(StorageFailure { message: "x".into(), retryable: true }) } }
                     }
                     None => continue,
                 },
@@ -293,7 +296,12 @@ proptest! {
                     Command::Complete(done) => {
                         prop_assert!(persisted_ok.contains(&done.id));
                         prop_assert!(ended.insert(done.id), "{} ended twice", done.id);
-                        prop_assert!(completed.last().is_none_or(|l| *l < done.id), "completions out of order");
+                        // Periodic checkpoints complete in id order (a savepoint, never
+                        // subsumed, may complete after a newer one).
+                        if done.kind == CheckpointKind::Periodic {
+                            let last = completed.iter().rev().find(|c| kinds[*c] == CheckpointKind::Periodic);
+                            prop_assert!(last.is_none_or(|l| *l < done.id), "completions out of order");
+                        }
                         completed.push(done.id);
                     }
                     Command::Abort { id, .. } => {
@@ -605,4 +613,44 @@ proptest! {
         }).collect();
         prop_assert_eq!(snapshots, carried.into_iter().collect::<Vec<_>>());
     }
+}
+
+#[test]
+fn a_checkpoint_being_persisted_neither_times_out_nor_fails_and_savepoints_are_not_subsumed() {
+    let mut c = Coordinator::new(config(10, 100, 3, 1), [1], 0);
+    c.handle(Input::Tick { now_ms: 0 });
+    c.handle(ack(1, 1));
+    // Being persisted: past the timeout, and through a failure, it waits for the write.
+    assert!(
+        c.handle(Input::Tick { now_ms: 500 })
+            .iter()
+            .all(|cmd| !matches!(cmd, Command::Abort { id: 1, .. }))
+    );
+    assert!(
+        c.handle(Input::Failed)
+            .iter()
+            .all(|cmd| !matches!(cmd, Command::Abort { id: 1, .. }))
+    );
+    assert!(matches!(
+        c.handle(persisted(1, 501)).as_slice(),
+        [Command::Complete(Completed { id: 1, .. })]
+    ));
+    // A savepoint pending when a newer periodic checkpoint completes stays pending.
+    let sp = triggered(&c.handle(Input::Savepoint { now_ms: 600 }))[0];
+    let p = triggered(&c.handle(Input::Tick { now_ms: 600 }))[0];
+    c.handle(ack(p, 1));
+    let cmds = c.handle(persisted(p, 601));
+    assert!(
+        cmds.iter().all(|cmd| !matches!(cmd, Command::Abort { .. })),
+        "{cmds:?}"
+    );
+    assert!(c.pending().any(|id| id == sp));
+    c.handle(ack(sp, 1));
+    assert!(matches!(
+        c.handle(persisted(sp, 602)).as_slice(),
+        [Command::Complete(Completed {
+            kind: CheckpointKind::Savepoint,
+            ..
+        })]
+    ));
 }

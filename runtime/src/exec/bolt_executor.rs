@@ -109,13 +109,25 @@ where
         let started = Instant::now();
         let now_ms = || started.elapsed().as_millis() as u64;
         while live > 0 {
+            // A producer gone without its end of stream no longer holds an alignment.
+            for c in input.take_closed() {
+                let Some(s) = input.channels().get(c).map(|c| c.slot as usize) else {
+                    continue;
+                };
+                let actions = aligners[s].end(c, now_ms());
+                align(actions, &mut input, &mut idleness, &mut runners[s]);
+            }
             let (ch, msg) = match input.try_next() {
                 Some(m) => m,
                 None => {
                     // A trickle of input never times out and never fills 64 batches in a
-                    // row: look at the idle channels whenever the input runs dry.
+                    // row: look at the idle channels and the clock whenever the input runs
+                    // dry.
                     if watch_idle {
                         go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                    }
+                    if let Some(t) = tick {
+                        tick_all(t, &mut next_tick, &mut runners);
                     }
                     for (r, w) in runners.iter_mut().zip(&wirings) {
                         r.flush();
@@ -138,8 +150,21 @@ where
                             }
                             continue;
                         }
-                        // Every producer is gone (or, a bug, every channel blocked).
-                        Err(_) => break,
+                        Err(InputError::AllBlocked) => {
+                            // A bug: a task waits for barriers no open channel can bring.
+                            // Say so, and read everything again rather than hang.
+                            eprintln!(
+                                "gale: chain {chain} executor {executor}: every open input \
+                                 channel was blocked for a checkpoint barrier; alignment \
+                                 abandoned"
+                            );
+                            for c in 0..input.channels().len() {
+                                input.unblock(c);
+                            }
+                            continue;
+                        }
+                        // Every producer is gone.
+                        Err(InputError::Closed) => break,
                     }
                 }
             };
@@ -182,7 +207,7 @@ where
                         // Its last channel: an alignment waiting on it completes first.
                         if let Some(a) = aligners.get_mut(s) {
                             let actions = a.end(ch, now_ms());
-                            align(actions, &mut input, &mut runners[s]);
+                            align(actions, &mut input, &mut idleness, &mut runners[s]);
                         }
                         runners[s].finish();
                         runners[s].report(&wirings[s]);
@@ -195,7 +220,12 @@ where
                         deliver(wm, slot as usize, &mut delivered, &mut runners);
                         if let Some(a) = aligners.get_mut(slot as usize) {
                             let actions = a.end(ch, now_ms());
-                            align(actions, &mut input, &mut runners[slot as usize]);
+                            align(
+                                actions,
+                                &mut input,
+                                &mut idleness,
+                                &mut runners[slot as usize],
+                            );
                         }
                     }
                     EndOutcome::Repeated => {}
@@ -229,7 +259,7 @@ where
                     let s = slot as usize;
                     if let Some(a) = aligners.get_mut(s) {
                         let actions = a.barrier(ch, id, kind, now_ms());
-                        align(actions, &mut input, &mut runners[s]);
+                        align(actions, &mut input, &mut idleness, &mut runners[s]);
                     }
                 }
             }
@@ -280,26 +310,41 @@ fn go_idle<In>(
 }
 
 /// Carries out what a task's aligner said: stop reading a channel, or pass the barrier on
-/// (the task's state is that of the checkpoint now) and read its channels again.
-fn align<In>(actions: Vec<Align>, input: &mut Input<In>, runner: &mut Box<dyn BoltRunner<In>>) {
+/// (every tuple before it has been processed) and read its channels again.
+///
+/// Not yet (issue 12): snapshotting the task's state at the barrier, reporting how long the
+/// alignment took, and declining an abandoned checkpoint to the coordinator. An unblocked
+/// channel starts its idleness timeout afresh (it was held, not silent).
+fn align<In>(
+    actions: Vec<Align>,
+    input: &mut Input<In>,
+    idleness: &mut Idleness,
+    runner: &mut Box<dyn BoltRunner<In>>,
+) {
+    let mut unblock = |input: &mut Input<In>, channels: Vec<usize>| {
+        let now = Instant::now();
+        for ch in channels {
+            input.unblock(ch);
+            idleness.saw(ch, now);
+        }
+    };
     for action in actions {
         match action {
             Align::Block(ch) => {
                 input.block(ch);
             }
             Align::Snapshot {
-                id, kind, unblock, ..
+                id,
+                kind,
+                unblock: channels,
+                ..
             } => {
                 runner.barrier(id, kind == CheckpointKind::Savepoint);
-                for ch in unblock {
-                    input.unblock(ch);
-                }
+                unblock(input, channels);
             }
-            Align::Abort { unblock, .. } => {
-                for ch in unblock {
-                    input.unblock(ch);
-                }
-            }
+            Align::Abort {
+                unblock: channels, ..
+            } => unblock(input, channels),
         }
     }
 }

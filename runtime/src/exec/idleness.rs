@@ -65,15 +65,18 @@ impl Idleness {
         }
     }
 
-    /// The channels that go idle at `now`: silent for their timeout, and neither ended nor
-    /// idle already.
+    /// The channels that go idle at `now`: silent for their timeout, and neither ended,
+    /// idle already, nor blocked (held for a checkpoint barrier).
     pub(crate) fn due(&self, channels: &Channels, now: Instant) -> Vec<usize> {
         (0..self.after.len())
             .filter(|&ch| {
                 let Some(after) = self.after[ch] else {
                     return false;
                 };
-                let open = channels.get(ch).is_some_and(|c| !c.ended && !c.idle);
+                // A channel held for a barrier is not silent: its tuples wait behind it.
+                let open = channels
+                    .get(ch)
+                    .is_some_and(|c| !c.ended && !c.idle && !c.blocked);
                 open && now.saturating_duration_since(self.last[ch]) >= after
             })
             .collect()

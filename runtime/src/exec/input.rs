@@ -69,6 +69,8 @@ pub(crate) struct Input<T> {
     queues: Vec<Receiver<Message<T>>>,
     /// Per channel: its producers are gone and its queue is drained.
     closed: Vec<bool>,
+    /// Channels closed since [`Input::take_closed`] last looked.
+    closed_now: Vec<usize>,
     /// The channel read first next time (round robin).
     cursor: usize,
     /// Channels not closed.
@@ -83,6 +85,7 @@ impl<T> Input<T> {
         let queues: Vec<_> = channels.into_iter().map(|(_, _, rx)| rx).collect();
         Input {
             closed: vec![false; queues.len()],
+            closed_now: Vec::new(),
             open: queues.len(),
             cursor: 0,
             queues,
@@ -118,6 +121,7 @@ impl<T> Input<T> {
                 Err(TryRecvError::Empty) => {}
                 Err(TryRecvError::Disconnected) => {
                     self.closed[i] = true;
+                    self.closed_now.push(i);
                     self.open -= 1;
                 }
             }
@@ -165,6 +169,7 @@ impl<T> Input<T> {
                     Err(RecvTimeoutError::Timeout) => return Err(InputError::Timeout),
                     Err(RecvTimeoutError::Disconnected) => {
                         self.closed[first] = true;
+                        self.closed_now.push(first);
                         self.open -= 1;
                         continue;
                     }
@@ -188,6 +193,12 @@ impl<T> Input<T> {
                 }
             }
         }
+    }
+
+    /// The channels whose producers went away (without an end of stream, or after it)
+    /// since the last call.
+    pub(crate) fn take_closed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.closed_now)
     }
 
     /// Stops reading channel `ch`: its messages stay in its queue, in order, and once

@@ -276,7 +276,16 @@ impl<T: Clone + Send + 'static, G: Grouping<T>, W: Wrap<T>> Downstream<T> for Ro
         // aligns its channels on it).
         self.flush();
         for target in &self.targets {
-            let _ = target.send_control(crate::transport::Control::Barrier { id, savepoint });
+            if target
+                .send_control(crate::transport::Control::Barrier { id, savepoint })
+                .is_err()
+            {
+                // The checkpoint cannot complete without that task: it times out.
+                eprintln!(
+                    "gale: task {} is gone: the barrier of checkpoint {id} did not reach it",
+                    target.task()
+                );
+            }
         }
     }
 

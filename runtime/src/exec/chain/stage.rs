@@ -239,7 +239,8 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
 
     fn barrier(&mut self, id: u64, savepoint: bool) {
         // The bolt has processed every tuple before the barrier (the chain is direct
-        // calls): its state is that of the checkpoint here.
+        // calls): this is where its state is to be snapshotted once checkpoints write
+        // state (issue 12); for now the barrier is passed on.
         self.out.barrier(id, savepoint);
     }
 
