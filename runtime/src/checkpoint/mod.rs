@@ -11,10 +11,13 @@
 //! storage at its edge; the [`Aligner`], which says when a task's input channels are
 //! aligned on a barrier; the [`CheckpointStorage`] trait with a local directory
 //! ([`LocalDir`]); and the layout of a checkpoint in it, checksummed and complete only once
-//! its metadata is durable ([`CheckpointStore`]).
+//! its metadata is durable ([`CheckpointStore`]); and the two-phase commit of a file sink
+//! ([`FileTransactions`]), which the exactly-once file sink will run on barriers and
+//! checkpoint notifications.
 
 mod aligner;
 mod coordinator;
+mod file_sink;
 mod storage;
 mod store;
 #[cfg(test)]
@@ -25,5 +28,6 @@ pub use coordinator::{
     AbortReason, CheckpointConfig, CheckpointKind, Command, Completed, Coordinator, Input,
     StorageFailure,
 };
+pub use file_sink::{FileTransactions, PreCommitted, SinkError};
 pub use storage::{CheckpointStorage, LocalDir, StorageError};
 pub use store::{CheckpointError, CheckpointStore, Metadata, Skipped, StateFile, checkpoint_dir};

@@ -654,3 +654,92 @@ fn a_checkpoint_being_persisted_neither_times_out_nor_fails_and_savepoints_are_n
         })]
     ));
 }
+
+fn parts(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("part-"))
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read_to_string(e.path()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_file_sink_commits_what_a_complete_checkpoint_covers_once() {
+    let dir = scratch("sink");
+    let mut s = FileTransactions::new(&dir, 3);
+    s.write_line("a").unwrap();
+    s.write_line("b").unwrap();
+    let one = s.pre_commit(1).unwrap().expect("something written");
+    assert!(
+        s.pre_commit(2).unwrap().is_none(),
+        "nothing since: no transaction"
+    );
+    s.write_line("c").unwrap();
+    s.pre_commit(3).unwrap();
+    s.write_line("d").unwrap(); // open: after checkpoint 3
+    assert!(
+        parts(&dir).is_empty(),
+        "nothing visible before a checkpoint completes"
+    );
+    // 1's notification is missed; 3's covers it.
+    s.commit(3).unwrap();
+    assert_eq!(
+        parts(&dir),
+        [
+            ("part-3-1".into(), "a\nb\n".into()),
+            ("part-3-3".into(), "c\n".into())
+        ]
+    );
+    // Repeated and late commits change nothing.
+    s.commit(3).unwrap();
+    s.commit(1).unwrap();
+    assert_eq!(parts(&dir).len(), 2);
+    assert_eq!(one.part, "part-3-1");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_restore_commits_what_its_checkpoint_pre_committed_and_drops_the_rest() {
+    let dir = scratch("sink-restore");
+    let mut before = FileTransactions::new(&dir, 0);
+    before.write_line("kept").unwrap();
+    let pending = before.pre_commit(7).unwrap().expect("written");
+    before.write_line("after the checkpoint").unwrap();
+    before.pre_commit(8).unwrap(); // 8 never completes
+    before.write_line("open at the crash").unwrap();
+    drop(before); // the crash: nothing committed
+    let mut other = FileTransactions::new(&dir, 1);
+    other.write_line("another task's").unwrap();
+
+    let mut after = FileTransactions::new(&dir, 0);
+    after.recover(&[(7, pending.clone())]).unwrap();
+    assert_eq!(parts(&dir), [("part-0-7".into(), "kept\n".into())]);
+    // Recovering again (a second crash during recovery) is harmless.
+    after.recover(&[(7, pending)]).unwrap();
+    assert_eq!(parts(&dir).len(), 1);
+    let staging: Vec<String> = std::fs::read_dir(dir.join(".staging"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        staging.iter().all(|n| n.starts_with("1-")),
+        "only task 1's left: {staging:?}"
+    );
+    // The restored task writes on, in a fresh staging file.
+    after.write_line("replayed").unwrap();
+    after.pre_commit(9).unwrap();
+    after.commit(9).unwrap();
+    assert_eq!(parts(&dir)[1], ("part-0-9".into(), "replayed\n".into()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
