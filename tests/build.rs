@@ -19,6 +19,7 @@ fn main() {
         "topologies/state_ttl.topo",
         "topologies/windows_idle.topo",
         "topologies/windows_aggregations.topo",
+        "topologies/checkpoints.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

@@ -103,4 +103,12 @@ pub trait Bolt: Send + 'static {
     fn on_tick(&mut self, now_ms: u64, out: &mut impl Emitter<Self::Out>) {
         let _ = (now_ms, out);
     }
+
+    /// Its state for a checkpoint (`guarantee = exactly_once`), taken when the checkpoint's
+    /// barrier passes it: every tuple before the barrier has been executed, none after
+    /// (Flink's `CheckpointedFunction::snapshotState`). `None`, the default: it keeps no
+    /// state a restore would need.
+    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }

@@ -65,4 +65,12 @@ pub trait Spout: Send + 'static {
 
     /// Called once when the task stops (after `Done`, or when the topology is stopped).
     fn close(&mut self) {}
+
+    /// Its position for a checkpoint (`guarantee = exactly_once`), taken between two calls
+    /// of `next_tuple` as the checkpoint's barrier is sent: what it emitted before is in
+    /// the checkpoint, what it emits after is not (an offset, a sequence number). `None`,
+    /// the default: it keeps none.
+    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }

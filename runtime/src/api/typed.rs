@@ -53,6 +53,26 @@ where
     fn finish(&mut self, out: &mut impl Emitter<O>) {
         self.op.finish(&mut MapEmitter::new(out, self.output));
     }
+
+    // Everything else the bolt may implement is passed on too (a default not forwarded
+    // here would silently hide the user's).
+    fn on_watermark(&mut self, watermark: i64, out: &mut impl Emitter<O>) {
+        self.op
+            .on_watermark(watermark, &mut MapEmitter::new(out, self.output));
+    }
+
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        self.op.tick_interval()
+    }
+
+    fn on_tick(&mut self, now_ms: u64, out: &mut impl Emitter<O>) {
+        self.op
+            .on_tick(now_ms, &mut MapEmitter::new(out, self.output));
+    }
+
+    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
+        self.op.snapshot_state()
+    }
 }
 
 /// Spout `S` (emitting `SO`) seen as a spout emitting `O`.
@@ -97,6 +117,10 @@ where
 
     fn close(&mut self) {
         self.op.close();
+    }
+
+    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
+        self.op.snapshot_state()
     }
 }
 

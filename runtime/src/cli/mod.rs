@@ -50,6 +50,13 @@ fn command(name: &'static str) -> Command {
                         .short('q')
                         .action(ArgAction::SetTrue)
                         .help("Do not print the summary"),
+                )
+                .arg(
+                    Arg::new("checkpoint-dir")
+                        .long("checkpoint-dir")
+                        .value_name("DIR")
+                        .value_parser(clap::value_parser!(std::path::PathBuf))
+                        .help("Where an exactly_once topology writes its checkpoints"),
                 ),
         )
         .subcommand(
@@ -191,6 +198,7 @@ where
                 stop: Some(stop),
                 progress: if show { Some(progress::show) } else { None },
                 clock: None,
+                checkpoint_dir: m.get_one::<std::path::PathBuf>("checkpoint-dir").cloned(),
             };
             match run_local(topology, options) {
                 Ok(summary) => {

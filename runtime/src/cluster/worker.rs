@@ -241,8 +241,14 @@ fn run_in(
         ackers,
         executors,
         ..
-    } = launch(&topology, placement.clone(), stop.clone(), Clock::default())
-        .map_err(|e| e.to_string())?;
+    } = launch(
+        &topology,
+        placement.clone(),
+        stop.clone(),
+        Clock::default(),
+        None,
+    )
+    .map_err(|e| e.to_string())?;
     if tracking {
         // A lost link fails the trees that went through it at once.
         replay::spawn(me, placement.clone(), link_events, ackers)

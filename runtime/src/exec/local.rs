@@ -29,6 +29,9 @@ pub struct RunOptions {
     /// The clock message timeouts and complete latencies are measured with (default: the
     /// system clock; tests pass [`Clock::manual`] to control timeouts).
     pub clock: Option<Clock>,
+    /// Where an `exactly_once` topology writes its checkpoints (`run --checkpoint-dir`);
+    /// `None`: it takes none.
+    pub checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 /// A live view of a running topology, for the progress display.
@@ -97,6 +100,9 @@ pub struct Summary {
     pub acker_pending_at_end: u64,
     /// Trees the ackers dropped because they were not completed in time.
     pub acker_expired: u64,
+    /// The checkpoints completed (`exactly_once` with a checkpoint directory), oldest
+    /// first.
+    pub checkpoints: Vec<crate::checkpoint::Completed>,
 }
 
 /// A local run that could not complete.
@@ -125,13 +131,34 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     let stop = options.stop.clone().unwrap_or_default();
     let clock = options.clock.clone().unwrap_or_default();
     let placement = Arc::new(Placement::local(desc));
+    let exactly_once = desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce;
+    let checkpoints = match (&options.checkpoint_dir, exactly_once) {
+        (Some(dir), true) => Some(super::checkpointing::local(desc, dir)),
+        _ => None,
+    };
+    let driver_done = Arc::new(AtomicBool::new(false));
+    let (shared, driver, completed) = match checkpoints {
+        Some((shared, driver, completed)) => (Some(shared), Some(driver), Some(completed)),
+        None => (None, None, None),
+    };
     let Launched {
         mut handles,
         metrics,
         tracking,
         start,
         ..
-    } = launch(&topology, placement, stop.clone(), clock)?;
+    } = launch(&topology, placement, stop.clone(), clock, shared)?;
+    let driver = match driver {
+        Some(d) => {
+            let done = driver_done.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("__checkpoints".into())
+                    .spawn(move || d.run(&done))?,
+            )
+        }
+        None => None,
+    };
     let mut last_progress = Instant::now();
     loop {
         if let Some(bad) = handles.iter().position(|h| h.is_finished()) {
@@ -168,7 +195,15 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
         std::thread::sleep(Duration::from_millis(2));
     }
     let elapsed = start.elapsed();
-    Ok(summary(desc, &metrics, elapsed, tracking))
+    driver_done.store(true, Ordering::Release);
+    if let Some(d) = driver {
+        let _ = d.join();
+    }
+    let mut s = summary(desc, &metrics, elapsed, tracking);
+    if let Some(c) = completed {
+        s.checkpoints = std::mem::take(&mut *c.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+    Ok(s)
 }
 
 /// The executors of this worker, started.
@@ -196,6 +231,7 @@ pub(crate) fn launch(
     placement: Arc<Placement>,
     stop: Arc<AtomicBool>,
     clock: Clock,
+    checkpoints: Option<Arc<super::checkpointing::Checkpointing>>,
 ) -> Result<Launched, RunError> {
     let desc = topology.desc;
     let metrics = Arc::new(Metrics::new(desc));
@@ -208,10 +244,18 @@ pub(crate) fn launch(
         }
     }
     if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce {
-        eprintln!(
-            "gale: warning: `guarantee = exactly_once` (checkpoints) is not implemented yet; \
-             running without tracking (at_most_once)"
-        );
+        if checkpoints.is_some() {
+            eprintln!(
+                "gale: warning: `guarantee = exactly_once`: checkpoints are taken, but a \
+                 restart does not restore them yet; running without tracking"
+            );
+        } else {
+            eprintln!(
+                "gale: warning: `guarantee = exactly_once` needs a checkpoint directory \
+                 (`run --checkpoint-dir DIR`) and recovery, which is not implemented yet; \
+                 running without tracking (at_most_once)"
+            );
+        }
     }
     let tracking = wiring::tracking(desc);
     let mut reply_inboxes = if tracking {
@@ -229,7 +273,7 @@ pub(crate) fn launch(
     } else {
         Vec::new()
     };
-    let base = Wiring::base(
+    let mut base = Wiring::base(
         desc,
         Arc::new(registry),
         metrics.clone(),
@@ -237,6 +281,7 @@ pub(crate) fn launch(
         clock,
         placement.clone(),
     );
+    base.checkpoints = checkpoints;
     let start = Instant::now();
     let mut handles: Vec<JoinHandle<()>> = Vec::new();
     let mut executors = Vec::new();
@@ -359,6 +404,7 @@ fn summary(
         tracking,
         acker_pending_at_end: load(&metrics.ackers.pending_at_end),
         acker_expired: load(&metrics.ackers.expired),
+        checkpoints: Vec::new(),
     }
 }
 
@@ -432,6 +478,21 @@ impl Summary {
         s.push_str(&self.render_late());
         if self.tracking {
             s.push_str(&self.render_acking());
+        }
+        if let Some(last) = self.checkpoints.last() {
+            let longest = self
+                .checkpoints
+                .iter()
+                .map(|c| c.duration_ms)
+                .max()
+                .unwrap_or(0);
+            s.push_str(&format!(
+                "checkpoints: {} completed, the last {} ({} ms, from trigger to durable); the \
+                 longest {longest} ms\n",
+                self.checkpoints.len(),
+                last.id,
+                last.duration_ms
+            ));
         }
         s
     }
@@ -550,6 +611,7 @@ mod tests {
             tracking: false,
             acker_pending_at_end: 0,
             acker_expired: 0,
+            checkpoints: Vec::new(),
         };
         let text = summary.render();
         let late: Vec<&str> = text.lines().filter(|l| l.contains(" late tuple")).collect();

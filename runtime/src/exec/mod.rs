@@ -5,6 +5,7 @@ pub(crate) mod acker_executor;
 pub(crate) mod bolt_executor;
 pub mod chain;
 pub(crate) mod channels;
+pub(crate) mod checkpointing;
 pub(crate) mod ends;
 pub mod health;
 pub(crate) mod idleness;

@@ -59,7 +59,18 @@ pub(crate) fn run(
     let mut losses_seen = 0;
     let ackers = base.placement.acker_count() as usize;
     let mut last_flush = std::time::Instant::now();
+    // The newest checkpoint whose barrier this executor's tasks sent.
+    let mut injected = 0u64;
     while live > 0 {
+        if let Some(c) = &base.checkpoints {
+            let t = c.triggered();
+            if t > injected {
+                injected = t;
+                for task in tasks.iter_mut().flatten() {
+                    task.runner.barrier(t, false);
+                }
+            }
+        }
         let lost = base.placement.lost_ackers_since(&mut losses_seen);
         if !lost.is_empty() {
             let lost_root = |root: u64| lost.contains(&(AckOutbox::acker_of(root, ackers) as u32));

@@ -121,6 +121,8 @@ pub struct Wiring {
     pub(crate) clock: Clock,
     /// Which worker runs each executor.
     pub(crate) placement: Arc<super::placement::Placement>,
+    /// Checkpoints (`exactly_once` with a checkpoint directory): `None` takes none.
+    pub(crate) checkpoints: Option<Arc<super::checkpointing::Checkpointing>>,
 }
 
 impl Wiring {
@@ -231,6 +233,7 @@ impl Wiring {
             task_index: 0,
             clock,
             placement,
+            checkpoints: None,
         }
     }
 
@@ -244,6 +247,7 @@ impl Wiring {
             task_index,
             clock: self.clock.clone(),
             placement: self.placement.clone(),
+            checkpoints: self.checkpoints.clone(),
         }
     }
 }

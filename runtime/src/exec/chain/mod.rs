@@ -245,6 +245,9 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
 pub trait SpoutRunner: Send {
     /// Opens the spout and prepares the fused bolts.
     fn open(&mut self, wiring: &Wiring);
+    /// Checkpoint `id` was triggered: snapshot the spout and send the barrier down its
+    /// chain.
+    fn barrier(&mut self, id: u64, savepoint: bool);
     /// Asks the spout for tuples up to `max` times, stopping early when it is idle or done,
     /// or when `max_spout_pending` tuples are in flight (then it reports `Idle`). (The loop
     /// lives here, in monomorphised code, so a fused chain runs without a dynamic call per

@@ -7,6 +7,7 @@ use crate::ack::{
     TupleIds,
 };
 use crate::api::{Emitter, Spout, SpoutStatus, TaskId};
+use crate::exec::checkpointing::CheckpointTo;
 use crate::exec::wiring::Wiring;
 
 /// A spout and where its output goes: the head of a spout chain. `F` is where tuples go
@@ -19,6 +20,8 @@ pub struct SpoutHead<S: Spout, D, F = Discard> {
     out: D,
     failed: F,
     state: Tracking<S::Out>,
+    /// Where its snapshots go (`exactly_once` with checkpoints), its name and task index.
+    checkpoints: Option<CheckpointTo>,
 }
 
 /// A spout task's acking state.
@@ -54,6 +57,7 @@ impl<S: Spout, D: Downstream<S::Out>, F: Downstream<S::Out>> SpoutHead<S, D, F> 
             spout,
             out,
             failed,
+            checkpoints: None,
             state: Tracking {
                 tracked: false,
                 task: 0,
@@ -131,6 +135,15 @@ where
         self.spout.open(&wiring.context(self.component));
         self.out.open(wiring);
         self.failed.open(wiring);
+        self.checkpoints = CheckpointTo::of(wiring, self.component);
+    }
+
+    fn barrier(&mut self, id: u64, savepoint: bool) {
+        if let Some(to) = &self.checkpoints {
+            to.send(id, self.state.task, self.spout.snapshot_state());
+        }
+        self.out.barrier(id, savepoint);
+        self.failed.barrier(id, savepoint);
     }
 
     #[inline]

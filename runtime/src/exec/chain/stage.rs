@@ -4,6 +4,7 @@
 use super::{BoltRunner, Downstream};
 use crate::ack::{AckOutbox, Anchor, Anchoring, Rng, TupleIds};
 use crate::api::{Bolt, Emitter, TaskId};
+use crate::exec::checkpointing::CheckpointTo;
 use crate::exec::wiring::Wiring;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -31,6 +32,8 @@ pub struct Stage<B, D> {
     /// Messages to the ackers (acking on).
     acks: Option<AckOutbox>,
     rng: Rng,
+    /// Where its snapshots go (`exactly_once` with checkpoints).
+    checkpoints: Option<CheckpointTo>,
 }
 
 impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
@@ -46,6 +49,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
             task: 0,
             acks: None,
             rng: Rng::seeded(component as u64),
+            checkpoints: None,
         }
     }
 
@@ -214,6 +218,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.rng = Rng::for_task(self.task);
         self.acks = wiring.acker_outbox();
         self.bolt.prepare(&wiring.context(self.component));
+        self.checkpoints = CheckpointTo::of(wiring, self.component);
         self.out.open(wiring);
     }
 
@@ -239,8 +244,10 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
 
     fn barrier(&mut self, id: u64, savepoint: bool) {
         // The bolt has processed every tuple before the barrier (the chain is direct
-        // calls): this is where its state is to be snapshotted once checkpoints write
-        // state (issue 12); for now the barrier is passed on.
+        // calls), none after: its state now is the checkpoint's.
+        if let Some(to) = &self.checkpoints {
+            to.send(id, self.task, self.bolt.snapshot_state());
+        }
         self.out.barrier(id, savepoint);
     }
 
