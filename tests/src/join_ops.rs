@@ -269,19 +269,7 @@ impl<S: Store> Bolt for Recorder<S> {
     type In = S::T;
     type Out = ();
     fn prepare(&mut self, ctx: &gale::TaskContext) {
-        if let Some(dir) = ctx.config_str("out_dir") {
-            let path = std::path::Path::new(dir).join(format!(
-                "{}-{}.txt",
-                ctx.component(),
-                ctx.task_index()
-            ));
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-            self.file = Some(file);
-        }
+        self.file = crate::task_file(ctx);
     }
     fn execute(&mut self, t: S::T, _: &mut impl Emitter<()>) -> ExecResult {
         match self.file.as_mut() {

@@ -22,6 +22,20 @@ macro_rules! recorder {
     };
 }
 
+/// With `--set out_dir=DIR` (a worker process, whose statics the test cannot read): this
+/// recorder task's file, `DIR/<component>-<task>.txt`, to append what it receives to.
+pub fn task_file(ctx: &gale::TaskContext) -> Option<std::fs::File> {
+    let dir = ctx.config_str("out_dir")?;
+    let path =
+        std::path::Path::new(dir).join(format!("{}-{}.txt", ctx.component(), ctx.task_index()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    Some(file)
+}
+
 pub mod acking_ops;
 pub mod acking_pending_ops;
 pub mod acking_timeout_ops;

@@ -145,15 +145,7 @@ struct Record {
 impl Record {
     fn prepare(&mut self, ctx: &TaskContext) {
         self.component = ctx.component().to_string();
-        if let Some(dir) = ctx.config_str("out_dir") {
-            let path = Path::new(dir).join(format!("{}-{}.txt", ctx.component(), ctx.task_index()));
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-            self.file = Some(file);
-        }
+        self.file = crate::task_file(ctx);
     }
 
     /// Appends `line` to the file, or else hands `t` to `store`.

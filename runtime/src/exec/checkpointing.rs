@@ -6,9 +6,10 @@
 
 use crate::api::TaskId;
 use crate::checkpoint::{
-    CheckpointStore, Command, Completed, Coordinator, Input, LocalDir, Metadata, StateFile,
-    StorageFailure,
+    CheckpointError, CheckpointStore, Command, Completed, Coordinator, Input, LocalDir, Metadata,
+    StateFile, StorageFailure,
 };
+use crate::state::wall_ms;
 use crate::topology::TopologyDesc;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ struct Snapshotted {
     id: u64,
     task: TaskId,
     /// Its state file, or why it could not be written.
-    file: Result<Option<StateFile>, String>,
+    file: Result<Option<StateFile>, CheckpointError>,
 }
 
 /// Shared by every task of a run: the trigger and the way back to the driver.
@@ -52,11 +53,7 @@ impl Checkpointing {
     ) {
         let file = match state {
             None => Ok(None),
-            Some(bytes) => self
-                .store
-                .put_state(id, operator, index, &bytes)
-                .map(Some)
-                .map_err(|e| e.to_string()),
+            Some(bytes) => self.store.put_state(id, operator, index, &bytes).map(Some),
         };
         // The driver is gone only when the run is over: nothing waits for this any more.
         let _ = self.to_driver.send(Snapshotted { id, task, file });
@@ -132,12 +129,6 @@ pub(crate) fn local(
     (shared, driver, completed)
 }
 
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 impl Driver {
     /// Runs until `done` is set (the run is over); checkpoints still pending then are left
     /// incomplete (they have no `_metadata`, and a restore skips them).
@@ -168,10 +159,10 @@ impl Driver {
                     alignment_ms: 0,
                 }
             }
-            Err(reason) => Input::Decline {
+            Err(e) => Input::Decline {
                 id: s.id,
                 task: s.task,
-                reason,
+                reason: e.to_string(),
             },
         }
     }

@@ -2,6 +2,8 @@
 //! become, one file each. The compiler half of each (its arguments, checks and the code
 //! that builds it) is the file of the same name in `gale_compiler::ops`.
 
+use crate::state::wall_ms;
+
 mod filter;
 mod flat_map;
 mod interval_join;
@@ -17,12 +19,3 @@ pub use map::MapOp;
 pub use process::{NoKey, ProcessOp};
 pub use window::{ApplyFn, Finish, MakeOut, WindowOp};
 pub use window_join::{JoinAgg, JoinPairs};
-
-/// Processing time: the wall clock, epoch ms. The operators read it at their edge (when a
-/// task prepares, for processing-time windows and state TTLs); the pure operators beneath
-/// them are given it.
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}

@@ -139,9 +139,7 @@ impl<K: Key> KeyedContext<'_, K> {
         if self.now_ms > 0 {
             return self.now_ms;
         }
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
+        super::wall_ms()
     }
 
     /// The view of the current key's entry of state `handle`.

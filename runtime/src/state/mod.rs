@@ -38,5 +38,5 @@ pub use handles::{
     AggregateFunction, Aggregating, AggregatingState, List, ListState, Map, MapEntries, MapState,
     Reducing, ReducingState, Slot, StateHandle, StateOptions, Stored, Value, ValueState,
 };
-pub use retention::Retention;
+pub use retention::{Retention, wall_ms};
 pub use timers::Timers;

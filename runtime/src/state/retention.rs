@@ -4,6 +4,14 @@
 //! Expired state is never used (dropped on access) and a background sweep drops the rest,
 //! one key group per call. Pure: the operator's adapter feeds it the clock.
 
+/// Processing time: the wall clock, epoch ms. Read at the edge (an operator's adapter, the
+/// checkpoint driver, a keyed context with no time given); the pure code is given it.
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The clock and the time to live of one operator's keyed state.
 #[derive(Debug, Clone, Default)]
 pub struct Retention {
