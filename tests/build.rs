@@ -20,6 +20,7 @@ fn main() {
         "topologies/windows_idle.topo",
         "topologies/windows_aggregations.topo",
         "topologies/checkpoints.topo",
+        "topologies/exactly_once.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

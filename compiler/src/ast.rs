@@ -295,6 +295,9 @@ pub struct Component {
     /// `ttl D` (`process`, windows, joins): a key's state lives this long after its last
     /// write (ms of processing time).
     pub ttl: Option<Clause>,
+    /// `idempotent` (a sink of an `exactly_once` topology): writing a tuple twice does no
+    /// harm, so it needs no transactions.
+    pub idempotent: Option<Span>,
     /// The whole declaration.
     pub span: Span,
 }
@@ -382,6 +385,13 @@ pub enum OpArg {
     Int(Count),
     /// A nested call: `sum(amount)`.
     Call(BuiltinCall),
+    /// A string: `"data/lines.txt"` (its escapes resolved).
+    Str {
+        /// Its text.
+        value: String,
+        /// Where it is, quotes included.
+        span: Span,
+    },
 }
 
 impl OpArg {
@@ -391,6 +401,7 @@ impl OpArg {
             OpArg::Path(p) => p.span,
             OpArg::Duration(c) | OpArg::NegDuration(c) | OpArg::Int(c) => c.span,
             OpArg::Call(c) => c.span,
+            OpArg::Str { span, .. } => *span,
         }
     }
 
@@ -402,6 +413,7 @@ impl OpArg {
             OpArg::NegDuration(_) => "a negative duration",
             OpArg::Int(_) => "a number",
             OpArg::Call(_) => "a call",
+            OpArg::Str { .. } => "a string",
         }
     }
 }

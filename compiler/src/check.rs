@@ -37,6 +37,7 @@ mod keys;
 mod retry;
 mod schemas;
 mod scope;
+mod sinks;
 pub(crate) mod suggest;
 mod time;
 mod ttl;
@@ -96,6 +97,8 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
     keys::check_one_key(&components, &edges, &scope, &mut diags);
     time::check(&mut components, &edges, &scope, &config, &mut diags);
     ttl::check(&components, &mut diags);
+    sinks::check(&config, &components, &edges, &mut diags);
+    sinks::check_sources(&components, &scope, &mut diags);
     warnings::check(&topology.configs, &components, &edges, &scope, &mut diags);
 
     if diags.has_errors() {

@@ -293,8 +293,53 @@ pub struct Config {
     pub max_concurrent_checkpoints: u64,
     /// `retained_checkpoints = N`: completed checkpoints kept.
     pub retained_checkpoints: u64,
+    /// `restart_strategy = ...` and its `restart_*` settings (`exactly_once` only).
+    pub restart: Restart,
     /// Every other entry, passed to components through `TaskContext::config`.
     pub extra: BTreeMap<String, crate::ast::ConfigValue>,
+}
+
+/// How a failed `exactly_once` topology restarts (`restart_strategy`, Flink's
+/// `restart-strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestartKind {
+    /// `none`: the first failure stops it.
+    None,
+    /// `fixed_delay`: `restart_attempts` restarts, `restart_delay` apart.
+    FixedDelay,
+    /// `exponential_backoff` (the default): the wait doubles from `restart_delay` up to
+    /// `restart_max_delay`; `restart_attempts` in all, if given.
+    #[default]
+    ExponentialBackoff,
+    /// `failure_rate`: at most `restart_attempts` failures per `restart_failure_interval`.
+    FailureRate,
+}
+
+impl RestartKind {
+    /// Its word in a `.topo` file.
+    pub fn word(self) -> &'static str {
+        match self {
+            RestartKind::None => "none",
+            RestartKind::FixedDelay => "fixed_delay",
+            RestartKind::ExponentialBackoff => "exponential_backoff",
+            RestartKind::FailureRate => "failure_rate",
+        }
+    }
+}
+
+/// The restart settings as written (unset ones take the strategy's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Restart {
+    /// `restart_strategy`.
+    pub kind: RestartKind,
+    /// `restart_attempts`.
+    pub attempts: Option<u64>,
+    /// `restart_delay` (ms).
+    pub delay_ms: Option<u64>,
+    /// `restart_max_delay` (ms).
+    pub max_delay_ms: Option<u64>,
+    /// `restart_failure_interval` (ms).
+    pub failure_interval_ms: Option<u64>,
 }
 
 impl Default for Config {
@@ -312,6 +357,7 @@ impl Default for Config {
             checkpoint_timeout_ms: 600_000,
             max_concurrent_checkpoints: 1,
             retained_checkpoints: 1,
+            restart: Restart::default(),
             extra: BTreeMap::new(),
         }
     }

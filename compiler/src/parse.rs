@@ -231,8 +231,9 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_idle | Rule::idle => "`idle`",
         Rule::kw_lateness | Rule::lateness => "`lateness`",
         Rule::kw_ttl | Rule::ttl => "`ttl`",
+        Rule::kw_idempotent | Rule::idempotent => "`idempotent`",
         Rule::modifier => {
-            "`parallelism`, `tasks`, `attempts`, `backoff`, `timestamp`, `watermark`, `idle`, `lateness` or `ttl`"
+            "`parallelism`, `tasks`, `attempts`, `backoff`, `timestamp`, `watermark`, `idle`, `lateness`, `ttl` or `idempotent`"
         }
         Rule::arrow | Rule::output => "`->`",
         Rule::colon => "`:`",
@@ -379,6 +380,7 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
                 | Rule::kw_idle
                 | Rule::kw_lateness
                 | Rule::kw_ttl
+                | Rule::kw_idempotent
                 | Rule::option_kw
                 | Rule::vec_kw
                 | Rule::fields_kw
@@ -605,6 +607,10 @@ impl Walker {
                 span,
             }),
             Rule::op_call => OpArg::Call(self.call(pair)),
+            Rule::string => OpArg::Str {
+                value: self.string(only_child(pair)),
+                span,
+            },
             _ => OpArg::Path(rust_path(&pair)),
         }
     }
@@ -693,6 +699,7 @@ impl Walker {
             idle: None,
             lateness: None,
             ttl: None,
+            idempotent: None,
             span,
         };
         for p in it {
@@ -733,6 +740,13 @@ impl Walker {
                             self.twice("timestamp", &component, span, first);
                         }
                         None => component.timestamp = Some(field),
+                    }
+                }
+                Rule::idempotent => {
+                    let span = span_of(&p);
+                    match component.idempotent {
+                        Some(first) => self.twice("idempotent", &component, span, first),
+                        None => component.idempotent = Some(span),
                     }
                 }
                 Rule::watermark => {

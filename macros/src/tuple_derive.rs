@@ -36,6 +36,11 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         let ty = &f.ty;
         quote_spanned!(ty.span()=> #i: <#ty as __gale::Codec>::decode(input)?,)
     });
+    let text = fields.iter().zip(&idents).enumerate().map(|(n, (f, i))| {
+        let ty = &f.ty;
+        let tab = (n > 0).then(|| quote!(out.push('\t');));
+        quote_spanned!(ty.span()=> #tab (&&__gale::TextOf::<#ty>(&self.#i)).write_field(out);)
+    });
     Ok(quote! {
         const _: () = {
             use ::gale::__private as __gale;
@@ -58,6 +63,10 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             impl __gale::Tuple for #name {
                 const NAME: &'static str = #name_str;
                 const FIELDS: &'static [&'static str] = &[#(#field_strs),*];
+                fn write_text(&self, out: &mut ::std::string::String) {
+                    use __gale::{ViaDebug as _, ViaText as _};
+                    #(#text)*
+                }
             }
         };
     })

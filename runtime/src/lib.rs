@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod codec;
 pub mod exec;
 pub mod grouping;
+pub mod io;
 pub mod join;
 pub mod ops;
 pub mod rng;
@@ -37,16 +38,17 @@ pub mod window;
 
 pub use ack::{Anchor, Clock};
 pub use api::{
-    Bolt, CustomGrouping, Emitter, ExecResult, Fail, ProcessBolt, Spout, SpoutStatus, TaskContext,
-    TaskId,
+    Bolt, CustomGrouping, Emitter, ExecResult, FINAL_SNAPSHOT, Fail, ProcessBolt, Spout,
+    SpoutStatus, TaskContext, TaskId, TaskState, TransactionalSink,
 };
 pub use cli::{main, main_from};
 pub use codec::{Codec, DecodeError};
+pub use exec::checkpointing::TaskFailure;
 pub use exec::local::{RunError, RunOptions, Summary, run_local};
 pub use gale_macros::{Tuple, topology};
 pub use grouping::{FastMap, FastSet, hash_key};
 pub use topology::Topology;
-pub use tuple::Tuple;
+pub use tuple::{TextField, Tuple};
 
 /// Pulls in the Rust module that `gale_compiler::compile` generated for a `.topo` file
 /// (by the topology's name) from `OUT_DIR`. It defines `pub mod <name>` holding the tuple
@@ -65,7 +67,7 @@ pub mod __private {
     pub use crate::ack::{Anchoring, TupleIds};
     pub use crate::api::typed::{MapEmitter, TypedBolt, TypedSpout};
     pub use crate::api::{Bolt, CustomGrouping, Emitter, Spout, TaskId};
-    pub use crate::checkpoint::CheckpointConfig;
+    pub use crate::checkpoint::{CheckpointConfig, RestartStrategy};
     pub use crate::codec::{Codec, DecodeError};
     pub use crate::exec::chain::{
         Counted, Discard, Downstream, SpoutHead, Stage, Tee, Timestamped, WindowOutputs,
@@ -75,16 +77,17 @@ pub mod __private {
         All, Custom, Direct, Fields, Global, LocalOrShuffle, PartialKey, Router, Same, Shuffle,
         Variant, Wrap, hash_key,
     };
+    pub use crate::io::{FileSink, FileSource};
     pub use crate::join::Side;
     pub use crate::ops::{
         ApplyFn, FilterOp, FlatMapOp, IntervalJoinOp, JoinAgg, JoinPairs, MapOp, ProcessOp,
-        WindowOp,
+        TransactionalOp, WindowOp,
     };
     pub use crate::topology::{
         ChainDesc, ComponentDesc, ConfigValue, EdgeDesc, Guarantee, Kind, RetryDesc, Settings,
         StreamDesc, Topology, TopologyDesc,
     };
-    pub use crate::tuple::{Tuple, has_field};
+    pub use crate::tuple::{TextField, TextOf, Tuple, ViaDebug, ViaText, has_field};
     pub use crate::window::{
         Assigner, AvgAgg, BoundedWatermarks, CollectAgg, CountAgg, MaxAgg, MinAgg, ReduceAgg,
         SumAgg, Timestamp, Window,

@@ -70,6 +70,9 @@ pub struct Settings {
     /// How checkpoints are taken (`checkpoint_interval`... under `exactly_once`; no
     /// interval otherwise).
     pub checkpoints: crate::checkpoint::CheckpointConfig,
+    /// How a failed `exactly_once` run restarts from its last checkpoint
+    /// (`restart_strategy`...).
+    pub restart: crate::checkpoint::RestartStrategy,
 }
 
 /// One output stream of a component.

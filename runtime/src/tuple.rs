@@ -18,6 +18,103 @@ pub trait Tuple: Codec + Clone + Send + std::fmt::Debug + 'static {
     const NAME: &'static str;
     /// The field names, in declaration order.
     const FIELDS: &'static [&'static str];
+
+    /// Appends it as one line of text, without the newline: its fields in order, separated
+    /// by tabs, each as [`TextField`] writes it (what the file sink writes). Generated for
+    /// `.topo` tuples and `#[derive(gale::Tuple)]`; the default is its `Debug` form.
+    fn write_text(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{self:?}");
+    }
+}
+
+/// A field of any type as text: its [`TextField`] form if it has one, else its `Debug`
+/// form (generated `write_text` calls `(&&TextOf(&field)).write_field(out)`, which picks
+/// the first that applies).
+pub struct TextOf<'a, T>(pub &'a T);
+
+/// The [`TextField`] form of a field (preferred).
+pub trait ViaText {
+    /// Appends the field.
+    fn write_field(&self, out: &mut String);
+}
+
+impl<T: TextField> ViaText for &TextOf<'_, T> {
+    fn write_field(&self, out: &mut String) {
+        self.0.write_text(out);
+    }
+}
+
+/// The `Debug` form of a field (for a type without a [`TextField`] form).
+pub trait ViaDebug {
+    /// Appends the field.
+    fn write_field(&self, out: &mut String);
+}
+
+impl<T: std::fmt::Debug> ViaDebug for TextOf<'_, T> {
+    fn write_field(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{:?}", self.0);
+    }
+}
+
+/// A field as text in a line of tab-separated fields: numbers and booleans as Rust prints
+/// them, strings with `\\`, tab, newline and carriage return escaped (`\\`, `\t`, `\n`,
+/// `\r`), `None` as nothing, a list as its items separated by commas.
+pub trait TextField {
+    /// Appends the field.
+    fn write_text(&self, out: &mut String);
+}
+
+macro_rules! text_as_display {
+    ($($t:ty)*) => {$(
+        impl TextField for $t {
+            fn write_text(&self, out: &mut String) {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{self}");
+            }
+        }
+    )*};
+}
+text_as_display!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize f32 f64 bool char);
+
+impl TextField for String {
+    fn write_text(&self, out: &mut String) {
+        self.as_str().write_text(out);
+    }
+}
+
+impl TextField for &str {
+    fn write_text(&self, out: &mut String) {
+        for c in self.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+    }
+}
+
+impl<T: TextField> TextField for Option<T> {
+    fn write_text(&self, out: &mut String) {
+        if let Some(v) = self {
+            v.write_text(out);
+        }
+    }
+}
+
+impl<T: TextField> TextField for Vec<T> {
+    fn write_text(&self, out: &mut String) {
+        for (i, v) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            v.write_text(out);
+        }
+    }
 }
 
 /// True when `fields` contains `name` (usable in constants: generated code asserts at

@@ -2,7 +2,8 @@
 //! summing bolt whose count and sum are.
 
 use crate::checkpoints::Num;
-use gale::{Bolt, Codec, Emitter, ExecResult, Spout, SpoutStatus, TaskContext};
+use gale::codec::{from_bytes, to_bytes};
+use gale::{Bolt, Emitter, ExecResult, Fail, Spout, SpoutStatus, TaskContext, TaskState};
 use std::time::Instant;
 
 /// Numbers per millisecond a spout task emits at most (so checkpoints happen mid-run).
@@ -44,8 +45,14 @@ impl Spout for Numbers {
         self.next += 1;
         SpoutStatus::Active
     }
-    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
-        Some(gale::codec::to_bytes(&self.next))
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<TaskState>, Fail> {
+        Ok(Some(to_bytes(&self.next).into()))
+    }
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> Result<(), Fail> {
+        if let Some(s) = restored {
+            self.next = from_bytes(&s.into_task()?)?;
+        }
+        Ok(())
     }
 }
 
@@ -69,9 +76,13 @@ impl Bolt for Sum {
         self.sum += n.n;
         Ok(())
     }
-    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
-        let mut out = Vec::new();
-        (self.count, self.sum).encode(&mut out);
-        Some(out)
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<TaskState>, Fail> {
+        Ok(Some(to_bytes(&(self.count, self.sum)).into()))
+    }
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {
+        if let Some(s) = restored {
+            (self.count, self.sum) = from_bytes(&s.into_task()?)?;
+        }
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! directory and checked whole, is a consistent cut — the summing tasks' state holds
 //! exactly the numbers the spout tasks had emitted before their barriers, no more, no less.
 
+use gale::TaskState;
 use gale::checkpoint::{CheckpointStore, LocalDir};
 use gale::codec::from_bytes;
 use gale_tests::checkpoint_ops::number;
@@ -33,8 +34,7 @@ fn every_completed_checkpoint_is_a_consistent_cut() {
         let mut want = (0u64, 0u64);
         for task in 0..2u32 {
             let emitted: u64 =
-                from_bytes(&store.state(&meta, "numbers", task).expect("spout state"))
-                    .expect("decodes");
+                from_bytes(&task_state(&store, &meta, "numbers", task)).expect("decodes");
             want.0 += emitted;
             want.1 += (0..emitted)
                 .map(|i| 2 * number(u64::from(task), 2, i))
@@ -43,7 +43,7 @@ fn every_completed_checkpoint_is_a_consistent_cut() {
         let mut got = (0u64, 0u64);
         for task in 0..3u32 {
             let (count, sum): (u64, u64) =
-                from_bytes(&store.state(&meta, "sum", task).expect("sum state")).expect("decodes");
+                from_bytes(&task_state(&store, &meta, "sum", task)).expect("decodes");
             got.0 += count;
             got.1 += sum;
         }
@@ -57,4 +57,18 @@ fn every_completed_checkpoint_is_a_consistent_cut() {
     }
     assert_eq!(checked, completed.len());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The task state of `operator`'s task `task` in checkpoint `meta`.
+fn task_state(
+    store: &CheckpointStore<LocalDir>,
+    meta: &gale::checkpoint::Metadata,
+    operator: &str,
+    task: u32,
+) -> Vec<u8> {
+    let bytes = store.state(meta, operator, task).expect("state file");
+    match from_bytes::<TaskState>(&bytes).expect("a task state") {
+        TaskState::Task(b) => b,
+        other => panic!("{operator} {task}: task state expected, found {other:?}"),
+    }
 }

@@ -208,7 +208,13 @@ fn shape(c: &Component, diags: &mut Diagnostics) {
                     .with_help("name what it emits: `-> Schema`"),
                 );
             }
-            if !matches!(c.op, Operator::User(_)) {
+            let source = match &c.op {
+                Operator::Builtin(call) => {
+                    crate::ops::find(&call.name.name).is_some_and(|b| b.is_source())
+                }
+                Operator::User(_) => true,
+            };
+            if !source {
                 diags.push(
                     Diagnostic::error(
                         "E0409",
@@ -235,11 +241,39 @@ fn shape(c: &Component, diags: &mut Diagnostics) {
                     )),
                 );
             }
-            let declared = match &c.op {
-                Operator::Builtin(call) => crate::ops::find(&call.name.name)
-                    .is_some_and(|b| b.outputs() == Outputs::Declared),
-                Operator::User(_) => false,
+            let builtin = match &c.op {
+                Operator::Builtin(call) => crate::ops::find(&call.name.name),
+                Operator::User(_) => None,
             };
+            if builtin.is_some_and(|b| b.is_source()) {
+                diags.push(
+                    Diagnostic::error(
+                        "E0428",
+                        format!("the built-in `{}` is a spout", builtin_name(&c.op)),
+                        c.op.span(),
+                    )
+                    .with_label("a source, declared as a bolt")
+                    .with_help(format!(
+                        "declare it `spout {} = {} -> Schema`",
+                        c.name.name,
+                        c.op.text()
+                    )),
+                );
+            }
+            if let (Some(b), Some(out)) = (builtin, &c.output)
+                && b.outputs() == Outputs::Nothing
+            {
+                diags.push(
+                    Diagnostic::error(
+                        "E0429",
+                        format!("`{}` is a sink: it emits nothing", builtin_name(&c.op)),
+                        out.span,
+                    )
+                    .with_label("an output on a sink")
+                    .with_help("remove the `-> Schema`"),
+                );
+            }
+            let declared = builtin.is_some_and(|b| b.outputs() == Outputs::Declared);
             if declared && c.output.is_none() {
                 diags.push(
                     Diagnostic::error(

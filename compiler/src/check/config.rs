@@ -11,6 +11,9 @@
 //! | `max_parallelism` | an integer from 1 to 32768: the key groups of keyed edges |
 //! | `checkpoint_interval`, `checkpoint_timeout` | a duration greater than zero |
 //! | `max_concurrent_checkpoints`, `retained_checkpoints` | an integer >= 1 |
+//! | `restart_strategy` | `none`, `fixed_delay`, `exponential_backoff` or `failure_rate` |
+//! | `restart_attempts` | an integer >= 0 |
+//! | `restart_delay`, `restart_max_delay`, `restart_failure_interval` | a duration (`restart_delay` may be `0ms`) |
 //!
 //! What only works with acking (`max_spout_pending`, a spout's `attempts`) needs
 //! `guarantee = at_least_once` (`E0504`, see [`require_acking`]); the checkpoint settings
@@ -18,7 +21,7 @@
 
 use crate::ast::{ConfigBlock, ConfigEntry, ConfigValue, Ident, Span};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::graph::{Config, Guarantee, MAX_MAX_PARALLELISM};
+use crate::graph::{Config, Guarantee, MAX_MAX_PARALLELISM, RestartKind};
 use std::collections::HashMap;
 
 /// Checks every entry of every block (later blocks add to earlier ones).
@@ -47,6 +50,7 @@ pub(crate) fn check(blocks: &[ConfigBlock], diags: &mut Diagnostics) -> Config {
             }
         }
     }
+    restart_settings_used(blocks, config.restart.kind, diags);
     if config.max_spout_pending.is_some()
         && let Some(entry) = first_entry(blocks, "max_spout_pending")
     {
@@ -61,12 +65,77 @@ pub(crate) fn check(blocks: &[ConfigBlock], diags: &mut Diagnostics) -> Config {
     config
 }
 
+/// The `restart_*` settings strategy `kind` reads.
+fn settings_of(kind: RestartKind) -> &'static [&'static str] {
+    match kind {
+        RestartKind::None => &[],
+        RestartKind::FixedDelay => &["restart_attempts", "restart_delay"],
+        RestartKind::ExponentialBackoff => {
+            &["restart_attempts", "restart_delay", "restart_max_delay"]
+        }
+        RestartKind::FailureRate => &[
+            "restart_attempts",
+            "restart_delay",
+            "restart_failure_interval",
+        ],
+    }
+}
+
+/// `E0506`: a `restart_*` setting the chosen strategy does not read.
+fn restart_settings_used(blocks: &[ConfigBlock], kind: RestartKind, diags: &mut Diagnostics) {
+    for key in RESTART_SETTINGS {
+        if settings_of(kind).contains(key) {
+            continue;
+        }
+        let Some(entry) = first_entry(blocks, key) else {
+            continue;
+        };
+        let users: Vec<&str> = [
+            RestartKind::FixedDelay,
+            RestartKind::ExponentialBackoff,
+            RestartKind::FailureRate,
+        ]
+        .into_iter()
+        .filter(|k| settings_of(*k).contains(key))
+        .map(RestartKind::word)
+        .collect();
+        diags.push(
+            Diagnostic::error(
+                "E0506",
+                format!(
+                    "`{key}` does not apply to the restart strategy `{}`",
+                    kind.word()
+                ),
+                Span::new(entry.key.span.start, entry.value_span.end),
+            )
+            .with_label("not read by this strategy")
+            .with_help(format!(
+                "it is a setting of `restart_strategy = {}`; remove it, or choose that strategy",
+                users.join("` or `")
+            )),
+        );
+    }
+}
+
+/// The settings of a strategy (`restart_strategy` itself aside).
+const RESTART_SETTINGS: &[&str] = &[
+    "restart_attempts",
+    "restart_delay",
+    "restart_max_delay",
+    "restart_failure_interval",
+];
+
 /// The settings of checkpoints (`exactly_once`).
-const CHECKPOINT_KEYS: [&str; 4] = [
+const CHECKPOINT_KEYS: [&str; 9] = [
     "checkpoint_interval",
     "checkpoint_timeout",
     "max_concurrent_checkpoints",
     "retained_checkpoints",
+    "restart_strategy",
+    "restart_attempts",
+    "restart_delay",
+    "restart_max_delay",
+    "restart_failure_interval",
 ];
 
 /// `E0505`: a checkpoint setting under a guarantee that takes no checkpoints.
@@ -112,6 +181,59 @@ fn positive_duration(entry: &ConfigEntry, help: &str, diags: &mut Diagnostics) -
             None
         }
     }
+}
+
+/// A duration setting that may be zero.
+fn duration(entry: &ConfigEntry, diags: &mut Diagnostics) -> Option<u64> {
+    match entry.value {
+        ConfigValue::DurationMs(ms) => Some(ms),
+        ConfigValue::Int(n) => {
+            diags.push(
+                wrong_type(entry, "a duration such as `1s`")
+                    .with_help(format!("give the unit: `{n}s` or `{n}ms`")),
+            );
+            None
+        }
+        _ => {
+            diags.push(wrong_type(entry, "a duration such as `1s`"));
+            None
+        }
+    }
+}
+
+/// The strategy `restart_strategy` names (`E0501` / `E0507` otherwise).
+fn restart_kind(entry: &ConfigEntry, diags: &mut Diagnostics) -> Option<RestartKind> {
+    const ALL: [RestartKind; 4] = [
+        RestartKind::None,
+        RestartKind::FixedDelay,
+        RestartKind::ExponentialBackoff,
+        RestartKind::FailureRate,
+    ];
+    let ConfigValue::Word(word) = &entry.value else {
+        diags.push(wrong_type(
+            entry,
+            "one of `none`, `fixed_delay`, `exponential_backoff`, `failure_rate`",
+        ));
+        return None;
+    };
+    if let Some(k) = ALL.into_iter().find(|k| k.word() == word) {
+        return Some(k);
+    }
+    let d = Diagnostic::error(
+        "E0507",
+        format!("unknown restart strategy `{word}`"),
+        entry.value_span,
+    )
+    .with_label("not a restart strategy");
+    diags.push(
+        match super::suggest::similar(word, ALL.into_iter().map(|k| k.word())) {
+            Some(close) => d.with_help(format!("did you mean `{close}`?")),
+            None => d.with_help(
+                "the strategies are `none`, `fixed_delay`, `exponential_backoff` and `failure_rate`",
+            ),
+        },
+    );
+    None
 }
 
 /// The first entry with this key (the one in effect: later ones are `E0107`).
@@ -245,6 +367,33 @@ fn apply(entry: &ConfigEntry, config: &mut Config, diags: &mut Diagnostics) {
         "retained_checkpoints" => {
             if let Some(n) = integer(entry, 1, diags) {
                 config.retained_checkpoints = n;
+            }
+        }
+        "restart_strategy" => {
+            if let Some(kind) = restart_kind(entry, diags) {
+                config.restart.kind = kind;
+            }
+        }
+        "restart_attempts" => {
+            if let Some(n) = integer(entry, 0, diags) {
+                config.restart.attempts = Some(n);
+            }
+        }
+        "restart_delay" => {
+            if let Some(ms) = duration(entry, diags) {
+                config.restart.delay_ms = Some(ms);
+            }
+        }
+        "restart_max_delay" => {
+            let help = "the longest wait between two restarts; try `5m`";
+            if let Some(ms) = positive_duration(entry, help, diags) {
+                config.restart.max_delay_ms = Some(ms);
+            }
+        }
+        "restart_failure_interval" => {
+            let help = "failures are counted over this interval; try `1m`";
+            if let Some(ms) = positive_duration(entry, help, diags) {
+                config.restart.failure_interval_ms = Some(ms);
             }
         }
         _ => {

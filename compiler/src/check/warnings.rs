@@ -34,6 +34,11 @@ const KNOWN_KEYS: &[&str] = &[
     "checkpoint_timeout",
     "max_concurrent_checkpoints",
     "retained_checkpoints",
+    "restart_strategy",
+    "restart_attempts",
+    "restart_delay",
+    "restart_max_delay",
+    "restart_failure_interval",
 ];
 
 /// Runs every warning rule.

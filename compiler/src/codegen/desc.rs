@@ -165,6 +165,7 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
     let checkpoint_timeout = cfg.checkpoint_timeout_ms;
     let concurrent = usize::try_from(cfg.max_concurrent_checkpoints).unwrap_or(usize::MAX);
     let retained = usize::try_from(cfg.retained_checkpoints).unwrap_or(usize::MAX);
+    let restart = restart_strategy(&cfg.restart);
     let entries = cfg.extra.iter().map(|(k, v)| {
         let v = config_value(v);
         quote!((#k, #v))
@@ -192,9 +193,50 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
                     max_concurrent: #concurrent,
                     retained: #retained,
                 },
+                restart: #restart,
             },
             config: &[#(#entries),*],
         };
+    }
+}
+
+/// The runtime's restart strategy for the settings as written (Flink's defaults for the
+/// unset ones: fixed delay 1 restart 1 s apart; backoff from 1 s to 5 min, unlimited;
+/// failure rate 1 per minute, 1 s apart).
+fn restart_strategy(r: &crate::graph::Restart) -> TokenStream {
+    use crate::graph::RestartKind;
+    let u32_of = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    let delay = r.delay_ms.unwrap_or(1_000);
+    match r.kind {
+        RestartKind::None => quote!(__gale::RestartStrategy::None),
+        RestartKind::FixedDelay => {
+            let attempts = u32_of(r.attempts.unwrap_or(1));
+            quote!(__gale::RestartStrategy::FixedDelay { attempts: #attempts, delay_ms: #delay })
+        }
+        RestartKind::ExponentialBackoff => {
+            let max = r.max_delay_ms.unwrap_or(300_000);
+            let attempts = match r.attempts {
+                Some(n) => {
+                    let n = u32_of(n);
+                    quote!(::core::option::Option::Some(#n))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(__gale::RestartStrategy::ExponentialBackoff {
+                initial_ms: #delay,
+                max_ms: #max,
+                attempts: #attempts,
+            })
+        }
+        RestartKind::FailureRate => {
+            let max = u32_of(r.attempts.unwrap_or(1));
+            let interval = r.failure_interval_ms.unwrap_or(60_000);
+            quote!(__gale::RestartStrategy::FailureRate {
+                max_failures: #max,
+                interval_ms: #interval,
+                delay_ms: #delay,
+            })
+        }
     }
 }
 

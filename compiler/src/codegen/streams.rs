@@ -112,6 +112,9 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
             fn barrier(&mut self, id: u64, savepoint: bool) {
                 #( self.#idx.barrier(id, savepoint); )*
             }
+            fn notify_complete(&mut self, id: u64) {
+                #( self.#idx.notify_complete(id); )*
+            }
             fn tick(&mut self, now_ms: u64) {
                 #( self.#idx.tick(now_ms); )*
             }

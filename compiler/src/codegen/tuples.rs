@@ -13,6 +13,7 @@ pub fn tuple_struct(t: &TupleSchema) -> TokenStream {
     let name_str = &t.name;
     let field_strs = t.fields.iter().map(|(n, _)| n.as_str());
     let doc = format!(" The `{}` tuple schema.", t.name);
+    let text = text_fields(&field_names);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, PartialEq, Default)]
@@ -36,6 +37,21 @@ pub fn tuple_struct(t: &TupleSchema) -> TokenStream {
         impl __gale::Tuple for #name {
             const NAME: &'static str = #name_str;
             const FIELDS: &'static [&'static str] = &[#(#field_strs),*];
+            fn write_text(&self, out: &mut ::std::string::String) {
+                #text
+            }
         }
+    }
+}
+
+/// The body of `Tuple::write_text`: the fields as text, tab-separated.
+pub(crate) fn text_fields<F: quote::ToTokens>(fields: &[F]) -> TokenStream {
+    let writes = fields.iter().enumerate().map(|(i, f)| {
+        let tab = (i > 0).then(|| quote!(out.push('\t');));
+        quote!(#tab (&&__gale::TextOf(&self.#f)).write_field(out);)
+    });
+    quote! {
+        use __gale::{ViaDebug as _, ViaText as _};
+        #(#writes)*
     }
 }

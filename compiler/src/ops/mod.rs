@@ -8,6 +8,8 @@
 //! (a test keeps those two lists equal).
 
 mod count_window;
+mod file_sink;
+mod file_source;
 mod filter;
 mod flat_map;
 mod function;
@@ -17,6 +19,7 @@ mod map;
 mod process;
 mod session;
 mod sliding;
+mod transactional;
 mod tumbling;
 pub mod window;
 mod window_join;
@@ -34,6 +37,8 @@ pub enum Outputs {
     Input,
     /// The schema after `->`, or nothing (a sink).
     Optional,
+    /// Nothing: it is a sink (`-> Schema` is `E0429`).
+    Nothing,
 }
 
 /// Where a built-in is built: what the generated code knows around it.
@@ -78,6 +83,16 @@ pub trait Builtin: Sync {
     fn outputs(&self) -> Outputs;
     /// Checks the arguments of `call` (`E0416`).
     fn check(&self, call: &BuiltinCall, diags: &mut Diagnostics);
+    /// Whether it is a source: declared as a `spout` (every other built-in is a bolt).
+    fn is_source(&self) -> bool {
+        false
+    }
+    /// Whether, ending an `exactly_once` topology, its writes would repeat after a restart
+    /// (`E0508`): true for one that runs user code (`process`); false for pure functions
+    /// and for the transactional sinks.
+    fn writes_outside(&self) -> bool {
+        false
+    }
     /// Whether its input must be keyed one way: every input edge `fields(...)` by the same
     /// fields, or none (`E0418` otherwise).
     fn keys_its_input(&self) -> bool {
@@ -115,6 +130,9 @@ pub const ALL: &[&dyn Builtin] = &[
     &count_window::COUNT_WINDOW,
     &window_join::WINDOW_JOIN,
     &interval_join::INTERVAL_JOIN,
+    &transactional::Transactional,
+    &file_sink::FileSink,
+    &file_source::FileSource,
 ];
 
 /// The built-in called `name`.
@@ -167,6 +185,35 @@ pub(crate) fn one_function<'a>(
             None
         }
     }
+}
+
+/// The one argument of `call`, a string; `E0416` otherwise.
+pub(crate) fn one_string<'a>(
+    op: &dyn Builtin,
+    call: &'a BuiltinCall,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<&'a str> {
+    let (msg, span, label) = match call.args.as_slice() {
+        [OpArg::Str { value, .. }] => return Some(value),
+        [] => (
+            format!("takes {what}, and none is given"),
+            call.span,
+            "no string",
+        ),
+        [other] => (
+            format!("takes {what}, found {}", other.kind()),
+            other.span(),
+            "not a string",
+        ),
+        [_, extra, ..] => (
+            format!("takes one argument, found {}", call.args.len()),
+            extra.span(),
+            "one argument too many",
+        ),
+    };
+    diags.push(bad_args(op, call, msg, span).with_label(label));
+    None
 }
 
 /// `E0416`: the arguments of a built-in are wrong.

@@ -33,6 +33,10 @@ impl Builtin for Process {
         true
     }
 
+    fn writes_outside(&self) -> bool {
+        true
+    }
+
     fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream {
         let ty = function_tokens(call);
         let bolt = quote!(<#ty as ::core::default::Default>::default());

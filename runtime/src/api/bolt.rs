@@ -1,6 +1,6 @@
 //! Bolts: the processing steps of a topology.
 
-use super::{Emitter, TaskContext};
+use super::{Emitter, TaskContext, TaskState};
 use std::fmt;
 
 /// Why a bolt could not process a tuple. Any error converts into it, so `?` works in
@@ -106,9 +106,38 @@ pub trait Bolt: Send + 'static {
 
     /// Its state for a checkpoint (`guarantee = exactly_once`), taken when the checkpoint's
     /// barrier passes it: every tuple before the barrier has been executed, none after
-    /// (Flink's `CheckpointedFunction::snapshotState`). `None`, the default: it keeps no
+    /// (Flink's `CheckpointedFunction::snapshotState`). A sink that writes to an outside
+    /// system pre-commits here what it wrote since the last barrier (see
+    /// [`TransactionalSink`](crate::TransactionalSink)). `None`, the default: it keeps no
     /// state a restore would need.
-    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
-        None
+    ///
+    /// `checkpoint` is the checkpoint's id, or [`FINAL_SNAPSHOT`](crate::FINAL_SNAPSHOT) for
+    /// the final state of a task whose input ended (after its `finish`), which every later
+    /// checkpoint holds. An `Err` fails the task (a state that cannot be taken cannot be
+    /// checkpointed): the run restarts from its last checkpoint.
+    fn snapshot_state(&mut self, checkpoint: u64) -> Result<Option<TaskState>, Fail> {
+        let _ = checkpoint;
+        Ok(None)
+    }
+    /// Called once, after [`prepare`](Bolt::prepare), when the topology takes checkpoints:
+    /// `restored` is what [`snapshot_state`](Bolt::snapshot_state) gave the checkpoint the
+    /// run restarts from (`None`: a fresh start, or it kept nothing). Flink's
+    /// `initializeState`. An `Err` stops the run: the state cannot be used. The default
+    /// accepts a fresh start and refuses state it would drop.
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {
+        match restored {
+            None => Ok(()),
+            Some(_) => Err(Fail::new(
+                "the checkpoint holds state for it, but it does not implement \
+                 `initialize_state` to restore it",
+            )),
+        }
+    }
+    /// Checkpoint `id` is complete (durable, every task's state in it): a transactional
+    /// sink commits what it pre-committed for it and for any earlier one (a notification
+    /// can be missed: the next covers it). Flink's `notifyCheckpointComplete`.
+    fn notify_checkpoint_complete(&mut self, id: u64) -> ExecResult {
+        let _ = id;
+        Ok(())
     }
 }

@@ -53,6 +53,7 @@ impl TaskContext {
                 queue_capacity: 10,
                 max_parallelism: 128,
                 checkpoints: crate::checkpoint::CheckpointConfig::NONE,
+                restart: crate::checkpoint::RestartStrategy::DEFAULT,
             },
             config: &[],
         }));

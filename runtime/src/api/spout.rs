@@ -1,6 +1,6 @@
 //! Spouts: the sources of a topology.
 
-use super::{Emitter, TaskContext};
+use super::{Emitter, Fail, TaskContext, TaskState};
 
 /// What a spout's [`Spout::next_tuple`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +69,24 @@ pub trait Spout: Send + 'static {
     /// Its position for a checkpoint (`guarantee = exactly_once`), taken between two calls
     /// of `next_tuple` as the checkpoint's barrier is sent: what it emitted before is in
     /// the checkpoint, what it emits after is not (an offset, a sequence number). `None`,
-    /// the default: it keeps none.
-    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
-        None
+    /// the default: it keeps none (and so cannot be replayed: a restore starts it afresh).
+    /// `checkpoint` is the checkpoint's id, or [`FINAL_SNAPSHOT`](crate::FINAL_SNAPSHOT)
+    /// once the spout is done (after `close`). An `Err` fails the task.
+    fn snapshot_state(&mut self, checkpoint: u64) -> Result<Option<TaskState>, Fail> {
+        let _ = checkpoint;
+        Ok(None)
+    }
+    /// Called once, after [`open`](Spout::open), when the topology takes checkpoints:
+    /// `restored` is the position [`snapshot_state`](Spout::snapshot_state) gave the
+    /// checkpoint the run restarts from (`None`: a fresh start). A replayable source
+    /// rewinds to it: what it emits next is what came after it. An `Err` stops the run.
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> Result<(), Fail> {
+        match restored {
+            None => Ok(()),
+            Some(_) => Err(Fail::new(
+                "the checkpoint holds a position for it, but it does not implement \
+                 `initialize_state` to rewind to it",
+            )),
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! rustc reports that fact once, and the wiring built on the declared types has nothing
 //! more to report. When the facts hold, the casts are the identity.
 
-use super::{Bolt, Emitter, ExecResult, Spout, SpoutStatus, TaskContext, TaskId};
+use super::{Bolt, Emitter, ExecResult, Spout, SpoutStatus, TaskContext, TaskId, TaskState};
 use crate::ack::Anchor;
 use std::marker::PhantomData;
 
@@ -70,8 +70,16 @@ where
             .on_tick(now_ms, &mut MapEmitter::new(out, self.output));
     }
 
-    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
-        self.op.snapshot_state()
+    fn snapshot_state(&mut self, checkpoint: u64) -> Result<Option<TaskState>, super::Fail> {
+        self.op.snapshot_state(checkpoint)
+    }
+
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {
+        self.op.initialize_state(restored)
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: u64) -> ExecResult {
+        self.op.notify_checkpoint_complete(id)
     }
 }
 
@@ -119,8 +127,12 @@ where
         self.op.close();
     }
 
-    fn snapshot_state(&mut self) -> Option<Vec<u8>> {
-        self.op.snapshot_state()
+    fn snapshot_state(&mut self, checkpoint: u64) -> Result<Option<TaskState>, super::Fail> {
+        self.op.snapshot_state(checkpoint)
+    }
+
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> Result<(), super::Fail> {
+        self.op.initialize_state(restored)
     }
 }
 

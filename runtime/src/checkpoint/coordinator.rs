@@ -146,6 +146,17 @@ pub enum Input {
         /// The write's outcome.
         result: Result<(), StorageFailure>,
     },
+    /// `task` finished (its input ended; a source is exhausted) and handed its final
+    /// state: it acknowledges every pending checkpoint it has not, with that state, and
+    /// no later checkpoint waits for it. Once every task has finished, one last
+    /// checkpoint is taken (Flink's final checkpoint): it holds the whole run, and the
+    /// sinks commit on it.
+    Finished {
+        /// The task.
+        task: TaskId,
+        /// Now, ms.
+        now_ms: u64,
+    },
     /// A task or a worker failed: every pending checkpoint is aborted.
     Failed,
 }
@@ -230,6 +241,10 @@ pub struct Coordinator {
     /// The latest completed checkpoint or savepoint.
     latest: Option<Completed>,
     failures: u64,
+    /// The tasks that finished (no checkpoint waits for them any more).
+    finished: BTreeSet<TaskId>,
+    /// The final checkpoint (every task finished), once triggered.
+    final_id: Option<u64>,
 }
 
 impl Coordinator {
@@ -255,7 +270,35 @@ impl Coordinator {
             savepoints: Vec::new(),
             latest: None,
             failures: 0,
+            finished: BTreeSet::new(),
+            final_id: None,
         }
+    }
+
+    /// Counts the complete periodic checkpoints `ids` (oldest first) an earlier run of the
+    /// topology left as retained: they are deleted, oldest first, as newer ones complete
+    /// (a restarted run's storage keeps the last `retained`, not every run's).
+    pub fn adopt_retained(&mut self, ids: impl IntoIterator<Item = u64>) {
+        for id in ids {
+            self.retained.push_back(Completed {
+                id,
+                kind: CheckpointKind::Periodic,
+                triggered_ms: 0,
+                duration_ms: 0,
+                bytes: 0,
+                alignment_ms: 0,
+            });
+        }
+    }
+
+    /// The final checkpoint, taken once every task finished, if it was triggered.
+    pub fn final_checkpoint(&self) -> Option<u64> {
+        self.final_id
+    }
+
+    /// Whether `task` finished.
+    pub fn is_finished(&self, task: TaskId) -> bool {
+        self.finished.contains(&task)
     }
 
     /// The latest completed checkpoint or savepoint: what a restore starts from.
@@ -300,21 +343,7 @@ impl Coordinator {
                 task,
                 bytes,
                 alignment_ms,
-            } => {
-                let all_tasks = &self.tasks;
-                if let Some(p) = self.pending.get_mut(&id)
-                    && !p.persisting
-                    && all_tasks.contains(&task)
-                    && p.waiting.remove(&task)
-                {
-                    p.bytes += bytes;
-                    p.alignment_ms = p.alignment_ms.max(alignment_ms);
-                    if p.waiting.is_empty() {
-                        p.persisting = true;
-                        out.push(Command::Persist { id });
-                    }
-                }
-            }
+            } => self.acknowledged(id, task, bytes, alignment_ms, &mut out),
             Input::Decline { id, task, reason } => {
                 if self.pending.contains_key(&id) {
                     self.abort(id, AbortReason::Declined { task, reason }, &mut out);
@@ -328,6 +357,18 @@ impl Coordinator {
                     }
                 }
             },
+            Input::Finished { task, now_ms } => {
+                if self.tasks.contains(&task) && self.finished.insert(task) {
+                    let ids: Vec<u64> = self.pending.keys().copied().collect();
+                    for id in ids {
+                        self.acknowledged(id, task, 0, 0, &mut out);
+                    }
+                    if self.finished.len() == self.tasks.len() && self.final_id.is_none() {
+                        self.final_id = Some(self.next_id);
+                        self.trigger(CheckpointKind::Periodic, now_ms, &mut out);
+                    }
+                }
+            }
             Input::Failed => {
                 let ids: Vec<u64> = self
                     .pending
@@ -341,6 +382,28 @@ impl Coordinator {
             }
         }
         out
+    }
+
+    fn acknowledged(
+        &mut self,
+        id: u64,
+        task: TaskId,
+        bytes: u64,
+        alignment_ms: u64,
+        out: &mut Vec<Command>,
+    ) {
+        if let Some(p) = self.pending.get_mut(&id)
+            && !p.persisting
+            && self.tasks.contains(&task)
+            && p.waiting.remove(&task)
+        {
+            p.bytes += bytes;
+            p.alignment_ms = p.alignment_ms.max(alignment_ms);
+            if p.waiting.is_empty() {
+                p.persisting = true;
+                out.push(Command::Persist { id });
+            }
+        }
     }
 
     fn time_out(&mut self, now_ms: u64, out: &mut Vec<Command>) {
@@ -361,6 +424,10 @@ impl Coordinator {
         let Some(interval) = self.config.interval_ms else {
             return;
         };
+        if self.final_id.is_some() {
+            // Everything finished: the final checkpoint holds it all.
+            return;
+        }
         let due = self
             .last_trigger_ms
             .is_none_or(|last| now_ms.saturating_sub(last) >= interval);
@@ -385,7 +452,7 @@ impl Coordinator {
             Pending {
                 kind,
                 triggered_ms: now_ms,
-                waiting: self.tasks.clone(),
+                waiting: self.tasks.difference(&self.finished).copied().collect(),
                 bytes: 0,
                 alignment_ms: 0,
                 persisting: false,
@@ -396,8 +463,8 @@ impl Coordinator {
             kind,
             timestamp_ms: now_ms,
         });
-        if self.tasks.is_empty()
-            && let Some(p) = self.pending.get_mut(&id)
+        if let Some(p) = self.pending.get_mut(&id)
+            && p.waiting.is_empty()
         {
             p.persisting = true;
             out.push(Command::Persist { id });

@@ -10,8 +10,12 @@
 //! - After a restore, [`FileTransactions::recover`] commits what the restored checkpoint
 //!   had pre-committed and deletes every other staging file (written after it: replayed).
 //!
-//! Layout in the sink's directory: `part-<task>-<checkpoint>` committed parts;
-//! `.staging/<task>-<n>` staging files. Pure of clocks; its I/O is the files.
+//! Layout in the sink's directory: `part-<task>-<checkpoint>` committed parts (the
+//! checkpoint zero-padded to 20 digits, `final` for a finished task's last);
+//! `.staging/<task>-<incarnation>-<n>` staging files, the incarnation unique to each run
+//! of the task, so that a staging name is never used twice (a restore commits a restored
+//! pre-commit only if its staging file is still there). Pure of clocks (the caller picks
+//! the incarnation); its I/O is the files.
 
 use crate::codec::{Codec, DecodeError};
 use std::collections::BTreeMap;
@@ -72,19 +76,23 @@ impl Codec for PreCommitted {
 pub struct FileTransactions {
     dir: PathBuf,
     task: u32,
-    /// The open transaction: its staging file and its number.
-    open: Option<(std::fs::File, String)>,
+    /// Unique to this run of the task: part of every staging name.
+    incarnation: u64,
+    /// The open transaction: its staging file (buffered) and its name.
+    open: Option<(std::io::BufWriter<std::fs::File>, String)>,
     next: u64,
     /// Pre-committed, not yet committed, by checkpoint.
     pending: BTreeMap<u64, PreCommitted>,
 }
 
 impl FileTransactions {
-    /// Task `task`'s transactions in `dir` (created when first written).
-    pub fn new(dir: impl Into<PathBuf>, task: u32) -> Self {
+    /// Task `task`'s transactions in `dir` (created when first written), in a run of the
+    /// task called `incarnation`: a value no earlier run of it had (a clock reading).
+    pub fn new(dir: impl Into<PathBuf>, task: u32, incarnation: u64) -> Self {
         FileTransactions {
             dir: dir.into(),
             task,
+            incarnation,
             open: None,
             next: 0,
             pending: BTreeMap::new(),
@@ -104,7 +112,7 @@ impl FileTransactions {
                 std::fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
                 // A fresh name: never one a replayed run's leftovers could hold.
                 let name = loop {
-                    let name = format!("{}-{}", self.task, self.next);
+                    let name = format!("{}-{:016x}-{}", self.task, self.incarnation, self.next);
                     self.next += 1;
                     if !dir.join(&name).exists() {
                         break name;
@@ -112,7 +120,7 @@ impl FileTransactions {
                 };
                 let path = dir.join(&name);
                 let f = std::fs::File::create(&path).map_err(io("create", &path))?;
-                &mut self.open.insert((f, name)).0
+                &mut self.open.insert((std::io::BufWriter::new(f), name)).0
             }
         };
         writeln!(file, "{line}").map_err(io("write", &self.dir))
@@ -125,12 +133,18 @@ impl FileTransactions {
         let Some((file, staging)) = self.open.take() else {
             return Ok(None);
         };
-        file.sync_all()
-            .map_err(io("sync", &self.staging_dir().join(&staging)))?;
-        let pending = PreCommitted {
-            staging,
-            part: format!("part-{}-{checkpoint}", self.task),
+        let path = self.staging_dir().join(&staging);
+        let file = file
+            .into_inner()
+            .map_err(|e| io("write", &path)(e.into_error()))?;
+        file.sync_all().map_err(io("sync", &path))?;
+        // Parts sort in checkpoint order; a finished task's last one after them all.
+        let part = if checkpoint == crate::api::FINAL_SNAPSHOT {
+            format!("part-{}-final", self.task)
+        } else {
+            format!("part-{}-{checkpoint:020}", self.task)
         };
+        let pending = PreCommitted { staging, part };
         self.pending.insert(checkpoint, pending.clone());
         Ok(Some(pending))
     }
@@ -161,19 +175,55 @@ impl FileTransactions {
             .map_err(io("sync directory", &self.dir))
     }
 
+    /// Deletes this task's parts of checkpoints after `checkpoint`.
+    fn delete_parts_after(&self, checkpoint: u64) -> Result<(), SinkError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("list", &self.dir)(e)),
+        };
+        let mine = format!("part-{}-", self.task);
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_prefix(&mine) else {
+                continue;
+            };
+            let id = match id {
+                "final" => crate::api::FINAL_SNAPSHOT,
+                n => match n.parse::<u64>() {
+                    Ok(n) => n,
+                    Err(_) => continue,
+                },
+            };
+            if id > checkpoint {
+                std::fs::remove_file(e.path()).map_err(io("delete", &e.path()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The transactions pre-committed and not yet committed.
     pub fn pending(&self) -> impl Iterator<Item = (u64, &PreCommitted)> {
         self.pending.iter().map(|(c, p)| (*c, p))
     }
 
-    /// After a restore: commits `restored` (what the restored checkpoint pre-committed; it
-    /// is complete) and deletes this task's other staging files (written after it, their
-    /// tuples are replayed).
-    pub fn recover(&mut self, restored: &[(u64, PreCommitted)]) -> Result<(), SinkError> {
+    /// After a restore of checkpoint `checkpoint` (`None`: a fresh start): commits
+    /// `restored` (what that checkpoint pre-committed; it is complete), deletes this task's
+    /// other staging files (written after it: their tuples are replayed), and deletes the
+    /// parts it committed for later checkpoints (a restore falls back to an older
+    /// checkpoint when the newest is damaged: what those parts held is replayed too).
+    pub fn recover(
+        &mut self,
+        checkpoint: Option<u64>,
+        restored: &[(u64, PreCommitted)],
+    ) -> Result<(), SinkError> {
         self.open = None;
         self.pending.clear();
         for (_, p) in restored {
             self.commit_one(p)?;
+        }
+        if let Some(c) = checkpoint {
+            self.delete_parts_after(c)?;
         }
         let dir = self.staging_dir();
         let entries = match std::fs::read_dir(&dir) {

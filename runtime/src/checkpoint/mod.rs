@@ -18,6 +18,7 @@
 mod aligner;
 mod coordinator;
 mod file_sink;
+mod restart;
 mod storage;
 mod store;
 #[cfg(test)]
@@ -29,5 +30,8 @@ pub use coordinator::{
     StorageFailure,
 };
 pub use file_sink::{FileTransactions, PreCommitted, SinkError};
+pub use restart::{Decision, RestartStrategy, Restarts};
 pub use storage::{CheckpointStorage, LocalDir, StorageError};
-pub use store::{CheckpointError, CheckpointStore, Metadata, Skipped, StateFile, checkpoint_dir};
+pub use store::{
+    CheckpointError, CheckpointStore, FinishedTask, Metadata, Skipped, StateFile, checkpoint_dir,
+};

@@ -53,6 +53,47 @@ pub enum CheckpointError {
         /// The id.
         operator: String,
     },
+    /// An operator keeps task state (not key groups) and its task count changed: its state
+    /// cannot be split or merged.
+    #[error(
+        "checkpoint {id}: `{operator}` keeps state per task, and it had {from} tasks where it \
+         now has {to}: its state cannot move to another task count (keyed state can)"
+    )]
+    Rescaled {
+        /// The checkpoint.
+        id: u64,
+        /// The operator.
+        operator: String,
+        /// Its task count in the checkpoint.
+        from: u32,
+        /// Its task count now.
+        to: u32,
+    },
+    /// The topology's `max_parallelism` changed: key groups no longer mean the same keys.
+    #[error(
+        "checkpoint {id} was taken with max_parallelism {from}, the topology now has {to}: \
+         keyed state cannot be restored (set `max_parallelism = {from}`)"
+    )]
+    MaxParallelism {
+        /// The checkpoint.
+        id: u64,
+        /// Its max parallelism.
+        from: u32,
+        /// The topology's.
+        to: u32,
+    },
+    /// A state file that does not decode as a task's state.
+    #[error("checkpoint {id}: the state of `{operator}` task {task} does not decode: {what}")]
+    BadState {
+        /// The checkpoint.
+        id: u64,
+        /// The operator.
+        operator: String,
+        /// The task.
+        task: u32,
+        /// What is wrong.
+        what: String,
+    },
     /// Its metadata does not list that operator's task.
     #[error("checkpoint {id} has no state of `{operator}` task {task}")]
     NoState {
@@ -100,6 +141,23 @@ pub struct Metadata {
     pub max_parallelism: u32,
     /// Every state file.
     pub states: Vec<StateFile>,
+    /// Each operator's task count when it was taken (a restore at another one moves key
+    /// groups between tasks, and refuses task state).
+    #[serde(default)]
+    pub operators: std::collections::BTreeMap<String, u32>,
+    /// The tasks that had finished (their input ended): a restore does not run them
+    /// again, it only restores what they kept.
+    #[serde(default)]
+    pub finished: Vec<FinishedTask>,
+}
+
+/// A task that had finished when a checkpoint was taken.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FinishedTask {
+    /// Its operator.
+    pub operator: String,
+    /// Its index.
+    pub task: u32,
 }
 
 impl Metadata {

@@ -351,6 +351,8 @@ fn write_checkpoint(store: &CheckpointStore<LocalDir>, id: u64, states: &[(&str,
             topology: "t".into(),
             max_parallelism: 128,
             states: files,
+            operators: Default::default(),
+            finished: Vec::new(),
         })
         .expect("committed");
 }
@@ -676,7 +678,7 @@ fn parts(dir: &std::path::Path) -> Vec<(String, String)> {
 #[test]
 fn a_file_sink_commits_what_a_complete_checkpoint_covers_once() {
     let dir = scratch("sink");
-    let mut s = FileTransactions::new(&dir, 3);
+    let mut s = FileTransactions::new(&dir, 3, 1);
     s.write_line("a").unwrap();
     s.write_line("b").unwrap();
     let one = s.pre_commit(1).unwrap().expect("something written");
@@ -696,36 +698,39 @@ fn a_file_sink_commits_what_a_complete_checkpoint_covers_once() {
     assert_eq!(
         parts(&dir),
         [
-            ("part-3-1".into(), "a\nb\n".into()),
-            ("part-3-3".into(), "c\n".into())
+            ("part-3-00000000000000000001".into(), "a\nb\n".into()),
+            ("part-3-00000000000000000003".into(), "c\n".into())
         ]
     );
     // Repeated and late commits change nothing.
     s.commit(3).unwrap();
     s.commit(1).unwrap();
     assert_eq!(parts(&dir).len(), 2);
-    assert_eq!(one.part, "part-3-1");
+    assert_eq!(one.part, "part-3-00000000000000000001");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_restore_commits_what_its_checkpoint_pre_committed_and_drops_the_rest() {
     let dir = scratch("sink-restore");
-    let mut before = FileTransactions::new(&dir, 0);
+    let mut before = FileTransactions::new(&dir, 0, 1);
     before.write_line("kept").unwrap();
     let pending = before.pre_commit(7).unwrap().expect("written");
     before.write_line("after the checkpoint").unwrap();
     before.pre_commit(8).unwrap(); // 8 never completes
     before.write_line("open at the crash").unwrap();
     drop(before); // the crash: nothing committed
-    let mut other = FileTransactions::new(&dir, 1);
+    let mut other = FileTransactions::new(&dir, 1, 2);
     other.write_line("another task's").unwrap();
 
-    let mut after = FileTransactions::new(&dir, 0);
-    after.recover(&[(7, pending.clone())]).unwrap();
-    assert_eq!(parts(&dir), [("part-0-7".into(), "kept\n".into())]);
+    let mut after = FileTransactions::new(&dir, 0, 3);
+    after.recover(Some(7), &[(7, pending.clone())]).unwrap();
+    assert_eq!(
+        parts(&dir),
+        [("part-0-00000000000000000007".into(), "kept\n".into())]
+    );
     // Recovering again (a second crash during recovery) is harmless.
-    after.recover(&[(7, pending)]).unwrap();
+    after.recover(Some(7), &[(7, pending)]).unwrap();
     assert_eq!(parts(&dir).len(), 1);
     let staging: Vec<String> = std::fs::read_dir(dir.join(".staging"))
         .unwrap()
@@ -740,6 +745,58 @@ fn a_restore_commits_what_its_checkpoint_pre_committed_and_drops_the_rest() {
     after.write_line("replayed").unwrap();
     after.pre_commit(9).unwrap();
     after.commit(9).unwrap();
-    assert_eq!(parts(&dir)[1], ("part-0-9".into(), "replayed\n".into()));
+    assert_eq!(
+        parts(&dir)[1],
+        ("part-0-00000000000000000009".into(), "replayed\n".into())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn restoring_one_checkpoint_twice_never_commits_a_later_runs_staging_file() {
+    let dir = scratch("sink-twice");
+    let mut first = FileTransactions::new(&dir, 0, 1);
+    first.write_line("first").unwrap();
+    let pending = first.pre_commit(1).unwrap().expect("written");
+    first.commit(1).unwrap();
+    drop(first);
+    // The second run restores checkpoint 1, writes on and crashes before checkpoint 2.
+    let mut second = FileTransactions::new(&dir, 0, 2);
+    second.recover(Some(1), &[(1, pending.clone())]).unwrap();
+    second.write_line("replayed, never committed").unwrap();
+    second.pre_commit(2).unwrap();
+    drop(second);
+    // The third restores checkpoint 1 again: its part keeps what it held.
+    let mut third = FileTransactions::new(&dir, 0, 3);
+    third.recover(Some(1), &[(1, pending)]).unwrap();
+    assert_eq!(
+        parts(&dir),
+        [("part-0-00000000000000000001".into(), "first\n".into())]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn restoring_an_older_checkpoint_deletes_the_parts_committed_after_it() {
+    let dir = scratch("sink-older");
+    let mut s = FileTransactions::new(&dir, 0, 1);
+    s.write_line("one").unwrap();
+    let one = s.pre_commit(1).unwrap().expect("written");
+    s.write_line("two").unwrap();
+    s.pre_commit(2).unwrap();
+    s.commit(2).unwrap();
+    let mut other = FileTransactions::new(&dir, 1, 1);
+    other.write_line("other task").unwrap();
+    other.pre_commit(2).unwrap();
+    other.commit(2).unwrap();
+    // Checkpoint 2 turns out damaged: the restore falls back to 1.
+    let mut back = FileTransactions::new(&dir, 0, 2);
+    back.recover(Some(1), &[(1, one)]).unwrap();
+    let names: Vec<String> = parts(&dir).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["part-0-00000000000000000001", "part-1-00000000000000000002"],
+        "task 0's part of 2 is replayed; task 1's is its own to recover"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

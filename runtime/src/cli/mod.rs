@@ -57,6 +57,16 @@ fn command(name: &'static str) -> Command {
                         .value_name("DIR")
                         .value_parser(clap::value_parser!(std::path::PathBuf))
                         .help("Where an exactly_once topology writes its checkpoints"),
+                )
+                .arg(
+                    Arg::new("restore")
+                        .long("restore")
+                        .action(ArgAction::SetTrue)
+                        .requires("checkpoint-dir")
+                        .help(
+                            "Start from the latest complete checkpoint in --checkpoint-dir \
+                             (after a crash; corrupt or incomplete ones are skipped)",
+                        ),
                 ),
         )
         .subcommand(
@@ -199,6 +209,7 @@ where
                 progress: if show { Some(progress::show) } else { None },
                 clock: None,
                 checkpoint_dir: m.get_one::<std::path::PathBuf>("checkpoint-dir").cloned(),
+                restore: m.get_flag("restore"),
             };
             match run_local(topology, options) {
                 Ok(summary) => {

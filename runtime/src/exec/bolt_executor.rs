@@ -74,11 +74,14 @@ where
         let mut live = (0..runners.len() as u32)
             .filter(|&s| !input.channels().is_complete(s))
             .count();
+        // The newest checkpoint completion the tasks heard of.
+        let mut notified = 0u64;
         if live == 0 {
             for (r, w) in runners.iter_mut().zip(&wirings) {
                 r.finish();
                 r.report(w);
             }
+            wait_final(base, &mut notified, &mut runners);
             return;
         }
         // Per task, the last watermark its operators were given.
@@ -95,6 +98,11 @@ where
             (true, t) => Some(t.map_or(idleness.poll(), |t| t.min(idleness.poll()))),
             (false, t) => t,
         };
+        // With checkpoints, a task also wakes to hear of completions and failures.
+        let wait = match (&base.checkpoints, wait) {
+            (Some(_), w) => Some(w.map_or(CHECKPOINT_POLL, |w| w.min(CHECKPOINT_POLL))),
+            (None, w) => w,
+        };
         let mut since_report = 0u32;
         let progress = base.metrics.executor_progress(chain, executor);
         // Per task, the alignment of its channels on checkpoint barriers.
@@ -109,6 +117,18 @@ where
         let started = Instant::now();
         let now_ms = || started.elapsed().as_millis() as u64;
         while live > 0 {
+            if let Some(c) = &base.checkpoints {
+                if c.aborted() {
+                    // A task failed: stop now, without finishing (the run restarts).
+                    progress.waiting();
+                    return;
+                }
+                if let Some(done) = c.newly_completed(&mut notified) {
+                    for r in runners.iter_mut() {
+                        r.notify_complete(done);
+                    }
+                }
+            }
             // A producer gone without its end of stream no longer holds an alignment.
             for c in input.take_closed() {
                 let Some(s) = input.channels().get(c).map(|c| c.slot as usize) else {
@@ -142,6 +162,9 @@ where
                     match next {
                         Ok(m) => m,
                         Err(InputError::Timeout) => {
+                            // A stall: a full blocked channel may hold back a producer
+                            // whose other task owes a barrier.
+                            input.hold_full_blocked();
                             if watch_idle {
                                 go_idle(&idleness, &mut input, &mut delivered, &mut runners);
                             }
@@ -269,6 +292,23 @@ where
         for (r, w) in runners.iter_mut().zip(&wirings) {
             r.report(w);
         }
+        wait_final(base, &mut notified, &mut runners);
+    }
+}
+
+/// How often a task of a run with checkpoints looks for completions and failures while
+/// its input is empty.
+const CHECKPOINT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// With checkpoints: once every task of the executor finished, waits for the final
+/// checkpoint, on which their sinks commit.
+fn wait_final<In>(base: &Wiring, notified: &mut u64, runners: &mut [Box<dyn BoltRunner<In>>]) {
+    if let Some(c) = &base.checkpoints {
+        c.wait_final(notified, |id| {
+            for r in runners.iter_mut() {
+                r.notify_complete(id);
+            }
+        });
     }
 }
 
@@ -434,6 +474,7 @@ mod tests {
                 queue_capacity: 4,
                 max_parallelism: 128,
                 checkpoints: crate::checkpoint::CheckpointConfig::NONE,
+                restart: crate::checkpoint::RestartStrategy::DEFAULT,
             },
             config: &[],
         }))
@@ -476,6 +517,7 @@ mod tests {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             seen.log[self.task].push(format!("b:{id}"));
         }
+        fn notify_complete(&mut self, _id: u64) {}
         fn tick_interval(&self) -> Option<Duration> {
             None
         }

@@ -176,6 +176,7 @@ mod tests {
                 queue_capacity: 10,
                 max_parallelism: 128,
                 checkpoints: crate::checkpoint::CheckpointConfig::NONE,
+                restart: crate::checkpoint::RestartStrategy::DEFAULT,
             },
             config: &[],
         }

@@ -36,12 +36,24 @@
 //! one merged queue did, blocked or not: at most max(`queue_capacity`, 2 × its channels)
 //! batches, plus, per remote channel, the data plane's credit.
 //!
+//! # When a blocked channel is read after all
+//!
+//! An executor runs several tasks on one thread. If a producer executor's task A has
+//! passed a barrier and fills its channel to a consumer that has blocked that channel,
+//! the producer's thread waits there, and its other task B, whose barrier the consumer is
+//! waiting for, never gets to send it: a deadlock Flink does not have (a subtask is a
+//! thread). So when a task had nothing to read for a whole wait while one of its blocked
+//! channels is full, that channel's messages are moved aside, in order, and read first
+//! once it is unblocked. What is held is bounded by what the producer sends on that channel before
+//! its other tasks' barriers come; with one task per executor nothing is ever held.
+//!
 //! The per-channel state the executor keeps beside the queues (ends, watermarks, idle,
 //! blocked) is in [`super::channels`].
 
 use super::channels::Channels;
 use crate::transport::{Message, Upstream};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select, TryRecvError};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 /// One input channel of an executor as it is built: the receiving task's slot, the
@@ -76,6 +88,11 @@ pub(crate) struct Input<T> {
     /// Channels not closed.
     open: usize,
     state: Channels,
+    /// Per channel, messages moved aside from its queue while it was blocked and full
+    /// (read first once it is unblocked).
+    held: Vec<VecDeque<Message<T>>>,
+    /// Messages held, in all.
+    held_total: usize,
 }
 
 impl<T> Input<T> {
@@ -88,6 +105,8 @@ impl<T> Input<T> {
             closed_now: Vec::new(),
             open: queues.len(),
             cursor: 0,
+            held: (0..queues.len()).map(|_| VecDeque::new()).collect(),
+            held_total: 0,
             queues,
             state,
         }
@@ -112,6 +131,13 @@ impl<T> Input<T> {
         for i in (start..n).chain(0..start.min(n)) {
             if self.closed[i] || self.state.get(i).is_some_and(|c| c.blocked) {
                 continue;
+            }
+            if self.held_total > 0
+                && let Some(m) = self.held[i].pop_front()
+            {
+                self.held_total -= 1;
+                self.cursor = if i + 1 == n { 0 } else { i + 1 };
+                return Some((i, m));
             }
             match self.queues[i].try_recv() {
                 Ok(m) => {
@@ -195,6 +221,23 @@ impl<T> Input<T> {
         }
     }
 
+    /// Moves aside the messages of every blocked channel whose queue is full (see the
+    /// module docs): its producer can go on to its other tasks. The executor calls it when
+    /// a wait for input timed out (a stall), never in the normal flow, where a blocked
+    /// channel holds its producer at the queue's capacity.
+    pub(crate) fn hold_full_blocked(&mut self) {
+        for i in 0..self.queues.len() {
+            let blocked = self.state.get(i).is_some_and(|c| c.blocked);
+            if !blocked || self.closed[i] || !self.queues[i].is_full() {
+                continue;
+            }
+            while let Ok(m) = self.queues[i].try_recv() {
+                self.held[i].push_back(m);
+                self.held_total += 1;
+            }
+        }
+    }
+
     /// The channels whose producers went away (without an end of stream, or after it)
     /// since the last call.
     pub(crate) fn take_closed(&mut self) -> Vec<usize> {
@@ -213,9 +256,9 @@ impl<T> Input<T> {
         self.state.set_blocked(ch, false)
     }
 
-    /// Messages waiting in every channel's queue, blocked or not.
+    /// Messages waiting in every channel's queue (or held aside), blocked or not.
     pub(crate) fn queued(&self) -> usize {
-        self.queues.iter().map(Receiver::len).sum()
+        self.queues.iter().map(Receiver::len).sum::<usize>() + self.held_total
     }
 
     /// Messages waiting in channel `ch`'s queue.
@@ -224,7 +267,7 @@ impl<T> Input<T> {
         reason = "the per-channel API barrier alignment (issue 12) and idleness (issue 11.3) build on; tested here"
     )]
     pub(crate) fn queued_on(&self, ch: usize) -> usize {
-        self.queues.get(ch).map_or(0, Receiver::len)
+        self.queues.get(ch).map_or(0, Receiver::len) + self.held.get(ch).map_or(0, VecDeque::len)
     }
 }
 

@@ -2,17 +2,20 @@
 //! in memory. It is the same plan and the same executors a worker runs, with an assignment
 //! that puts every task in one worker.
 
+use super::checkpointing::{self, TaskFailure};
 use super::metrics::Metrics;
 use super::placement::Placement;
 use super::wiring::{self, Registry, Wiring};
 use super::{acker_executor, spout_executor};
 use crate::ack::{AckerMsg, Clock, Reply};
+use crate::checkpoint::{CheckpointStore, Decision, LocalDir, Metadata, Restarts};
+use crate::state::wall_ms;
 use crate::topology::{ChainSpec, Kind, Topology, TopologyDesc};
 use crate::transport::remote::Lane;
 use crate::transport::{Message, queue, unbounded};
 use crossbeam_channel::Receiver;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -32,6 +35,9 @@ pub struct RunOptions {
     /// Where an `exactly_once` topology writes its checkpoints (`run --checkpoint-dir`);
     /// `None`: it takes none.
     pub checkpoint_dir: Option<std::path::PathBuf>,
+    /// Start from the latest complete checkpoint in `checkpoint_dir` (`run --restore`),
+    /// after a crash: sources rewind to it and sinks commit what it pre-committed.
+    pub restore: bool,
 }
 
 /// A live view of a running topology, for the progress display.
@@ -103,6 +109,8 @@ pub struct Summary {
     /// The checkpoints completed (`exactly_once` with a checkpoint directory), oldest
     /// first.
     pub checkpoints: Vec<crate::checkpoint::Completed>,
+    /// The failures the run restarted after (`exactly_once`), in order.
+    pub failures: Vec<TaskFailure>,
 }
 
 /// A local run that could not complete.
@@ -122,24 +130,131 @@ pub enum RunError {
     /// The OS refused to start a thread.
     #[error("could not start an executor thread: {0}")]
     Spawn(#[from] std::io::Error),
+    /// An `exactly_once` run failed and its restart strategy does not restart it again.
+    #[error("{failure}; not restarted after {restarts} restarts: {reason}")]
+    Failed {
+        /// The failure that stopped it.
+        failure: TaskFailure,
+        /// The restarts it had.
+        restarts: u32,
+        /// Why no more.
+        reason: String,
+    },
+    /// The checkpoint directory could not be read.
+    #[error("the checkpoints cannot be read: {0}")]
+    Checkpoints(crate::checkpoint::CheckpointError),
 }
 
 /// Runs every task of `topology` in this process until its spouts are done (or it is
 /// stopped) and everything has drained.
+///
+/// An `exactly_once` topology with a checkpoint directory takes checkpoints, and a task
+/// that fails (a tuple that fails or panics) stops every task: the run restarts from the
+/// last completed checkpoint, as its restart strategy allows, sources rewinding and
+/// transactional sinks committing what that checkpoint pre-committed. The summary then
+/// counts the last attempt, and lists the failures.
 pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, RunError> {
     let desc = topology.desc;
+    let exactly_once = desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce;
     let stop = options.stop.clone().unwrap_or_default();
+    let deadline = options.duration.map(|d| Instant::now() + d);
+    let dir = match (&options.checkpoint_dir, exactly_once) {
+        (Some(dir), true) => dir.clone(),
+        _ => {
+            let run = run_attempt(&topology, &options, &stop, deadline, None)?;
+            return Ok(run.summary);
+        }
+    };
+    let store = CheckpointStore::new(LocalDir::new(&dir));
+    let completed = Arc::new(Mutex::new(Vec::new()));
+    let mut restarts = Restarts::new(desc.settings.restart, wall_ms());
+    let mut failures = Vec::new();
+    let mut restore = if options.restore {
+        latest_checkpoint(&store)?
+    } else {
+        None
+    };
+    loop {
+        let (shared, driver) = checkpointing::local(desc, &dir, restore.take(), completed.clone());
+        let run = run_attempt(
+            &topology,
+            &options,
+            &stop,
+            deadline,
+            Some((shared.clone(), driver)),
+        )?;
+        let Some(failure) = shared.failure() else {
+            let mut s = run.summary;
+            s.checkpoints =
+                std::mem::take(&mut *completed.lock().unwrap_or_else(|p| p.into_inner()));
+            s.failures = failures;
+            return Ok(s);
+        };
+        failures.push(failure.clone());
+        let count = restarts.count();
+        let give_up = |reason: String| RunError::Failed {
+            failure: failure.clone(),
+            restarts: count,
+            reason,
+        };
+        if !failure.retryable {
+            return Err(give_up("a restart would fail the same way".into()));
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Err(give_up("the run was being stopped".into()));
+        }
+        match restarts.failed(wall_ms()) {
+            Decision::GiveUp { reason } => return Err(give_up(reason)),
+            Decision::Restart { delay_ms } => {
+                std::thread::sleep(Duration::from_millis(delay_ms));
+                restore = latest_checkpoint(&store)?;
+                match &restore {
+                    Some(m) => eprintln!(
+                        "gale: restart {}: restoring checkpoint {}",
+                        restarts.count(),
+                        m.id
+                    ),
+                    None => eprintln!(
+                        "gale: restart {}: no checkpoint completed yet, starting afresh",
+                        restarts.count()
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// The newest complete and whole checkpoint in `store`, saying which newer ones it passed
+/// over and why (truncated, bit-flipped, incomplete).
+fn latest_checkpoint(store: &CheckpointStore<LocalDir>) -> Result<Option<Metadata>, RunError> {
+    let (latest, skipped) = store.latest().map_err(RunError::Checkpoints)?;
+    for s in skipped {
+        eprintln!("gale: skipping checkpoint {}: {}", s.id, s.error);
+    }
+    Ok(latest)
+}
+
+/// One attempt of a run, finished.
+struct Attempt {
+    summary: Summary,
+}
+
+/// Runs the topology once: until it is done, or (with checkpoints) until a task failed
+/// and every executor stopped.
+fn run_attempt(
+    topology: &Topology,
+    options: &RunOptions,
+    stop: &Arc<AtomicBool>,
+    deadline: Option<Instant>,
+    checkpoints: Option<(Arc<checkpointing::Checkpointing>, checkpointing::Driver)>,
+) -> Result<Attempt, RunError> {
+    let desc = topology.desc;
     let clock = options.clock.clone().unwrap_or_default();
     let placement = Arc::new(Placement::local(desc));
-    let exactly_once = desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce;
-    let checkpoints = match (&options.checkpoint_dir, exactly_once) {
-        (Some(dir), true) => Some(super::checkpointing::local(desc, dir)),
-        _ => None,
-    };
     let driver_done = Arc::new(AtomicBool::new(false));
-    let (shared, driver, completed) = match checkpoints {
-        Some((shared, driver, completed)) => (Some(shared), Some(driver), Some(completed)),
-        None => (None, None, None),
+    let (shared, driver) = match checkpoints {
+        Some((shared, driver)) => (Some(shared), Some(driver)),
+        None => (None, None),
     };
     let Launched {
         mut handles,
@@ -147,7 +262,7 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
         tracking,
         start,
         ..
-    } = launch(&topology, placement, stop.clone(), clock, shared)?;
+    } = launch(topology, placement, stop.clone(), clock, shared.clone())?;
     let driver = match driver {
         Some(d) => {
             let done = driver_done.clone();
@@ -162,31 +277,38 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     let mut last_progress = Instant::now();
     loop {
         if let Some(bad) = handles.iter().position(|h| h.is_finished()) {
-            // Collect finished threads; a panic ends the run with an error.
+            // Collect finished threads. A panic ends the run with an error, or, with
+            // checkpoints, fails it: every executor stops, and it restarts.
             let h = handles.swap_remove(bad);
             let thread = h.thread().name().unwrap_or("executor").to_string();
             if let Err(payload) = h.join() {
-                stop.store(true, Ordering::Relaxed);
-                return Err(RunError::ExecutorPanicked {
-                    thread,
-                    message: panic_message(&payload),
-                });
+                let message = panic_message(&payload);
+                match &shared {
+                    Some(c) => c.fail(TaskFailure {
+                        component: thread,
+                        task: 0,
+                        reason: format!("its executor panicked: {message}"),
+                        retryable: true,
+                    }),
+                    None => {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(RunError::ExecutorPanicked { thread, message });
+                    }
+                }
             }
             continue;
         }
         if handles.is_empty() {
             break;
         }
-        if let Some(d) = options.duration
-            && start.elapsed() >= d
-        {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             stop.store(true, Ordering::Relaxed);
         }
         if let Some(show) = options.progress
             && last_progress.elapsed() >= Duration::from_millis(500)
         {
             show(&Progress {
-                topology: &topology,
+                topology,
                 elapsed: start.elapsed(),
                 metrics: &metrics,
             });
@@ -199,11 +321,9 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     if let Some(d) = driver {
         let _ = d.join();
     }
-    let mut s = summary(desc, &metrics, elapsed, tracking);
-    if let Some(c) = completed {
-        s.checkpoints = std::mem::take(&mut *c.lock().unwrap_or_else(|p| p.into_inner()));
-    }
-    Ok(s)
+    Ok(Attempt {
+        summary: summary(desc, &metrics, elapsed, tracking),
+    })
 }
 
 /// The executors of this worker, started.
@@ -243,19 +363,12 @@ pub(crate) fn launch(
             None => return Err(RunError::MissingChain(i)),
         }
     }
-    if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce {
-        if checkpoints.is_some() {
-            eprintln!(
-                "gale: warning: `guarantee = exactly_once`: checkpoints are taken, but a \
-                 restart does not restore them yet; running without tracking"
-            );
-        } else {
-            eprintln!(
-                "gale: warning: `guarantee = exactly_once` needs a checkpoint directory \
-                 (`run --checkpoint-dir DIR`) and recovery, which is not implemented yet; \
-                 running without tracking (at_most_once)"
-            );
-        }
+    if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce && checkpoints.is_none() {
+        eprintln!(
+            "gale: warning: `guarantee = exactly_once` needs a checkpoint directory \
+             (`run --checkpoint-dir DIR`); without one it takes no checkpoints and runs \
+             untracked (at_most_once)"
+        );
     }
     let tracking = wiring::tracking(desc);
     let mut reply_inboxes = if tracking {
@@ -405,6 +518,7 @@ fn summary(
         acker_pending_at_end: load(&metrics.ackers.pending_at_end),
         acker_expired: load(&metrics.ackers.expired),
         checkpoints: Vec::new(),
+        failures: Vec::new(),
     }
 }
 
@@ -493,6 +607,15 @@ impl Summary {
                 last.id,
                 last.duration_ms
             ));
+        }
+        if !self.failures.is_empty() {
+            s.push_str(&format!(
+                "restarts: {} (from the last completed checkpoint each time)\n",
+                self.failures.len()
+            ));
+            for f in &self.failures {
+                s.push_str(&format!("  after {f}\n"));
+            }
         }
         s
     }
@@ -612,6 +735,7 @@ mod tests {
             acker_pending_at_end: 0,
             acker_expired: 0,
             checkpoints: Vec::new(),
+            failures: Vec::new(),
         };
         let text = summary.render();
         let late: Vec<&str> = text.lines().filter(|l| l.contains(" late tuple")).collect();

@@ -59,15 +59,30 @@ pub(crate) fn run(
     let mut losses_seen = 0;
     let ackers = base.placement.acker_count() as usize;
     let mut last_flush = std::time::Instant::now();
-    // The newest checkpoint whose barrier this executor's tasks sent.
+    // The newest checkpoint whose barrier this executor's tasks sent, and the newest
+    // completion they heard of.
     let mut injected = 0u64;
+    let mut notified = 0u64;
+    // Tasks that finished, kept to hear of the final checkpoint (their fused sinks commit
+    // on it).
+    let mut finished: Vec<Task> = Vec::new();
     while live > 0 {
         if let Some(c) = &base.checkpoints {
+            if c.aborted() {
+                // A task failed: stop now, without ending the streams (the run restarts).
+                progress.waiting();
+                return;
+            }
             let t = c.triggered();
             if t > injected {
                 injected = t;
                 for task in tasks.iter_mut().flatten() {
                     task.runner.barrier(t, false);
+                }
+            }
+            if let Some(done) = c.newly_completed(&mut notified) {
+                for task in tasks.iter_mut().flatten() {
+                    task.runner.notify_complete(done);
                 }
             }
         }
@@ -117,7 +132,11 @@ pub(crate) fn run(
             if task.exhausted && task.runner.settled() {
                 task.runner.finish();
                 task.runner.report(&task.wiring);
-                *slot = None;
+                if let Some(t) = slot.take()
+                    && base.checkpoints.is_some()
+                {
+                    finished.push(t);
+                }
                 live -= 1;
             }
         }
@@ -140,6 +159,13 @@ pub(crate) fn run(
     }
     // Done: a finished executor is not hung.
     progress.waiting();
+    if let Some(c) = &base.checkpoints {
+        c.wait_final(&mut notified, |id| {
+            for t in &mut finished {
+                t.runner.notify_complete(id);
+            }
+        });
+    }
 }
 
 fn deliver(tasks: &mut [Option<Task>], msg: Message<Reply>) {

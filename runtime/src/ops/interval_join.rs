@@ -4,7 +4,7 @@
 //! the watermark (less the allowed lateness) and emits each pair through `f`.
 
 use super::wall_ms;
-use crate::api::{Bolt, Emitter, ExecResult, Fail, TaskContext};
+use crate::api::{Bolt, Emitter, ExecResult, Fail, TaskContext, TaskState};
 use crate::grouping::key_group_range;
 use crate::join::{IntervalJoin, Side};
 use crate::state::Key;
@@ -21,6 +21,8 @@ pub struct IntervalJoinOp<K, In, A, B, F> {
     join: F,
     ttl_ms: Option<u64>,
     op: Option<IntervalJoin<K, A, B>>,
+    /// The key groups this task owns (known once prepared).
+    groups: std::ops::Range<u32>,
 }
 
 impl<K, In, A, B, F> IntervalJoinOp<K, In, A, B, F> {
@@ -45,6 +47,7 @@ impl<K, In, A, B, F> IntervalJoinOp<K, In, A, B, F> {
             join,
             ttl_ms: None,
             op: None,
+            groups: 0..0,
         }
     }
 
@@ -62,8 +65,8 @@ impl<K, In, A, B, F, Out> Bolt for IntervalJoinOp<K, In, A, B, F>
 where
     K: Key,
     In: Send + 'static,
-    A: Send + 'static,
-    B: Send + 'static,
+    A: crate::Codec + Send + 'static,
+    B: crate::Codec + Send + 'static,
     F: Fn(&A, &B) -> Out + Send + 'static,
     Out: 'static,
 {
@@ -73,6 +76,7 @@ where
     fn prepare(&mut self, ctx: &TaskContext) {
         let m = ctx.desc.settings.max_parallelism;
         let range = key_group_range(ctx.task_index(), ctx.task_count(), m);
+        self.groups = range.clone();
         let mut op = IntervalJoin::new(self.lower, self.upper, m, range).with_ttl(self.ttl_ms);
         op.expire(wall_ms());
         self.op = Some(op);
@@ -120,5 +124,19 @@ where
         {
             op.advance(t);
         }
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<TaskState>, Fail> {
+        Ok(self
+            .op
+            .as_ref()
+            .map(|op| crate::state::key_groups(self.groups.clone(), |g| op.snapshot_group(g))))
+    }
+
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {
+        let Some(op) = self.op.as_mut() else {
+            return Ok(());
+        };
+        crate::state::restore_key_groups(restored, |g, b| op.restore_group(g, b))
     }
 }

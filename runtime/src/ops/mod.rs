@@ -9,6 +9,7 @@ mod flat_map;
 mod interval_join;
 mod map;
 mod process;
+mod transactional;
 mod window;
 mod window_join;
 
@@ -17,5 +18,6 @@ pub use flat_map::FlatMapOp;
 pub use interval_join::IntervalJoinOp;
 pub use map::MapOp;
 pub use process::{NoKey, ProcessOp};
+pub use transactional::TransactionalOp;
 pub use window::{ApplyFn, Finish, MakeOut, WindowOp};
 pub use window_join::{JoinAgg, JoinPairs};

@@ -3,15 +3,19 @@
 //! `fields(...)` of the input edges.
 
 use super::wall_ms;
-use crate::api::{Bolt, Emitter, ExecResult, Fail, ProcessBolt, TaskContext};
+use crate::api::{Bolt, Emitter, ExecResult, Fail, ProcessBolt, TaskContext, TaskState};
+use crate::codec::{Codec, DecodeError};
 use crate::grouping::key_group_range;
-use crate::state::{KeyedBackend, KeyedContext, OpenContext, Timers};
+use crate::state::{KeyedBackend, KeyedContext, OpenContext, StateError, Timers};
 
 /// How often processing-time timers are looked at when no input comes (ms).
 const TICK_MS: u64 = 10;
 
 /// How many tuples pass between two sweeps of expired state (one key group each).
 const SWEEP_EVERY: u32 = 256;
+
+/// One key group's timers of one kind, as (time, key).
+type GroupTimers<K> = Vec<(u64, K)>;
 
 /// The bolt that runs a process function `B` keyed by `key_of`.
 pub struct ProcessOp<B: ProcessBolt, F> {
@@ -119,6 +123,59 @@ where
     fn fire_timers(&mut self, wm: u64, out: &mut impl Emitter<B::Out>) {
         self.fire(false, wm, out);
     }
+
+    /// The state of every key group it owns: per group, its states' entries, then its
+    /// event-time and processing-time timers. Not keyed: the one group, as task state.
+    fn snapshot(&self) -> Option<TaskState> {
+        let backend = self.backend.as_ref()?;
+        let range = backend.key_groups();
+        // Per owned group: its event-time timers, then its processing-time ones.
+        let mut timers: Vec<[GroupTimers<B::Key>; 2]> =
+            range.clone().map(|_| Default::default()).collect();
+        for (processing, set) in [(false, &self.timers), (true, &self.processing_timers)] {
+            for (ts, key) in set.iter() {
+                let Some(i) = backend
+                    .group_of(key)
+                    .ok()
+                    .map(|g| (g - range.start) as usize)
+                else {
+                    continue;
+                };
+                timers[i][usize::from(processing)].push((ts, key.clone()));
+            }
+        }
+        let encode = |g: u32| {
+            let mut out = backend.snapshot_group(g)?;
+            let t = &timers[(g - range.start) as usize];
+            t[0].encode(&mut out);
+            t[1].encode(&mut out);
+            Some(out)
+        };
+        if !self.keyed {
+            return encode(0).map(TaskState::Task);
+        }
+        Some(crate::state::key_groups(range.clone(), encode))
+    }
+
+    /// Restores one key group's states and timers.
+    fn restore_group(&mut self, group: u32, bytes: &[u8]) -> Result<(), StateError> {
+        let Some(backend) = self.backend.as_mut() else {
+            return Ok(());
+        };
+        // The states' entries come first; the timers follow them.
+        let rest = backend.restore_group_prefix(group, bytes)?;
+        let corrupt = |source: DecodeError| StateError::Corrupt { group, source };
+        let mut input = rest;
+        let timers = Vec::<(u64, B::Key)>::decode(&mut input).map_err(corrupt)?;
+        let processing = Vec::<(u64, B::Key)>::decode(&mut input).map_err(corrupt)?;
+        for (ts, key) in timers {
+            self.timers.register(&key, ts);
+        }
+        for (ts, key) in processing {
+            self.processing_timers.register(&key, ts);
+        }
+        Ok(())
+    }
 }
 
 // Not offered in "other types implement `Bolt`" hints: it is the built-ins' adapter.
@@ -212,6 +269,19 @@ where
             && backend.has_ttl()
         {
             backend.sweep(now_ms);
+        }
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<TaskState>, Fail> {
+        Ok(self.snapshot())
+    }
+
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {
+        match restored {
+            Some(TaskState::Task(bytes)) if !self.keyed => self
+                .restore_group(0, &bytes)
+                .map_err(|e| Fail::new(e.to_string())),
+            other => crate::state::restore_key_groups(other, |g, b| self.restore_group(g, b)),
         }
     }
 

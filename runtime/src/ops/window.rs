@@ -4,7 +4,7 @@
 //! it elements, advances its time and emits what fires.
 
 use super::wall_ms;
-use crate::api::{Bolt, Emitter, ExecResult, Fail, TaskContext};
+use crate::api::{Bolt, Emitter, ExecResult, Fail, TaskContext, TaskState};
 use crate::grouping::key_group_range;
 use crate::state::{AggregateFunction, Key};
 use crate::window::{Assigner, Fired, Window, WindowFunction, WindowOperator, WindowOutput};
@@ -79,6 +79,8 @@ pub struct WindowOp<K, A: AggregateFunction, F, Out> {
     finish: F,
     ttl_ms: Option<u64>,
     op: Option<WindowOperator<K, A>>,
+    /// The key groups this task owns (known once prepared).
+    groups: std::ops::Range<u32>,
     fired: Vec<Fired<K, A::Out>>,
     _out: std::marker::PhantomData<fn() -> Out>,
 }
@@ -131,6 +133,7 @@ impl<K, A: AggregateFunction, F, Out> WindowOp<K, A, F, Out> {
             finish,
             ttl_ms: None,
             op: None,
+            groups: 0..0,
             fired: Vec::new(),
             _out: std::marker::PhantomData,
         }
@@ -186,6 +189,7 @@ where
     fn prepare(&mut self, ctx: &TaskContext) {
         let m = ctx.desc.settings.max_parallelism;
         let range = key_group_range(ctx.task_index(), ctx.task_count(), m);
+        self.groups = range.clone();
         if let Some(agg) = self.agg.take() {
             let mut op = WindowOperator::new(self.assigner, self.lateness, agg, m, range)
                 .with_ttl(self.ttl_ms);
@@ -246,5 +250,19 @@ where
         if !self.processing_time && watermark >= 0 {
             self.advance_to(watermark as u64, out);
         }
+    }
+
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<TaskState>, Fail> {
+        Ok(self
+            .op
+            .as_ref()
+            .map(|op| crate::state::key_groups(self.groups.clone(), |g| op.snapshot_group(g))))
+    }
+
+    fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {
+        let Some(op) = self.op.as_mut() else {
+            return Ok(());
+        };
+        crate::state::restore_key_groups(restored, |g, b| op.restore_group(g, b))
     }
 }

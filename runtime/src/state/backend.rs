@@ -295,7 +295,25 @@ where
 
     /// Adds the entries of a snapshot of key group `group` (every state it names must be
     /// declared, with the same types, before).
-    pub fn restore_group(&mut self, group: u32, mut bytes: &[u8]) -> Result<(), StateError> {
+    pub fn restore_group(&mut self, group: u32, bytes: &[u8]) -> Result<(), StateError> {
+        let rest = self.restore_group_prefix(group, bytes)?;
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(StateError::Corrupt {
+                group,
+                source: DecodeError::TooLong(rest.len() as u64),
+            })
+        }
+    }
+
+    /// [`restore_group`](Self::restore_group) from the start of `bytes`, which may hold more
+    /// after it (an operator's own part of the group): returns what follows.
+    pub fn restore_group_prefix<'b>(
+        &mut self,
+        group: u32,
+        mut bytes: &'b [u8],
+    ) -> Result<&'b [u8], StateError> {
         let corrupt = |source| StateError::Corrupt { group, source };
         let Some(i) = group.checked_sub(self.range.start).map(|i| i as usize) else {
             return Err(self.not_owned(group));
@@ -312,7 +330,7 @@ where
             };
             self.groups[i][id].decode(input).map_err(corrupt)?;
         }
-        Ok(())
+        Ok(bytes)
     }
 
     fn not_owned(&self, group: u32) -> StateError {

@@ -28,6 +28,7 @@ mod backend;
 mod context;
 mod handles;
 mod retention;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -39,4 +40,5 @@ pub use handles::{
     Reducing, ReducingState, Slot, StateHandle, StateOptions, Stored, Value, ValueState,
 };
 pub use retention::{Retention, wall_ms};
+pub use snapshot::{key_groups, restore_key_groups};
 pub use timers::Timers;

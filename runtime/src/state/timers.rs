@@ -59,6 +59,13 @@ impl<K: Hash + Eq + Clone> Timers<K> {
     pub fn is_empty(&self) -> bool {
         self.by_time.is_empty()
     }
+
+    /// Every timer, as (time, key), in time order (for a snapshot).
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &K)> {
+        self.by_time
+            .iter()
+            .flat_map(|(ts, keys)| keys.iter().map(move |k| (*ts, k)))
+    }
 }
 
 #[cfg(test)]

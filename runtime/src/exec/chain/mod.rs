@@ -57,6 +57,12 @@ pub trait Downstream<T>: Emitter<T> + Send {
     /// consumer task; nothing may drop it (a checkpoint waits for every task), so every
     /// link implements this.
     fn barrier(&mut self, id: u64, savepoint: bool);
+    /// Checkpoint `id` is complete: the bolts from here on in this chain hear of it
+    /// (transactional sinks commit). A link that holds no bolt and feeds none in this
+    /// chain (a router, a sink's `()`) ignores it; every other link passes it on.
+    fn notify_complete(&mut self, id: u64) {
+        let _ = id;
+    }
     /// How often the bolts from here on (in this chain) want a tick.
     fn tick_interval(&self) -> Option<Duration> {
         None
@@ -152,6 +158,9 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
     fn barrier(&mut self, id: u64, savepoint: bool) {
         self.inner.barrier(id, savepoint);
     }
+    fn notify_complete(&mut self, id: u64) {
+        self.inner.notify_complete(id);
+    }
     fn tick_interval(&self) -> Option<Duration> {
         self.inner.tick_interval()
     }
@@ -228,6 +237,10 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
         self.first.barrier(id, savepoint);
         self.second.barrier(id, savepoint);
     }
+    fn notify_complete(&mut self, id: u64) {
+        self.first.notify_complete(id);
+        self.second.notify_complete(id);
+    }
     fn tick_interval(&self) -> Option<Duration> {
         shortest(self.first.tick_interval(), self.second.tick_interval())
     }
@@ -248,6 +261,8 @@ pub trait SpoutRunner: Send {
     /// Checkpoint `id` was triggered: snapshot the spout and send the barrier down its
     /// chain.
     fn barrier(&mut self, id: u64, savepoint: bool);
+    /// Checkpoint `id` is complete: the spout and the fused bolts hear of it.
+    fn notify_complete(&mut self, id: u64);
     /// Asks the spout for tuples up to `max` times, stopping early when it is idle or done,
     /// or when `max_spout_pending` tuples are in flight (then it reports `Idle`). (The loop
     /// lives here, in monomorphised code, so a fused chain runs without a dynamic call per
@@ -289,6 +304,8 @@ pub trait BoltRunner<In>: Send {
     fn watermark(&mut self, watermark: i64);
     /// Every input channel of the task delivered checkpoint `id`'s barrier: pass it on.
     fn barrier(&mut self, id: u64, savepoint: bool);
+    /// Checkpoint `id` is complete: the bolts hear of it (transactional sinks commit).
+    fn notify_complete(&mut self, id: u64);
     /// How often the chain wants a tick (`None`: never).
     fn tick_interval(&self) -> Option<Duration>;
     /// Processing time reached `now_ms`.

@@ -22,6 +22,8 @@ pub struct SpoutHead<S: Spout, D, F = Discard> {
     state: Tracking<S::Out>,
     /// Where its snapshots go (`exactly_once` with checkpoints), its name and task index.
     checkpoints: Option<CheckpointTo>,
+    /// It had finished in the checkpoint it restored: it emits nothing more.
+    finished_on_restore: bool,
 }
 
 /// A spout task's acking state.
@@ -58,6 +60,7 @@ impl<S: Spout, D: Downstream<S::Out>, F: Downstream<S::Out>> SpoutHead<S, D, F> 
             out,
             failed,
             checkpoints: None,
+            finished_on_restore: false,
             state: Tracking {
                 tracked: false,
                 task: 0,
@@ -133,21 +136,43 @@ where
                 .map_or(usize::MAX, |n| n.max(1) as usize);
         }
         self.spout.open(&wiring.context(self.component));
+        self.checkpoints = CheckpointTo::of(wiring, self.component);
+        if let Some(to) = &self.checkpoints {
+            let restore = to.restore();
+            self.finished_on_restore = restore.finished;
+            // A replayable source rewinds to its position in the checkpoint.
+            if let Err(e) = self.spout.initialize_state(restore.state) {
+                to.fail(format!("`initialize_state` failed: {e}"), false);
+            }
+        }
         self.out.open(wiring);
         self.failed.open(wiring);
-        self.checkpoints = CheckpointTo::of(wiring, self.component);
     }
 
     fn barrier(&mut self, id: u64, savepoint: bool) {
         if let Some(to) = &self.checkpoints {
-            to.send(id, self.state.task, self.spout.snapshot_state());
+            match self.spout.snapshot_state(id) {
+                Ok(state) => to.send(id, state),
+                Err(e) => to.fail(
+                    format!("its snapshot for checkpoint {id} failed: {e}"),
+                    true,
+                ),
+            }
         }
         self.out.barrier(id, savepoint);
         self.failed.barrier(id, savepoint);
     }
 
+    fn notify_complete(&mut self, id: u64) {
+        self.out.notify_complete(id);
+        self.failed.notify_complete(id);
+    }
+
     #[inline]
     fn run_burst(&mut self, max: u32) -> SpoutStatus {
+        if self.finished_on_restore {
+            return SpoutStatus::Done;
+        }
         let mut status = SpoutStatus::Active;
         let bounded = self.state.limit != usize::MAX;
         let mut out = SpoutCollector {
@@ -247,6 +272,13 @@ where
     fn finish(&mut self) {
         self.settle();
         self.spout.close();
+        // Its final position: every later checkpoint holds it.
+        if let Some(to) = &self.checkpoints {
+            match self.spout.snapshot_state(crate::api::FINAL_SNAPSHOT) {
+                Ok(state) => to.finished(state),
+                Err(e) => to.fail(format!("its final snapshot failed: {e}"), true),
+            }
+        }
         self.out.finish();
         self.failed.finish();
         let task = self.state.task;

@@ -34,6 +34,11 @@ pub struct Stage<B, D> {
     rng: Rng,
     /// Where its snapshots go (`exactly_once` with checkpoints).
     checkpoints: Option<CheckpointTo>,
+    /// It had finished in the checkpoint it restored: its input ends again at once, and
+    /// its `finish` (which emitted then) does not run again.
+    finished_on_restore: bool,
+    /// The newest checkpoint completion it heard of.
+    notified: u64,
 }
 
 impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
@@ -50,6 +55,8 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
             acks: None,
             rng: Rng::seeded(component as u64),
             checkpoints: None,
+            finished_on_restore: false,
+            notified: 0,
         }
     }
 
@@ -97,12 +104,23 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
         };
         match run_bolt(bolt, out, acks.as_mut(), counts, tuple, input) {
             Ok(()) => true,
-            Err(why) => {
-                self.counts.failed += 1;
-                log_failure(self.name, self.task, self.counts.failed, &why);
-                false
-            }
+            Err(why) => self.failed(why),
         }
+    }
+}
+
+impl<B: Bolt, D> Stage<B, D> {
+    /// A tuple failed: counted and logged; under `exactly_once` the task fails, and the
+    /// run restarts from its last checkpoint (Flink's failover).
+    #[cold]
+    #[inline(never)]
+    fn failed(&mut self, why: String) -> bool {
+        self.counts.failed += 1;
+        log_failure(self.name, self.task, self.counts.failed, &why);
+        if let Some(to) = &self.checkpoints {
+            to.fail(format!("a tuple failed: {why}"), true);
+        }
+        false
     }
 }
 
@@ -219,6 +237,13 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.acks = wiring.acker_outbox();
         self.bolt.prepare(&wiring.context(self.component));
         self.checkpoints = CheckpointTo::of(wiring, self.component);
+        if let Some(to) = &self.checkpoints {
+            let restore = to.restore();
+            self.finished_on_restore = restore.finished;
+            if let Err(e) = self.bolt.initialize_state(restore.state) {
+                to.fail(format!("`initialize_state` failed: {e}"), false);
+            }
+        }
         self.out.open(wiring);
     }
 
@@ -230,7 +255,16 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
     }
 
     fn finish(&mut self) {
-        self.untracked(|bolt, out| bolt.finish(out));
+        if !self.finished_on_restore {
+            self.untracked(|bolt, out| bolt.finish(out));
+        }
+        // Its final state, after what `finish` emitted: every later checkpoint holds it.
+        if let Some(to) = &self.checkpoints {
+            match self.bolt.snapshot_state(crate::api::FINAL_SNAPSHOT) {
+                Ok(state) => to.finished(state),
+                Err(e) => to.fail(format!("its final snapshot failed: {e}"), true),
+            }
+        }
         self.out.finish();
         if let Some(a) = &mut self.acks {
             a.finish(self.task);
@@ -246,9 +280,27 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         // The bolt has processed every tuple before the barrier (the chain is direct
         // calls), none after: its state now is the checkpoint's.
         if let Some(to) = &self.checkpoints {
-            to.send(id, self.task, self.bolt.snapshot_state());
+            match self.bolt.snapshot_state(id) {
+                Ok(state) => to.send(id, state),
+                Err(e) => to.fail(
+                    format!("its snapshot for checkpoint {id} failed: {e}"),
+                    true,
+                ),
+            }
         }
         self.out.barrier(id, savepoint);
+    }
+
+    fn notify_complete(&mut self, id: u64) {
+        if id > self.notified {
+            self.notified = id;
+            if let Err(e) = self.bolt.notify_checkpoint_complete(id)
+                && let Some(to) = &self.checkpoints
+            {
+                to.fail(format!("committing checkpoint {id} failed: {e}"), true);
+            }
+        }
+        self.out.notify_complete(id);
     }
 
     fn tick_interval(&self) -> Option<std::time::Duration> {
@@ -321,6 +373,10 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
 
     fn barrier(&mut self, id: u64, savepoint: bool) {
         Downstream::barrier(self, id, savepoint);
+    }
+
+    fn notify_complete(&mut self, id: u64) {
+        Downstream::notify_complete(self, id);
     }
 
     fn tick_interval(&self) -> Option<std::time::Duration> {

@@ -122,4 +122,7 @@ impl<T: Send, G: WatermarkGenerator<T>, D: Downstream<T>> Downstream<T> for Time
     fn barrier(&mut self, id: u64, savepoint: bool) {
         self.inner.barrier(id, savepoint);
     }
+    fn notify_complete(&mut self, id: u64) {
+        self.inner.notify_complete(id);
+    }
 }

@@ -108,6 +108,10 @@ impl<A, B, R: Downstream<A>, L: Downstream<B>> Downstream<WindowOutput<A, B>>
         self.results.barrier(id, savepoint);
         self.late.barrier(id, savepoint);
     }
+    fn notify_complete(&mut self, id: u64) {
+        self.results.notify_complete(id);
+        self.late.notify_complete(id);
+    }
     fn tick_interval(&self) -> Option<std::time::Duration> {
         super::shortest(self.results.tick_interval(), self.late.tick_interval())
     }

@@ -1,0 +1,105 @@
+//! The I/O built-ins' rules: a `file_source`'s output is one `String` field (`E0430`); and
+//! the exactly-once sink rule (`E0508`), which no engine checks: a topology that declares
+//! `guarantee = exactly_once` and ends in a sink whose writes would repeat after a restart
+//! does not build. A restart replays what came after the last checkpoint, so every bolt
+//! that ends the topology (no edge leaves it) must write by two-phase commit
+//! (`transactional(T)`, `file_sink("dir")`) or say that a repeated write does no harm
+//! (`idempotent`). Pure built-ins (`map`, windows, joins...) that end it write nothing
+//! outside and pass.
+
+use super::components::Checked;
+use super::edges::CheckedEdge;
+use super::scope::Scope;
+use crate::ast::Operator;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::graph::{Config, Guarantee};
+
+/// Reports every sink of an `exactly_once` topology that is neither transactional nor
+/// idempotent.
+pub(crate) fn check(
+    config: &Config,
+    components: &[Checked<'_>],
+    edges: &[CheckedEdge<'_>],
+    diags: &mut Diagnostics,
+) {
+    if config.guarantee != Guarantee::ExactlyOnce {
+        return;
+    }
+    for (id, c) in components.iter().enumerate() {
+        let decl = c.decl;
+        let ends = !edges.iter().any(|e| e.edge.from == id);
+        if !ends || decl.kind != crate::ast::ComponentKind::Bolt || decl.idempotent.is_some() {
+            continue;
+        }
+        let writes_outside = match &decl.op {
+            Operator::User(_) => true,
+            Operator::Builtin(call) => {
+                crate::ops::find(&call.name.name).is_some_and(|b| b.writes_outside())
+            }
+        };
+        if !writes_outside {
+            continue;
+        }
+        diags.push(
+            Diagnostic::error(
+                "E0508",
+                format!(
+                    "`{}` ends an `exactly_once` topology, but it is not transactional: \
+                     after a restart its writes would repeat",
+                    decl.name.name
+                ),
+                decl.op.span(),
+            )
+            .with_label("a sink that does not commit with checkpoints")
+            .with_help(format!(
+                "write it `transactional({})` (a `gale::TransactionalSink`), use \
+                 `file_sink(\"dir\")`, or add `idempotent` if a repeated write does no harm",
+                decl.op.text()
+            )),
+        );
+    }
+}
+
+/// `E0430`: the output schema of a `file_source` is not one `String` field (a line). An
+/// imported schema is not seen here: rustc checks that it is `From<String>`.
+pub(crate) fn check_sources(
+    components: &[Checked<'_>],
+    scope: &Scope<'_>,
+    diags: &mut Diagnostics,
+) {
+    for c in components {
+        let decl = c.decl;
+        let Operator::Builtin(call) = &decl.op else {
+            continue;
+        };
+        if call.name.name != "file_source" {
+            continue;
+        }
+        let Some(out) = &decl.output else { continue };
+        let Some(fields) = scope.fields(&out.ty.name) else {
+            continue;
+        };
+        if let [f] = fields
+            && f.ty.kind == crate::ast::TypeKind::String
+        {
+            continue;
+        }
+        let found = fields
+            .iter()
+            .map(|f| format!("{}: {}", f.name.name, f.ty.kind))
+            .collect::<Vec<_>>()
+            .join(", ");
+        diags.push(
+            Diagnostic::error(
+                "E0430",
+                format!(
+                    "`file_source` emits lines: `{}` must have one field, a `String`",
+                    out.ty.name
+                ),
+                out.ty.span,
+            )
+            .with_label(format!("{{ {found} }}"))
+            .with_help("declare a line tuple: `tuple Line { text: String }` and `-> Line`"),
+        );
+    }
+}

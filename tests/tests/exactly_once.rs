@@ -1,0 +1,282 @@
+//! Exactly-once, end to end, as a user runs it: the `exactly_once` binary (a file source,
+//! a split, a keyed count, a bolt with its own state, a transactional file sink) over a
+//! generated file. Its counters panic at seeded points, or the whole process is killed
+//! with SIGKILL and started again with `--restore`, or the newest checkpoint is damaged
+//! before the restore: every time the committed output (the sink's `part-*` files) must
+//! equal a plain count of the file: each word's counts 1..=n, each exactly once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_exactly_once");
+
+/// A directory of its own for one test, removed when it passes.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("gale-eo-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A splitmix64 step: the file's words, from a seed.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Writes `lines` lines of 1 to 3 words (of 1000) to `path`; returns the ground truth,
+/// counted by a plain loop.
+fn write_lines(path: &Path, lines: u64, seed: u64) -> BTreeMap<String, u64> {
+    let mut rng = seed;
+    let mut text = String::new();
+    let mut truth = BTreeMap::new();
+    for _ in 0..lines {
+        let n = 1 + next(&mut rng) % 3;
+        for i in 0..n {
+            let w = format!("w{}", next(&mut rng) % 1000);
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(&w);
+            *truth.entry(w).or_insert(0) += 1;
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("input written");
+    truth
+}
+
+/// What the sink committed: per word, the counts in its `part-*` files.
+fn committed(out: &Path) -> BTreeMap<String, Vec<u64>> {
+    let mut got: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for e in std::fs::read_dir(out)
+        .expect("the sink's directory")
+        .flatten()
+    {
+        if !e.file_name().to_string_lossy().starts_with("part-") {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).expect("a part");
+        for line in text.lines() {
+            let (w, n) = line.split_once('\t').expect("`word<TAB>count` lines");
+            got.entry(w.to_string())
+                .or_default()
+                .push(n.parse().expect("a count"));
+        }
+    }
+    got
+}
+
+/// Every word's counts are exactly 1..=n, each once: nothing lost, nothing twice.
+fn assert_exact(truth: &BTreeMap<String, u64>, out: &Path, context: &str) {
+    let mut got = committed(out);
+    let extra: Vec<&String> = got.keys().filter(|w| !truth.contains_key(*w)).collect();
+    assert!(
+        extra.is_empty(),
+        "{context}: words not in the input: {extra:?}"
+    );
+    for (w, n) in truth {
+        let mut counts = got.remove(w).unwrap_or_default();
+        counts.sort_unstable();
+        let want: Vec<u64> = (1..=*n).collect();
+        if counts != want {
+            let dup = counts.windows(2).filter(|p| p[0] == p[1]).count();
+            panic!(
+                "{context}: `{w}` counted {n} times in the input; the output has {} counts \
+                 ({dup} repeated, max {:?})",
+                counts.len(),
+                counts.last()
+            );
+        }
+    }
+}
+
+fn run_args(s: &Scratch, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--no-progress".into(),
+        "--checkpoint-dir".into(),
+        s.path("chk").display().to_string(),
+        "--set".into(),
+        format!("input={}", s.path("lines.txt").display()),
+        "--set".into(),
+        format!("output={}", s.path("out").display()),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+/// Runs the binary to its end; returns its stderr.
+fn run(args: &[String]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run the exactly_once binary");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the run failed:\n{stderr}");
+    stderr
+}
+
+#[test]
+fn panics_at_seeded_points_leave_the_committed_output_exact() {
+    let s = Scratch::new("panics");
+    let truth = write_lines(&s.path("lines.txt"), 1_000_000, 1);
+    let words: u64 = truth.values().sum();
+    for seed in [11, 12] {
+        let _ = std::fs::remove_dir_all(s.path("out"));
+        let _ = std::fs::remove_dir_all(s.path("chk"));
+        let stderr = run(&run_args(
+            &s,
+            &[
+                "--set",
+                &format!("chaos_seed={seed}"),
+                "--set",
+                "chaos_panics=5",
+                "--set",
+                &format!("chaos_range={words}"),
+            ],
+        ));
+        assert_exact(&truth, &s.path("out"), &format!("seed {seed}"));
+        assert!(
+            stderr.contains("restarts: 5 "),
+            "five panics, five restarts:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("restoring checkpoint"),
+            "some restart restored a checkpoint (not only fresh starts):\n{stderr}"
+        );
+        assert!(stderr.contains("checkpoints: "), "{stderr}");
+    }
+}
+
+/// Starts a run, kills it with SIGKILL after `after`; true if it was still running.
+fn kill_after(args: &[String], after: Duration) -> bool {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the exactly_once binary");
+    let deadline = Instant::now() + after;
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let alive = child.try_wait().ok().flatten().is_none();
+    // `Child::kill` is SIGKILL on Unix: no destructor, no flush, no final checkpoint.
+    let _ = child.kill();
+    let _ = child.wait();
+    alive
+}
+
+#[test]
+fn kill_9_mid_run_then_restore_is_exact_over_20_seeds() {
+    let s = Scratch::new("kill");
+    let truth = write_lines(&s.path("lines.txt"), 300_000, 2);
+    let mut killed = 0;
+    for seed in 0..20u64 {
+        let _ = std::fs::remove_dir_all(s.path("out"));
+        let _ = std::fs::remove_dir_all(s.path("chk"));
+        let mut rng = seed;
+        let after = Duration::from_millis(100 + next(&mut rng) % 700);
+        if kill_after(&run_args(&s, &[]), after) {
+            killed += 1;
+        }
+        let stderr = run(&run_args(&s, &["--restore"]));
+        assert_exact(
+            &truth,
+            &s.path("out"),
+            &format!("seed {seed}, killed after {after:?}"),
+        );
+        assert!(stderr.contains("finished in"), "{stderr}");
+    }
+    assert!(
+        killed >= 10,
+        "most runs were killed mid-way ({killed} of 20)"
+    );
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_is_skipped_and_the_restore_stays_exact() {
+    let s = Scratch::new("damaged");
+    let truth = write_lines(&s.path("lines.txt"), 1_000_000, 3);
+    for (case, damage) in [("truncated", 0u8), ("bit-flipped", 1u8)] {
+        let _ = std::fs::remove_dir_all(s.path("out"));
+        let _ = std::fs::remove_dir_all(s.path("chk"));
+        // Killed once at least two checkpoints are complete.
+        let mut child = Command::new(BIN)
+            .args(run_args(&s, &[]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start");
+        let complete = |dir: &Path| -> Vec<PathBuf> {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("_metadata").exists())
+                .collect();
+            v.sort();
+            v
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while complete(&s.path("chk")).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let chks = complete(&s.path("chk"));
+        assert!(
+            chks.len() >= 2,
+            "{case}: two checkpoints complete before the kill"
+        );
+        // Damage a state file of the newest.
+        let newest = chks.last().expect("a checkpoint");
+        let state = newest.join("state").join("count").join("0");
+        let mut bytes = std::fs::read(&state).expect("a state file");
+        if damage == 0 {
+            bytes.truncate(bytes.len() / 2);
+        } else {
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x10;
+        }
+        std::fs::write(&state, bytes).expect("damaged");
+        let stderr = run(&run_args(&s, &["--restore"]));
+        let name = newest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let id: u64 = name.trim_start_matches("chk-").parse().expect("an id");
+        assert!(
+            stderr.contains(&format!("skipping checkpoint {id}")),
+            "{case}: the damaged checkpoint is named:\n{stderr}"
+        );
+        assert_exact(&truth, &s.path("out"), case);
+    }
+}
