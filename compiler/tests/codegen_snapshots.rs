@@ -91,3 +91,25 @@ fn a_ttl_reaches_the_operators_it_is_given_to() {
     );
     insta::assert_snapshot!("state_ttl_rs", code);
 }
+
+#[test]
+fn exactly_once_io_builtins_and_restart_strategy_reach_the_generated_code() {
+    let (name, source) = load("tests/topologies/exactly_once.topo");
+    let code = gale_compiler::compile_str(&name, &source).expect("compiles");
+    let flat: String = code.split_whitespace().collect();
+    assert!(
+        flat.contains("FileSource::<Line,>::new(\"${input}\""),
+        "the file source"
+    );
+    assert!(
+        flat.contains("TransactionalOp::new(__gale::FileSink::<Count>::new(\"${output}\"),)"),
+        "the file sink, by two-phase commit"
+    );
+    assert!(
+        flat.contains(
+            "restart:__gale::RestartStrategy::FixedDelay{attempts:1000u32,delay_ms:10u64,}"
+        ),
+        "restart_strategy = fixed_delay, its attempts and delay"
+    );
+    insta::assert_snapshot!("exactly_once_rs", code);
+}

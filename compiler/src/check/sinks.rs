@@ -51,11 +51,20 @@ pub(crate) fn check(
                 decl.op.span(),
             )
             .with_label("a sink that does not commit with checkpoints")
-            .with_help(format!(
-                "write it `transactional({})` (a `gale::TransactionalSink`), use \
-                 `file_sink(\"dir\")`, or add `idempotent` if a repeated write does no harm",
-                decl.op.text()
-            )),
+            .with_help(match &decl.op {
+                Operator::User(p) => format!(
+                    "make `{}` a `gale::TransactionalSink` and write it `transactional({})`, \
+                     use `file_sink(\"dir\")`, or add `idempotent` if a repeated write does \
+                     no harm",
+                    p.text, p.text
+                ),
+                Operator::Builtin(call) => format!(
+                    "`{}` runs your code: write the output through `transactional(T)` or \
+                     `file_sink(\"dir\")`, or add `idempotent` if a repeated write does no \
+                     harm",
+                    call.name.name
+                ),
+            }),
         );
     }
 }

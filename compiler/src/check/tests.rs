@@ -151,7 +151,7 @@ fn failed_edges_check_even_when_the_policy_is_wrong() {
 fn checkpoint_settings_reach_the_binary_under_exactly_once_only() {
     let src = |config: &str| {
         format!(
-            "use x::{{S, W, P}}; topology t {{ config {{ {config} }} spout s = S -> W bolt p = P(W) s -> p }}"
+            "use x::{{S, W, P}}; topology t {{ config {{ {config} }} spout s = S -> W bolt p = P(W) idempotent s -> p }}"
         )
     };
     let code = |config: &str| crate::compile_str("t.topo", &src(config)).expect("compiles");
