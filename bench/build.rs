@@ -10,6 +10,8 @@ fn main() {
         "win_p2",
         "join_p1",
         "join_p2",
+        "ck_1s",
+        "ck_10s",
     ] {
         gale_compiler::compile_or_exit(format!("topologies/{t}.topo"));
     }

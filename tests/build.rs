@@ -21,6 +21,7 @@ fn main() {
         "topologies/windows_aggregations.topo",
         "topologies/checkpoints.topo",
         "topologies/exactly_once.topo",
+        "topologies/exactly_once_rescaled.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

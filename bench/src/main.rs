@@ -8,8 +8,11 @@
 //! 100 ms behind) at parallelism 1 and 2 vs a loop doing the same aggregation.
 //! (d) an interval join of two streams (10,000 keys, `b` within 1 s after `a`, the
 //! watermark 100 ms behind) at parallelism 1 and 2 vs a loop doing the same join.
+//! (e) checkpoints: a keyed count under `exactly_once` without checkpoints, every 10 s and
+//! every 1 s, vs a loop; the checkpoints' duration, size and longest pause at 10,000 and
+//! 10,000,000 keys.
 //! Each figure is the best of `--runs` (default 5) runs, in tuples per second; `--only
-//! join` runs one section (`chain`, `wordcount`, `window`, `join`).
+//! join` runs one section (`chain`, `wordcount`, `window`, `join`, `checkpoint`).
 
 mod ops;
 
@@ -22,6 +25,8 @@ gale::include_topology!("win_p1");
 gale::include_topology!("win_p2");
 gale::include_topology!("join_p1");
 gale::include_topology!("join_p2");
+gale::include_topology!("ck_1s");
+gale::include_topology!("ck_10s");
 
 use ops::*;
 use std::hint::black_box;
@@ -366,4 +371,113 @@ fn main() {
             rate(elements, p2) / b
         );
     }
+    if wants("checkpoint") {
+        checkpoint_section(runs);
+    }
+}
+
+/// A keyed count with every key's count in `process(T)` state, `n` tuples over `keys`
+/// keys, by a plain loop over a hash map.
+fn ck_loop(n: u64, keys: u64) -> u64 {
+    let mut counts: gale::FastMap<u64, u64> = gale::FastMap::default();
+    for i in 0..n {
+        *counts.entry(ck_key(i, keys)).or_insert(0) += 1;
+    }
+    counts.values().sum()
+}
+
+/// Runs `t` with checkpoints under a fresh directory (`None`: without checkpoints);
+/// checks that every tuple was counted once.
+fn run_ck(t: gale::Topology, n: u64, checkpoints: bool) -> gale::Summary {
+    let dir = std::env::temp_dir().join(format!("gale-bench-ck-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    CK_COUNTED.store(0, Relaxed);
+    let options = gale::RunOptions {
+        checkpoint_dir: checkpoints.then(|| dir.clone()),
+        ..Default::default()
+    };
+    let s = match gale::run_local(t, options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bench: topology failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(CK_COUNTED.load(Relaxed), n, "every tuple counted once");
+    s
+}
+
+/// The fastest of `runs` runs of `t`, with its summary.
+fn best_ck(runs: usize, t: fn() -> gale::Topology, n: u64, checkpoints: bool) -> gale::Summary {
+    let mut best: Option<gale::Summary> = None;
+    for _ in 0..runs {
+        let s = run_ck(t(), n, checkpoints);
+        if best.as_ref().is_none_or(|b| s.elapsed < b.elapsed) {
+            best = Some(s);
+        }
+    }
+    best.unwrap_or_else(|| run_ck(t(), n, checkpoints))
+}
+
+/// What a run's checkpoints cost: how many, the longest from trigger to durable, the
+/// largest, and the longest pause of a task.
+fn ck_costs(s: &gale::Summary) -> String {
+    let c = &s.checkpoints;
+    let most = |f: fn(&gale::checkpoint::Completed) -> u64| c.iter().map(f).max().unwrap_or(0);
+    format!(
+        "{} checkpoints, the longest {} ms, the largest {:.1} MB, the longest pause {:.2} ms",
+        c.len(),
+        most(|c| c.duration_ms),
+        most(|c| c.bytes) as f64 / 1e6,
+        most(|c| c.pause_us) as f64 / 1e3
+    )
+}
+
+/// (e) checkpoints: a keyed count (10,000 keys) without checkpoints, every 10 s and every
+/// 1 s, beside a loop; then the size and duration of the checkpoints at 10,000 and
+/// 10,000,000 keys, and the longest pause a snapshot causes.
+fn checkpoint_section(runs: usize) {
+    let n = arg("--ck-tuples", 100_000_000);
+    CK_TUPLES.store(n, Relaxed);
+    CK_KEYS.store(10_000, Relaxed);
+    let base = best_of(runs, || {
+        let t = Instant::now();
+        assert_eq!(black_box(ck_loop(black_box(n), 10_000)), n);
+        t.elapsed()
+    });
+    let off = best_ck(runs, ck_1s::topology, n, false);
+    let every10 = best_ck(runs, ck_10s::topology, n, true);
+    let every1 = best_ck(runs, ck_1s::topology, n, true);
+    let b = rate(n, base);
+    let o = rate(n, off.elapsed);
+    println!(
+        "| keyed count, 10,000 keys: hand-written loop (1 thread) | {:.1}M | 1.00x |",
+        b / 1e6
+    );
+    for (name, s) in [
+        ("checkpoints off", &off),
+        ("checkpoints every 10 s", &every10),
+        ("checkpoints every 1 s", &every1),
+    ] {
+        let r = rate(n, s.elapsed);
+        println!(
+            "| keyed count, gale parallelism 2, {name} ({}) | {:.1}M | {:.2}x (vs off {:+.1}%) |",
+            ck_costs(s),
+            r / 1e6,
+            r / b,
+            (r / o - 1.0) * 100.0
+        );
+    }
+    // Large state: 10,000,000 keys, three tuples each.
+    let keys = arg("--ck-keys", 10_000_000);
+    let big = keys * 3;
+    CK_TUPLES.store(big, Relaxed);
+    CK_KEYS.store(keys, Relaxed);
+    let s = run_ck(ck_1s::topology(), big, true);
+    println!(
+        "| keyed count, {keys} keys, checkpoints every 1 s ({}) | {:.1}M | - |",
+        ck_costs(&s),
+        rate(big, s.elapsed) / 1e6
+    );
 }

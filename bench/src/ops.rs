@@ -383,3 +383,104 @@ macro_rules! join_ops {
 
 join_ops!(join_p1);
 join_ops!(join_p2);
+
+/// Tuples in total for the checkpoint benchmark.
+pub static CK_TUPLES: AtomicU64 = AtomicU64::new(0);
+/// Its distinct keys.
+pub static CK_KEYS: AtomicU64 = AtomicU64::new(10_000);
+/// Tuples the counters counted (summed at their end).
+pub static CK_COUNTED: AtomicU64 = AtomicU64::new(0);
+
+/// Tuple `i`'s key: every key once per `keys` tuples, in a scrambled order.
+#[inline]
+pub fn ck_key(i: u64, keys: u64) -> u64 {
+    i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % keys
+}
+
+macro_rules! checkpoint_ops {
+    ($m:ident) => {
+        /// Checkpoint benchmark components for the topology module of the same name.
+        pub mod $m {
+            use super::*;
+            use crate::$m::Key;
+            use gale::codec::{from_bytes, to_bytes};
+            use gale::state::{KeyedContext, OpenContext, StateError, ValueState};
+            use gale::{Fail, ProcessBolt, TaskState};
+
+            /// Emits its share of the keys; its position is its state (replayable).
+            #[derive(Default)]
+            pub struct Keys {
+                next: u64,
+                step: u64,
+                end: u64,
+                keys: u64,
+            }
+
+            impl Spout for Keys {
+                type Out = Key;
+                fn open(&mut self, ctx: &TaskContext) {
+                    self.next = ctx.task_index() as u64;
+                    self.step = ctx.task_count() as u64;
+                    self.end = CK_TUPLES.load(Relaxed);
+                    self.keys = CK_KEYS.load(Relaxed).max(1);
+                }
+                #[inline]
+                fn next_tuple(&mut self, out: &mut impl Emitter<Key>) -> SpoutStatus {
+                    if self.next >= self.end {
+                        return SpoutStatus::Done;
+                    }
+                    out.emit(Key {
+                        key: ck_key(self.next, self.keys),
+                    });
+                    self.next += self.step;
+                    SpoutStatus::Active
+                }
+                fn snapshot_state(&mut self, _: u64) -> Result<Option<TaskState>, Fail> {
+                    Ok(Some(to_bytes(&self.next).into()))
+                }
+                fn initialize_state(&mut self, restored: Option<TaskState>) -> Result<(), Fail> {
+                    if let Some(s) = restored {
+                        self.next = from_bytes(&s.into_task()?)?;
+                    }
+                    Ok(())
+                }
+            }
+
+            /// Counts per key in value state.
+            #[derive(Default)]
+            pub struct Counter {
+                count: ValueState<u64>,
+                counted: u64,
+            }
+
+            impl ProcessBolt for Counter {
+                type Key = u64;
+                type In = Key;
+                type Out = ();
+                fn open(&mut self, ctx: &mut OpenContext<'_, u64>) -> Result<(), StateError> {
+                    self.count = ctx.value_state("count")?;
+                    Ok(())
+                }
+                #[inline]
+                fn process(
+                    &mut self,
+                    _: Key,
+                    ctx: &mut KeyedContext<'_, u64>,
+                    _: &mut impl Emitter<()>,
+                ) -> ExecResult {
+                    let mut c = ctx.state(&self.count);
+                    let n = c.get().copied().unwrap_or(0) + 1;
+                    c.set(n);
+                    self.counted += 1;
+                    Ok(())
+                }
+                fn finish(&mut self, _: &mut impl Emitter<()>) {
+                    CK_COUNTED.fetch_add(self.counted, Relaxed);
+                }
+            }
+        }
+    };
+}
+
+checkpoint_ops!(ck_1s);
+checkpoint_ops!(ck_10s);

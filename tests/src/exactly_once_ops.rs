@@ -12,6 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Words the counters saw in this process, over every task and restart.
 static SEEN: AtomicU64 = AtomicU64::new(0);
 
+/// A line of the file (what `file_source` makes of an imported schema).
+impl From<String> for Line {
+    fn from(text: String) -> Self {
+        Line { text }
+    }
+}
+
 /// The words of a line: split on spaces.
 pub fn split(line: Line) -> Vec<Word> {
     line.text

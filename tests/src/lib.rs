@@ -77,3 +77,4 @@ gale::include_topology!("windows_idle");
 gale::include_topology!("windows_aggregations");
 gale::include_topology!("checkpoints");
 gale::include_topology!("exactly_once");
+gale::include_topology!("exactly_once_rescaled");

@@ -280,3 +280,68 @@ fn a_damaged_newest_checkpoint_is_skipped_and_the_restore_stays_exact() {
         assert_exact(&truth, &s.path("out"), case);
     }
 }
+
+const RESCALED: &str = env!("CARGO_BIN_EXE_exactly_once_rescaled");
+
+#[test]
+fn a_savepoint_of_a_running_topology_restores_exactly_at_another_task_count() {
+    let s = Scratch::new("savepoint");
+    let truth = write_lines(&s.path("lines.txt"), 1_000_000, 4);
+    let mut child = Command::new(BIN)
+        .args(run_args(&s, &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    // Running: its first checkpoint is complete.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("_metadata").exists())
+    };
+    while !running(&s.path("chk")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = Command::new(BIN)
+        .args(["savepoint", "--checkpoint-dir"])
+        .arg(s.path("chk"))
+        .arg("--dir")
+        .arg(s.path("sp"))
+        .output()
+        .expect("savepoint");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "savepoint: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.starts_with("savepoint "), "{said}");
+    // The run dies; the savepoint is all there is.
+    let _ = child.kill();
+    let _ = child.wait();
+    let meta = std::fs::read_dir(s.path("sp"))
+        .expect("the savepoint's directory")
+        .flatten()
+        .map(|e| e.path().join("_metadata"))
+        .find(|m| m.exists())
+        .expect("a complete savepoint");
+    let text = std::fs::read_to_string(&meta).expect("metadata");
+    assert!(text.contains("\"savepoint\": true"), "{text}");
+    // Restored into the topology with 3 `count` tasks instead of 4, checkpointing anew.
+    let mut args = run_args(&s, &["--from-savepoint"]);
+    args.push(s.path("sp").display().to_string());
+    if let Some(i) = args.iter().position(|a| a.ends_with("/chk")) {
+        args[i] = s.path("chk2").display().to_string();
+    }
+    let out = Command::new(RESCALED)
+        .args(&args)
+        .output()
+        .expect("run the rescaled binary");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("starting from savepoint"), "{stderr}");
+    assert_exact(&truth, &s.path("out"), "savepoint restored at 3 tasks");
+}

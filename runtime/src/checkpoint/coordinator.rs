@@ -212,6 +212,9 @@ pub struct Completed {
     pub bytes: u64,
     /// The longest any task waited for its barriers, ms.
     pub alignment_ms: u64,
+    /// The longest any task stopped processing to take its snapshot, µs (the runtime
+    /// measures it; the coordinator does not see it).
+    pub pause_us: u64,
 }
 
 /// A checkpoint waiting for acknowledgements (or for its metadata to be durable).
@@ -287,6 +290,7 @@ impl Coordinator {
                 duration_ms: 0,
                 bytes: 0,
                 alignment_ms: 0,
+                pause_us: 0,
             });
         }
     }
@@ -492,6 +496,7 @@ impl Coordinator {
             duration_ms: now_ms.saturating_sub(p.triggered_ms),
             bytes: p.bytes,
             alignment_ms: p.alignment_ms,
+            pause_us: 0,
         };
         // Older pending checkpoints are subsumed: this one holds everything they would.
         let older: Vec<u64> = self

@@ -94,6 +94,9 @@ pub enum CheckpointError {
         /// What is wrong.
         what: String,
     },
+    /// A savepoint directory holding no complete checkpoint.
+    #[error("`{0}` holds no complete savepoint")]
+    NoSavepoint(String),
     /// Its metadata does not list that operator's task.
     #[error("checkpoint {id} has no state of `{operator}` task {task}")]
     NoState {
@@ -391,6 +394,24 @@ impl<S: CheckpointStorage> CheckpointStore<S> {
             }
         }
         Ok((None, skipped))
+    }
+
+    /// Copies checkpoint `id`, checked whole, into `to` (a savepoint written where the user
+    /// asked): its state files first, its metadata last, so the copy is complete only once
+    /// it is whole.
+    pub fn copy_to<T: CheckpointStorage>(
+        &self,
+        id: u64,
+        to: &CheckpointStore<T>,
+    ) -> Result<Metadata, CheckpointError> {
+        let meta = self.verify(id)?;
+        for s in &meta.states {
+            let name = state_name(id, &s.operator, s.task);
+            to.storage.put(&name, &self.storage.get(&name)?)?;
+        }
+        let name = format!("{}/{METADATA}", checkpoint_dir(id));
+        to.storage.put(&name, &self.storage.get(&name)?)?;
+        Ok(meta)
     }
 
     /// Deletes checkpoint `id`.

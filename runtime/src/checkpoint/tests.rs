@@ -67,6 +67,7 @@ fn a_checkpoint_completes_when_every_task_acked_and_its_metadata_is_durable() {
             duration_ms: 40,
             bytes: 30,
             alignment_ms: 3,
+            pause_us: 0,
         })]
     );
     assert_eq!(c.latest().map(|l| l.id), Some(1));

@@ -59,6 +59,18 @@ fn command(name: &'static str) -> Command {
                         .help("Where an exactly_once topology writes its checkpoints"),
                 )
                 .arg(
+                    Arg::new("from-savepoint")
+                        .long("from-savepoint")
+                        .value_name("DIR")
+                        .value_parser(clap::value_parser!(std::path::PathBuf))
+                        .requires("checkpoint-dir")
+                        .conflicts_with("restore")
+                        .help(
+                            "Start from the savepoint in DIR (as `savepoint --dir DIR` wrote \
+                             it), also with other task counts: keyed state moves by key group",
+                        ),
+                )
+                .arg(
                     Arg::new("restore")
                         .long("restore")
                         .action(ArgAction::SetTrue)
@@ -67,6 +79,32 @@ fn command(name: &'static str) -> Command {
                             "Start from the latest complete checkpoint in --checkpoint-dir \
                              (after a crash; corrupt or incomplete ones are skipped)",
                         ),
+                ),
+        )
+        .subcommand(
+            Command::new("savepoint")
+                .about("Take a savepoint of a local run of this topology (a kept checkpoint)")
+                .arg(
+                    Arg::new("checkpoint-dir")
+                        .long("checkpoint-dir")
+                        .value_name("DIR")
+                        .required(true)
+                        .value_parser(clap::value_parser!(std::path::PathBuf))
+                        .help("The --checkpoint-dir of the run"),
+                )
+                .arg(
+                    Arg::new("dir")
+                        .long("dir")
+                        .value_name("OUT")
+                        .value_parser(clap::value_parser!(std::path::PathBuf))
+                        .help("Copy the savepoint here (default: keep it in the checkpoint directory)"),
+                )
+                .arg(
+                    Arg::new("timeout")
+                        .long("timeout")
+                        .value_name("DURATION")
+                        .default_value("60s")
+                        .help("How long to wait for the run to take it"),
                 ),
         )
         .subcommand(
@@ -166,6 +204,30 @@ where
             };
             ExitCode::from(crate::cluster::worker::run(topology, &args))
         }
+        Some(("savepoint", m)) => {
+            let timeout = match m.get_one::<String>("timeout").map(|s| parse_duration(s)) {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => {
+                    eprintln!("error: --timeout: {e}");
+                    return ExitCode::from(2);
+                }
+                None => std::time::Duration::from_secs(60),
+            };
+            let Some(dir) = m.get_one::<std::path::PathBuf>("checkpoint-dir") else {
+                return ExitCode::from(2);
+            };
+            let target = m.get_one::<std::path::PathBuf>("dir");
+            match crate::exec::savepoints::request(dir, target.map(|p| p.as_path()), timeout) {
+                Ok((id, path)) => {
+                    println!("savepoint {id} written to {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some(("plan", m)) => {
             if m.get_flag("dot") {
                 print!("{}", render_dot(topology.desc()));
@@ -210,6 +272,7 @@ where
                 clock: None,
                 checkpoint_dir: m.get_one::<std::path::PathBuf>("checkpoint-dir").cloned(),
                 restore: m.get_flag("restore"),
+                from_savepoint: m.get_one::<std::path::PathBuf>("from-savepoint").cloned(),
             };
             match run_local(topology, options) {
                 Ok(summary) => {

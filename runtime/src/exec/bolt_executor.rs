@@ -135,7 +135,13 @@ where
                     continue;
                 };
                 let actions = aligners[s].end(c, now_ms());
-                align(actions, &mut input, &mut idleness, &mut runners[s]);
+                align(
+                    actions,
+                    &mut input,
+                    &mut idleness,
+                    &mut runners[s],
+                    base.checkpoints.as_deref(),
+                );
             }
             let (ch, msg) = match input.try_next() {
                 Some(m) => m,
@@ -230,7 +236,13 @@ where
                         // Its last channel: an alignment waiting on it completes first.
                         if let Some(a) = aligners.get_mut(s) {
                             let actions = a.end(ch, now_ms());
-                            align(actions, &mut input, &mut idleness, &mut runners[s]);
+                            align(
+                                actions,
+                                &mut input,
+                                &mut idleness,
+                                &mut runners[s],
+                                base.checkpoints.as_deref(),
+                            );
                         }
                         runners[s].finish();
                         runners[s].report(&wirings[s]);
@@ -248,6 +260,7 @@ where
                                 &mut input,
                                 &mut idleness,
                                 &mut runners[slot as usize],
+                                base.checkpoints.as_deref(),
                             );
                         }
                     }
@@ -282,7 +295,13 @@ where
                     let s = slot as usize;
                     if let Some(a) = aligners.get_mut(s) {
                         let actions = a.barrier(ch, id, kind, now_ms());
-                        align(actions, &mut input, &mut idleness, &mut runners[s]);
+                        align(
+                            actions,
+                            &mut input,
+                            &mut idleness,
+                            &mut runners[s],
+                            base.checkpoints.as_deref(),
+                        );
                     }
                 }
             }
@@ -352,14 +371,16 @@ fn go_idle<In>(
 /// Carries out what a task's aligner said: stop reading a channel, or pass the barrier on
 /// (every tuple before it has been processed) and read its channels again.
 ///
-/// Not yet (issue 12): snapshotting the task's state at the barrier, reporting how long the
-/// alignment took, and declining an abandoned checkpoint to the coordinator. An unblocked
-/// channel starts its idleness timeout afresh (it was held, not silent).
+/// On `Snapshot` the barrier goes down the chain (each stage snapshots as it passes) and
+/// how long the alignment took is noted for the checkpoint's summary. An abandoned one is
+/// not declined: the newer checkpoint that overtook it subsumes it when it completes. An
+/// unblocked channel starts its idleness timeout afresh (it was held, not silent).
 fn align<In>(
     actions: Vec<Align>,
     input: &mut Input<In>,
     idleness: &mut Idleness,
     runner: &mut Box<dyn BoltRunner<In>>,
+    checkpoints: Option<&crate::exec::checkpointing::Checkpointing>,
 ) {
     let mut unblock = |input: &mut Input<In>, channels: Vec<usize>| {
         let now = Instant::now();
@@ -376,9 +397,12 @@ fn align<In>(
             Align::Snapshot {
                 id,
                 kind,
+                alignment_ms,
                 unblock: channels,
-                ..
             } => {
+                if let Some(c) = checkpoints {
+                    c.aligned(id, alignment_ms);
+                }
                 runner.barrier(id, kind == CheckpointKind::Savepoint);
                 unblock(input, channels);
             }

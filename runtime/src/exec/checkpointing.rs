@@ -6,14 +6,16 @@
 
 use crate::api::{TaskId, TaskState};
 use crate::checkpoint::{
-    CheckpointError, CheckpointStore, Command, Completed, Coordinator, FinishedTask, Input,
-    LocalDir, Metadata, StateFile, StorageFailure,
+    CheckpointError, CheckpointKind, CheckpointStore, Command, Completed, Coordinator,
+    FinishedTask, Input, LocalDir, Metadata, StateFile, StorageFailure,
 };
+use crate::exec::savepoints;
 use crate::grouping::key_group_range;
 use crate::state::wall_ms;
 use crate::topology::TopologyDesc;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,14 +44,20 @@ impl std::fmt::Display for TaskFailure {
     }
 }
 
+/// How often the driver looks for savepoint requests.
+const SAVEPOINT_LOOK: Duration = Duration::from_millis(50);
+
 /// What a task tells the driver.
 #[derive(Debug)]
 enum Report {
-    /// It passed checkpoint `id`'s barrier: its state file, or why it could not be written.
+    /// It passed checkpoint `id`'s barrier with its state, encoded (`None`: it keeps
+    /// none), which the driver writes: the task goes on at once (an asynchronous write).
     Snapshotted {
         id: u64,
         task: TaskId,
-        file: Result<Option<StateFile>, CheckpointError>,
+        operator: &'static str,
+        index: u32,
+        state: Option<Vec<u8>>,
     },
     /// It finished, with its final state (encoded; `None`: it keeps none).
     Finished {
@@ -75,6 +83,8 @@ type OperatorStates = Vec<(u32, TaskState)>;
 /// The checkpoint a run restarts from, and its state files, decoded once per operator.
 #[derive(Debug)]
 struct Restored {
+    /// Where it is: the run's checkpoints, or a savepoint's directory.
+    store: CheckpointStore<LocalDir>,
     meta: Metadata,
     /// Per operator, each task's state in the checkpoint.
     decoded: Mutex<HashMap<String, Arc<OperatorStates>>>,
@@ -97,12 +107,26 @@ pub(crate) struct Checkpointing {
     failure: Mutex<Option<TaskFailure>>,
     restored: Option<Restored>,
     to_driver: Sender<Report>,
+    /// Per pending checkpoint, the longest any task waited for its barriers, ms.
+    alignment: Mutex<BTreeMap<u64, u64>>,
+    /// Per pending checkpoint, the longest any task stopped processing to snapshot, µs.
+    pauses: Mutex<BTreeMap<u64, u64>>,
+    /// The checkpoints triggered as savepoints.
+    savepoints: Mutex<BTreeSet<u64>>,
 }
 
 impl Checkpointing {
     /// The newest checkpoint triggered (0: none): a spout executor injects its barrier once.
     pub(crate) fn triggered(&self) -> u64 {
         self.trigger.load(Ordering::Acquire)
+    }
+
+    /// Whether checkpoint `id` is a savepoint (its barriers say so).
+    pub(crate) fn is_savepoint(&self, id: u64) -> bool {
+        self.savepoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
     }
 
     /// The newest checkpoint completed in this run (0: none).
@@ -152,6 +176,13 @@ impl Checkpointing {
         })
     }
 
+    /// A task waited `ms` for the barriers of checkpoint `id` on all its inputs.
+    pub(crate) fn aligned(&self, id: u64, ms: u64) {
+        let mut a = self.alignment.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = a.entry(id).or_default();
+        *slot = (*slot).max(ms);
+    }
+
     /// A task failed: the first failure is the run's; every executor stops.
     pub(crate) fn fail(&self, failure: TaskFailure) {
         let mut first = self.failure.lock().unwrap_or_else(|p| p.into_inner());
@@ -165,26 +196,35 @@ impl Checkpointing {
     /// Task `task` (task `index` of `operator`) passed checkpoint `id`'s barrier with
     /// `state`. Nothing is taken once the run failed: a task past its failure holds no
     /// state a checkpoint may keep.
+    /// The task is paused from `started` (before its `snapshot_state`) until its state
+    /// is encoded here: the longest such pause is the checkpoint's.
     fn snapshot(
         &self,
         id: u64,
-        operator: &str,
+        operator: &'static str,
         index: u32,
         task: TaskId,
+        started: Instant,
         state: Option<TaskState>,
     ) {
         if self.aborted() {
             return;
         }
-        let file = match state {
-            None => Ok(None),
-            Some(s) => self
-                .store
-                .put_state(id, operator, index, &crate::codec::to_bytes(&s))
-                .map(Some),
-        };
+        let state = state.map(|s| crate::codec::to_bytes(&s));
+        let paused = started.elapsed().as_micros() as u64;
+        {
+            let mut p = self.pauses.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = p.entry(id).or_default();
+            *slot = (*slot).max(paused);
+        }
         // The driver is gone only when the run is over: nothing waits for this any more.
-        let _ = self.to_driver.send(Report::Snapshotted { id, task, file });
+        let _ = self.to_driver.send(Report::Snapshotted {
+            id,
+            task,
+            operator,
+            index,
+            state,
+        });
     }
 
     fn finished(&self, operator: &'static str, index: u32, task: TaskId, state: Option<TaskState>) {
@@ -282,7 +322,7 @@ impl Checkpointing {
         }
         let mut out = Vec::new();
         for f in r.meta.states.iter().filter(|s| s.operator == operator) {
-            let bytes = self.store.state(&r.meta, operator, f.task)?;
+            let bytes = r.store.state(&r.meta, operator, f.task)?;
             let state = crate::codec::from_bytes::<TaskState>(&bytes).map_err(|e| {
                 CheckpointError::BadState {
                     id: r.meta.id,
@@ -322,10 +362,10 @@ impl CheckpointTo {
         })
     }
 
-    /// The task passed checkpoint `id`'s barrier with `state`.
-    pub(crate) fn send(&self, id: u64, state: Option<TaskState>) {
+    /// The task passed checkpoint `id`'s barrier with `state`, taken from `started` on.
+    pub(crate) fn send(&self, id: u64, started: Instant, state: Option<TaskState>) {
         self.to
-            .snapshot(id, self.operator, self.index, self.task, state);
+            .snapshot(id, self.operator, self.index, self.task, started, state);
     }
 
     /// The task finished with `state`: every checkpoint from now on holds it.
@@ -369,6 +409,22 @@ pub(crate) struct Driver {
     desc: &'static TopologyDesc,
     /// Completed checkpoints, for the run summary.
     completed: Arc<Mutex<Vec<Completed>>>,
+    /// The run's checkpoint directory (where savepoint requests arrive).
+    dir: PathBuf,
+    /// Savepoint requests not yet triggered, oldest first.
+    asked: std::collections::VecDeque<savepoints::Request>,
+    /// Savepoints triggered, by id: the request each answers.
+    answering: BTreeMap<u64, savepoints::Request>,
+}
+
+/// A checkpoint to start from: its metadata, in the directory holding it (the run's
+/// checkpoint directory, or a savepoint's).
+#[derive(Debug, Clone)]
+pub(crate) struct StartFrom {
+    /// The directory (a checkpoint store's root).
+    pub(crate) dir: PathBuf,
+    /// The checkpoint's metadata.
+    pub(crate) meta: Metadata,
 }
 
 /// The checkpoints of one attempt of a local `exactly_once` run, written under `dir`,
@@ -377,8 +433,8 @@ pub(crate) struct Driver {
 /// `completed`.
 pub(crate) fn local(
     desc: &'static TopologyDesc,
-    dir: &std::path::Path,
-    restored: Option<Metadata>,
+    dir: &Path,
+    restored: Option<StartFrom>,
     completed: Arc<Mutex<Vec<Completed>>>,
 ) -> (Arc<Checkpointing>, Driver) {
     let (to_driver, from_tasks) = unbounded();
@@ -388,7 +444,7 @@ pub(crate) fn local(
         .ok()
         .and_then(|ids| ids.last().copied())
         .unwrap_or(0)
-        .max(restored.as_ref().map_or(0, |m| m.id));
+        .max(restored.as_ref().map_or(0, |r| r.meta.id));
     let shared = Arc::new(Checkpointing {
         store,
         desc,
@@ -397,11 +453,15 @@ pub(crate) fn local(
         all_committed: AtomicBool::new(false),
         aborted: AtomicBool::new(false),
         failure: Mutex::new(None),
-        restored: restored.map(|meta| Restored {
-            meta,
+        restored: restored.map(|r| Restored {
+            store: CheckpointStore::new(LocalDir::new(r.dir)),
+            meta: r.meta,
             decoded: Mutex::new(HashMap::new()),
         }),
         to_driver,
+        alignment: Mutex::new(BTreeMap::new()),
+        pauses: Mutex::new(BTreeMap::new()),
+        savepoints: Mutex::new(BTreeSet::new()),
     });
     let tasks = desc
         .components
@@ -413,7 +473,7 @@ pub(crate) fn local(
     let mut earlier = Vec::new();
     for id in shared.store.ids().unwrap_or_default() {
         match shared.store.metadata(id) {
-            Ok(m) if m.kind() == crate::checkpoint::CheckpointKind::Periodic => earlier.push(id),
+            Ok(m) if m.kind() == CheckpointKind::Periodic => earlier.push(id),
             Ok(_) => {}
             Err(CheckpointError::Incomplete(_)) => {
                 let _ = shared.store.discard(id);
@@ -430,6 +490,9 @@ pub(crate) fn local(
         finished: BTreeMap::new(),
         desc,
         completed,
+        dir: dir.to_path_buf(),
+        asked: std::collections::VecDeque::new(),
+        answering: BTreeMap::new(),
     };
     (shared, driver)
 }
@@ -439,10 +502,20 @@ impl Driver {
     /// pending then are aborted (they have no `_metadata`, and a restore skips them).
     pub(crate) fn run(mut self, done: &AtomicBool) {
         let mut next_tick = Instant::now();
+        let mut next_look = Instant::now();
         while !done.load(Ordering::Acquire) {
             if self.shared.aborted() {
                 self.handle(Input::Failed);
+                self.answer_all("the run failed; it restarts from its last checkpoint");
                 return;
+            }
+            if Instant::now() >= next_look {
+                // Savepoints asked for (`savepoint --checkpoint-dir`).
+                for r in savepoints::take_requests(&self.dir) {
+                    self.asked.push_back(r);
+                    self.handle(Input::Savepoint { now_ms: wall_ms() });
+                }
+                next_look = Instant::now() + SAVEPOINT_LOOK;
             }
             if let Ok(r) = self.from_tasks.recv_timeout(Duration::from_millis(5)) {
                 let input = self.report(r);
@@ -453,11 +526,48 @@ impl Driver {
                 next_tick = Instant::now() + Duration::from_millis(5);
             }
         }
+        self.answer_all("the run ended before the savepoint completed");
+    }
+
+    /// Answers every savepoint request still open with `why` not.
+    fn answer_all(&mut self, why: &str) {
+        let open = std::mem::take(&mut self.answering)
+            .into_values()
+            .chain(std::mem::take(&mut self.asked));
+        for r in open {
+            savepoints::answer(&self.dir, &r.nonce, Err(why.to_string()));
+        }
+    }
+
+    /// Savepoint `id` completed: copies it where it was asked for, and answers.
+    fn savepoint_done(&mut self, id: u64) {
+        let Some(r) = self.answering.remove(&id) else {
+            return;
+        };
+        let result = match &r.target {
+            None => Ok((id, self.dir.join(crate::checkpoint::checkpoint_dir(id)))),
+            Some(t) => self
+                .shared
+                .store
+                .copy_to(id, &CheckpointStore::new(LocalDir::new(t)))
+                .map(|_| (id, t.join(crate::checkpoint::checkpoint_dir(id))))
+                .map_err(|e| format!("copying it to `{}`: {e}", t.display())),
+        };
+        savepoints::answer(&self.dir, &r.nonce, result);
     }
 
     fn report(&mut self, r: Report) -> Input {
         match r {
-            Report::Snapshotted { id, task, file } => match file {
+            Report::Snapshotted {
+                id,
+                task,
+                operator,
+                index,
+                state,
+            } => match state
+                .map(|bytes| self.shared.store.put_state(id, operator, index, &bytes))
+                .transpose()
+            {
                 Ok(file) => {
                     let bytes = file.as_ref().map_or(0, |f| f.bytes);
                     let entry = self.acked.entry(id).or_default();
@@ -510,8 +620,7 @@ impl Driver {
         }
         Ok(Metadata {
             id,
-            // Savepoints are not asked for locally yet.
-            savepoint: false,
+            savepoint: self.shared.is_savepoint(id),
             triggered_ms: wall_ms(),
             topology: self.desc.name.to_string(),
             max_parallelism: self.desc.settings.max_parallelism,
@@ -526,11 +635,41 @@ impl Driver {
         })
     }
 
+    /// Adds to `done` what the tasks noted besides their acknowledgements: the longest
+    /// alignment and the longest pause; forgets what older checkpoints noted (they will
+    /// not complete any more).
+    fn noted(&self, done: &mut Completed) {
+        let take = |m: &Mutex<BTreeMap<u64, u64>>| {
+            let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
+            let v = m.remove(&done.id);
+            m.retain(|id, _| *id > done.id);
+            v
+        };
+        if let Some(ms) = take(&self.shared.alignment) {
+            done.alignment_ms = done.alignment_ms.max(ms);
+        }
+        if let Some(us) = take(&self.shared.pauses) {
+            done.pause_us = done.pause_us.max(us);
+        }
+    }
+
     fn handle(&mut self, input: Input) {
         let mut queue = std::collections::VecDeque::from(self.coordinator.handle(input));
         while let Some(cmd) = queue.pop_front() {
             match cmd {
-                Command::Trigger { id, .. } => self.shared.trigger.store(id, Ordering::Release),
+                Command::Trigger { id, kind, .. } => {
+                    if kind == CheckpointKind::Savepoint {
+                        self.shared
+                            .savepoints
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(id);
+                        if let Some(r) = self.asked.pop_front() {
+                            self.answering.insert(id, r);
+                        }
+                    }
+                    self.shared.trigger.store(id, Ordering::Release);
+                }
                 Command::Persist { id } => {
                     let result = self
                         .metadata(id)
@@ -542,10 +681,14 @@ impl Driver {
                         result,
                     }));
                 }
-                Command::Complete(done) => {
+                Command::Complete(mut done) => {
+                    self.noted(&mut done);
                     self.shared.completed.fetch_max(done.id, Ordering::AcqRel);
                     if self.coordinator.final_checkpoint() == Some(done.id) {
                         self.shared.all_committed.store(true, Ordering::Release);
+                    }
+                    if done.kind == CheckpointKind::Savepoint {
+                        self.savepoint_done(done.id);
                     }
                     if let Ok(mut c) = self.completed.lock() {
                         c.push(done);
@@ -553,6 +696,9 @@ impl Driver {
                 }
                 Command::Abort { id, reason } => {
                     self.acked.remove(&id);
+                    if let Some(r) = self.answering.remove(&id) {
+                        savepoints::answer(&self.dir, &r.nonce, Err(format!("{reason:?}")));
+                    }
                     if self.coordinator.final_checkpoint() == Some(id) {
                         // The finished tasks wait for it: without it nothing commits.
                         self.shared.fail(TaskFailure {

@@ -38,6 +38,9 @@ pub struct RunOptions {
     /// Start from the latest complete checkpoint in `checkpoint_dir` (`run --restore`),
     /// after a crash: sources rewind to it and sinks commit what it pre-committed.
     pub restore: bool,
+    /// Start from the savepoint in this directory (`run --from-savepoint DIR`); a restart
+    /// before this run's first checkpoint starts from it again.
+    pub from_savepoint: Option<std::path::PathBuf>,
 }
 
 /// A live view of a running topology, for the progress display.
@@ -169,11 +172,30 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     let completed = Arc::new(Mutex::new(Vec::new()));
     let mut restarts = Restarts::new(desc.settings.restart, wall_ms());
     let mut failures = Vec::new();
-    let mut restore = if options.restore {
-        latest_checkpoint(&store)?
-    } else {
-        None
+    let at = |dir: &std::path::Path, meta: Metadata| checkpointing::StartFrom {
+        dir: dir.to_path_buf(),
+        meta,
     };
+    // What a restart starts from when this run has no checkpoint yet.
+    let origin = match &options.from_savepoint {
+        Some(sp) => {
+            let from = CheckpointStore::new(LocalDir::new(sp));
+            let meta = latest_checkpoint(&from)?.ok_or_else(|| {
+                RunError::Checkpoints(crate::checkpoint::CheckpointError::NoSavepoint(
+                    sp.display().to_string(),
+                ))
+            })?;
+            eprintln!(
+                "gale: starting from savepoint {} in {}",
+                meta.id,
+                sp.display()
+            );
+            Some(at(sp, meta))
+        }
+        None if options.restore => latest_checkpoint(&store)?.map(|m| at(&dir, m)),
+        None => None,
+    };
+    let mut restore = origin.clone();
     loop {
         let (shared, driver) = checkpointing::local(desc, &dir, restore.take(), completed.clone());
         let run = run_attempt(
@@ -207,12 +229,15 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
             Decision::GiveUp { reason } => return Err(give_up(reason)),
             Decision::Restart { delay_ms } => {
                 std::thread::sleep(Duration::from_millis(delay_ms));
-                restore = latest_checkpoint(&store)?;
+                restore = latest_checkpoint(&store)?
+                    .map(|m| at(&dir, m))
+                    .or_else(|| origin.clone());
                 match &restore {
-                    Some(m) => eprintln!(
-                        "gale: restart {}: restoring checkpoint {}",
+                    Some(r) => eprintln!(
+                        "gale: restart {}: restoring checkpoint {} (in {})",
                         restarts.count(),
-                        m.id
+                        r.meta.id,
+                        r.dir.display()
                     ),
                     None => eprintln!(
                         "gale: restart {}: no checkpoint completed yet, starting afresh",
@@ -594,18 +619,20 @@ impl Summary {
             s.push_str(&self.render_acking());
         }
         if let Some(last) = self.checkpoints.last() {
-            let longest = self
-                .checkpoints
-                .iter()
-                .map(|c| c.duration_ms)
-                .max()
-                .unwrap_or(0);
+            let most = |f: fn(&crate::checkpoint::Completed) -> u64| {
+                self.checkpoints.iter().map(f).max().unwrap_or(0)
+            };
             s.push_str(&format!(
-                "checkpoints: {} completed, the last {} ({} ms, from trigger to durable); the \
-                 longest {longest} ms\n",
+                "checkpoints: {} completed, the last {} ({} ms from trigger to durable, {} \
+                 bytes); the longest {} ms, alignment at most {} ms, a task paused at most \
+                 {:.3} ms to snapshot\n",
                 self.checkpoints.len(),
                 last.id,
-                last.duration_ms
+                last.duration_ms,
+                last.bytes,
+                most(|c| c.duration_ms),
+                most(|c| c.alignment_ms),
+                most(|c| c.pause_us) as f64 / 1e3,
             ));
         }
         if !self.failures.is_empty() {

@@ -14,6 +14,7 @@ pub mod local;
 pub mod metrics;
 pub mod placement;
 pub(crate) mod replay;
+pub mod savepoints;
 pub(crate) mod spout_executor;
 pub mod wiring;
 

@@ -75,10 +75,16 @@ pub(crate) fn run(
             }
             let t = c.triggered();
             if t > injected {
-                injected = t;
-                for task in tasks.iter_mut().flatten() {
-                    task.runner.barrier(t, false);
+                // Every checkpoint triggered since the last look (a savepoint may be
+                // followed at once by a periodic one), in order; at the start, the newest.
+                let from = if injected == 0 { t } else { injected + 1 };
+                for id in from..=t {
+                    let savepoint = c.is_savepoint(id);
+                    for task in tasks.iter_mut().flatten() {
+                        task.runner.barrier(id, savepoint);
+                    }
                 }
+                injected = t;
             }
             if let Some(done) = c.newly_completed(&mut notified) {
                 for task in tasks.iter_mut().flatten() {

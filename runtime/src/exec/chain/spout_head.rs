@@ -151,8 +151,9 @@ where
 
     fn barrier(&mut self, id: u64, savepoint: bool) {
         if let Some(to) = &self.checkpoints {
+            let started = std::time::Instant::now();
             match self.spout.snapshot_state(id) {
-                Ok(state) => to.send(id, state),
+                Ok(state) => to.send(id, started, state),
                 Err(e) => to.fail(
                     format!("its snapshot for checkpoint {id} failed: {e}"),
                     true,

@@ -280,8 +280,9 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         // The bolt has processed every tuple before the barrier (the chain is direct
         // calls), none after: its state now is the checkpoint's.
         if let Some(to) = &self.checkpoints {
+            let started = std::time::Instant::now();
             match self.bolt.snapshot_state(id) {
-                Ok(state) => to.send(id, state),
+                Ok(state) => to.send(id, started, state),
                 Err(e) => to.fail(
                     format!("its snapshot for checkpoint {id} failed: {e}"),
                     true,
