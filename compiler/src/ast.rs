@@ -298,6 +298,9 @@ pub struct Component {
     /// `idempotent` (a sink of an `exactly_once` topology): writing a tuple twice does no
     /// harm, so it needs no transactions.
     pub idempotent: Option<Span>,
+    /// `uid "..."`: the id of its state in checkpoints and savepoints (default: its name),
+    /// and where it is written.
+    pub uid: Option<(String, Span)>,
     /// The whole declaration.
     pub span: Span,
 }

@@ -52,6 +52,31 @@ pub fn compile_or_exit(topo: impl AsRef<Path>) -> PathBuf {
     }
 }
 
+/// [`compile`], after checking the `.topo` file against the savepoint in `savepoint` (a
+/// directory `savepoint --dir` wrote): an operator whose state the savepoint holds in
+/// another shape (`E0701`), or state no operator would take (`E0702`), fails the build at
+/// that operator's `.topo` line, before anything is deployed.
+pub fn compile_against_savepoint(
+    topo: impl AsRef<Path>,
+    savepoint: impl AsRef<Path>,
+) -> Result<PathBuf, CompileError> {
+    let topo = topo.as_ref();
+    let savepoint = savepoint.as_ref();
+    println!("cargo::rerun-if-changed={}", savepoint.display());
+    let source = std::fs::read_to_string(topo).map_err(|source| CompileError::Io {
+        path: topo.to_path_buf(),
+        source,
+    })?;
+    let file_name = topo.to_string_lossy().replace('\\', "/");
+    crate::savepoint::check_savepoint(&file_name, &source, savepoint).map_err(|d| {
+        CompileError::Invalid {
+            rendered: d.render(&file_name, &source),
+            count: d.error_count(),
+        }
+    })?;
+    compile(topo)
+}
+
 /// Compiles a `.topo` file into `out_dir/<topology>.rs`.
 pub fn compile_to(
     topo: impl AsRef<Path>,

@@ -99,6 +99,8 @@ pub struct Node {
     pub late: Option<(usize, u64)>,
     /// `ttl D` on a keyed built-in: its keyed state's time to live, ms.
     pub state_ttl_ms: Option<u64>,
+    /// The id of its state in checkpoints and savepoints: `uid "..."`, or its name.
+    pub uid: String,
     /// Number of executors (threads).
     pub parallelism: u32,
     /// Number of tasks (>= parallelism).

@@ -26,8 +26,9 @@ pub mod graph;
 pub mod ops;
 pub mod parse;
 pub mod plan;
+pub mod savepoint;
 
-pub use build::{CompileError, compile, compile_or_exit, compile_to};
+pub use build::{CompileError, compile, compile_against_savepoint, compile_or_exit, compile_to};
 pub use diagnostic::{Diagnostic, Diagnostics};
 
 /// The whole pipeline on one source text: parse, check, plan, generate.

@@ -232,8 +232,9 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_lateness | Rule::lateness => "`lateness`",
         Rule::kw_ttl | Rule::ttl => "`ttl`",
         Rule::kw_idempotent | Rule::idempotent => "`idempotent`",
+        Rule::kw_uid | Rule::uid => "`uid`",
         Rule::modifier => {
-            "`parallelism`, `tasks`, `attempts`, `backoff`, `timestamp`, `watermark`, `idle`, `lateness`, `ttl` or `idempotent`"
+            "`parallelism`, `tasks`, `attempts`, `backoff`, `timestamp`, `watermark`, `idle`, `lateness`, `ttl`, `idempotent` or `uid`"
         }
         Rule::arrow | Rule::output => "`->`",
         Rule::colon => "`:`",
@@ -381,6 +382,7 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
                 | Rule::kw_lateness
                 | Rule::kw_ttl
                 | Rule::kw_idempotent
+                | Rule::kw_uid
                 | Rule::option_kw
                 | Rule::vec_kw
                 | Rule::fields_kw
@@ -700,6 +702,7 @@ impl Walker {
             lateness: None,
             ttl: None,
             idempotent: None,
+            uid: None,
             span,
         };
         for p in it {
@@ -740,6 +743,17 @@ impl Walker {
                             self.twice("timestamp", &component, span, first);
                         }
                         None => component.timestamp = Some(field),
+                    }
+                }
+                Rule::uid => {
+                    let span = span_of(&p);
+                    let value = self.string(only_child(only_child(p)));
+                    match &component.uid {
+                        Some((_, first)) => {
+                            let first = *first;
+                            self.twice("uid", &component, span, first);
+                        }
+                        None => component.uid = Some((value, span)),
                     }
                 }
                 Rule::idempotent => {

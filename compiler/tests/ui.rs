@@ -5,6 +5,9 @@
 //! - `tests/ui/warn/*.topo` must check, with warnings; the rendered warnings must equal
 //!   the golden `*.stderr` beside it.
 //! - `tests/ui/pass/*.topo` must check cleanly, without warnings.
+//! - `tests/savepoint/*.topo` are checked against the savepoint in the directory of the
+//!   same name (`check_savepoint`); what it reports must equal the golden `*.stderr`
+//!   (empty: compatible).
 //!
 //! Run with `GALE_BLESS=1` to (re)write the goldens, then read the diff before committing.
 
@@ -117,7 +120,9 @@ fn codes_in(text: &str) -> std::collections::BTreeSet<String> {
 fn every_code_is_documented_and_tested() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let read = |p: &Path| fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut sources = read(&root.join("src/parse.rs")) + &read(&root.join("src/check.rs"));
+    let mut sources = read(&root.join("src/parse.rs"))
+        + &read(&root.join("src/check.rs"))
+        + &read(&root.join("src/savepoint.rs"));
     for entry in ["src/check", "src/ops"]
         .iter()
         .flat_map(|d| fs::read_dir(root.join(d)).expect("a source directory"))
@@ -137,7 +142,7 @@ fn every_code_is_documented_and_tested() {
             .join("\n"),
     );
     let mut goldens = String::new();
-    let fixtures = ["tests/ui/fail", "tests/ui/warn"].map(|d| root.join(d));
+    let fixtures = ["tests/ui/fail", "tests/ui/warn", "tests/savepoint"].map(|d| root.join(d));
     for entry in fixtures
         .iter()
         .filter_map(|d| fs::read_dir(d).ok())
@@ -158,4 +163,39 @@ fn every_code_is_documented_and_tested() {
         untested.is_empty(),
         "codes without a fail fixture: {untested:?}"
     );
+}
+
+#[test]
+fn savepoint_checks_report_incompatible_operators_at_their_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bless = std::env::var("GALE_BLESS").is_ok_and(|v| v == "1");
+    let mut failures = Vec::new();
+    let dir = "tests/savepoint";
+    for path in fixtures(&root.join(dir)) {
+        let stem = path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let rel = format!("{dir}/{stem}.topo");
+        let source = fs::read_to_string(&path).expect("fixture is UTF-8");
+        // Relative (the tests run in the package's directory): the goldens name it.
+        let savepoint = Path::new(dir).join(&stem);
+        let rendered = match gale_compiler::savepoint::check_savepoint(&rel, &source, &savepoint) {
+            Ok(()) => String::new(),
+            Err(d) => d.render(&rel, &source),
+        };
+        let golden = path.with_extension("stderr");
+        if bless {
+            fs::write(&golden, &rendered).expect("writing the golden");
+            continue;
+        }
+        let expected = fs::read_to_string(&golden).unwrap_or_default();
+        if expected != rendered {
+            failures.push(format!(
+                "{rel}: output differs from {}\n--- expected\n{expected}\n--- actual\n{rendered}",
+                golden.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

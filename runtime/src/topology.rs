@@ -116,6 +116,11 @@ pub struct ComponentDesc {
     /// carries): its output channels silent this long (ms) are left out of their
     /// consumers' watermark until they send again; 0: never.
     pub idle_ms: u64,
+    /// The id of its state in checkpoints and savepoints (`uid "..."`, or its name).
+    pub uid: &'static str,
+    /// What its state is made of (empty: it keeps none), compared on a restore: a
+    /// savepoint whose schema for this uid differs is refused.
+    pub state_schema: &'static str,
 }
 
 /// A spout's retry policy, from `attempts N backoff D` in the `.topo` file.

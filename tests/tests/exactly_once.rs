@@ -5,6 +5,7 @@
 //! before the restore: every time the committed output (the sink's `part-*` files) must
 //! equal a plain count of the file: each word's counts 1..=n, each exactly once.
 
+use gale::checkpoint::{CheckpointStore, LocalDir};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -344,4 +345,36 @@ fn a_savepoint_of_a_running_topology_restores_exactly_at_another_task_count() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("starting from savepoint"), "{stderr}");
     assert_exact(&truth, &s.path("out"), "savepoint restored at 3 tasks");
+
+    // The same savepoint, its `count` state recorded in another shape (as if the
+    // topology had changed its key's type since): the restore is refused, by name.
+    let store = CheckpointStore::new(LocalDir::new(s.path("sp")));
+    let (Some(mut meta), _) = store.latest().expect("readable") else {
+        panic!("the savepoint is there");
+    };
+    let count = meta
+        .operators
+        .get_mut("count")
+        .expect("`count` is recorded");
+    assert!(
+        count.schema.contains("keyed by (word: String)"),
+        "{}",
+        count.schema
+    );
+    count.schema = count.schema.replace("(word: String)", "(word: u64)");
+    store.commit(&meta).expect("rewritten");
+    let _ = std::fs::remove_dir_all(s.path("chk2"));
+    let out = Command::new(RESCALED)
+        .args(&args)
+        .output()
+        .expect("run the rescaled binary");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "an incompatible savepoint is refused"
+    );
+    assert!(
+        stderr.contains("the state of `count` was `process(Counter) keyed by (word: u64)"),
+        "{stderr}"
+    );
 }

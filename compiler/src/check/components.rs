@@ -160,6 +160,10 @@ fn component<'a>(
         input_times: Vec::new(),
         late,
         state_ttl_ms: c.ttl.map(|t| t.value.value),
+        uid: c
+            .uid
+            .as_ref()
+            .map_or_else(|| c.name.name.clone(), |(u, _)| u.clone()),
         parallelism,
         tasks: tasks.unwrap_or(parallelism),
         line,

@@ -112,3 +112,54 @@ pub(crate) fn check_sources(
         );
     }
 }
+
+/// `E0431`: a `uid` that cannot name the state's files (empty, a `/`, `.` or `..`, a
+/// control character), or that two components share (their state would mix).
+pub(crate) fn check_uids(components: &[Checked<'_>], diags: &mut Diagnostics) {
+    let mut seen: std::collections::HashMap<&str, &Checked<'_>> = Default::default();
+    for c in components {
+        let uid = c.node.uid.as_str();
+        let span = c.decl.uid.as_ref().map_or(c.decl.name.span, |(_, s)| *s);
+        let bad = uid.is_empty()
+            || uid == "."
+            || uid == ".."
+            || uid.contains('/')
+            || uid.contains('\\')
+            || uid.chars().any(char::is_control);
+        if bad {
+            diags.push(
+                Diagnostic::error(
+                    "E0431",
+                    format!(
+                        "the uid `{uid}` of `{}` cannot name its state",
+                        c.decl.name.name
+                    ),
+                    span,
+                )
+                .with_label("not a usable id")
+                .with_help("a uid is a non-empty name without `/`, such as `\"counter-v2\"`"),
+            );
+            continue;
+        }
+        if let Some(first) = seen.insert(uid, c) {
+            let first_span = first
+                .decl
+                .uid
+                .as_ref()
+                .map_or(first.decl.name.span, |(_, s)| *s);
+            diags.push(
+                Diagnostic::error(
+                    "E0431",
+                    format!(
+                        "`{}` and `{}` have the same uid `{uid}`: their state would mix",
+                        first.decl.name.name, c.decl.name.name
+                    ),
+                    span,
+                )
+                .with_label("the same uid again")
+                .with_note(first_span, "first here")
+                .with_help("give each stateful component its own `uid \"...\"`"),
+            );
+        }
+    }
+}

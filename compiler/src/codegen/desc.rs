@@ -122,12 +122,14 @@ pub fn static_desc(graph: &Graph, plan: &Plan) -> TokenStream {
         let line = c.line as u32;
         let retry = retry_desc(c.retry);
         let idle = idle_ms[i];
+        let uid = &c.uid;
+        let schema = crate::savepoint::state_schema(graph, i);
         quote! {
             __gale::ComponentDesc {
                 name: #cname, kind: #kind, operator: #op, input: #input,
                 streams: &[#(#streams),*],
                 parallelism: #par, tasks: #tasks, first_task: #first, chain: #chain, line: #line,
-                retry: #retry, idle_ms: #idle,
+                retry: #retry, idle_ms: #idle, uid: #uid, state_schema: #schema,
             }
         }
     });

@@ -12,7 +12,7 @@ mod operators;
 pub(crate) mod rust;
 mod streams;
 mod tuples;
-mod wiring;
+pub(crate) mod wiring;
 
 use crate::graph::Graph;
 use crate::plan::Plan;

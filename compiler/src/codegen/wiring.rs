@@ -306,7 +306,7 @@ fn input_key(graph: &Graph, c: usize) -> Option<TokenStream> {
 
 /// The fields every edge into component `c` keys by, if they all key by the same (into a
 /// stream-set input: the first stream's).
-fn key_fields(graph: &Graph, c: usize) -> Option<Vec<String>> {
+pub(crate) fn key_fields(graph: &Graph, c: usize) -> Option<Vec<String>> {
     if graph.input_set(c).is_some() {
         return set_key_fields(graph, c).and_then(|f| f.into_iter().next());
     }

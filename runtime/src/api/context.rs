@@ -32,6 +32,8 @@ impl TaskContext {
             line: 1,
             retry: None,
             idle_ms: 0,
+            uid: "",
+            state_schema: "",
         }]));
         let desc = Box::leak(Box::new(TopologyDesc {
             name: "t",

@@ -33,5 +33,6 @@ pub use file_sink::{FileTransactions, PreCommitted, SinkError};
 pub use restart::{Decision, RestartStrategy, Restarts};
 pub use storage::{CheckpointStorage, LocalDir, StorageError};
 pub use store::{
-    CheckpointError, CheckpointStore, FinishedTask, Metadata, Skipped, StateFile, checkpoint_dir,
+    CheckpointError, CheckpointStore, FinishedTask, Metadata, OperatorState, Skipped, StateFile,
+    checkpoint_dir,
 };

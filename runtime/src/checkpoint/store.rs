@@ -94,6 +94,32 @@ pub enum CheckpointError {
         /// What is wrong.
         what: String,
     },
+    /// An operator's state schema in the checkpoint is not the one it has now.
+    #[error(
+        "checkpoint {id}: the state of `{operator}` was `{was}`; it is now `{now}`: a \
+         restore is refused (keep the operator as it was, or give the new one another uid)"
+    )]
+    Incompatible {
+        /// The checkpoint.
+        id: u64,
+        /// The operator's uid.
+        operator: String,
+        /// Its schema in the checkpoint.
+        was: String,
+        /// Its schema now.
+        now: String,
+    },
+    /// The checkpoint holds state no operator of the topology takes.
+    #[error(
+        "checkpoint {id} holds the state of `{operator}`, which this topology does not have: \
+         a restore would drop it, and is refused"
+    )]
+    Unclaimed {
+        /// The checkpoint.
+        id: u64,
+        /// The uid.
+        operator: String,
+    },
     /// A savepoint directory holding no complete checkpoint.
     #[error("`{0}` holds no complete savepoint")]
     NoSavepoint(String),
@@ -144,14 +170,25 @@ pub struct Metadata {
     pub max_parallelism: u32,
     /// Every state file.
     pub states: Vec<StateFile>,
-    /// Each operator's task count when it was taken (a restore at another one moves key
-    /// groups between tasks, and refuses task state).
+    /// Each operator (by uid) when it was taken: its task count (a restore at another one
+    /// moves key groups between tasks, and refuses task state) and its state schema (a
+    /// restore into an operator whose schema differs is refused).
     #[serde(default)]
-    pub operators: std::collections::BTreeMap<String, u32>,
+    pub operators: std::collections::BTreeMap<String, OperatorState>,
     /// The tasks that had finished (their input ended): a restore does not run them
     /// again, it only restores what they kept.
     #[serde(default)]
     pub finished: Vec<FinishedTask>,
+}
+
+/// An operator as a checkpoint recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorState {
+    /// Its task count.
+    pub tasks: u32,
+    /// What its state is made of (the compiler's description; empty: it keeps none).
+    #[serde(default)]
+    pub schema: String,
 }
 
 /// A task that had finished when a checkpoint was taken.

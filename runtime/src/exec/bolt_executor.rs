@@ -460,6 +460,8 @@ mod tests {
             line: 1,
             retry: None,
             idle_ms: if kind == Kind::Spout { idle_ms } else { 0 },
+            uid: "",
+            state_schema: "",
         };
         Box::leak(Box::new(TopologyDesc {
             name: "t",

@@ -246,7 +246,7 @@ impl Checkpointing {
             return Ok(Restore::default());
         };
         let meta = &r.meta;
-        let Some(&before) = meta.operators.get(operator) else {
+        let Some(before) = meta.operators.get(operator).map(|o| o.tasks) else {
             // An operator the checkpoint does not know: it starts afresh.
             return Ok(Restore::default());
         };
@@ -355,7 +355,7 @@ impl CheckpointTo {
         let c = &wiring.desc.components[component];
         Some(CheckpointTo {
             to: wiring.checkpoints.clone()?,
-            operator: c.name,
+            operator: c.uid,
             index: wiring.task_index,
             tasks: c.tasks,
             task: wiring.task_id(component),
@@ -395,6 +395,32 @@ impl CheckpointTo {
             retryable,
         });
     }
+}
+
+/// Whether `desc` can restore checkpoint `meta`: every operator's state schema is the one
+/// it had then, and every operator with state in it is still there.
+pub(crate) fn compatible(desc: &TopologyDesc, meta: &Metadata) -> Result<(), CheckpointError> {
+    for c in desc.components {
+        if let Some(was) = meta.operators.get(c.uid)
+            && was.schema != c.state_schema
+        {
+            return Err(CheckpointError::Incompatible {
+                id: meta.id,
+                operator: c.uid.to_string(),
+                was: was.schema.clone(),
+                now: c.state_schema.to_string(),
+            });
+        }
+    }
+    for s in &meta.states {
+        if !desc.components.iter().any(|c| c.uid == s.operator) {
+            return Err(CheckpointError::Unclaimed {
+                id: meta.id,
+                operator: s.operator.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The driver: runs the coordinator until the run is over or failed.
@@ -629,7 +655,13 @@ impl Driver {
                 .desc
                 .components
                 .iter()
-                .map(|c| (c.name.to_string(), c.tasks))
+                .map(|c| {
+                    let op = crate::checkpoint::OperatorState {
+                        tasks: c.tasks,
+                        schema: c.state_schema.to_string(),
+                    };
+                    (c.uid.to_string(), op)
+                })
                 .collect(),
             finished,
         })

@@ -138,6 +138,8 @@ mod tests {
             line: 1,
             retry: None,
             idle_ms: 0,
+            uid: "",
+            state_schema: "",
         };
         TopologyDesc {
             name: "t",

@@ -195,6 +195,9 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
         None if options.restore => latest_checkpoint(&store)?.map(|m| at(&dir, m)),
         None => None,
     };
+    if let Some(o) = &origin {
+        checkpointing::compatible(desc, &o.meta).map_err(RunError::Checkpoints)?;
+    }
     let mut restore = origin.clone();
     loop {
         let (shared, driver) = checkpointing::local(desc, &dir, restore.take(), completed.clone());
