@@ -3,8 +3,10 @@
 //! in a checkpoint is made of (the operator, the key it is kept by with its types, the
 //! schema of its input), recorded in the binary and in every checkpoint's metadata. A
 //! restore from a savepoint whose schema for an operator differs is refused at run time,
-//! naming the operator; [`check_savepoint`] reports the same before deploy, as diagnostics
-//! at the `.topo` lines of the operators (`E0701`, `E0702`), which no engine does.
+//! naming the operator; [`check_savepoint`] (`gale check --savepoint DIR`, or
+//! `compile_against_savepoint` in `build.rs`) reports the same before deploy, as
+//! diagnostics at the `.topo` lines of the operators (`E0701`, `E0702`), which no engine
+//! does.
 
 use crate::ast::{ComponentKind, Operator, Span};
 use crate::diagnostic::{Diagnostic, Diagnostics};

@@ -378,3 +378,38 @@ fn a_savepoint_of_a_running_topology_restores_exactly_at_another_task_count() {
         "{stderr}"
     );
 }
+
+#[test]
+fn after_too_many_failures_the_run_stops_and_says_why() {
+    let s = Scratch::new("give-up");
+    write_lines(&s.path("lines.txt"), 100_000, 5);
+    let out = Command::new(BIN)
+        .args(run_args(
+            &s,
+            &[
+                "--set",
+                "restart_strategy=fixed_delay",
+                "--set",
+                "restart_attempts=2",
+                "--set",
+                "restart_delay=0ms",
+                "--set",
+                "chaos_panics=10",
+                "--set",
+                "chaos_range=50000",
+            ],
+        ))
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "it gives up:\n{stderr}");
+    assert!(
+        stderr.contains("not restarted after 2 restarts: it failed after 2 restarts"),
+        "the reason is shown:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("chaos: word"),
+        "the failure is named:\n{stderr}"
+    );
+}

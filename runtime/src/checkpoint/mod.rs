@@ -30,7 +30,7 @@ pub use coordinator::{
     StorageFailure,
 };
 pub use file_sink::{FileTransactions, PreCommitted, SinkError};
-pub use restart::{Decision, RestartStrategy, Restarts};
+pub use restart::{BadRestartSetting, Decision, RestartStrategy, Restarts};
 pub use storage::{CheckpointStorage, LocalDir, StorageError};
 pub use store::{
     CheckpointError, CheckpointStore, FinishedTask, Metadata, OperatorState, Skipped, StateFile,

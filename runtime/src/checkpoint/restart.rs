@@ -54,6 +54,108 @@ impl Default for RestartStrategy {
     }
 }
 
+/// A restart setting given at run time (`run --set restart_attempts=3`) that cannot be
+/// used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--set {key}: {what}")]
+pub struct BadRestartSetting {
+    /// The setting.
+    pub key: &'static str,
+    /// What is wrong with it.
+    pub what: String,
+}
+
+impl RestartStrategy {
+    /// The strategy with the restart settings `get` gives (the `run --set` overrides:
+    /// `restart_strategy`, `restart_attempts`, `restart_delay`, `restart_max_delay`,
+    /// `restart_failure_interval`) in place of the compiled ones; a strategy named anew
+    /// starts from its defaults.
+    pub fn with_overrides(
+        self,
+        get: impl Fn(&str) -> Option<crate::topology::ConfigValue>,
+    ) -> Result<Self, BadRestartSetting> {
+        use crate::topology::ConfigValue;
+        let bad = |key: &'static str, what: &str| BadRestartSetting {
+            key,
+            what: what.to_string(),
+        };
+        let ms = |key: &'static str| -> Result<Option<u64>, BadRestartSetting> {
+            match get(key) {
+                None => Ok(None),
+                Some(ConfigValue::DurationMs(ms)) => Ok(Some(ms)),
+                Some(_) => Err(bad(key, "expects a duration such as `1s`")),
+            }
+        };
+        let attempts = match get("restart_attempts") {
+            None => None,
+            Some(ConfigValue::Int(n)) => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+            Some(_) => return Err(bad("restart_attempts", "expects an integer")),
+        };
+        let mut s = match get("restart_strategy") {
+            None => self,
+            Some(ConfigValue::Str(w) | ConfigValue::Word(w)) => match w {
+                "none" => RestartStrategy::None,
+                "fixed_delay" => RestartStrategy::FixedDelay {
+                    attempts: 1,
+                    delay_ms: 1_000,
+                },
+                "exponential_backoff" => RestartStrategy::DEFAULT,
+                "failure_rate" => RestartStrategy::FailureRate {
+                    max_failures: 1,
+                    interval_ms: 60_000,
+                    delay_ms: 1_000,
+                },
+                other => {
+                    return Err(bad(
+                        "restart_strategy",
+                        &format!(
+                            "unknown strategy `{other}` (none, fixed_delay, \
+                             exponential_backoff, failure_rate)"
+                        ),
+                    ));
+                }
+            },
+            Some(_) => return Err(bad("restart_strategy", "expects a strategy's name")),
+        };
+        let (delay, max, interval) = (
+            ms("restart_delay")?,
+            ms("restart_max_delay")?,
+            ms("restart_failure_interval")?,
+        );
+        match &mut s {
+            RestartStrategy::None => {}
+            RestartStrategy::FixedDelay {
+                attempts: a,
+                delay_ms,
+            } => {
+                *a = attempts.unwrap_or(*a);
+                *delay_ms = delay.unwrap_or(*delay_ms);
+            }
+            RestartStrategy::ExponentialBackoff {
+                initial_ms,
+                max_ms,
+                attempts: a,
+            } => {
+                *initial_ms = delay.unwrap_or(*initial_ms);
+                *max_ms = max.unwrap_or(*max_ms);
+                if attempts.is_some() {
+                    *a = attempts;
+                }
+            }
+            RestartStrategy::FailureRate {
+                max_failures,
+                interval_ms,
+                delay_ms,
+            } => {
+                *max_failures = attempts.unwrap_or(*max_failures);
+                *interval_ms = interval.unwrap_or(*interval_ms);
+                *delay_ms = delay.unwrap_or(*delay_ms);
+            }
+        }
+        Ok(s)
+    }
+}
+
 /// What to do after a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -183,6 +285,39 @@ mod tests {
     fn restarts(s: RestartStrategy, failures_at: &[u64]) -> Vec<Decision> {
         let mut r = Restarts::new(s, 0);
         failures_at.iter().map(|t| r.failed(*t)).collect()
+    }
+
+    #[test]
+    fn run_time_settings_replace_the_compiled_ones() {
+        use crate::topology::ConfigValue;
+        let set = |pairs: &'static [(&'static str, ConfigValue)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        };
+        let s = RestartStrategy::DEFAULT
+            .with_overrides(set(&[
+                ("restart_strategy", ConfigValue::Str("fixed_delay")),
+                ("restart_attempts", ConfigValue::Int(2)),
+                ("restart_delay", ConfigValue::DurationMs(5)),
+            ]))
+            .unwrap();
+        assert_eq!(
+            s,
+            RestartStrategy::FixedDelay {
+                attempts: 2,
+                delay_ms: 5
+            }
+        );
+        let kept = RestartStrategy::DEFAULT.with_overrides(set(&[])).unwrap();
+        assert_eq!(kept, RestartStrategy::DEFAULT);
+        let err = RestartStrategy::DEFAULT
+            .with_overrides(set(&[("restart_strategy", ConfigValue::Str("fast"))]))
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown strategy `fast`"), "{err}");
+        assert!(
+            RestartStrategy::DEFAULT
+                .with_overrides(set(&[("restart_delay", ConfigValue::Int(3))]))
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! one JSON object per line (`--message-format json`, for editors and CI). Without files it
 //! checks `topologies/*.topo` in the current directory: run it from a topology binary's
 //! crate. It exits with a failure when any file has an error (warnings alone succeed).
+//! With `--savepoint DIR` it also checks that each file can restore the savepoint in `DIR`
+//! (`E0701`: an operator's state has another shape now; `E0702`: state no operator takes),
+//! before anything is built or deployed.
 //!
 //! This is the one place the runtime crate uses `gale-compiler` directly; the dependency is
 //! already there through `gale-macros`, and the compiler never depends on the runtime.
@@ -23,6 +26,12 @@ pub fn command() -> Command {
                 .value_name("FILE.topo")
                 .action(ArgAction::Append)
                 .help("The files to check"),
+        )
+        .arg(
+            Arg::new("savepoint")
+                .long("savepoint")
+                .value_name("DIR")
+                .help("Also check that the files can restore the savepoint in DIR"),
         )
         .arg(
             Arg::new("message-format")
@@ -96,7 +105,8 @@ pub fn run(m: &ArgMatches) -> Result<(), CheckError> {
         Some(files) => files.map(PathBuf::from).collect(),
         None => default_files(Path::new("."))?,
     };
-    let report = check_files(&files, format)?;
+    let savepoint = m.get_one::<String>("savepoint").map(PathBuf::from);
+    let report = check_files(&files, savepoint.as_deref(), format)?;
     print!("{}", report.output);
     if format == Format::Human {
         eprintln!(
@@ -139,8 +149,13 @@ pub fn default_files(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
     Ok(files)
 }
 
-/// Checks every file; an unreadable file is an error (of the command, not a diagnostic).
-pub fn check_files(files: &[PathBuf], format: Format) -> Result<Report, CheckError> {
+/// Checks every file (and, given `savepoint`, that it can restore that savepoint); an
+/// unreadable file is an error (of the command, not a diagnostic).
+pub fn check_files(
+    files: &[PathBuf],
+    savepoint: Option<&Path>,
+    format: Format,
+) -> Result<Report, CheckError> {
     let mut report = Report::default();
     for path in files {
         let source = std::fs::read_to_string(path).map_err(|source| CheckError::Read {
@@ -149,7 +164,12 @@ pub fn check_files(files: &[PathBuf], format: Format) -> Result<Report, CheckErr
         })?;
         let name = path.to_string_lossy().replace('\\', "/");
         let diags = match gale_compiler::front_end(&name, &source) {
-            Ok(graph) => graph.warnings,
+            Ok(graph) => match savepoint
+                .map(|sp| gale_compiler::savepoint::check_savepoint(&name, &source, sp))
+            {
+                Some(Err(d)) => d,
+                _ => graph.warnings,
+            },
             Err(diags) => diags,
         };
         report.files += 1;
@@ -254,10 +274,47 @@ mod tests {
     const BAD: &str = "use x::{W, C};\ntuple Word { word: String }\ntopology t {\n    spout w = W -> Word\n    bolt c = C(Word)\n    w -> cont\n}\n";
 
     #[test]
+    fn a_savepoint_it_cannot_restore_is_reported_at_the_operators_lines() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/savepoint");
+        let topo = fixtures.join("incompatible.topo");
+        let report = check_files(
+            std::slice::from_ref(&topo),
+            Some(&fixtures.join("incompatible")),
+            Format::Json,
+        )
+        .expect("readable");
+        let codes: Vec<&str> = report
+            .output
+            .lines()
+            .filter_map(|l| l.split(r#""code":""#).nth(1)?.get(..5))
+            .collect();
+        assert_eq!(codes, ["E0701", "E0701", "E0702"], "{}", report.output);
+        assert!(
+            report.output.contains(r#""line":13"#),
+            "`count`: {}",
+            report.output
+        );
+        let fine = check_files(
+            &[fixtures.join("compatible.topo")],
+            Some(&fixtures.join("compatible")),
+            Format::Human,
+        )
+        .expect("readable");
+        assert_eq!(fine.errors, 0, "{}", fine.output);
+        // Without --savepoint the same file is sound.
+        assert_eq!(
+            check_files(&[topo], None, Format::Human)
+                .expect("readable")
+                .errors,
+            0
+        );
+    }
+
+    #[test]
     fn human_output_is_rustcs() {
         let dir = temp("human");
         let path = write(&dir, "bad.topo", BAD);
-        let report = check_files(&[path], Format::Human).expect("readable");
+        let report = check_files(&[path], None, Format::Human).expect("readable");
         assert_eq!((report.files, report.errors, report.warnings), (1, 1, 0));
         assert!(
             report
@@ -274,7 +331,7 @@ mod tests {
     fn json_has_one_object_per_diagnostic() {
         let dir = temp("json");
         let path = write(&dir, "bad.topo", BAD);
-        let report = check_files(&[path], Format::Json).expect("readable");
+        let report = check_files(&[path], None, Format::Json).expect("readable");
         let lines: Vec<&str> = report.output.lines().collect();
         assert_eq!(lines.len(), 1, "{}", report.output);
         assert!(lines[0].starts_with(r#"{"file":""#), "{}", lines[0]);

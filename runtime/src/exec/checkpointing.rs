@@ -441,6 +441,9 @@ pub(crate) struct Driver {
     asked: std::collections::VecDeque<savepoints::Request>,
     /// Savepoints triggered, by id: the request each answers.
     answering: BTreeMap<u64, savepoints::Request>,
+    /// Per checkpoint persisted, the bytes of finished tasks' states written into it (the
+    /// coordinator counts only what acknowledgements carried).
+    finished_bytes: BTreeMap<u64, u64>,
 }
 
 /// A checkpoint to start from: its metadata, in the directory holding it (the run's
@@ -519,6 +522,7 @@ pub(crate) fn local(
         dir: dir.to_path_buf(),
         asked: std::collections::VecDeque::new(),
         answering: BTreeMap::new(),
+        finished_bytes: BTreeMap::new(),
     };
     (shared, driver)
 }
@@ -642,6 +646,7 @@ impl Driver {
             });
             if let Some(bytes) = state {
                 states.push(self.shared.store.put_state(id, operator, *index, bytes)?);
+                *self.finished_bytes.entry(id).or_default() += bytes.len() as u64;
             }
         }
         Ok(Metadata {
@@ -670,7 +675,9 @@ impl Driver {
     /// Adds to `done` what the tasks noted besides their acknowledgements: the longest
     /// alignment and the longest pause; forgets what older checkpoints noted (they will
     /// not complete any more).
-    fn noted(&self, done: &mut Completed) {
+    fn noted(&mut self, done: &mut Completed) {
+        done.bytes += self.finished_bytes.remove(&done.id).unwrap_or(0);
+        self.finished_bytes.retain(|id, _| *id > done.id);
         let take = |m: &Mutex<BTreeMap<u64, u64>>| {
             let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
             let v = m.remove(&done.id);

@@ -143,6 +143,9 @@ pub enum RunError {
         /// Why no more.
         reason: String,
     },
+    /// A restart setting given at run time cannot be used.
+    #[error(transparent)]
+    Restart(crate::checkpoint::BadRestartSetting),
     /// The checkpoint directory could not be read.
     #[error("the checkpoints cannot be read: {0}")]
     Checkpoints(crate::checkpoint::CheckpointError),
@@ -170,7 +173,12 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     };
     let store = CheckpointStore::new(LocalDir::new(&dir));
     let completed = Arc::new(Mutex::new(Vec::new()));
-    let mut restarts = Restarts::new(desc.settings.restart, wall_ms());
+    let strategy = desc
+        .settings
+        .restart
+        .with_overrides(|k| crate::topology::config_value(desc, k).cloned())
+        .map_err(RunError::Restart)?;
+    let mut restarts = Restarts::new(strategy, wall_ms());
     let mut failures = Vec::new();
     let at = |dir: &std::path::Path, meta: Metadata| checkpointing::StartFrom {
         dir: dir.to_path_buf(),
