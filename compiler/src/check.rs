@@ -100,6 +100,7 @@ pub fn check(file: &File, source: &str, file_name: &str) -> Result<Graph, Diagno
     sinks::check(&config, &components, &edges, &mut diags);
     sinks::check_sources(&components, &scope, &mut diags);
     sinks::check_uids(&components, &mut diags);
+    sinks::check_sink_dirs(&components, &mut diags);
     warnings::check(&topology.configs, &components, &edges, &scope, &mut diags);
 
     if diags.has_errors() {

@@ -67,6 +67,8 @@ pub struct SavedOperator {
     pub uid: String,
     /// Its state schema then.
     pub schema: String,
+    /// The savepoint holds state of it (one that kept none may change freely).
+    pub has_state: bool,
 }
 
 /// Why a savepoint could not be read.
@@ -127,9 +129,17 @@ pub fn read_savepoint(dir: &Path) -> Result<Vec<SavedOperator>, SavepointReadErr
         .get("operators")
         .and_then(|o| o.as_object())
         .ok_or_else(|| bad("no `operators`"))?;
+    let with_state: std::collections::BTreeSet<&str> = json
+        .get("states")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("operator")?.as_str())
+        .collect();
     Ok(ops
         .iter()
         .map(|(uid, o)| SavedOperator {
+            has_state: with_state.contains(uid.as_str()),
             uid: uid.clone(),
             schema: o
                 .get("schema")
@@ -151,30 +161,31 @@ pub fn check_against(
 ) {
     for s in saved {
         let found = graph.components.iter().position(|n| n.uid == s.uid);
+        if !s.has_state {
+            continue;
+        }
         let Some(c) = found else {
-            if !s.schema.is_empty() {
-                diags.push(
-                    Diagnostic::error(
-                        "E0702",
-                        format!(
-                            "the savepoint holds the state of `{}`, which this topology does \
-                             not have",
-                            s.uid
-                        ),
-                        topology,
-                    )
-                    .with_label("no operator here takes it")
-                    .with_help(format!(
-                        "a restore would drop it: keep an operator with `uid \"{}\"`, or \
-                         take a savepoint of a topology without it",
+            diags.push(
+                Diagnostic::error(
+                    "E0702",
+                    format!(
+                        "the savepoint holds the state of `{}`, which this topology does \
+                         not have",
                         s.uid
-                    )),
-                );
-            }
+                    ),
+                    topology,
+                )
+                .with_label("no operator here takes it")
+                .with_help(format!(
+                    "a restore would drop it: keep an operator with `uid \"{}\"`, or \
+                     take a savepoint of a topology without it",
+                    s.uid
+                )),
+            );
             continue;
         };
         let now = state_schema(graph, c);
-        if now != s.schema && !(now.is_empty() && s.schema.is_empty()) {
+        if now != s.schema {
             let node = &graph.components[c];
             diags.push(
                 Diagnostic::error(

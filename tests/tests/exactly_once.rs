@@ -172,6 +172,34 @@ fn panics_at_seeded_points_leave_the_committed_output_exact() {
     }
 }
 
+/// The complete checkpoints (with `_metadata`) under `dir`, oldest first.
+fn complete_checkpoints(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("_metadata").exists())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Starts a run and returns once `n` of its checkpoints are complete (or after a minute).
+fn start_with_checkpoints(s: &Scratch, n: usize) -> std::process::Child {
+    let child = Command::new(BIN)
+        .args(run_args(s, &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the exactly_once binary");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while complete_checkpoints(&s.path("chk")).len() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child
+}
+
 /// Starts a run, kills it with SIGKILL after `after`; true if it was still running.
 fn kill_after(args: &[String], after: Duration) -> bool {
     let mut child = Command::new(BIN)
@@ -229,30 +257,10 @@ fn a_damaged_newest_checkpoint_is_skipped_and_the_restore_stays_exact() {
         let _ = std::fs::remove_dir_all(s.path("out"));
         let _ = std::fs::remove_dir_all(s.path("chk"));
         // Killed once at least two checkpoints are complete.
-        let mut child = Command::new(BIN)
-            .args(run_args(&s, &[]))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start");
-        let complete = |dir: &Path| -> Vec<PathBuf> {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.join("_metadata").exists())
-                .collect();
-            v.sort();
-            v
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while complete(&s.path("chk")).len() < 2 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        let mut child = start_with_checkpoints(&s, 2);
         let _ = child.kill();
         let _ = child.wait();
-        let chks = complete(&s.path("chk"));
+        let chks = complete_checkpoints(&s.path("chk"));
         assert!(
             chks.len() >= 2,
             "{case}: two checkpoints complete before the kill"
@@ -288,24 +296,8 @@ const RESCALED: &str = env!("CARGO_BIN_EXE_exactly_once_rescaled");
 fn a_savepoint_of_a_running_topology_restores_exactly_at_another_task_count() {
     let s = Scratch::new("savepoint");
     let truth = write_lines(&s.path("lines.txt"), 1_000_000, 4);
-    let mut child = Command::new(BIN)
-        .args(run_args(&s, &[]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start");
     // Running: its first checkpoint is complete.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let running = |dir: &Path| {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| e.path().join("_metadata").exists())
-    };
-    while !running(&s.path("chk")) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let mut child = start_with_checkpoints(&s, 1);
     let out = Command::new(BIN)
         .args(["savepoint", "--checkpoint-dir"])
         .arg(s.path("chk"))

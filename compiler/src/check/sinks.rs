@@ -141,7 +141,10 @@ pub(crate) fn check_uids(components: &[Checked<'_>], diags: &mut Diagnostics) {
             );
             continue;
         }
-        if let Some(first) = seen.insert(uid, c) {
+        if let Some(first) = seen.insert(uid, c)
+            // Two components of one name are `E0104` already.
+            && first.decl.name.name != c.decl.name.name
+        {
             let first_span = first
                 .decl
                 .uid
@@ -159,6 +162,42 @@ pub(crate) fn check_uids(components: &[Checked<'_>], diags: &mut Diagnostics) {
                 .with_label("the same uid again")
                 .with_note(first_span, "first here")
                 .with_help("give each stateful component its own `uid \"...\"`"),
+            );
+        }
+    }
+}
+
+/// `E0432`: two `file_sink`s writing to the same directory (their part files, named by
+/// task, would overwrite each other's, and each one's recovery would delete the other's).
+pub(crate) fn check_sink_dirs(components: &[Checked<'_>], diags: &mut Diagnostics) {
+    let mut seen: std::collections::HashMap<&str, &Checked<'_>> = Default::default();
+    for c in components {
+        let Operator::Builtin(call) = &c.decl.op else {
+            continue;
+        };
+        if call.name.name != "file_sink" {
+            continue;
+        }
+        let Some(crate::ast::OpArg::Str { value, span }) = call.args.first() else {
+            continue;
+        };
+        if let Some(first) = seen.insert(value, c) {
+            let first_span = match &first.decl.op {
+                Operator::Builtin(f) => f.args.first().map_or(f.span, |a| a.span()),
+                Operator::User(p) => p.span,
+            };
+            diags.push(
+                Diagnostic::error(
+                    "E0432",
+                    format!(
+                        "`{}` and `{}` both write to `{value}`",
+                        first.decl.name.name, c.decl.name.name
+                    ),
+                    *span,
+                )
+                .with_label("the same directory again")
+                .with_note(first_span, "first here")
+                .with_help("give each file sink its own directory"),
             );
         }
     }

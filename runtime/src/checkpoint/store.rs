@@ -120,6 +120,18 @@ pub enum CheckpointError {
         /// The uid.
         operator: String,
     },
+    /// `run --restore` found checkpoints, none of them usable: starting afresh could write
+    /// again what they had committed.
+    #[error(
+        "no usable checkpoint in `{dir}` ({skipped} damaged, named above): not restoring \
+         and not starting afresh, which would write committed output again"
+    )]
+    NoneUsable {
+        /// The checkpoint directory.
+        dir: String,
+        /// How many were skipped.
+        skipped: usize,
+    },
     /// A savepoint directory holding no complete checkpoint.
     #[error("`{0}` holds no complete savepoint")]
     NoSavepoint(String),
@@ -449,6 +461,23 @@ impl<S: CheckpointStorage> CheckpointStore<S> {
         let name = format!("{}/{METADATA}", checkpoint_dir(id));
         to.storage.put(&name, &self.storage.get(&name)?)?;
         Ok(meta)
+    }
+
+    /// [`latest`](Self::latest) among the checkpoints with an id above `floor` (a run's
+    /// own, when older ones in the storage belong to earlier runs).
+    pub fn latest_after(
+        &self,
+        floor: u64,
+    ) -> Result<(Option<Metadata>, Vec<Skipped>), CheckpointError> {
+        let mut skipped = Vec::new();
+        for id in self.ids()?.into_iter().rev().filter(|id| *id > floor) {
+            match self.verify(id) {
+                Ok(meta) => return Ok((Some(meta), skipped)),
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(error) => skipped.push(Skipped { id, error }),
+            }
+        }
+        Ok((None, skipped))
     }
 
     /// Deletes checkpoint `id`.

@@ -288,7 +288,7 @@ mod tests {
             .lines()
             .filter_map(|l| l.split(r#""code":""#).nth(1)?.get(..5))
             .collect();
-        assert_eq!(codes, ["E0701", "E0701", "E0702"], "{}", report.output);
+        assert_eq!(codes, ["E0701", "E0702"], "{}", report.output);
         assert!(
             report.output.contains(r#""line":13"#),
             "`count`: {}",

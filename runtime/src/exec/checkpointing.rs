@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 /// Why a run of an `exactly_once` topology failed: the first task that failed, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFailure {
-    /// Its component.
+    /// Its component (or the executor thread, or the checkpoint driver).
     pub component: String,
-    /// The task.
-    pub task: TaskId,
+    /// The task, when one task failed (not for a whole executor or the driver).
+    pub task: Option<TaskId>,
     /// What happened.
     pub reason: String,
     /// Whether a restart from the last checkpoint may get past it (a failed or panicked
@@ -36,11 +36,10 @@ pub struct TaskFailure {
 
 impl std::fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`{}` task {}: {}",
-            self.component, self.task, self.reason
-        )
+        match self.task {
+            Some(t) => write!(f, "`{}` task {t}: {}", self.component, self.reason),
+            None => write!(f, "`{}`: {}", self.component, self.reason),
+        }
     }
 }
 
@@ -240,6 +239,20 @@ impl Checkpointing {
         });
     }
 
+    /// Checks that every task of the topology can restore its state from the checkpoint
+    /// the run starts from (decoding each operator's state once; the tasks reuse it).
+    pub(crate) fn check_restore(&self) -> Result<(), CheckpointError> {
+        if self.restored.is_none() {
+            return Ok(());
+        }
+        for c in self.desc.components {
+            for i in 0..c.tasks {
+                self.restore(c.uid, i, c.tasks)?;
+            }
+        }
+        Ok(())
+    }
+
     /// What task `index` of `operator` (now `tasks` tasks) restores.
     fn restore(&self, operator: &str, index: u32, tasks: u32) -> Result<Restore, CheckpointError> {
         let Some(r) = &self.restored else {
@@ -375,13 +388,14 @@ impl CheckpointTo {
     }
 
     /// What the task restores; a checkpoint it cannot use fails the run (for good: a
-    /// restart would read the same checkpoint).
-    pub(crate) fn restore(&self) -> Restore {
+    /// restart would read the same checkpoint), and `None` says not to initialize the
+    /// task's state at all (a sink would drop what the checkpoint had pending).
+    pub(crate) fn restore(&self) -> Option<Restore> {
         match self.to.restore(self.operator, self.index, self.tasks) {
-            Ok(r) => r,
+            Ok(r) => Some(r),
             Err(e) => {
                 self.fail(format!("cannot restore its state: {e}"), false);
-                Restore::default()
+                None
             }
         }
     }
@@ -390,18 +404,19 @@ impl CheckpointTo {
     pub(crate) fn fail(&self, reason: String, retryable: bool) {
         self.to.fail(TaskFailure {
             component: self.operator.to_string(),
-            task: self.task,
+            task: Some(self.task),
             reason,
             retryable,
         });
     }
 }
 
-/// Whether `desc` can restore checkpoint `meta`: every operator's state schema is the one
-/// it had then, and every operator with state in it is still there.
+/// Whether `desc` can restore checkpoint `meta`: every operator with state in it is
+/// still there, with the state schema it had then (one that kept no state may change).
 pub(crate) fn compatible(desc: &TopologyDesc, meta: &Metadata) -> Result<(), CheckpointError> {
     for c in desc.components {
         if let Some(was) = meta.operators.get(c.uid)
+            && meta.states.iter().any(|s| s.operator == c.uid)
             && was.schema != c.state_schema
         {
             return Err(CheckpointError::Incompatible {
@@ -742,7 +757,7 @@ impl Driver {
                         // The finished tasks wait for it: without it nothing commits.
                         self.shared.fail(TaskFailure {
                             component: "__checkpoints".into(),
-                            task: 0,
+                            task: None,
                             reason: format!("the final checkpoint {id} failed: {reason:?}"),
                             retryable: true,
                         });

@@ -184,23 +184,44 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
         dir: dir.to_path_buf(),
         meta,
     };
+    // The checkpoints already in the directory belong to earlier runs: a restart of this
+    // one takes only its own (newer) ones, else what it started from.
+    let floor = store
+        .ids()
+        .map_err(RunError::Checkpoints)?
+        .last()
+        .copied()
+        .unwrap_or(0);
     // What a restart starts from when this run has no checkpoint yet.
     let origin = match &options.from_savepoint {
         Some(sp) => {
-            let from = CheckpointStore::new(LocalDir::new(sp));
-            let meta = latest_checkpoint(&from)?.ok_or_else(|| {
-                RunError::Checkpoints(crate::checkpoint::CheckpointError::NoSavepoint(
-                    sp.display().to_string(),
-                ))
-            })?;
+            let (root, meta) = savepoint_at(sp)?;
             eprintln!(
                 "gale: starting from savepoint {} in {}",
                 meta.id,
-                sp.display()
+                root.display()
             );
-            Some(at(sp, meta))
+            Some(at(&root, meta))
         }
-        None if options.restore => latest_checkpoint(&store)?.map(|m| at(&dir, m)),
+        None if options.restore => match latest_checkpoint(&store, 0)? {
+            (Some(m), _) => Some(at(&dir, m)),
+            (None, 0) => {
+                eprintln!(
+                    "gale: no complete checkpoint in {} to restore: starting afresh",
+                    dir.display()
+                );
+                None
+            }
+            // Committed output may be there: starting afresh would write it again.
+            (None, skipped) => {
+                return Err(RunError::Checkpoints(
+                    crate::checkpoint::CheckpointError::NoneUsable {
+                        dir: dir.display().to_string(),
+                        skipped,
+                    },
+                ));
+            }
+        },
         None => None,
     };
     if let Some(o) = &origin {
@@ -209,6 +230,9 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     let mut restore = origin.clone();
     loop {
         let (shared, driver) = checkpointing::local(desc, &dir, restore.take(), completed.clone());
+        // Every task's state must be restorable before any task starts (a task that
+        // found out alone would already have let its sink drop what it had pending).
+        shared.check_restore().map_err(RunError::Checkpoints)?;
         let run = run_attempt(
             &topology,
             &options,
@@ -240,7 +264,8 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
             Decision::GiveUp { reason } => return Err(give_up(reason)),
             Decision::Restart { delay_ms } => {
                 std::thread::sleep(Duration::from_millis(delay_ms));
-                restore = latest_checkpoint(&store)?
+                restore = latest_checkpoint(&store, floor)?
+                    .0
                     .map(|m| at(&dir, m))
                     .or_else(|| origin.clone());
                 match &restore {
@@ -260,14 +285,44 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     }
 }
 
-/// The newest complete and whole checkpoint in `store`, saying which newer ones it passed
-/// over and why (truncated, bit-flipped, incomplete).
-fn latest_checkpoint(store: &CheckpointStore<LocalDir>) -> Result<Option<Metadata>, RunError> {
-    let (latest, skipped) = store.latest().map_err(RunError::Checkpoints)?;
-    for s in skipped {
+/// The newest complete and whole checkpoint in `store` with an id above `floor`, saying
+/// which newer ones it passed over and why (truncated, bit-flipped, never completed); and
+/// how many of those had completed (were damaged: they may have had output committed).
+fn latest_checkpoint(
+    store: &CheckpointStore<LocalDir>,
+    floor: u64,
+) -> Result<(Option<Metadata>, usize), RunError> {
+    let (latest, skipped) = store.latest_after(floor).map_err(RunError::Checkpoints)?;
+    for s in &skipped {
         eprintln!("gale: skipping checkpoint {}: {}", s.id, s.error);
     }
-    Ok(latest)
+    let damaged = skipped
+        .iter()
+        .filter(|s| !matches!(s.error, crate::checkpoint::CheckpointError::Incomplete(_)))
+        .count();
+    Ok((latest, damaged))
+}
+
+/// The savepoint `path` names: a directory `savepoint --dir` wrote (its newest complete
+/// checkpoint), or one checkpoint's own directory (`.../chk-<id>`, as `savepoint`
+/// prints it). Returns the store's root and the metadata.
+fn savepoint_at(path: &std::path::Path) -> Result<(std::path::PathBuf, Metadata), RunError> {
+    let own = path
+        .file_name()
+        .and_then(|n| n.to_str()?.strip_prefix("chk-")?.parse::<u64>().ok());
+    if let (Some(id), Some(root)) = (own, path.parent()) {
+        let meta = CheckpointStore::new(LocalDir::new(root))
+            .verify(id)
+            .map_err(RunError::Checkpoints)?;
+        return Ok((root.to_path_buf(), meta));
+    }
+    let from = CheckpointStore::new(LocalDir::new(path));
+    match latest_checkpoint(&from, 0)?.0 {
+        Some(meta) => Ok((path.to_path_buf(), meta)),
+        None => Err(RunError::Checkpoints(
+            crate::checkpoint::CheckpointError::NoSavepoint(path.display().to_string()),
+        )),
+    }
 }
 
 /// One attempt of a run, finished.
@@ -322,7 +377,7 @@ fn run_attempt(
                 match &shared {
                     Some(c) => c.fail(TaskFailure {
                         component: thread,
-                        task: 0,
+                        task: None,
                         reason: format!("its executor panicked: {message}"),
                         retryable: true,
                     }),

@@ -72,7 +72,10 @@ impl<T: Send + 'static> Spout for FileSource<T> {
             }
         };
         match std::fs::File::open(&path) {
-            Ok(f) => self.reader = Some(BufReader::with_capacity(1 << 16, f)),
+            Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => {
+                self.reader = Some(BufReader::with_capacity(1 << 16, f));
+            }
+            Ok(_) => self.error = Some(format!("`{}` is not a file", path.display())),
             Err(e) => self.error = Some(format!("cannot open `{}`: {e}", path.display())),
         }
         self.path = path;

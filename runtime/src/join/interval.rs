@@ -323,3 +323,13 @@ impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
         Ok(())
     }
 }
+
+impl<K: Key, A: Codec, B: Codec> crate::state::KeyGroupState for IntervalJoin<K, A, B> {
+    fn snapshot_group(&self, group: u32) -> Option<Vec<u8>> {
+        IntervalJoin::snapshot_group(self, group)
+    }
+
+    fn restore_group(&mut self, group: u32, bytes: &[u8]) -> Result<(), StateError> {
+        IntervalJoin::restore_group(self, group, bytes)
+    }
+}

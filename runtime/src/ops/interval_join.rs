@@ -127,16 +127,10 @@ where
     }
 
     fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<TaskState>, Fail> {
-        Ok(self
-            .op
-            .as_ref()
-            .map(|op| crate::state::key_groups(self.groups.clone(), |g| op.snapshot_group(g))))
+        crate::state::snapshot_groups(self.op.as_ref(), self.groups.clone())
     }
 
     fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {
-        let Some(op) = self.op.as_mut() else {
-            return Ok(());
-        };
-        crate::state::restore_key_groups(restored, |g, b| op.restore_group(g, b))
+        crate::state::restore_groups(self.op.as_mut(), restored)
     }
 }

@@ -18,6 +18,9 @@ pub struct TransactionalOp<S> {
     checkpointed: bool,
     /// Its input ended: its last transaction is pre-committed as the final one.
     finished: bool,
+    /// The newest checkpoint it pre-committed for before its input ended: a completion of
+    /// it (or an older one) does not hold the final transaction.
+    last_before_final: u64,
 }
 
 impl<S: TransactionalSink> TransactionalOp<S> {
@@ -29,6 +32,7 @@ impl<S: TransactionalSink> TransactionalOp<S> {
             pending: Vec::new(),
             checkpointed: false,
             finished: false,
+            last_before_final: 0,
         }
     }
 
@@ -84,6 +88,9 @@ impl<S: TransactionalSink> Bolt for TransactionalOp<S> {
         // the last checkpoint, and what it held is written again.
         self.pre_commit(checkpoint)
             .map_err(|e| Fail::new(format!("pre-commit for checkpoint {checkpoint}: {e}")))?;
+        if checkpoint != FINAL_SNAPSHOT {
+            self.last_before_final = self.last_before_final.max(checkpoint);
+        }
         Ok(Some(TaskState::Task(to_bytes(&(
             checkpoint,
             self.pending.clone(),
@@ -108,10 +115,73 @@ impl<S: TransactionalSink> Bolt for TransactionalOp<S> {
     }
 
     fn notify_checkpoint_complete(&mut self, id: u64) -> ExecResult {
-        // Every checkpoint completed after the input ended holds the final transaction.
-        let upto = if self.finished { FINAL_SNAPSHOT } else { id };
+        // A checkpoint after the last one it snapshotted before its input ended holds the
+        // final transaction; that one, or an older one, does not.
+        let upto = if self.finished && id > self.last_before_final {
+            FINAL_SNAPSHOT
+        } else {
+            id
+        };
         self.sink.commit(upto)?;
         self.pending.retain(|(c, _)| *c > upto);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A sink that records what it is asked to commit.
+    #[derive(Default)]
+    struct Recording {
+        commits: Arc<Mutex<Vec<u64>>>,
+        written: u32,
+    }
+
+    impl TransactionalSink for Recording {
+        type In = u64;
+        fn open(&mut self, _: &TaskContext) -> ExecResult {
+            Ok(())
+        }
+        fn write(&mut self, _: u64) -> ExecResult {
+            self.written += 1;
+            Ok(())
+        }
+        fn pre_commit(&mut self, checkpoint: u64) -> Result<Option<Vec<u8>>, Fail> {
+            let n = std::mem::take(&mut self.written);
+            Ok((n > 0).then(|| checkpoint.to_le_bytes().to_vec()))
+        }
+        fn commit(&mut self, checkpoint: u64) -> ExecResult {
+            self.commits.lock().unwrap().push(checkpoint);
+            Ok(())
+        }
+        fn recover(&mut self, _: Option<u64>, _: Vec<(u64, Vec<u8>)>) -> ExecResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_final_transaction_commits_only_on_a_checkpoint_after_the_last_barrier() {
+        let commits = Arc::new(Mutex::new(Vec::new()));
+        let mut op = TransactionalOp::new(Recording {
+            commits: commits.clone(),
+            written: 0,
+        });
+        op.initialize_state(None).unwrap();
+        let mut out = crate::exec::chain::Discard;
+        op.execute(1, &mut out).unwrap();
+        op.snapshot_state(5).unwrap();
+        op.execute(2, &mut out).unwrap();
+        // The input ends: the rest is pre-committed as the final transaction.
+        op.finish(&mut out);
+        op.snapshot_state(FINAL_SNAPSHOT).unwrap();
+        // Checkpoint 5 completes late: it holds what came before its barrier only.
+        op.notify_checkpoint_complete(5).unwrap();
+        assert_eq!(*commits.lock().unwrap(), [5]);
+        // The final checkpoint (after 5) holds the final transaction.
+        op.notify_checkpoint_complete(6).unwrap();
+        assert_eq!(*commits.lock().unwrap(), [5, FINAL_SNAPSHOT]);
     }
 }

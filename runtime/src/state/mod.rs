@@ -40,5 +40,7 @@ pub use handles::{
     Reducing, ReducingState, Slot, StateHandle, StateOptions, Stored, Value, ValueState,
 };
 pub use retention::{Retention, wall_ms};
-pub use snapshot::{key_groups, restore_key_groups};
+pub use snapshot::{
+    KeyGroupState, key_groups, restore_groups, restore_key_groups, snapshot_groups,
+};
 pub use timers::Timers;

@@ -29,3 +29,32 @@ pub fn restore_key_groups(
     }
     Ok(())
 }
+
+/// State kept by key group: what a keyed operator snapshots and restores one group at a
+/// time.
+pub trait KeyGroupState {
+    /// The encoding of group `group` (`None` if not owned).
+    fn snapshot_group(&self, group: u32) -> Option<Vec<u8>>;
+    /// Restores group `group` from its encoding.
+    fn restore_group(&mut self, group: u32, bytes: &[u8]) -> Result<(), StateError>;
+}
+
+/// An operator's `snapshot_state`: the groups in `range` of `state` (`None` before it is
+/// prepared).
+pub fn snapshot_groups<S: KeyGroupState>(
+    state: Option<&S>,
+    range: Range<u32>,
+) -> Result<Option<TaskState>, Fail> {
+    Ok(state.map(|s| key_groups(range, |g| s.snapshot_group(g))))
+}
+
+/// An operator's `initialize_state`: every restored group into `state`.
+pub fn restore_groups<S: KeyGroupState>(
+    state: Option<&mut S>,
+    restored: Option<TaskState>,
+) -> ExecResult {
+    match state {
+        Some(s) => restore_key_groups(restored, |g, b| s.restore_group(g, b)),
+        None => Ok(()),
+    }
+}

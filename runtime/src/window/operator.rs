@@ -444,3 +444,18 @@ where
         Ok(())
     }
 }
+
+impl<K, A> crate::state::KeyGroupState for WindowOperator<K, A>
+where
+    K: Key,
+    A: AggregateFunction,
+    A::In: Clone,
+{
+    fn snapshot_group(&self, group: u32) -> Option<Vec<u8>> {
+        WindowOperator::snapshot_group(self, group)
+    }
+
+    fn restore_group(&mut self, group: u32, bytes: &[u8]) -> Result<(), StateError> {
+        WindowOperator::restore_group(self, group, bytes)
+    }
+}

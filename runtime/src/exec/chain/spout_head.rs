@@ -137,8 +137,9 @@ where
         }
         self.spout.open(&wiring.context(self.component));
         self.checkpoints = CheckpointTo::of(wiring, self.component);
-        if let Some(to) = &self.checkpoints {
-            let restore = to.restore();
+        if let Some(to) = &self.checkpoints
+            && let Some(restore) = to.restore()
+        {
             self.finished_on_restore = restore.finished;
             // A replayable source rewinds to its position in the checkpoint.
             if let Err(e) = self.spout.initialize_state(restore.state) {

@@ -237,8 +237,9 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.acks = wiring.acker_outbox();
         self.bolt.prepare(&wiring.context(self.component));
         self.checkpoints = CheckpointTo::of(wiring, self.component);
-        if let Some(to) = &self.checkpoints {
-            let restore = to.restore();
+        if let Some(to) = &self.checkpoints
+            && let Some(restore) = to.restore()
+        {
             self.finished_on_restore = restore.finished;
             if let Err(e) = self.bolt.initialize_state(restore.state) {
                 to.fail(format!("`initialize_state` failed: {e}"), false);
