@@ -25,6 +25,23 @@ fn fixtures(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Compares `rendered` with the golden `*.stderr` beside fixture `path` (`rel` in
+/// messages), or rewrites the golden when blessing.
+fn compare_golden(path: &Path, rel: &str, rendered: &str, bless: bool, failures: &mut Vec<String>) {
+    let golden = path.with_extension("stderr");
+    if bless {
+        fs::write(&golden, rendered).expect("writing the golden");
+        return;
+    }
+    let expected = fs::read_to_string(&golden).unwrap_or_default();
+    if expected != rendered {
+        failures.push(format!(
+            "{rel}: output differs from {}\n--- expected\n{expected}\n--- actual\n{rendered}",
+            golden.display()
+        ));
+    }
+}
+
 /// What a fixture directory's files must produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -74,18 +91,7 @@ fn ui() {
                     continue;
                 }
             };
-            let golden = path.with_extension("stderr");
-            if bless {
-                fs::write(&golden, &rendered).expect("writing the golden");
-                continue;
-            }
-            let expected = fs::read_to_string(&golden).unwrap_or_default();
-            if expected != rendered {
-                failures.push(format!(
-                    "{rel}: output differs from {}\n--- expected\n{expected}\n--- actual\n{rendered}",
-                    golden.display()
-                ));
-            }
+            compare_golden(&path, &rel, &rendered, bless, &mut failures);
         }
         // A golden whose fixture was deleted or renamed is stale.
         for entry in fs::read_dir(root.join(dir)).into_iter().flatten().flatten() {
@@ -184,18 +190,7 @@ fn savepoint_checks_report_incompatible_operators_at_their_lines() {
             Ok(()) => String::new(),
             Err(d) => d.render(&rel, &source),
         };
-        let golden = path.with_extension("stderr");
-        if bless {
-            fs::write(&golden, &rendered).expect("writing the golden");
-            continue;
-        }
-        let expected = fs::read_to_string(&golden).unwrap_or_default();
-        if expected != rendered {
-            failures.push(format!(
-                "{rel}: output differs from {}\n--- expected\n{expected}\n--- actual\n{rendered}",
-                golden.display()
-            ));
-        }
+        compare_golden(&path, &rel, &rendered, bless, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -3,7 +3,7 @@
 //! `gale::ops::TransactionalOp`).
 
 use super::{Builtin, Outputs, Site, one_string};
-use crate::ast::{BuiltinCall, OpArg};
+use crate::ast::BuiltinCall;
 use crate::diagnostic::Diagnostics;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -29,10 +29,7 @@ impl Builtin for FileSink {
     }
 
     fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream {
-        let dir = match call.args.first() {
-            Some(OpArg::Str { value, .. }) => value.clone(),
-            _ => String::new(),
-        };
+        let dir = super::string_arg(call);
         let input = &site.input;
         quote!(__gale::TransactionalOp::new(__gale::FileSink::<#input>::new(#dir)))
     }

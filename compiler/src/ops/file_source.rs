@@ -3,7 +3,7 @@
 //! field (`gale::io::FileSource`).
 
 use super::{Builtin, Outputs, Site, one_string};
-use crate::ast::{BuiltinCall, OpArg};
+use crate::ast::BuiltinCall;
 use crate::diagnostic::Diagnostics;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -33,10 +33,7 @@ impl Builtin for FileSource {
     }
 
     fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream {
-        let path = match call.args.first() {
-            Some(OpArg::Str { value, .. }) => value.clone(),
-            _ => String::new(),
-        };
+        let path = super::string_arg(call);
         let out = &site.out;
         // The output schema's one field (checked: `E0430`); an imported schema builds
         // itself `From<String>`.

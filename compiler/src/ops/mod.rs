@@ -216,6 +216,14 @@ pub(crate) fn one_string<'a>(
     None
 }
 
+/// The string argument of an accepted one-string call (`file_source("x")`).
+pub(crate) fn string_arg(call: &BuiltinCall) -> String {
+    match call.args.first() {
+        Some(OpArg::Str { value, .. }) => value.clone(),
+        _ => String::new(),
+    }
+}
+
 /// `E0416`: the arguments of a built-in are wrong.
 pub(crate) fn bad_args(
     op: &dyn Builtin,

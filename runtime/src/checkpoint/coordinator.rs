@@ -486,6 +486,14 @@ impl Coordinator {
         if !self.pending.get(&id).is_some_and(|p| p.persisting) {
             return;
         }
+        // Durable after a newer periodic one completed (their writes finished out of
+        // order): the newer one holds everything it would, so it is subsumed.
+        if self.pending[&id].kind == CheckpointKind::Periodic
+            && let Some(by) = self.retained.back().map(|l| l.id).filter(|by| *by > id)
+        {
+            self.abort(id, AbortReason::Subsumed { by }, out);
+            return;
+        }
         let Some(p) = self.pending.remove(&id) else {
             return;
         };

@@ -801,3 +801,26 @@ fn restoring_an_older_checkpoint_deletes_the_parts_committed_after_it() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_older_checkpoint_durable_after_a_newer_one_completed_is_subsumed() {
+    let mut c = Coordinator::new(config(10, 1_000, 2, 1), [1u32], 0);
+    c.handle(Input::Tick { now_ms: 0 });
+    c.handle(Input::Tick { now_ms: 10 });
+    assert_eq!(c.handle(ack(1, 1)), vec![Command::Persist { id: 1 }]);
+    assert_eq!(c.handle(ack(2, 1)), vec![Command::Persist { id: 2 }]);
+    // 2's metadata is durable first: it completes.
+    assert!(matches!(
+        c.handle(persisted(2, 20))[..],
+        [Command::Complete(Completed { id: 2, .. })]
+    ));
+    // 1's comes after: 2 holds everything it would.
+    assert_eq!(
+        c.handle(persisted(1, 21)),
+        vec![Command::Abort {
+            id: 1,
+            reason: AbortReason::Subsumed { by: 2 }
+        }]
+    );
+    assert_eq!(c.latest().map(|l| l.id), Some(2));
+}

@@ -9,7 +9,7 @@ use crate::checkpoint::{
     CheckpointError, CheckpointKind, CheckpointStore, Command, Completed, Coordinator,
     FinishedTask, Input, LocalDir, Metadata, StateFile, StorageFailure,
 };
-use crate::exec::savepoints;
+use crate::exec::savepoints::{self, Answer};
 use crate::grouping::key_group_range;
 use crate::state::wall_ms;
 use crate::topology::TopologyDesc;
@@ -580,7 +580,7 @@ impl Driver {
             .into_values()
             .chain(std::mem::take(&mut self.asked));
         for r in open {
-            savepoints::answer(&self.dir, &r.nonce, Err(why.to_string()));
+            savepoints::answer(&self.dir, &r.nonce, Answer::Refused(why.to_string()));
         }
     }
 
@@ -589,16 +589,25 @@ impl Driver {
         let Some(r) = self.answering.remove(&id) else {
             return;
         };
-        let result = match &r.target {
-            None => Ok((id, self.dir.join(crate::checkpoint::checkpoint_dir(id)))),
-            Some(t) => self
+        let name = crate::checkpoint::checkpoint_dir(id);
+        let answer = match &r.target {
+            None => Answer::Taken {
+                id,
+                dir: self.dir.join(name),
+            },
+            Some(t) => match self
                 .shared
                 .store
                 .copy_to(id, &CheckpointStore::new(LocalDir::new(t)))
-                .map(|_| (id, t.join(crate::checkpoint::checkpoint_dir(id))))
-                .map_err(|e| format!("copying it to `{}`: {e}", t.display())),
+            {
+                Ok(_) => Answer::Taken {
+                    id,
+                    dir: t.join(name),
+                },
+                Err(e) => Answer::Refused(format!("copying it to `{}`: {e}", t.display())),
+            },
         };
-        savepoints::answer(&self.dir, &r.nonce, result);
+        savepoints::answer(&self.dir, &r.nonce, answer);
     }
 
     fn report(&mut self, r: Report) -> Input {
@@ -751,7 +760,11 @@ impl Driver {
                 Command::Abort { id, reason } => {
                     self.acked.remove(&id);
                     if let Some(r) = self.answering.remove(&id) {
-                        savepoints::answer(&self.dir, &r.nonce, Err(format!("{reason:?}")));
+                        savepoints::answer(
+                            &self.dir,
+                            &r.nonce,
+                            Answer::Refused(format!("{reason:?}")),
+                        );
                     }
                     if self.coordinator.final_checkpoint() == Some(id) {
                         // The finished tasks wait for it: without it nothing commits.

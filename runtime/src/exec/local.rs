@@ -456,9 +456,9 @@ pub(crate) fn launch(
     }
     if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce && checkpoints.is_none() {
         eprintln!(
-            "gale: warning: `guarantee = exactly_once` needs a checkpoint directory \
-             (`run --checkpoint-dir DIR`); without one it takes no checkpoints and runs \
-             untracked (at_most_once)"
+            "gale: warning: `guarantee = exactly_once` takes checkpoints only in local mode \
+             with a checkpoint directory (`run --checkpoint-dir DIR`; not yet on a \
+             cluster); without one it runs untracked (at_most_once)"
         );
     }
     let tracking = wiring::tracking(desc);

@@ -46,6 +46,20 @@ impl SavepointError {
     }
 }
 
+/// What the driver answers a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Savepoint `id` is complete, in `dir`.
+    Taken {
+        /// Its id.
+        id: u64,
+        /// Its directory.
+        dir: PathBuf,
+    },
+    /// It could not be taken, and why (the text the asker prints).
+    Refused(String),
+}
+
 /// A request the driver picked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Request {
@@ -134,11 +148,11 @@ pub(crate) fn take_requests(dir: &Path) -> Vec<Request> {
     out
 }
 
-/// Answers request `nonce` in `dir`: the savepoint's id and directory, or why not.
-pub(crate) fn answer(dir: &Path, nonce: &str, result: Result<(u64, PathBuf), String>) {
-    let text = match result {
-        Ok((id, path)) => format!("ok\n{id}\n{}\n", path.display()),
-        Err(why) => format!("error\n{why}\n"),
+/// Answers request `nonce` in `dir`.
+pub(crate) fn answer(dir: &Path, nonce: &str, answer: Answer) {
+    let text = match answer {
+        Answer::Taken { id, dir } => format!("ok\n{id}\n{}\n", dir.display()),
+        Answer::Refused(why) => format!("error\n{why}\n"),
     };
     let path = dir.join(format!("_savepoint-{nonce}.done"));
     if let Err(e) = write_atomically(&path, &text) {
@@ -161,7 +175,14 @@ mod tests {
                 let reqs = take_requests(&d);
                 if let Some(r) = reqs.first() {
                     assert_eq!(r.target.as_deref(), Some(Path::new("/tmp/out")));
-                    answer(&d, &r.nonce, Ok((7, PathBuf::from("/tmp/out/chk-7"))));
+                    answer(
+                        &d,
+                        &r.nonce,
+                        Answer::Taken {
+                            id: 7,
+                            dir: PathBuf::from("/tmp/out/chk-7"),
+                        },
+                    );
                     assert!(take_requests(&d).is_empty(), "taken once");
                     return;
                 }

@@ -40,7 +40,7 @@ impl<T: Tuple> TransactionalSink for FileSink<T> {
     type In = T;
 
     fn open(&mut self, ctx: &TaskContext) -> ExecResult {
-        let dir = super::expand(&self.dir.to_string_lossy(), ctx).map_err(Fail::new)?;
+        let dir = super::expand(&self.dir.to_string_lossy(), ctx)?;
         // A run of the task no earlier run can share staging names with.
         let incarnation = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

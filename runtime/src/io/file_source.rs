@@ -46,13 +46,16 @@ impl<T> FileSource<T> {
         }
     }
 
-    fn seek(&mut self, offset: u64) -> Result<(), String> {
-        let r = self
-            .reader
-            .as_mut()
-            .ok_or_else(|| self.error.clone().unwrap_or_default())?;
-        r.seek(SeekFrom::Start(offset))
-            .map_err(|e| format!("cannot seek `{}` to {offset}: {e}", self.path.display()))?;
+    fn seek(&mut self, offset: u64) -> Result<(), Fail> {
+        let Some(r) = self.reader.as_mut() else {
+            return Err(Fail::new(self.error.clone().unwrap_or_default()));
+        };
+        r.seek(SeekFrom::Start(offset)).map_err(|e| {
+            Fail::new(format!(
+                "cannot seek `{}` to {offset}: {e}",
+                self.path.display()
+            ))
+        })?;
         self.offset = offset;
         Ok(())
     }
@@ -67,7 +70,7 @@ impl<T: Send + 'static> Spout for FileSource<T> {
         let path = match super::expand(&self.path.to_string_lossy(), ctx) {
             Ok(p) => PathBuf::from(p),
             Err(e) => {
-                self.error = Some(e);
+                self.error = Some(e.to_string());
                 return;
             }
         };
@@ -144,7 +147,7 @@ impl<T: Send + 'static> Spout for FileSource<T> {
         };
         let (offset, line) = from_bytes::<(u64, u64)>(&state.into_task()?)
             .map_err(|e| Fail::new(format!("its position in the checkpoint: {e}")))?;
-        self.seek(offset).map_err(Fail::new)?;
+        self.seek(offset)?;
         self.line = line;
         Ok(())
     }
