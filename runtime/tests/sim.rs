@@ -569,6 +569,7 @@ impl World {
                 },
             ],
             config: Default::default(),
+            checkpoints: None,
         };
         let delivery = self.deliver(None, true);
         if delivery == Delivery::Lost {

@@ -216,6 +216,11 @@ impl Cluster {
         self.supervisors[i] = Some(child);
     }
 
+    /// Supervisor `i`'s process id, if it runs.
+    pub fn supervisor_pid(&self, i: usize) -> Option<u32> {
+        self.supervisors.get(i)?.as_ref().map(Child::id)
+    }
+
     /// `kill -9` supervisor `i` (its workers run on, as Storm's do).
     pub fn kill_supervisor(&mut self, i: usize) {
         if let Some(mut s) = self.supervisors[i].take() {
@@ -463,6 +468,18 @@ pub fn http_request(
         body.to_string()
     };
     (status, body)
+}
+
+/// The parent process of `pid` (from /proc), if it runs.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: comm may hold spaces, so read after its `)`.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// `kill -9 pid`.

@@ -49,6 +49,9 @@ macro_rules! exactly_once_ops {
             pub struct Counter {
                 count: ValueState<u64>,
                 points: Vec<u64>,
+                /// Sleep 1 ms every this many words of the process (0: never): a run
+                /// long enough for a test to kill things in.
+                pace_every: u64,
             }
 
             impl ProcessBolt for Counter {
@@ -64,6 +67,7 @@ macro_rules! exactly_once_ops {
                         task.config_u64("chaos_panics").unwrap_or(0),
                         task.config_u64("chaos_range").unwrap_or(1000),
                     );
+                    self.pace_every = task.config_u64("pace_every").unwrap_or(0);
                     Ok(())
                 }
 
@@ -76,6 +80,9 @@ macro_rules! exactly_once_ops {
                     let seen = SEEN.fetch_add(1, Ordering::Relaxed) + 1;
                     if self.points.binary_search(&seen).is_ok() {
                         panic!("chaos: word {seen} of this process");
+                    }
+                    if self.pace_every > 0 && seen % self.pace_every == 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
                     }
                     let mut c = ctx.state(&self.count);
                     let n = c.get().copied().unwrap_or(0) + 1;

@@ -46,6 +46,7 @@ pub mod checkpoint_ops;
 pub mod cluster;
 pub mod cluster_ops;
 pub mod exactly_once_ops;
+pub mod exactly_once_truth;
 pub mod groupings_ops;
 pub mod idle_ops;
 pub mod join_ops;

@@ -18,6 +18,7 @@
 mod aligner;
 mod coordinator;
 mod file_sink;
+pub mod object_storage;
 mod restart;
 mod storage;
 mod store;
@@ -30,6 +31,7 @@ pub use coordinator::{
     StorageFailure,
 };
 pub use file_sink::{FileTransactions, PreCommitted, SinkError};
+pub use object_storage::ObjectStorage;
 pub use restart::{BadRestartSetting, Decision, RestartStrategy, Restarts};
 pub use storage::{CheckpointStorage, LocalDir, StorageError};
 pub use store::{

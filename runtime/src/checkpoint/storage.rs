@@ -21,6 +21,25 @@ pub enum StorageError {
         /// The cause.
         source: std::io::Error,
     },
+    /// An object store call failed (a network error, a refused request...).
+    #[error("checkpoint storage: {op} `{path}`: {source}")]
+    Object {
+        /// What was being done.
+        op: &'static str,
+        /// The blob.
+        path: String,
+        /// The cause.
+        source: Box<object_store::Error>,
+    },
+    /// A storage location that cannot be opened (a malformed URL, a store this build
+    /// lacks, a directory that cannot be created).
+    #[error("checkpoint storage `{location}`: {what}")]
+    Location {
+        /// The location as given.
+        location: String,
+        /// What is wrong.
+        what: String,
+    },
     /// No blob of that name.
     #[error("checkpoint storage: no `{0}`")]
     NotFound(String),
@@ -33,12 +52,12 @@ impl StorageError {
     /// Whether trying again may succeed (an I/O error may be passing; a missing blob or a
     /// bad name stays so).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StorageError::Io { .. })
+        matches!(self, StorageError::Io { .. } | StorageError::Object { .. })
     }
 }
 
 /// Durable named blobs.
-pub trait CheckpointStorage: Send + Sync {
+pub trait CheckpointStorage: Send + Sync + std::fmt::Debug {
     /// Writes `bytes` as `name`, replacing any blob of that name; durable when it returns.
     fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError>;
     /// The blob `name`.
@@ -48,6 +67,22 @@ pub trait CheckpointStorage: Send + Sync {
     /// Deletes `prefix` and everything below it (nothing there is not an error; the empty
     /// prefix, the whole storage, is refused).
     fn delete_all(&self, prefix: &str) -> Result<(), StorageError>;
+}
+
+/// Storage shared by reference (a worker's tasks and its uploader, say).
+impl<T: CheckpointStorage + ?Sized> CheckpointStorage for std::sync::Arc<T> {
+    fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        (**self).put(name, bytes)
+    }
+    fn get(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        (**self).get(name)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        (**self).list(prefix)
+    }
+    fn delete_all(&self, prefix: &str) -> Result<(), StorageError> {
+        (**self).delete_all(prefix)
+    }
 }
 
 /// Checkpoint storage in a local directory.

@@ -4,6 +4,8 @@
 //! chk-00000000000000000042/          checkpoint 42 (ids zero-padded: names sort by id)
 //!     state/<operator>/<task>        one task's snapshot of one operator
 //!     _metadata                      written last: the checkpoint exists once it does
+//! finished/<run>/<operator>/<task>   on a cluster: a finished task's final state, which
+//!                                    nimbus copies into each later checkpoint of that run
 //! ```
 //!
 //! A state file is `GALESNAP`, the format version (`u32`, little endian), the payload's
@@ -248,6 +250,55 @@ pub fn checkpoint_dir(id: u64) -> String {
     format!("chk-{id:020}")
 }
 
+/// Where a cluster run's finished tasks' final states are.
+const FINISHED: &str = "finished";
+
+fn finished_name(run: u64, operator: &str, task: u32) -> String {
+    format!("{FINISHED}/{run}/{operator}/{task}")
+}
+
+/// The payload of a state file, checked against its header and `entry` (what the
+/// metadata or the task's report says of it).
+fn check_state_file<'a>(
+    file: &'a [u8],
+    entry: &StateFile,
+    corrupt: impl Fn(String) -> CheckpointError,
+) -> Result<&'a [u8], CheckpointError> {
+    if file.len() < HEADER || &file[..8] != STATE_MAGIC {
+        return Err(corrupt(format!(
+            "{} bytes, not a Gale state file (its header)",
+            file.len()
+        )));
+    }
+    let word = |at: usize, n: usize| {
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(&file[at..at + n]);
+        u64::from_le_bytes(b)
+    };
+    if word(8, 4) != u64::from(FORMAT) {
+        return Err(corrupt(format!(
+            "format {} (this build reads {FORMAT})",
+            word(8, 4)
+        )));
+    }
+    let len = word(12, 8);
+    let payload = &file[HEADER..];
+    if payload.len() as u64 != len || len != entry.bytes {
+        return Err(corrupt(format!(
+            "{} bytes of state where {} were written (truncated?)",
+            payload.len(),
+            entry.bytes
+        )));
+    }
+    let digest = sha256(payload);
+    if digest[..] != file[20..HEADER] || hex(&digest) != entry.sha256 {
+        return Err(corrupt(
+            "its checksum does not match (bits changed)".to_string(),
+        ));
+    }
+    Ok(payload)
+}
+
 fn state_name(id: u64, operator: &str, task: u32) -> String {
     format!("{}/state/{operator}/{task}", checkpoint_dir(id))
 }
@@ -278,6 +329,64 @@ impl<S: CheckpointStorage> CheckpointStore<S> {
         task: u32,
         payload: &[u8],
     ) -> Result<StateFile, CheckpointError> {
+        self.put_state_as(&state_name(id, operator, task), id, operator, task, payload)
+    }
+
+    /// Writes the final state of task `task` of `operator` (it finished its input) in run
+    /// `run` of a cluster topology, under `finished/<run>/`: nimbus copies it into every
+    /// later checkpoint ([`CheckpointStore::copy_finished_state`]).
+    pub fn put_finished_state(
+        &self,
+        run: u64,
+        operator: &str,
+        task: u32,
+        payload: &[u8],
+    ) -> Result<StateFile, CheckpointError> {
+        self.put_state_as(
+            &finished_name(run, operator, task),
+            0,
+            operator,
+            task,
+            payload,
+        )
+    }
+
+    /// Copies a finished task's state `file` of run `run` into checkpoint `id`, checking
+    /// it is what the task reported.
+    pub fn copy_finished_state(
+        &self,
+        run: u64,
+        id: u64,
+        file: &StateFile,
+    ) -> Result<StateFile, CheckpointError> {
+        let from = finished_name(run, &file.operator, file.task);
+        let bytes = self.storage.get(&from)?;
+        let payload = check_state_file(&bytes, file, |what| CheckpointError::Corrupt {
+            id,
+            name: from.clone(),
+            what,
+        })?;
+        self.put_state(id, &file.operator, file.task, payload)
+    }
+
+    /// Deletes the finished tasks' states of every run but `keep`.
+    pub fn discard_finished_except(&self, keep: u64) -> Result<(), CheckpointError> {
+        for run in self.storage.list(FINISHED)? {
+            if run != keep.to_string() {
+                self.storage.delete_all(&format!("{FINISHED}/{run}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn put_state_as(
+        &self,
+        name: &str,
+        id: u64,
+        operator: &str,
+        task: u32,
+        payload: &[u8],
+    ) -> Result<StateFile, CheckpointError> {
         let digest = sha256(payload);
         let mut file = Vec::with_capacity(HEADER + payload.len());
         file.extend_from_slice(STATE_MAGIC);
@@ -285,8 +394,7 @@ impl<S: CheckpointStorage> CheckpointStore<S> {
         file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         file.extend_from_slice(&digest);
         file.extend_from_slice(payload);
-        let name = state_name(id, operator, task);
-        self.storage.put(&name, &file).map_err(|e| match e {
+        self.storage.put(name, &file).map_err(|e| match e {
             StorageError::BadName(_) => CheckpointError::BadOperator {
                 id,
                 operator: operator.to_string(),
@@ -368,46 +476,13 @@ impl<S: CheckpointStorage> CheckpointStore<S> {
                 task,
             })?;
         let name = state_name(meta.id, operator, task);
-        let mut file = self.storage.get(&name)?;
-        let corrupt = |what: String| CheckpointError::Corrupt {
+        let file = self.storage.get(&name)?;
+        let payload = check_state_file(&file, entry, |what| CheckpointError::Corrupt {
             id: meta.id,
             name: name.clone(),
             what,
-        };
-        if file.len() < HEADER || &file[..8] != STATE_MAGIC {
-            return Err(corrupt(format!(
-                "{} bytes, not a Gale state file (its header)",
-                file.len()
-            )));
-        }
-        let word = |at: usize, n: usize| {
-            let mut b = [0u8; 8];
-            b[..n].copy_from_slice(&file[at..at + n]);
-            u64::from_le_bytes(b)
-        };
-        if word(8, 4) != u64::from(FORMAT) {
-            return Err(corrupt(format!(
-                "format {} (this build reads {FORMAT})",
-                word(8, 4)
-            )));
-        }
-        let len = word(12, 8);
-        let payload = &file[HEADER..];
-        if payload.len() as u64 != len || len != entry.bytes {
-            return Err(corrupt(format!(
-                "{} bytes of state where {} were written (truncated?)",
-                payload.len(),
-                entry.bytes
-            )));
-        }
-        let digest = sha256(payload);
-        if digest[..] != file[20..HEADER] || hex(&digest) != entry.sha256 {
-            return Err(corrupt(
-                "its checksum does not match (bits changed)".to_string(),
-            ));
-        }
-        file.drain(..HEADER);
-        Ok(file)
+        })?;
+        Ok(payload.to_vec())
     }
 
     /// Checks checkpoint `id` whole: its metadata and every state file it lists.

@@ -134,6 +134,26 @@ fn command(name: &'static str) -> Command {
                         .value_name("KEY=VALUE")
                         .action(ArgAction::Append)
                         .help("Override a config entry the components read (repeatable)"),
+                )
+                .arg(
+                    Arg::new("checkpoint-dir")
+                        .long("checkpoint-dir")
+                        .value_name("URL")
+                        .help(
+                            "exactly_once: where checkpoints go, a directory or object store \
+                             URL every machine reaches (file://, s3://, gs://, az://; \
+                             default: nimbus's directory, reachable on its machine only)",
+                        ),
+                )
+                .arg(
+                    Arg::new("from-savepoint")
+                        .long("from-savepoint")
+                        .value_name("DIR")
+                        .help(
+                            "exactly_once: start from this savepoint (what `gale savepoint` \
+                             printed, or a directory it wrote), also at other task counts; \
+                             checked against this binary before the upload",
+                        ),
                 ),
         )
         .subcommand(
@@ -307,6 +327,23 @@ fn submit(topology: Topology, m: &clap::ArgMatches) -> ExitCode {
                 .ok_or_else(|| format!("--set expects KEY=VALUE, got `{kv}`"))?;
             plan.config
                 .insert(k.trim().to_string(), v.trim().to_string());
+        }
+        if let Some(ck) = plan.checkpoints.as_mut() {
+            if let Some(dir) = m.get_one::<String>("checkpoint-dir") {
+                ck.storage = dir.clone();
+            }
+            if let Some(from) = m.get_one::<String>("from-savepoint") {
+                let (root, id) =
+                    crate::cluster::checkpoint_plan::resolve_savepoint(topology.desc(), from)?;
+                eprintln!("gale: starting from savepoint {id} in {root}");
+                ck.from_savepoint = root;
+                ck.from_savepoint_id = id;
+            }
+        } else if m.contains_id("checkpoint-dir") || m.contains_id("from-savepoint") {
+            return Err(
+                "--checkpoint-dir and --from-savepoint are for `guarantee = exactly_once` topologies"
+                    .to_string(),
+            );
         }
         let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
         let rt = tokio::runtime::Builder::new_current_thread()

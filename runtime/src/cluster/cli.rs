@@ -5,7 +5,9 @@
 
 use super::client::{Client, connect, status_text};
 use super::nimbus::NimbusConfig;
-use super::proto::{KillRequest, ListReply, ListRequest, ParallelismChange, RebalanceRequest};
+use super::proto::{
+    KillRequest, ListReply, ListRequest, ParallelismChange, RebalanceRequest, SavepointRequest,
+};
 use super::security::{Secret, Security, TlsFiles};
 use super::supervisor::SupervisorConfig;
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -186,7 +188,31 @@ fn command() -> Command {
                             .value_name("KEY=VALUE")
                             .action(ArgAction::Append)
                             .help("Override a config entry (repeatable)"),
+                    )
+                    .arg(
+                        Arg::new("checkpoint-dir")
+                            .long("checkpoint-dir")
+                            .value_name("URL")
+                            .help("exactly_once: where checkpoints go (a directory or object store URL every machine reaches)"),
+                    )
+                    .arg(
+                        Arg::new("from-savepoint")
+                            .long("from-savepoint")
+                            .value_name("DIR")
+                            .help("exactly_once: start from this savepoint (what `gale savepoint` printed)"),
                     ),
+            )
+            .subcommand(
+                Command::new("savepoint")
+                    .about("Take a savepoint of a running exactly_once topology (a kept checkpoint)")
+                    .arg(Arg::new("name").required(true))
+                    .arg(
+                        Arg::new("dir")
+                            .long("dir")
+                            .value_name("DIR")
+                            .help("Copy it here, a directory or object store URL (default: keep it in the topology's checkpoint storage)"),
+                    )
+                    .arg(nimbus_arg()),
             )
             .subcommand(
                 Command::new("list")
@@ -315,6 +341,11 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
             for kv in m.get_many::<String>("set").into_iter().flatten() {
                 cmd.arg("--set").arg(kv);
             }
+            for flag in ["checkpoint-dir", "from-savepoint"] {
+                if let Some(v) = m.get_one::<String>(flag) {
+                    cmd.arg(format!("--{flag}")).arg(v);
+                }
+            }
             cmd.envs(security.to_env());
             let status = cmd
                 .status()
@@ -324,6 +355,15 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
             } else {
                 Err(format!("`{binary} submit` failed ({status})"))
             }
+        }
+        "savepoint" => {
+            let name = m.get_one::<String>("name").cloned().unwrap_or_default();
+            let dir = m.get_one::<String>("dir").cloned().unwrap_or_default();
+            let reply = call(&nimbus(), &security, async |c| {
+                c.savepoint(SavepointRequest { name, dir }).await
+            })?;
+            println!("savepoint {} at {}", reply.id, reply.path);
+            Ok(())
         }
         "list" => {
             let reply = call(&nimbus(), &security, async |c| c.list(ListRequest {}).await)?;
@@ -421,6 +461,26 @@ pub fn render_list(reply: &ListReply) -> String {
             ));
             if !w.unhealthy.is_empty() {
                 s.push_str(&format!("    unhealthy: {}\n", w.unhealthy));
+            }
+        }
+        if !t.failure.is_empty() {
+            s.push_str(&format!("  failed: {}\n", t.failure));
+        }
+        if let Some(c) = &t.checkpoints {
+            s.push_str(&format!(
+                "  checkpoints: last {} ({} ms, {} bytes, alignment {} ms, longest pause {:.1} ms)  completed {}  failed {}  restarts {}  in {}\n",
+                if c.last_id == 0 { "none".to_string() } else { c.last_id.to_string() },
+                c.last_duration_ms,
+                c.last_bytes,
+                c.last_alignment_ms,
+                c.last_pause_us as f64 / 1e3,
+                c.completed,
+                c.failed,
+                c.restarts,
+                c.storage
+            ));
+            if !c.last_failure.is_empty() {
+                s.push_str(&format!("    last failure: {}\n", c.last_failure));
             }
         }
         s.push_str(&format!(

@@ -22,7 +22,12 @@ pub const PREFIX: &str = "gale-worker.";
 
 /// The gRPC methods of `gale.cluster.Nimbus` a worker credential may call (for its own
 /// topology): everything else needs the cluster secret.
-pub const WORKER_METHODS: &[&str] = &["GetAssignment", "WorkerHeartbeat", "Download"];
+pub const WORKER_METHODS: &[&str] = &[
+    "GetAssignment",
+    "WorkerHeartbeat",
+    "Download",
+    "Checkpoints",
+];
 
 /// Who a request's token says the caller is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,8 @@
 
 pub mod adoption;
 pub mod auth_gate;
+pub(crate) mod checkpoint_link;
+pub mod checkpoint_plan;
 pub mod cli;
 pub mod client;
 pub mod controller;

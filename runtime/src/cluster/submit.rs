@@ -42,6 +42,7 @@ pub fn plan(desc: &TopologyDesc, workers: Option<u32>) -> Plan {
             })
             .collect(),
         config: Default::default(),
+        checkpoints: super::checkpoint_plan::plan_of(desc, ""),
     }
 }
 

@@ -16,10 +16,11 @@
 //! is no longer in the assignment) or the executors moved, it stops at once; otherwise it
 //! points its data plane at every peer that moved.
 
+use super::checkpoint_link;
 use super::client::{Client, connect, status_text};
 use super::proto::{
-    Assignment, AssignmentRequest, ComponentStats, ExecutorProgress, WorkerHeartbeatReply,
-    WorkerHeartbeatRequest,
+    Assignment, AssignmentRequest, CheckpointHello, ComponentStats, ExecutorProgress,
+    WorkerHeartbeatReply, WorkerHeartbeatRequest,
 };
 use super::security::Security;
 use crate::ack::Clock;
@@ -234,6 +235,42 @@ fn run_in(
         DEFAULT_HANG_TIMEOUT
     });
     let placement = Arc::new(placement);
+    // exactly_once: nimbus learns of this process before any of its executors sends a
+    // tuple, so a restart of it within the run is seen (and the run restarted).
+    let checkpoints = match (&assignment.checkpoints, desc.settings.guarantee) {
+        (Some(a), crate::topology::Guarantee::ExactlyOnce) => {
+            let hello = CheckpointHello {
+                topology_id: assignment.topology_id.clone(),
+                worker: me,
+                placement_version: assignment.placement_version,
+                incarnation: since,
+                pid: std::process::id(),
+                fresh: true,
+            };
+            match checkpoint_link::prepare(desc, a) {
+                Ok(prepared) => {
+                    let link = checkpoint_link::open(
+                        rt,
+                        client.clone(),
+                        hello,
+                        Some(prepared.shared.clone()),
+                    )?;
+                    Some((prepared, link))
+                }
+                Err(e) => {
+                    // Said to nimbus, which stops the topology with the reason (a restart
+                    // would read the same checkpoint).
+                    if let Ok(link) = checkpoint_link::open(rt, client.clone(), hello, None) {
+                        link.fail(e.clone(), false);
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        _ => None,
+    };
+    let shared = checkpoints.as_ref().map(|(p, _)| p.shared.clone());
     let Launched {
         mut handles,
         metrics,
@@ -246,9 +283,13 @@ fn run_in(
         placement.clone(),
         stop.clone(),
         Clock::default(),
-        None,
+        shared.clone(),
     )
     .map_err(|e| e.to_string())?;
+    if let Some((prepared, link)) = checkpoints {
+        checkpoint_link::upload(prepared, link, assignment.placement_version, stop.clone())
+            .map_err(|e| format!("cannot start the checkpoint uploader: {e}"))?;
+    }
     if tracking {
         // A lost link fails the trees that went through it at once.
         replay::spawn(me, placement.clone(), link_events, ackers)
@@ -294,7 +335,9 @@ fn run_in(
             }
             continue;
         }
-        let finished = handles.is_empty();
+        // A run that failed (exactly_once) is not finished: its executors stopped, and
+        // the worker waits for nimbus to restart the topology.
+        let finished = handles.is_empty() && !shared.as_ref().is_some_and(|s| s.aborted());
         let orphan = std::os::unix::process::parent_id() != parent;
         if orphan && !said_orphan {
             said_orphan = true;

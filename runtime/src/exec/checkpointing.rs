@@ -2,12 +2,15 @@
 //! where every task hands its snapshot when its barrier passes (and its final state when
 //! it finishes), what a restarted task restores, how a task's failure stops the run, and
 //! the driver thread that runs the pure [`Coordinator`] with the clock and the
-//! [`CheckpointStore`]. Locally only for now; the cluster's control path comes next.
+//! [`CheckpointStore`] in local mode. On a cluster nimbus coordinates: a worker's
+//! [`Checkpointing`] is made by [`cluster`], its tasks' reports are written to the shared
+//! storage by [`super::uploads`], and the worker sets its triggers and completions as
+//! nimbus sends them.
 
 use crate::api::{TaskId, TaskState};
 use crate::checkpoint::{
-    CheckpointError, CheckpointKind, CheckpointStore, Command, Completed, Coordinator,
-    FinishedTask, Input, LocalDir, Metadata, StateFile, StorageFailure,
+    CheckpointError, CheckpointKind, CheckpointStorage, CheckpointStore, Command, Completed,
+    Coordinator, FinishedTask, Input, LocalDir, Metadata, StateFile, StorageFailure,
 };
 use crate::exec::savepoints::{self, Answer};
 use crate::grouping::key_group_range;
@@ -46,9 +49,12 @@ impl std::fmt::Display for TaskFailure {
 /// How often the driver looks for savepoint requests.
 const SAVEPOINT_LOOK: Duration = Duration::from_millis(50);
 
-/// What a task tells the driver.
+/// Checkpoint storage shared by the tasks and whoever writes their snapshots.
+pub(crate) type SharedStorage = Arc<dyn CheckpointStorage>;
+
+/// What a task tells the driver (or, on a cluster, its worker's uploader).
 #[derive(Debug)]
-enum Report {
+pub(crate) enum Report {
     /// It passed checkpoint `id`'s barrier with its state, encoded (`None`: it keeps
     /// none), which the driver writes: the task goes on at once (an asynchronous write).
     Snapshotted {
@@ -83,7 +89,7 @@ type OperatorStates = Vec<(u32, TaskState)>;
 #[derive(Debug)]
 struct Restored {
     /// Where it is: the run's checkpoints, or a savepoint's directory.
-    store: CheckpointStore<LocalDir>,
+    store: CheckpointStore<SharedStorage>,
     meta: Metadata,
     /// Per operator, each task's state in the checkpoint.
     decoded: Mutex<HashMap<String, Arc<OperatorStates>>>,
@@ -93,7 +99,7 @@ struct Restored {
 /// restores, and whether it failed.
 #[derive(Debug)]
 pub(crate) struct Checkpointing {
-    store: CheckpointStore<LocalDir>,
+    store: CheckpointStore<SharedStorage>,
     desc: &'static TopologyDesc,
     /// The newest checkpoint triggered (0: none yet).
     trigger: AtomicU64,
@@ -173,6 +179,52 @@ impl Checkpointing {
             *notified = done;
             done
         })
+    }
+
+    /// The coordinator (nimbus) triggered checkpoint `id`: this worker's spout executors
+    /// inject its barrier.
+    pub(crate) fn trigger(&self, id: u64, savepoint: bool) {
+        if savepoint {
+            self.savepoints
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id);
+        }
+        self.trigger.fetch_max(id, Ordering::AcqRel);
+    }
+
+    /// The coordinator says checkpoint `id` is complete (`last`: the final one, every task
+    /// had finished): the tasks are notified, sinks commit.
+    pub(crate) fn complete(&self, id: u64, last: bool) {
+        self.completed.fetch_max(id, Ordering::AcqRel);
+        if last {
+            self.all_committed.store(true, Ordering::Release);
+        }
+        let prune = |m: &Mutex<BTreeMap<u64, u64>>| {
+            m.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|k, _| *k > id);
+        };
+        prune(&self.alignment);
+        prune(&self.pauses);
+    }
+
+    /// The longest alignment (ms) and snapshot pause (µs) any task of this process had for
+    /// checkpoint `id` so far.
+    pub(crate) fn noted_for(&self, id: u64) -> (u64, u64) {
+        let get = |m: &Mutex<BTreeMap<u64, u64>>| {
+            m.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .copied()
+                .unwrap_or(0)
+        };
+        (get(&self.alignment), get(&self.pauses))
+    }
+
+    /// Where snapshots are written.
+    pub(crate) fn store(&self) -> &CheckpointStore<SharedStorage> {
+        &self.store
     }
 
     /// A task waited `ms` for the barriers of checkpoint `id` on all its inputs.
@@ -471,6 +523,49 @@ pub(crate) struct StartFrom {
     pub(crate) meta: Metadata,
 }
 
+/// The shared half of a run's checkpoints, writing to `store` and restoring `restored`
+/// (the store holding the checkpoint, and its metadata), and where its tasks' reports
+/// arrive.
+fn shared(
+    desc: &'static TopologyDesc,
+    store: SharedStorage,
+    restored: Option<(SharedStorage, Metadata)>,
+) -> (Arc<Checkpointing>, Receiver<Report>) {
+    let (to_driver, from_tasks) = unbounded();
+    let shared = Arc::new(Checkpointing {
+        store: CheckpointStore::new(store),
+        desc,
+        trigger: AtomicU64::new(0),
+        completed: AtomicU64::new(0),
+        all_committed: AtomicBool::new(false),
+        aborted: AtomicBool::new(false),
+        failure: Mutex::new(None),
+        restored: restored.map(|(from, meta)| Restored {
+            store: CheckpointStore::new(from),
+            meta,
+            decoded: Mutex::new(HashMap::new()),
+        }),
+        to_driver,
+        alignment: Mutex::new(BTreeMap::new()),
+        pauses: Mutex::new(BTreeMap::new()),
+        savepoints: Mutex::new(BTreeSet::new()),
+    });
+    (shared, from_tasks)
+}
+
+/// The checkpoints of one run of a worker of an `exactly_once` topology on a cluster:
+/// state written to `storage` (every machine's), restoring `restored` (the store holding
+/// the checkpoint, and its metadata). Nimbus coordinates: the worker hands its triggers
+/// and completions to the shared half ([`Checkpointing::trigger`],
+/// [`Checkpointing::complete`]) and runs the reports through [`super::uploads`].
+pub(crate) fn cluster(
+    desc: &'static TopologyDesc,
+    storage: SharedStorage,
+    restored: Option<(SharedStorage, Metadata)>,
+) -> (Arc<Checkpointing>, Receiver<Report>) {
+    shared(desc, storage, restored)
+}
+
 /// The checkpoints of one attempt of a local `exactly_once` run, written under `dir`,
 /// restoring `restored` (the checkpoint the attempt starts from): the shared half for the
 /// tasks, and the driver to run on its own thread, which lists the completed ones in
@@ -481,32 +576,19 @@ pub(crate) fn local(
     restored: Option<StartFrom>,
     completed: Arc<Mutex<Vec<Completed>>>,
 ) -> (Arc<Checkpointing>, Driver) {
-    let (to_driver, from_tasks) = unbounded();
-    let store = CheckpointStore::new(LocalDir::new(dir));
-    let last = store
+    let store: SharedStorage = Arc::new(LocalDir::new(dir));
+    let restored = restored.map(|r| {
+        let from: SharedStorage = Arc::new(LocalDir::new(r.dir));
+        (from, r.meta)
+    });
+    let (shared, from_tasks) = shared(desc, store, restored);
+    let last = shared
+        .store
         .ids()
         .ok()
         .and_then(|ids| ids.last().copied())
         .unwrap_or(0)
-        .max(restored.as_ref().map_or(0, |r| r.meta.id));
-    let shared = Arc::new(Checkpointing {
-        store,
-        desc,
-        trigger: AtomicU64::new(0),
-        completed: AtomicU64::new(0),
-        all_committed: AtomicBool::new(false),
-        aborted: AtomicBool::new(false),
-        failure: Mutex::new(None),
-        restored: restored.map(|r| Restored {
-            store: CheckpointStore::new(LocalDir::new(r.dir)),
-            meta: r.meta,
-            decoded: Mutex::new(HashMap::new()),
-        }),
-        to_driver,
-        alignment: Mutex::new(BTreeMap::new()),
-        pauses: Mutex::new(BTreeMap::new()),
-        savepoints: Mutex::new(BTreeSet::new()),
-    });
+        .max(shared.restored.as_ref().map_or(0, |r| r.meta.id));
     let tasks = desc
         .components
         .iter()

@@ -457,8 +457,8 @@ pub(crate) fn launch(
     if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce && checkpoints.is_none() {
         eprintln!(
             "gale: warning: `guarantee = exactly_once` takes checkpoints only in local mode \
-             with a checkpoint directory (`run --checkpoint-dir DIR`; not yet on a \
-             cluster); without one it runs untracked (at_most_once)"
+             with a checkpoint directory (`run --checkpoint-dir DIR`) or on a cluster \
+             (`submit`); without one it runs untracked (at_most_once)"
         );
     }
     let tracking = wiring::tracking(desc);

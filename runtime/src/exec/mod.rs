@@ -16,6 +16,7 @@ pub mod placement;
 pub(crate) mod replay;
 pub mod savepoints;
 pub(crate) mod spout_executor;
+pub(crate) mod uploads;
 pub mod wiring;
 
 /// The task indexes (0-based, within the chain) that executor `e` of `parallelism` runs,

@@ -5,7 +5,9 @@ use super::placement::place_all;
 use super::state::{KillTarget, State, Topo};
 use super::validate::validate_plan;
 use super::{Decision, Effect, Refused};
-use crate::cluster::proto::{Assignment, ParallelismChange, Plan, TopologyRecord};
+use crate::cluster::proto::{
+    Assignment, CheckpointAssignment, CheckpointRecord, ParallelismChange, Plan, TopologyRecord,
+};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -43,7 +45,19 @@ pub fn submit(
     check_submit(state, &plan)?;
     let (id, next) = state.next_topology_id(&plan.name);
     let parallelism = plan.chains.iter().map(|c| c.parallelism).collect();
+    // An exactly_once topology's checkpoints go below its storage, one directory per
+    // topology id; its first run restores the savepoint it was submitted with, if any.
+    let checkpoints = plan.checkpoints.as_ref().map(|c| CheckpointAssignment {
+        storage: format!("{}/{id}", c.storage.trim_end_matches('/')),
+        restore_from: c.from_savepoint.clone(),
+        restore_id: c.from_savepoint_id,
+    });
     let record = TopologyRecord {
+        checkpoints: checkpoints.as_ref().map(|c| CheckpointRecord {
+            restore_from: c.restore_from.clone(),
+            restore_id: c.restore_id,
+            ..Default::default()
+        }),
         id: id.clone(),
         assignment: Some(Assignment {
             topology_id: id.clone(),
@@ -57,6 +71,7 @@ pub fn submit(
             config: plan.config.clone(),
             placement_version: 0,
             finished_workers: Vec::new(),
+            checkpoints,
         }),
         plan: Some(plan),
         sha256,

@@ -13,6 +13,7 @@
 //! Commands (submit, kill, rebalance) are in [`commands`], heartbeats in [`beats`].
 
 pub mod beats;
+pub mod checkpoints;
 pub mod commands;
 pub mod placement;
 pub mod state;

@@ -87,8 +87,13 @@ pub fn place_all(state: &State, topo: &Topo, force: bool, now: Instant) -> Optio
             .collect()
     };
     a.placement_version = version;
-    // New executors everywhere: whatever finished before runs again.
+    // New executors everywhere: whatever finished before runs again. An exactly_once
+    // topology's run restores the last checkpoint its record holds.
     a.finished_workers.clear();
+    if let (Some(ck), Some(rec)) = (a.checkpoints.as_mut(), topo.record.checkpoints.as_ref()) {
+        ck.restore_from = rec.restore_from.clone();
+        ck.restore_id = rec.restore_id;
+    }
     topo.beats.clear();
     topo.started.clear();
     topo.since = now;

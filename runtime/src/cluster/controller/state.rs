@@ -4,8 +4,8 @@
 //! it are in the controller's other modules.
 
 use crate::cluster::proto::{
-    ComponentStats, LocalAssignment, RunningWorker, SupervisorStatus, TopologyRecord,
-    TopologyStatus, WorkerInfo, WorkerSlot,
+    CheckpointStatus, ComponentStats, LocalAssignment, RunningWorker, SupervisorStatus,
+    TopologyRecord, TopologyStatus, WorkerInfo, WorkerSlot,
 };
 use crate::cluster::store::{MetaStore, StoreError};
 use prost::Message;
@@ -450,7 +450,14 @@ impl State {
                         }
                     }
                 }
-                let status = if t.record.finished {
+                let failure = t
+                    .record
+                    .checkpoints
+                    .as_ref()
+                    .map_or_else(String::new, |c| c.failed.clone());
+                let status = if !failure.is_empty() {
+                    "failed"
+                } else if t.record.finished {
                     "finished"
                 } else if a.workers.is_empty() {
                     "waiting"
@@ -465,6 +472,18 @@ impl State {
                     uptime_ms: wall_ms.saturating_sub(t.record.submitted_ms),
                     workers,
                     components,
+                    // The record's part; nimbus adds what its checkpoint coordinator saw.
+                    checkpoints: t.record.checkpoints.as_ref().map(|c| CheckpointStatus {
+                        restarts: c.restarts,
+                        last_failure: c.last_failure.clone(),
+                        last_id: c.restore_id,
+                        storage: a
+                            .checkpoints
+                            .as_ref()
+                            .map_or_else(String::new, |k| k.storage.clone()),
+                        ..Default::default()
+                    }),
+                    failure,
                 }
             })
             .collect();
@@ -508,6 +527,7 @@ mod tests {
                 spout: true,
             }],
             config: Default::default(),
+            checkpoints: None,
         }
     }
 

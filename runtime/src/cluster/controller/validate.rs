@@ -94,6 +94,7 @@ mod tests {
                 spout: true,
             }],
             config: Default::default(),
+            checkpoints: None,
         }
     }
 

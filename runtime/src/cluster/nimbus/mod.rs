@@ -5,6 +5,7 @@
 //! the cluster keeps running while it is down.
 
 mod blobs;
+mod checkpoints;
 mod http;
 
 use super::auth_gate::AuthGate;
@@ -14,10 +15,11 @@ use super::controller::{self, Decision, Refused, State, beats, commands};
 use super::credential::Caller;
 use super::proto::nimbus_server::{Nimbus, NimbusServer};
 use super::proto::{
-    Assignment, AssignmentRequest, BinaryChunk, DownloadRequest, KillReply, KillRequest, ListReply,
-    ListRequest, RebalanceReply, RebalanceRequest, SubmitChunk, SubmitReply,
+    Assignment, AssignmentRequest, BinaryChunk, CheckpointCommand, CheckpointReport,
+    DownloadRequest, KillReply, KillRequest, ListReply, ListRequest, RebalanceReply,
+    RebalanceRequest, SavepointReply, SavepointRequest, SubmitChunk, SubmitReply,
     SupervisorHeartbeatReply, SupervisorHeartbeatRequest, WorkerHeartbeatReply,
-    WorkerHeartbeatRequest, submit_chunk,
+    WorkerHeartbeatRequest, checkpoint_report, submit_chunk,
 };
 use super::security::Security;
 use super::store::{FileStore, MetaStore};
@@ -82,11 +84,13 @@ impl NimbusConfig {
 /// The nimbus service.
 #[derive(Debug)]
 pub struct NimbusService {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     store: Arc<dyn MetaStore>,
     blobs: Blobs,
     security: Security,
     max_binary: u64,
+    /// The checkpoint coordinators of exactly_once topologies.
+    checkpoints: checkpoints::Drivers,
 }
 
 /// Runs nimbus until the process is stopped.
@@ -109,8 +113,15 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
             config.dir.display()
         );
     }
+    let state = Arc::new(Mutex::new(state));
+    let control = checkpoints::Control {
+        state: state.clone(),
+        store: store.clone(),
+    };
+    let default_storage = config.dir.join("checkpoints").display().to_string();
     let service = Arc::new(NimbusService {
-        state: Mutex::new(state),
+        state,
+        checkpoints: checkpoints::Drivers::new(control, default_storage),
         store,
         blobs: Blobs::open(config.dir.join("binaries"))?,
         security: config.security.clone(),
@@ -223,6 +234,10 @@ fn refused(r: Refused) -> Status {
 }
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<BinaryChunk, Status>> + Send>>;
+type CommandStream = Pin<Box<dyn Stream<Item = Result<CheckpointCommand, Status>> + Send>>;
+
+/// How long `Savepoint` waits for the savepoint to complete.
+pub const SAVEPOINT_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[tonic::async_trait]
 impl Nimbus for NimbusService {
@@ -245,10 +260,17 @@ impl Nimbus for NimbusService {
                 ));
             }
         };
-        let plan = header
+        let mut plan = header
             .plan
             .clone()
             .ok_or_else(|| Status::invalid_argument("the header has no plan"))?;
+        if let Some(ck) = plan.checkpoints.as_mut()
+            && ck.storage.is_empty()
+        {
+            // Reachable from this machine only: fine for one machine, a shared mount, or
+            // a test cluster; a real cluster names an object store at submit.
+            ck.storage = self.checkpoints.default_storage().to_string();
+        }
         if header.size > self.max_binary {
             return Err(Status::invalid_argument(format!(
                 "binary of {} bytes exceeds the limit of {} bytes",
@@ -272,7 +294,12 @@ impl Nimbus for NimbusService {
 
     async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListReply>, Status> {
         self.security.check(&request)?;
-        let (topologies, supervisors) = self.state().status(Instant::now(), now_ms());
+        let (mut topologies, supervisors) = self.state().status(Instant::now(), now_ms());
+        for t in &mut topologies {
+            if let Some(c) = t.checkpoints.as_mut() {
+                self.checkpoints.fill(&t.id, c);
+            }
+        }
         Ok(Response::new(ListReply {
             topologies,
             supervisors,
@@ -387,5 +414,96 @@ impl Nimbus for NimbusService {
         let (decision, reply) = beats::worker(&mut state, req, Instant::now());
         self.carry_out(&mut state, decision)?;
         Ok(Response::new(reply))
+    }
+
+    type CheckpointsStream = CommandStream;
+
+    async fn checkpoints(
+        &self,
+        request: Request<Streaming<CheckpointReport>>,
+    ) -> Result<Response<Self::CheckpointsStream>, Status> {
+        let caller = self.security.caller(&request)?;
+        let mut stream = request.into_inner();
+        let first = tokio::time::timeout(CHUNK_TIMEOUT, stream.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("no hello within 30 s"))?;
+        let hello = match first? {
+            Some(CheckpointReport {
+                report: Some(checkpoint_report::Report::Hello(h)),
+            }) => h,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message must be the hello",
+                ));
+            }
+        };
+        if !caller.may_act_for(&hello.topology_id) {
+            return Err(Status::permission_denied(format!(
+                "this worker credential is not for topology `{}`",
+                hello.topology_id
+            )));
+        }
+        let events = self.checkpoints.driver(&hello.topology_id)?;
+        let conn = self.checkpoints.conn();
+        let (commands, out) = tokio::sync::mpsc::unbounded_channel();
+        events
+            .send(checkpoints::Event::Hello {
+                hello,
+                conn,
+                commands,
+            })
+            .map_err(|_| Status::unavailable("the checkpoint coordinator stopped"))?;
+        tokio::spawn(async move {
+            loop {
+                match stream.message().await {
+                    Ok(Some(CheckpointReport {
+                        report: Some(report),
+                    })) => {
+                        if events
+                            .send(checkpoints::Event::Report { conn, report })
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let _ = events.send(checkpoints::Event::Closed { conn });
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::UnboundedReceiverStream::new(out),
+        )))
+    }
+
+    async fn savepoint(
+        &self,
+        request: Request<SavepointRequest>,
+    ) -> Result<Response<SavepointReply>, Status> {
+        self.security.check(&request)?;
+        let req = request.into_inner();
+        let id = self
+            .state()
+            .running(&req.name)
+            .map(|t| t.record.id.clone())
+            .ok_or_else(|| Status::not_found(format!("no running topology `{}`", req.name)))?;
+        let events = self.checkpoints.driver(&id)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        events
+            .send(checkpoints::Event::Savepoint {
+                dir: req.dir,
+                reply,
+            })
+            .map_err(|_| Status::unavailable("the checkpoint coordinator stopped"))?;
+        match tokio::time::timeout(SAVEPOINT_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result.map(Response::new),
+            Ok(Err(_)) => Err(Status::unavailable(
+                "the checkpoint coordinator stopped before the savepoint completed",
+            )),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "the savepoint of `{id}` did not complete within {SAVEPOINT_TIMEOUT:?}"
+            ))),
+        }
     }
 }

@@ -173,6 +173,7 @@ mod tests {
                 spout: true,
             }],
             config: Default::default(),
+            checkpoints: None,
         };
         let (d, admitted) = commands::submit(state, plan, "ab".repeat(32), now, 0).unwrap();
         for e in d.effects {

@@ -1,0 +1,226 @@
+//! A worker's checkpoint control path to nimbus (the coordinator), for an `exactly_once`
+//! topology: the stream opened before its executors start (so nimbus knows every process
+//! that may have sent data in a run), its tasks' snapshots written to the shared storage
+//! and reported, and nimbus's triggers and completions handed to its tasks.
+
+use super::client::{Client, status_text};
+use super::proto::{
+    CheckpointAssignment, CheckpointCommand, CheckpointHello, CheckpointReport, StateFileInfo,
+    TaskDecline, TaskFinished, TaskSnapshot, WorkerFailure, checkpoint_command, checkpoint_report,
+};
+use crate::checkpoint::{CheckpointStorage, CheckpointStore, StateFile, object_storage};
+use crate::exec::checkpointing::{self, Checkpointing, Report};
+use crate::exec::uploads::{Upload, Uploader};
+use crate::topology::TopologyDesc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// How long a worker waits for nimbus to take its hello before it gives up (and exits:
+/// its supervisor starts it again).
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The checkpoints of this worker's run: the shared half its tasks use, and the reports
+/// they will send.
+pub(crate) struct Prepared {
+    pub(crate) shared: Arc<Checkpointing>,
+    reports: crossbeam_channel::Receiver<Report>,
+}
+
+/// Opens the storage `a` names and reads the checkpoint this run restores (checked whole
+/// and against this binary's operators), for `desc`.
+pub(crate) fn prepare(
+    desc: &'static TopologyDesc,
+    a: &CheckpointAssignment,
+) -> Result<Prepared, String> {
+    let storage: Arc<dyn CheckpointStorage> =
+        Arc::new(object_storage::open(&a.storage).map_err(|e| e.to_string())?);
+    let restored = if a.restore_id == 0 {
+        None
+    } else {
+        let from: Arc<dyn CheckpointStorage> = if a.restore_from == a.storage {
+            storage.clone()
+        } else {
+            Arc::new(object_storage::open(&a.restore_from).map_err(|e| e.to_string())?)
+        };
+        let meta = CheckpointStore::new(from.clone())
+            .verify(a.restore_id)
+            .map_err(|e| format!("cannot restore checkpoint {}: {e}", a.restore_id))?;
+        checkpointing::compatible(desc, &meta).map_err(|e| e.to_string())?;
+        Some((from, meta))
+    };
+    let (shared, reports) = checkpointing::cluster(desc, storage, restored);
+    shared
+        .check_restore()
+        .map_err(|e| format!("cannot restore checkpoint {}: {e}", a.restore_id))?;
+    Ok(Prepared { shared, reports })
+}
+
+/// The running link: where the uploader sends reports.
+pub(crate) struct Link {
+    reports: UnboundedSender<CheckpointReport>,
+}
+
+impl Link {
+    /// Reports that this worker cannot run (`retryable`: a restart may get past it).
+    pub(crate) fn fail(&self, reason: String, retryable: bool) {
+        let _ = self.reports.send(CheckpointReport {
+            report: Some(checkpoint_report::Report::Failure(WorkerFailure {
+                reason,
+                retryable,
+            })),
+        });
+    }
+}
+
+/// Opens the control stream with `hello` and waits until nimbus took it (its answer's
+/// headers came), then keeps it open, reopening it (not fresh) if it breaks, handing
+/// nimbus's commands to `shared` (`None`: a worker that only reports why it cannot run).
+pub(crate) fn open(
+    rt: &tokio::runtime::Runtime,
+    client: Client,
+    hello: CheckpointHello,
+    shared: Option<Arc<Checkpointing>>,
+) -> Result<Link, String> {
+    let (reports, rx) = unbounded_channel();
+    let (opened, first) = tokio::sync::oneshot::channel();
+    rt.spawn(keep_open(client, hello, rx, shared, opened));
+    match rt.block_on(async { tokio::time::timeout(HELLO_TIMEOUT, first).await }) {
+        Ok(Ok(Ok(()))) => Ok(Link { reports }),
+        Ok(Ok(Err(e))) => Err(format!("nimbus refused the checkpoint stream: {e}")),
+        Ok(Err(_)) => Err("the checkpoint stream ended before it opened".into()),
+        Err(_) => Err(format!(
+            "nimbus did not open the checkpoint stream within {HELLO_TIMEOUT:?}"
+        )),
+    }
+}
+
+async fn keep_open(
+    mut client: Client,
+    hello: CheckpointHello,
+    mut reports: UnboundedReceiver<CheckpointReport>,
+    shared: Option<Arc<Checkpointing>>,
+    opened: tokio::sync::oneshot::Sender<Result<(), String>>,
+) {
+    let mut opened = Some(opened);
+    let mut fresh = true;
+    loop {
+        let (out, outgoing) = unbounded_channel();
+        let hello = CheckpointHello {
+            fresh,
+            ..hello.clone()
+        };
+        let _ = out.send(CheckpointReport {
+            report: Some(checkpoint_report::Report::Hello(hello)),
+        });
+        let call = client
+            .checkpoints(tokio_stream::wrappers::UnboundedReceiverStream::new(
+                outgoing,
+            ))
+            .await;
+        match call {
+            Ok(response) => {
+                if let Some(o) = opened.take() {
+                    let _ = o.send(Ok(()));
+                }
+                let mut commands = response.into_inner();
+                loop {
+                    tokio::select! {
+                        r = reports.recv() => match r {
+                            Some(r) => { let _ = out.send(r); }
+                            // The worker is done with checkpoints.
+                            None => return,
+                        },
+                        c = commands.message() => match c {
+                            Ok(Some(cmd)) => {
+                                if let Some(s) = &shared {
+                                    apply(s, cmd);
+                                }
+                            }
+                            Ok(None) | Err(_) => break,
+                        },
+                    }
+                }
+            }
+            Err(s) => {
+                if let Some(o) = opened.take() {
+                    let _ = o.send(Err(status_text(&s)));
+                    return;
+                }
+            }
+        }
+        fresh = false;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn apply(shared: &Checkpointing, cmd: CheckpointCommand) {
+    match cmd.command {
+        Some(checkpoint_command::Command::Trigger(t)) => shared.trigger(t.id, t.savepoint),
+        Some(checkpoint_command::Command::Complete(d)) => shared.complete(d.id, d.last),
+        Some(checkpoint_command::Command::Abort(_)) | None => {}
+    }
+}
+
+/// Starts the thread that writes the tasks' snapshots (run `run`) and reports them over
+/// `link`, and reports the run's failure once, until `stop`.
+pub(crate) fn upload(
+    prepared: Prepared,
+    link: Link,
+    run: u64,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let Prepared { shared, reports } = prepared;
+    std::thread::Builder::new()
+        .name("checkpoint-uploads".into())
+        .spawn(move || {
+            let uploader = Uploader::new(shared.clone(), reports, run);
+            let mut said_failure = false;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(u) = uploader.next(Duration::from_millis(20)) {
+                    let _ = link.reports.send(report_of(u));
+                }
+                if !said_failure && let Some(f) = shared.failure() {
+                    said_failure = true;
+                    link.fail(f.to_string(), f.retryable);
+                }
+            }
+        })
+}
+
+fn info(f: StateFile) -> StateFileInfo {
+    StateFileInfo {
+        operator: f.operator,
+        task: f.task,
+        bytes: f.bytes,
+        sha256: f.sha256,
+    }
+}
+
+fn report_of(u: Upload) -> CheckpointReport {
+    use checkpoint_report::Report as R;
+    let report = match u {
+        Upload::Snapshot {
+            id,
+            task,
+            state,
+            alignment_ms,
+            pause_us,
+        } => R::Snapshot(TaskSnapshot {
+            id,
+            task,
+            state: state.map(info),
+            alignment_ms,
+            pause_us,
+        }),
+        Upload::Decline { id, task, reason } => R::Decline(TaskDecline { id, task, reason }),
+        Upload::Finished { task, state } => R::Finished(TaskFinished {
+            task,
+            state: state.map(info),
+        }),
+    };
+    CheckpointReport {
+        report: Some(report),
+    }
+}

@@ -1,0 +1,189 @@
+//! Exactly-once on a cluster, with real nimbus, supervisor and worker processes on
+//! 127.0.0.1: the `exactly_once` word count (file source, keyed count, a bolt with its own
+//! state, a transactional file sink) on two workers, its checkpoints in an object store
+//! (the local filesystem one), nimbus coordinating them. Workers are killed with SIGKILL,
+//! then a supervisor, then a whole "machine" (a supervisor and its worker): every time
+//! nimbus restarts the topology from its last completed checkpoint, and at the end the
+//! committed output equals a plain count of the file, each count exactly once.
+
+use gale_tests::cluster::{Cluster, kill9, output_text, parent_pid, serial};
+use gale_tests::exactly_once_truth::{assert_exact, write_lines};
+use std::path::Path;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_exactly_once");
+
+/// The line of `gale list` about topology `id`'s checkpoints.
+fn checkpoint_line(list: &str) -> String {
+    list.lines()
+        .find(|l| l.trim_start().starts_with("checkpoints:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The last completed checkpoint `gale list` shows (0: none yet).
+fn last_checkpoint(list: &str) -> u64 {
+    checkpoint_line(list)
+        .split_whitespace()
+        .nth(2)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The restarts `gale list` shows.
+fn restarts(list: &str) -> u64 {
+    let line = checkpoint_line(list);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == "restarts")
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or(0)
+}
+
+/// Submits the word count over `lines` generated lines; returns the topology id and the
+/// ground truth.
+fn submit(
+    c: &Cluster,
+    lines: u64,
+    pace_every: u64,
+) -> (String, std::collections::BTreeMap<String, u64>) {
+    let input = c.dir.join("lines.txt");
+    let truth = write_lines(&input, lines, 7);
+    let id = c.submit(
+        Path::new(BIN),
+        &[
+            "--set",
+            &format!("input={}", input.display()),
+            "--set",
+            &format!("output={}", c.dir.join("out").display()),
+            "--set",
+            &format!("pace_every={pace_every}"),
+            "--checkpoint-dir",
+            &format!("file://{}", c.dir.join("checkpoints").display()),
+        ],
+    );
+    (id, truth)
+}
+
+#[test]
+fn kill_9_of_workers_and_a_supervisor_leaves_the_committed_output_exact() {
+    let _one = serial();
+    let mut c = Cluster::start("eo-kill", 2, 2, &[]);
+    let (id, truth) = submit(&c, 600_000, 20);
+    c.wait_for("a first checkpoint", Duration::from_secs(60), |c| {
+        last_checkpoint(&c.list()) > 0
+    });
+
+    // 1. A worker dies: its supervisor restarts it, nimbus restarts the whole topology from
+    //    the last checkpoint (the new process's state is that checkpoint's).
+    let pid = c.worker_pid(&id, 1).expect("worker 1 runs");
+    kill9(pid);
+    c.wait_for("a restart after the kill", Duration::from_secs(60), |c| {
+        restarts(&c.list()) >= 1
+    });
+    let at = last_checkpoint(&c.list());
+    c.wait_for(
+        "a checkpoint after the restart",
+        Duration::from_secs(60),
+        |c| last_checkpoint(&c.list()) > at,
+    );
+
+    // 2. A supervisor dies: its worker runs on as an orphan (Storm's promise); the data
+    //    flows on and checkpoints keep completing.
+    let sup = c.supervisor_pid(0).expect("supervisor 0 runs");
+    let orphans: Vec<u32> = c
+        .worker_pids(&id)
+        .into_iter()
+        .filter(|p| parent_pid(*p) == Some(sup))
+        .collect();
+    c.kill_supervisor(0);
+    let at = last_checkpoint(&c.list());
+    c.wait_for(
+        "a checkpoint without supervisor 0",
+        Duration::from_secs(60),
+        |c| last_checkpoint(&c.list()) > at,
+    );
+
+    // 3. The orphan dies too (the whole machine is gone): nobody restarts it; nimbus
+    //    restarts the topology on the slots left.
+    let before = restarts(&c.list());
+    assert!(!orphans.is_empty(), "supervisor 0 ran no worker of `{id}`");
+    for pid in orphans {
+        kill9(pid);
+    }
+    c.wait_for(
+        "a restart on the machine left",
+        Duration::from_secs(60),
+        |c| restarts(&c.list()) > before,
+    );
+
+    c.wait_finished(&id, Duration::from_secs(300));
+    let list = c.list();
+    assert!(
+        checkpoint_line(&list).contains("completed"),
+        "gale list shows the checkpoints: {list}"
+    );
+    assert_exact(&truth, &c.dir.join("out"), "after the kills");
+    if std::env::var("GALE_TEST_SHOW").is_ok() {
+        eprintln!("{list}\n{}", c.logs());
+    }
+    let logs = c.logs();
+    assert!(
+        logs.contains("restarting"),
+        "nimbus says it restarts from a checkpoint:\n{}",
+        output_text_tail(&logs)
+    );
+}
+
+#[test]
+fn a_savepoint_taken_on_the_cluster_restores_exactly() {
+    let _one = serial();
+    let c = Cluster::start("eo-savepoint", 1, 2, &[]);
+    let (id, truth) = submit(&c, 100_000, 25);
+    c.wait_for("a first checkpoint", Duration::from_secs(60), |c| {
+        last_checkpoint(&c.list()) > 0
+    });
+    let kept = c.dir.join("kept");
+    let out = c.gale(&[
+        "savepoint",
+        "exactly_once",
+        "--dir",
+        &kept.display().to_string(),
+    ]);
+    let said = output_text(&out);
+    assert!(out.status.success(), "{said}");
+    let path = said
+        .split_whitespace()
+        .skip_while(|w| *w != "at")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no path in {said}"))
+        .to_string();
+    assert!(path.contains("kept/chk-"), "{said}");
+    // Stop it, and start a new one from the savepoint: what the first committed up to the
+    // savepoint stays; the second goes on from there.
+    let out = c.gale(&["kill", &id]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    c.wait_for("its workers stopped", Duration::from_secs(30), |c| {
+        c.worker_pids(&id).is_empty()
+    });
+    let second = c.submit(
+        Path::new(BIN),
+        &[
+            "--set",
+            &format!("input={}", c.dir.join("lines.txt").display()),
+            "--set",
+            &format!("output={}", c.dir.join("out").display()),
+            "--from-savepoint",
+            &path,
+        ],
+    );
+    c.wait_finished(&second, Duration::from_secs(300));
+    assert_exact(&truth, &c.dir.join("out"), "restored from the savepoint");
+}
+
+/// The last lines of a long log.
+fn output_text_tail(logs: &str) -> String {
+    let lines: Vec<&str> = logs.lines().collect();
+    lines[lines.len().saturating_sub(80)..].join("\n")
+}
