@@ -47,22 +47,26 @@ fn submit(
     c: &Cluster,
     lines: u64,
     pace_every: u64,
+    extra: &[&str],
 ) -> (String, std::collections::BTreeMap<String, u64>) {
     let input = c.dir.join("lines.txt");
     let truth = write_lines(&input, lines, 7);
-    let id = c.submit(
-        Path::new(BIN),
-        &[
-            "--set",
-            &format!("input={}", input.display()),
-            "--set",
-            &format!("output={}", c.dir.join("out").display()),
-            "--set",
-            &format!("pace_every={pace_every}"),
-            "--checkpoint-dir",
-            &format!("file://{}", c.dir.join("checkpoints").display()),
-        ],
-    );
+    let input_set = format!("input={}", input.display());
+    let output_set = format!("output={}", c.dir.join("out").display());
+    let pace_set = format!("pace_every={pace_every}");
+    let storage = format!("file://{}", c.dir.join("checkpoints").display());
+    let mut args = vec![
+        "--set",
+        &input_set,
+        "--set",
+        &output_set,
+        "--set",
+        &pace_set,
+        "--checkpoint-dir",
+        &storage,
+    ];
+    args.extend_from_slice(extra);
+    let id = c.submit(Path::new(BIN), &args);
     (id, truth)
 }
 
@@ -70,7 +74,7 @@ fn submit(
 fn kill_9_of_workers_and_a_supervisor_leaves_the_committed_output_exact() {
     let _one = serial();
     let mut c = Cluster::start("eo-kill", 2, 2, &[]);
-    let (id, truth) = submit(&c, 600_000, 20);
+    let (id, truth) = submit(&c, 600_000, 20, &[]);
     c.wait_for("a first checkpoint", Duration::from_secs(60), |c| {
         last_checkpoint(&c.list()) > 0
     });
@@ -140,7 +144,7 @@ fn kill_9_of_workers_and_a_supervisor_leaves_the_committed_output_exact() {
 fn a_savepoint_taken_on_the_cluster_restores_exactly() {
     let _one = serial();
     let c = Cluster::start("eo-savepoint", 1, 2, &[]);
-    let (id, truth) = submit(&c, 100_000, 25);
+    let (id, truth) = submit(&c, 100_000, 25, &[]);
     c.wait_for("a first checkpoint", Duration::from_secs(60), |c| {
         last_checkpoint(&c.list()) > 0
     });
@@ -180,6 +184,30 @@ fn a_savepoint_taken_on_the_cluster_restores_exactly() {
     );
     c.wait_finished(&second, Duration::from_secs(300));
     assert_exact(&truth, &c.dir.join("out"), "restored from the savepoint");
+}
+
+#[test]
+fn when_the_restart_strategy_gives_up_the_topology_is_listed_failed_with_the_reason() {
+    let _one = serial();
+    let c = Cluster::start("eo-give-up", 1, 2, &[]);
+    let (id, _) = submit(&c, 300_000, 20, &["--set", "restart_strategy=none"]);
+    c.wait_for("a first checkpoint", Duration::from_secs(60), |c| {
+        last_checkpoint(&c.list()) > 0
+    });
+    kill9(c.worker_pid(&id, 1).expect("worker 1 runs"));
+    c.wait_for("the topology failed", Duration::from_secs(60), |c| {
+        c.list().contains(&format!("topology {id}  failed"))
+    });
+    let list = c.list();
+    assert!(
+        list.contains(
+            "failed: lost worker 1 (its checkpoint stream closed); the restart strategy is `none`"
+        ),
+        "{list}"
+    );
+    c.wait_for("its workers stopped", Duration::from_secs(30), |c| {
+        c.worker_pids(&id).is_empty()
+    });
 }
 
 /// The last lines of a long log.

@@ -329,6 +329,19 @@ fn submit(topology: Topology, m: &clap::ArgMatches) -> ExitCode {
                 .insert(k.trim().to_string(), v.trim().to_string());
         }
         if let Some(ck) = plan.checkpoints.as_mut() {
+            // `--set restart_strategy=...` and the other restart keys, as `run --set` takes
+            // them: nimbus restarts the topology by this strategy.
+            let strategy = topology
+                .desc()
+                .settings
+                .restart
+                .with_overrides(|k| {
+                    plan.config
+                        .get(k)
+                        .map(|v| crate::topology::ConfigValue::parse(v))
+                })
+                .map_err(|e| e.to_string())?;
+            ck.restart = Some(crate::cluster::checkpoint_plan::restart_plan(strategy));
             if let Some(dir) = m.get_one::<String>("checkpoint-dir") {
                 ck.storage = dir.clone();
             }

@@ -669,9 +669,9 @@ impl Driver {
     fn broadcast(&self, cmd: checkpoint_command::Command) {
         if let Some(run) = &self.run {
             for c in run.conns.values() {
-                let _ = c.commands.send(Ok(CheckpointCommand {
-                    command: Some(cmd),
-                }));
+                let _ = c
+                    .commands
+                    .send(Ok(CheckpointCommand { command: Some(cmd) }));
             }
         }
     }
