@@ -456,9 +456,9 @@ pub(crate) fn launch(
     }
     if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce && checkpoints.is_none() {
         eprintln!(
-            "gale: warning: `guarantee = exactly_once` takes checkpoints only in local mode \
-             with a checkpoint directory (`run --checkpoint-dir DIR`) or on a cluster \
-             (`submit`); without one it runs untracked (at_most_once)"
+            "gale: warning: `guarantee = exactly_once` takes checkpoints with a checkpoint \
+             directory (`run --checkpoint-dir DIR`) or on a cluster (`submit`); this run \
+             has none and runs untracked (at_most_once)"
         );
     }
     let tracking = wiring::tracking(desc);
