@@ -85,6 +85,19 @@ impl Spout for Transactions {
         self.next += self.step;
         SpoutStatus::Active
     }
+
+    /// Its position, for `exactly_once` checkpoints: the next transaction's sequence number.
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<gale::TaskState>, gale::Fail> {
+        Ok(Some(gale::codec::to_bytes(&self.next).into()))
+    }
+
+    /// Rewinds to a checkpoint's position: what it emits next is what came after it.
+    fn initialize_state(&mut self, restored: Option<gale::TaskState>) -> Result<(), gale::Fail> {
+        if let Some(s) = restored {
+            self.next = gale::codec::from_bytes(&s.into_task()?)?;
+        }
+        Ok(())
+    }
 }
 
 /// Emits the logins, in order of time (one task).
@@ -108,6 +121,19 @@ impl Spout for Logins {
         out.emit(login(self.next, self.cards));
         self.next += 1;
         SpoutStatus::Active
+    }
+
+    /// Its position, for `exactly_once` checkpoints: the next login's sequence number.
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<gale::TaskState>, gale::Fail> {
+        Ok(Some(gale::codec::to_bytes(&self.next).into()))
+    }
+
+    /// Rewinds to a checkpoint's position: what it emits next is what came after it.
+    fn initialize_state(&mut self, restored: Option<gale::TaskState>) -> Result<(), gale::Fail> {
+        if let Some(s) = restored {
+            self.next = gale::codec::from_bytes(&s.into_task()?)?;
+        }
+        Ok(())
     }
 }
 

@@ -42,6 +42,19 @@ impl Spout for RandomWords {
         self.next += self.step;
         SpoutStatus::Active
     }
+
+    /// Its position, for `exactly_once` checkpoints: the next word's sequence number.
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<gale::TaskState>, gale::Fail> {
+        Ok(Some(gale::codec::to_bytes(&self.next).into()))
+    }
+
+    /// Rewinds to a checkpoint's position: what it emits next is what came after it.
+    fn initialize_state(&mut self, restored: Option<gale::TaskState>) -> Result<(), gale::Fail> {
+        if let Some(s) = restored {
+            self.next = gale::codec::from_bytes(&s.into_task()?)?;
+        }
+        Ok(())
+    }
 }
 
 /// Counts each word over a sliding window of the last `window` tuples this task saw, in

@@ -54,6 +54,22 @@ impl Spout for Sentences {
         self.next += 1;
         SpoutStatus::Active
     }
+
+    /// Its position, for `exactly_once` checkpoints: the next line and the round.
+    fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<gale::TaskState>, gale::Fail> {
+        Ok(Some(
+            gale::codec::to_bytes(&(self.next as u64, self.round)).into(),
+        ))
+    }
+
+    /// Rewinds to a checkpoint's position: what it emits next is what came after it.
+    fn initialize_state(&mut self, restored: Option<gale::TaskState>) -> Result<(), gale::Fail> {
+        if let Some(s) = restored {
+            let (next, round): (u64, u64) = gale::codec::from_bytes(&s.into_task()?)?;
+            (self.next, self.round) = (next as usize, round);
+        }
+        Ok(())
+    }
 }
 
 /// Splits a sentence into lowercase words (runs of letters, digits and apostrophes).
