@@ -38,8 +38,8 @@ pub mod window;
 
 pub use ack::{Anchor, Clock};
 pub use api::{
-    Bolt, CustomGrouping, Emitter, ExecResult, FINAL_SNAPSHOT, Fail, ProcessBolt, Spout,
-    SpoutStatus, TaskContext, TaskId, TaskState, TransactionalSink,
+    Bolt, CustomGrouping, Emitter, ExecResult, FINAL_SNAPSHOT, Fail, ProcessBolt, SnapshotStep,
+    Spout, SpoutStatus, TaskContext, TaskId, TaskState, TransactionalSink,
 };
 pub use cli::{main, main_from};
 pub use codec::{Codec, DecodeError};

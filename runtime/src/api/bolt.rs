@@ -119,6 +119,23 @@ pub trait Bolt: Send + 'static {
         let _ = checkpoint;
         Ok(None)
     }
+    /// Starts its snapshot for checkpoint `checkpoint` without holding up the stream:
+    /// [`SnapshotStep::Ready`] with the state at once, or [`SnapshotStep::Pending`] when
+    /// the rest is taken by [`continue_snapshot`](Bolt::continue_snapshot) between batches
+    /// (the barrier goes on at once; the checkpoint waits for the state). A bolt that
+    /// returns `Pending` must keep what it snapshots as it was at the barrier while it
+    /// goes on processing (copy-on-write): the built-in `process(T)` encodes a key group
+    /// before the first write to it after the barrier. The default: `snapshot_state`.
+    fn begin_snapshot(&mut self, checkpoint: u64) -> Result<SnapshotStep, Fail> {
+        self.snapshot_state(checkpoint).map(SnapshotStep::Ready)
+    }
+    /// Goes on with the snapshot [`begin_snapshot`](Bolt::begin_snapshot) left pending,
+    /// for about `budget`: `Ready` with the state once it is whole. Called only after a
+    /// `Pending`.
+    fn continue_snapshot(&mut self, budget: std::time::Duration) -> Result<SnapshotStep, Fail> {
+        let _ = budget;
+        Ok(SnapshotStep::Ready(None))
+    }
     /// Called once, after [`prepare`](Bolt::prepare), when the topology takes checkpoints:
     /// `restored` is what [`snapshot_state`](Bolt::snapshot_state) gave the checkpoint the
     /// run restarts from (`None`: a fresh start, or it kept nothing). Flink's
@@ -140,4 +157,13 @@ pub trait Bolt: Send + 'static {
         let _ = id;
         Ok(())
     }
+}
+
+/// Where a snapshot begun by [`Bolt::begin_snapshot`] stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotStep {
+    /// It is whole: the state (`None`: none to keep).
+    Ready(Option<TaskState>),
+    /// More is to come from [`Bolt::continue_snapshot`].
+    Pending,
 }

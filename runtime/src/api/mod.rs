@@ -11,7 +11,7 @@ mod spout;
 mod state;
 pub(crate) mod typed;
 
-pub use bolt::{Bolt, ExecResult, Fail};
+pub use bolt::{Bolt, ExecResult, Fail, SnapshotStep};
 pub use context::{TaskContext, TaskId};
 pub use emitter::Emitter;
 pub use grouping::CustomGrouping;

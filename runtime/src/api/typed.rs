@@ -74,6 +74,17 @@ where
         self.op.snapshot_state(checkpoint)
     }
 
+    fn begin_snapshot(&mut self, checkpoint: u64) -> Result<super::SnapshotStep, super::Fail> {
+        self.op.begin_snapshot(checkpoint)
+    }
+
+    fn continue_snapshot(
+        &mut self,
+        budget: std::time::Duration,
+    ) -> Result<super::SnapshotStep, super::Fail> {
+        self.op.continue_snapshot(budget)
+    }
+
     fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {
         self.op.initialize_state(restored)
     }

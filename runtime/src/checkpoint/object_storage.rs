@@ -24,7 +24,9 @@ pub struct ObjectStorage {
     prefix: ObjectPath,
     /// Where it is, as the user said it (for messages).
     location: String,
-    runtime: Arc<tokio::runtime::Runtime>,
+    /// Built on first use, on the thread that uses it (never inside an async context,
+    /// where neither building nor dropping a runtime is allowed).
+    runtime: Arc<std::sync::OnceLock<tokio::runtime::Runtime>>,
 }
 
 /// Opens the storage `location` names (a path or an object store URL).
@@ -33,10 +35,6 @@ pub fn open(location: &str) -> Result<ObjectStorage, StorageError> {
         location: location.to_string(),
         what,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| bad(format!("cannot start its I/O runtime: {e}")))?;
     let local =
         |dir: &std::path::Path| -> Result<(Arc<dyn ObjectStore>, ObjectPath), StorageError> {
             std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
@@ -73,7 +71,7 @@ pub fn open(location: &str) -> Result<ObjectStorage, StorageError> {
         store,
         prefix,
         location: location.to_string(),
-        runtime: Arc::new(runtime),
+        runtime: Arc::new(std::sync::OnceLock::new()),
     })
 }
 
@@ -108,15 +106,34 @@ impl ObjectStorage {
 
     /// Runs an object store call to its end. From inside an async runtime (which must not
     /// block) it runs on a thread of its own.
-    fn block<T: Send>(&self, work: impl std::future::Future<Output = T> + Send) -> T {
+    fn block<T: Send>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send,
+    ) -> Result<T, StorageError> {
+        let run = || {
+            let rt = match self.runtime.get() {
+                Some(rt) => rt,
+                None => {
+                    let built = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| StorageError::Location {
+                            location: self.location.clone(),
+                            what: format!("cannot start its I/O runtime: {e}"),
+                        })?;
+                    self.runtime.get_or_init(|| built)
+                }
+            };
+            Ok(rt.block_on(work))
+        };
         if tokio::runtime::Handle::try_current().is_ok() {
             std::thread::scope(|s| {
-                s.spawn(|| self.runtime.block_on(work))
+                s.spawn(run)
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p))
             })
         } else {
-            self.runtime.block_on(work)
+            run()
         }
     }
 
@@ -137,7 +154,7 @@ impl CheckpointStorage for ObjectStorage {
     fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
         let path = self.path(name)?;
         let payload = PutPayload::from(bytes.to_vec());
-        self.block(self.store.put(&path, payload))
+        self.block(self.store.put(&path, payload))?
             .map(|_| ())
             .map_err(|e| self.failed("write", name, e))
     }
@@ -147,7 +164,7 @@ impl CheckpointStorage for ObjectStorage {
         self.block(async {
             let got = self.store.get(&path).await?;
             got.bytes().await
-        })
+        })?
         .map(|b| b.to_vec())
         .map_err(|e| self.failed("read", name, e))
     }
@@ -155,7 +172,7 @@ impl CheckpointStorage for ObjectStorage {
     fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let dir = self.path(prefix)?;
         let listed = self
-            .block(self.store.list_with_delimiter(Some(&dir)))
+            .block(self.store.list_with_delimiter(Some(&dir)))?
             .map_err(|e| self.failed("list", prefix, e));
         let listed = match listed {
             Ok(l) => l,
@@ -196,7 +213,7 @@ impl CheckpointStorage for ObjectStorage {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e),
             }
-        })
+        })?
         .map_err(|e| self.failed("delete", prefix, e))
     }
 }

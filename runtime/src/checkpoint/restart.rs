@@ -201,6 +201,13 @@ impl Restarts {
         }
     }
 
+    /// The restarts of a run that already had `count` (recorded before this coordinator
+    /// took over: a restarted nimbus keeps counting toward `restart_attempts`).
+    pub fn resumed(mut self, count: u32) -> Self {
+        self.count = count;
+        self
+    }
+
     /// Restarts decided so far.
     pub fn count(&self) -> u32 {
         self.count

@@ -8,7 +8,9 @@ use super::proto::{
     CheckpointAssignment, CheckpointCommand, CheckpointHello, CheckpointReport, StateFileInfo,
     TaskDecline, TaskFinished, TaskSnapshot, WorkerFailure, checkpoint_command, checkpoint_report,
 };
-use crate::checkpoint::{CheckpointStorage, CheckpointStore, StateFile, object_storage};
+use crate::checkpoint::{
+    CheckpointError, CheckpointStorage, CheckpointStore, StateFile, object_storage,
+};
 use crate::exec::checkpointing::{self, Checkpointing, Report};
 use crate::exec::uploads::{Upload, Uploader};
 use crate::topology::TopologyDesc;
@@ -28,32 +30,55 @@ pub(crate) struct Prepared {
     reports: crossbeam_channel::Receiver<Report>,
 }
 
+/// Why a worker cannot run its part of a run's checkpoints.
+#[derive(Debug)]
+pub(crate) struct PrepareError {
+    /// What went wrong.
+    pub(crate) message: String,
+    /// Whether trying again may succeed (storage unreachable for now).
+    pub(crate) retryable: bool,
+}
+
+impl PrepareError {
+    fn of(what: String, e: &CheckpointError) -> Self {
+        PrepareError {
+            message: format!("{what}: {e}"),
+            retryable: e.is_retryable(),
+        }
+    }
+}
+
 /// Opens the storage `a` names and reads the checkpoint this run restores (checked whole
 /// and against this binary's operators), for `desc`.
 pub(crate) fn prepare(
     desc: &'static TopologyDesc,
     a: &CheckpointAssignment,
-) -> Result<Prepared, String> {
-    let storage: Arc<dyn CheckpointStorage> =
-        Arc::new(object_storage::open(&a.storage).map_err(|e| e.to_string())?);
+) -> Result<Prepared, PrepareError> {
+    let open = |location: &str| -> Result<Arc<dyn CheckpointStorage>, PrepareError> {
+        object_storage::open(location)
+            .map(|s| Arc::new(s) as Arc<dyn CheckpointStorage>)
+            .map_err(|e| PrepareError::of("checkpoint storage".into(), &e.into()))
+    };
+    let storage = open(&a.storage)?;
+    let what = || format!("cannot restore checkpoint {}", a.restore_id);
     let restored = if a.restore_id == 0 {
         None
     } else {
-        let from: Arc<dyn CheckpointStorage> = if a.restore_from == a.storage {
+        let from = if a.restore_from == a.storage {
             storage.clone()
         } else {
-            Arc::new(object_storage::open(&a.restore_from).map_err(|e| e.to_string())?)
+            open(&a.restore_from)?
         };
         let meta = CheckpointStore::new(from.clone())
             .verify(a.restore_id)
-            .map_err(|e| format!("cannot restore checkpoint {}: {e}", a.restore_id))?;
-        checkpointing::compatible(desc, &meta).map_err(|e| e.to_string())?;
+            .map_err(|e| PrepareError::of(what(), &e))?;
+        checkpointing::compatible(desc, &meta).map_err(|e| PrepareError::of(what(), &e))?;
         Some((from, meta))
     };
     let (shared, reports) = checkpointing::cluster(desc, storage, restored);
     shared
         .check_restore()
-        .map_err(|e| format!("cannot restore checkpoint {}: {e}", a.restore_id))?;
+        .map_err(|e| PrepareError::of(what(), &e))?;
     Ok(Prepared { shared, reports })
 }
 
@@ -88,7 +113,7 @@ pub(crate) fn open(
     rt.spawn(keep_open(client, hello, rx, shared, opened));
     match rt.block_on(async { tokio::time::timeout(HELLO_TIMEOUT, first).await }) {
         Ok(Ok(Ok(()))) => Ok(Link { reports }),
-        Ok(Ok(Err(e))) => Err(format!("nimbus refused the checkpoint stream: {e}")),
+        Ok(Ok(Err(e))) => Err(format!("nimbus did not take this worker: {e}")),
         Ok(Err(_)) => Err("the checkpoint stream ended before it opened".into()),
         Err(_) => Err(format!(
             "nimbus did not open the checkpoint stream within {HELLO_TIMEOUT:?}"
@@ -121,10 +146,28 @@ async fn keep_open(
             .await;
         match call {
             Ok(response) => {
-                if let Some(o) = opened.take() {
-                    let _ = o.send(Ok(()));
-                }
                 let mut commands = response.into_inner();
+                // The first command answers the hello: only an accepted worker runs.
+                match commands.message().await {
+                    Ok(Some(CheckpointCommand {
+                        command: Some(checkpoint_command::Command::Welcome(w)),
+                    })) => {
+                        if let Some(o) = opened.take() {
+                            let answer = if w.accepted { Ok(()) } else { Err(w.reason) };
+                            let refused = answer.is_err();
+                            let _ = o.send(answer);
+                            if refused {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(_) | Err(_) => {
+                        if let Some(o) = opened.take() {
+                            let _ = o.send(Err("the stream ended before nimbus answered".into()));
+                            return;
+                        }
+                    }
+                }
                 loop {
                     tokio::select! {
                         r = reports.recv() => match r {
@@ -159,7 +202,11 @@ fn apply(shared: &Checkpointing, cmd: CheckpointCommand) {
     match cmd.command {
         Some(checkpoint_command::Command::Trigger(t)) => shared.trigger(t.id, t.savepoint),
         Some(checkpoint_command::Command::Complete(d)) => shared.complete(d.id, d.last),
-        Some(checkpoint_command::Command::Abort(_)) | None => {}
+        // An aborted checkpoint is never committed; the next restore drops what sinks
+        // pre-committed for it.
+        Some(checkpoint_command::Command::Abort(_))
+        | Some(checkpoint_command::Command::Welcome(_))
+        | None => {}
     }
 }
 

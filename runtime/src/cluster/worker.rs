@@ -249,22 +249,29 @@ fn run_in(
             };
             match checkpoint_link::prepare(desc, a) {
                 Ok(prepared) => {
-                    let link = checkpoint_link::open(
+                    match checkpoint_link::open(
                         rt,
                         client.clone(),
                         hello,
                         Some(prepared.shared.clone()),
-                    )?;
-                    Some((prepared, link))
+                    ) {
+                        Ok(link) => Some((prepared, link)),
+                        Err(e) => {
+                            // Not this run's worker (any more): nimbus restarts the
+                            // topology, and this process must not send a tuple.
+                            eprintln!("gale: worker {me}: {e}; exiting");
+                            return Ok(());
+                        }
+                    }
                 }
                 Err(e) => {
-                    // Said to nimbus, which stops the topology with the reason (a restart
-                    // would read the same checkpoint).
+                    // Said to nimbus, which restarts the topology or, when a restart would
+                    // read the same checkpoint, stops it with the reason.
                     if let Ok(link) = checkpoint_link::open(rt, client.clone(), hello, None) {
-                        link.fail(e.clone(), false);
+                        link.fail(e.message.clone(), e.retryable);
                         std::thread::sleep(Duration::from_secs(1));
                     }
-                    return Err(e);
+                    return Err(e.message);
                 }
             }
         }

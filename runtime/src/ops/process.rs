@@ -3,7 +3,9 @@
 //! `fields(...)` of the input edges.
 
 use super::wall_ms;
-use crate::api::{Bolt, Emitter, ExecResult, Fail, ProcessBolt, TaskContext, TaskState};
+use crate::api::{
+    Bolt, Emitter, ExecResult, Fail, ProcessBolt, SnapshotStep, TaskContext, TaskState,
+};
 use crate::codec::{Codec, DecodeError};
 use crate::grouping::key_group_range;
 use crate::state::{KeyedBackend, KeyedContext, OpenContext, StateError, Timers};
@@ -28,6 +30,8 @@ pub struct ProcessOp<B: ProcessBolt, F> {
     processing_timers: Timers<B::Key>,
     watermark: Option<u64>,
     default_ttl_ms: Option<u64>,
+    /// The timers of a snapshot in progress, encoded per owned group at its barrier.
+    pending_timers: Option<Vec<Vec<u8>>>,
 }
 
 impl<B: ProcessBolt, F: Fn(&B::In) -> B::Key> ProcessOp<B, F> {
@@ -44,6 +48,7 @@ impl<B: ProcessBolt, F: Fn(&B::In) -> B::Key> ProcessOp<B, F> {
             processing_timers: Timers::default(),
             watermark: None,
             default_ttl_ms: None,
+            pending_timers: None,
         }
     }
 }
@@ -66,6 +71,7 @@ impl<B: ProcessBolt<Key = ()>> ProcessOp<B, NoKey<B::In>> {
             processing_timers: Timers::default(),
             watermark: None,
             default_ttl_ms: None,
+            pending_timers: None,
         }
     }
 }
@@ -129,7 +135,22 @@ where
     fn snapshot(&self) -> Option<TaskState> {
         let backend = self.backend.as_ref()?;
         let range = backend.key_groups();
-        // Per owned group: its event-time timers, then its processing-time ones.
+        let timers = self.timer_bytes(backend);
+        let encode = |g: u32| {
+            let mut out = backend.snapshot_group(g)?;
+            out.extend_from_slice(&timers[(g - range.start) as usize]);
+            Some(out)
+        };
+        if !self.keyed {
+            return encode(0).map(TaskState::Task);
+        }
+        Some(crate::state::key_groups(range.clone(), encode))
+    }
+
+    /// Per owned group (by index): its event-time timers, then its processing-time ones,
+    /// encoded (what follows the states' entries in the group's snapshot).
+    fn timer_bytes(&self, backend: &KeyedBackend<B::Key>) -> Vec<Vec<u8>> {
+        let range = backend.key_groups();
         let mut timers: Vec<[GroupTimers<B::Key>; 2]> =
             range.clone().map(|_| Default::default()).collect();
         for (processing, set) in [(false, &self.timers), (true, &self.processing_timers)] {
@@ -144,20 +165,17 @@ where
                 timers[i][usize::from(processing)].push((ts, key.clone()));
             }
         }
-        let encode = |g: u32| {
-            let mut out = backend.snapshot_group(g)?;
-            let t = &timers[(g - range.start) as usize];
-            t[0].encode(&mut out);
-            t[1].encode(&mut out);
-            Some(out)
-        };
-        if !self.keyed {
-            return encode(0).map(TaskState::Task);
-        }
-        Some(crate::state::key_groups(range.clone(), encode))
+        timers
+            .iter()
+            .map(|t| {
+                let mut out = Vec::new();
+                t[0].encode(&mut out);
+                t[1].encode(&mut out);
+                out
+            })
+            .collect()
     }
 
-    /// Restores one key group's states and timers.
     fn restore_group(&mut self, group: u32, bytes: &[u8]) -> Result<(), StateError> {
         let Some(backend) = self.backend.as_mut() else {
             return Ok(());
@@ -274,6 +292,42 @@ where
 
     fn snapshot_state(&mut self, _checkpoint: u64) -> Result<Option<TaskState>, Fail> {
         Ok(self.snapshot())
+    }
+
+    /// Keyed state is taken a key group at a time while the task goes on: its timers now,
+    /// each group before the first access to it after the barrier or between batches.
+    fn begin_snapshot(&mut self, checkpoint: u64) -> Result<SnapshotStep, Fail> {
+        if checkpoint == crate::api::FINAL_SNAPSHOT || !self.keyed {
+            return Ok(SnapshotStep::Ready(self.snapshot()));
+        }
+        let Some(backend) = self.backend.as_ref() else {
+            return Ok(SnapshotStep::Ready(None));
+        };
+        self.pending_timers = Some(self.timer_bytes(backend));
+        if let Some(backend) = self.backend.as_mut() {
+            backend.begin_snapshot();
+        }
+        Ok(SnapshotStep::Pending)
+    }
+
+    fn continue_snapshot(&mut self, budget: std::time::Duration) -> Result<SnapshotStep, Fail> {
+        let Some(backend) = self.backend.as_mut() else {
+            return Ok(SnapshotStep::Ready(None));
+        };
+        if !backend.snapshot_step(budget) {
+            return Ok(SnapshotStep::Pending);
+        }
+        let groups = backend.take_snapshot().unwrap_or_default();
+        let timers = self.pending_timers.take().unwrap_or_default();
+        let groups = groups
+            .into_iter()
+            .zip(timers)
+            .map(|((g, mut bytes), t)| {
+                bytes.extend_from_slice(&t);
+                (g, bytes)
+            })
+            .collect();
+        Ok(SnapshotStep::Ready(Some(TaskState::KeyGroups(groups))))
     }
 
     fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {

@@ -157,6 +157,42 @@ pub struct KeyedBackend<K> {
     sweep_next: u32,
     /// The time to live of states declared without one.
     default_ttl_ms: Option<u64>,
+    /// A snapshot being taken one key group at a time.
+    incremental: Option<Incremental>,
+}
+
+/// A snapshot taken a key group at a time while the task goes on (copy-on-write by key
+/// group): a group is encoded before the first access to it after the snapshot began, or
+/// by [`KeyedBackend::snapshot_step`], whichever comes first; so every group's encoding
+/// is its state at the barrier.
+#[derive(Debug)]
+struct Incremental {
+    /// Per owned group (by index), its encoding once taken.
+    taken: Vec<Option<Vec<u8>>>,
+    /// Groups not taken yet.
+    left: usize,
+    /// The next group `snapshot_step` looks at.
+    next: usize,
+}
+
+impl Incremental {
+    fn take<K>(&mut self, i: usize, declared: &[Declared], tables: &[Box<dyn Table<K>>]) {
+        if self.taken[i].is_none() {
+            self.taken[i] = Some(encode_group(declared, tables));
+            self.left -= 1;
+        }
+    }
+}
+
+/// The encoding of one key group: for each declared state, its name and entries.
+fn encode_group<K>(declared: &[Declared], tables: &[Box<dyn Table<K>>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, tables.len() as u64);
+    for (d, t) in declared.iter().zip(tables) {
+        d.name.encode(&mut out);
+        t.encode(&mut out);
+    }
+    out
 }
 
 impl<K> std::fmt::Debug for KeyedBackend<K> {
@@ -186,7 +222,54 @@ where
             groups,
             sweep_next: 0,
             default_ttl_ms: None,
+            incremental: None,
         }
+    }
+
+    /// Begins a snapshot taken a key group at a time ([`snapshot_step`](Self::snapshot_step),
+    /// and before the first access to a group), replacing one in progress.
+    pub fn begin_snapshot(&mut self) {
+        let n = self.groups.len();
+        self.incremental = Some(Incremental {
+            taken: vec![None; n],
+            left: n,
+            next: 0,
+        });
+    }
+
+    /// Encodes groups of the snapshot in progress for about `budget` (at least one);
+    /// true once every group is (or no snapshot is in progress).
+    pub fn snapshot_step(&mut self, budget: std::time::Duration) -> bool {
+        let Some(inc) = self.incremental.as_mut() else {
+            return true;
+        };
+        let start = std::time::Instant::now();
+        while inc.left > 0 && inc.next < self.groups.len() {
+            let i = inc.next;
+            inc.next += 1;
+            inc.take(i, &self.declared, &self.groups[i]);
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        inc.left == 0
+    }
+
+    /// The snapshot taken, once every group is: `(group, encoding)` for every owned group,
+    /// in order. `None` while one is in progress or none was begun.
+    pub fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
+        if self.incremental.as_ref()?.left > 0 {
+            return None;
+        }
+        let inc = self.incremental.take()?;
+        let start = self.range.start;
+        Some(
+            inc.taken
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, b)| Some((start + i as u32, b?)))
+                .collect(),
+        )
     }
 
     /// States declared from now on without a time to live of their own get `ttl_ms` (the
@@ -233,7 +316,12 @@ where
 
     /// The entries of state `id` in an owned key group.
     pub(crate) fn entries<S: Stored>(&mut self, group: u32, id: u32) -> &mut Entries<K, S> {
-        let table = &mut self.groups[(group - self.range.start) as usize][id as usize];
+        let i = (group - self.range.start) as usize;
+        if let Some(inc) = self.incremental.as_mut() {
+            // Copy-on-write: the group's state at the barrier is encoded before it changes.
+            inc.take(i, &self.declared, &self.groups[i]);
+        }
+        let table = &mut self.groups[i][id as usize];
         match table.as_any().downcast_mut::<Entries<K, S>>() {
             Some(e) => e,
             None => unreachable!("a state handle of another kind than its declaration"),
@@ -269,6 +357,9 @@ where
         }
         let i = (self.sweep_next as usize) % self.groups.len();
         self.sweep_next = self.sweep_next.wrapping_add(1);
+        if let Some(inc) = self.incremental.as_mut() {
+            inc.take(i, &self.declared, &self.groups[i]);
+        }
         let mut dropped = 0;
         for (id, table) in self.groups[i].iter_mut().enumerate() {
             if let Some(ttl) = self.declared[id].ttl_ms {
@@ -284,13 +375,7 @@ where
         let tables = self
             .groups
             .get(group.checked_sub(self.range.start)? as usize)?;
-        let mut out = Vec::new();
-        put_varint(&mut out, tables.len() as u64);
-        for (d, t) in self.declared.iter().zip(tables) {
-            d.name.encode(&mut out);
-            t.encode(&mut out);
-        }
-        Some(out)
+        Some(encode_group(&self.declared, tables))
     }
 
     /// Adds the entries of a snapshot of key group `group` (every state it names must be

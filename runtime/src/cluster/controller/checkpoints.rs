@@ -31,12 +31,11 @@ fn current<'a>(state: &'a State, id: &str, run: u64) -> Option<&'a Topo> {
 pub fn run_of(state: &State, id: &str) -> Option<(u64, Vec<(u32, u64)>)> {
     let t = state.topologies.get(id)?;
     let a = t.record.assignment.as_ref()?;
-    (!t.record.finished && !a.workers.is_empty() && a.workers.len() >= t.wanted_workers()).then(
-        || {
-            let workers = a.workers.iter().map(|w| (w.index, w.since)).collect();
-            (a.placement_version, workers)
-        },
-    )
+    // A run on fewer workers than planned (no free slot) is a run too.
+    (!t.record.finished && !a.workers.is_empty()).then(|| {
+        let workers = a.workers.iter().map(|w| (w.index, w.since)).collect();
+        (a.placement_version, workers)
+    })
 }
 
 /// Checkpoint `checkpoint` of run `run` of topology `id` is durable in store `from`:
@@ -54,6 +53,18 @@ pub fn completed(
     let r = next.record.checkpoints.get_or_insert_with(Default::default);
     r.restore_from = from.to_string();
     r.restore_id = checkpoint;
+    let mut d = Decision::default();
+    d.push(Effect::Put(Box::new(next)));
+    Some(d)
+}
+
+/// Checkpoint ids below `upto` may be used by run `run` of topology `id`: recorded, so a
+/// restarted nimbus triggers above them. `None` when the run was replaced.
+pub fn reserve_ids(state: &State, id: &str, run: u64, upto: u64) -> Option<Decision> {
+    let topo = current(state, id, run)?;
+    let mut next = topo.clone();
+    let r = next.record.checkpoints.get_or_insert_with(Default::default);
+    r.reserved_ids = r.reserved_ids.max(upto);
     let mut d = Decision::default();
     d.push(Effect::Put(Box::new(next)));
     Some(d)

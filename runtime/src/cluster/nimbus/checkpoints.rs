@@ -23,16 +23,17 @@
 use crate::api::TaskId;
 use crate::checkpoint::object_storage;
 use crate::checkpoint::{
-    CheckpointKind, CheckpointStorage, CheckpointStore, Command, Completed, Coordinator,
-    Decision as RestartDecision, FinishedTask, Input, Metadata, OperatorState, Restarts, StateFile,
-    StorageFailure,
+    CheckpointError, CheckpointKind, CheckpointStorage, CheckpointStore, Command, Completed,
+    Coordinator, Decision as RestartDecision, FinishedTask, Input, Metadata, OperatorState,
+    Restarts, StateFile, StorageFailure,
 };
 use crate::cluster::checkpoint_plan::{config_of, restart_of};
 use crate::cluster::controller::State;
 use crate::cluster::controller::{self, checkpoints as decide};
 use crate::cluster::proto::{
     CheckpointCommand, CheckpointDone, CheckpointHello, CheckpointPlan, CheckpointStatus,
-    CheckpointTrigger, SavepointReply, StateFileInfo, checkpoint_command, checkpoint_report,
+    CheckpointTrigger, CheckpointWelcome, SavepointReply, StateFileInfo, checkpoint_command,
+    checkpoint_report,
 };
 use crate::cluster::store::MetaStore;
 use crate::state::wall_ms;
@@ -47,6 +48,12 @@ pub(crate) type Commands = tokio::sync::mpsc::UnboundedSender<Result<CheckpointC
 
 /// A savepoint's answer, to the `Savepoint` call waiting for it.
 pub(crate) type SavepointAnswer = tokio::sync::oneshot::Sender<Result<SavepointReply, Status>>;
+
+/// Checkpoint ids reserved in the record at a time.
+const RESERVE_IDS: u64 = 1024;
+
+/// How long a restart or give-up whose record could not be written waits to try again.
+const RETRY_MS: u64 = 1_000;
 
 /// What reaches a driver.
 #[derive(Debug)]
@@ -160,7 +167,12 @@ impl Drivers {
         {
             return Ok(h.events.clone());
         }
-        let (plan, name, storage) = {
+        // Finished drivers of topologies gone are forgotten.
+        {
+            let state = self.control.state();
+            running.retain(|id, _| state.topologies.contains_key(id));
+        }
+        let (plan, name, storage, restarts_so_far) = {
             let state = self.control.state();
             let t = state
                 .topologies
@@ -188,15 +200,14 @@ impl Drivers {
                 .and_then(|a| a.checkpoints.as_ref())
                 .map(|c| c.storage.clone())
                 .unwrap_or_default();
-            (
-                plan,
-                t.record
-                    .plan
-                    .as_ref()
-                    .map(|p| p.name.clone())
-                    .unwrap_or_default(),
-                storage,
-            )
+            let so_far = t.record.checkpoints.as_ref().map_or(0, |c| c.restarts);
+            let name = t
+                .record
+                .plan
+                .as_ref()
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            (plan, name, storage, so_far)
         };
         let storage = object_storage::open(&storage)
             .map_err(|e| Status::unavailable(format!("checkpoints of `{id}`: {e}")))?;
@@ -210,7 +221,7 @@ impl Drivers {
             storage,
             self.control.clone(),
             rx,
-            Restarts::new(restarts, wall_ms()),
+            Restarts::new(restarts, wall_ms()).resumed(restarts_so_far),
             stats.clone(),
         );
         let thread = std::thread::Builder::new()
@@ -295,8 +306,11 @@ struct Run {
     finished: BTreeMap<TaskId, Option<StateFile>>,
     savepoints: BTreeSet<u64>,
     asked: Asked,
-    /// It failed: when to restart it (wall ms), and why.
+    /// It failed: when to act on it (wall ms; `None`: done with it), and why.
     failed: Option<(Option<u64>, String)>,
+    /// What to do then: stop the topology (the restart strategy gave up: why), or
+    /// restart it.
+    give_up: Option<String>,
     /// Its final checkpoint completed: the topology is done.
     done: bool,
 }
@@ -315,6 +329,8 @@ struct Driver {
     tasks: BTreeMap<TaskId, (String, u32)>,
     /// The newest checkpoint id this driver triggered or found.
     max_id: u64,
+    /// Ids below this are reserved in the record.
+    reserved_upto: u64,
     run: Option<Run>,
 }
 
@@ -348,6 +364,7 @@ impl Driver {
             stats,
             tasks,
             max_id: 0,
+            reserved_upto: 0,
             run: None,
         }
     }
@@ -426,7 +443,15 @@ impl Driver {
         match &run.failed {
             Some((Some(at), reason)) if now >= *at => {
                 let reason = reason.clone();
-                self.restart(&reason);
+                let done = match run.give_up.clone() {
+                    Some(why) => self.give_up(&format!("{reason}; {why}")),
+                    None => self.restart(&reason),
+                };
+                if let Some(run) = self.run.as_mut() {
+                    // Done with it, or its record could not be written: try again soon.
+                    let at = (!done).then_some(now + RETRY_MS);
+                    run.failed = Some((at, reason));
+                }
             }
             Some(_) => {}
             None => {
@@ -455,12 +480,48 @@ impl Driver {
                 format!("checkpoint {} of {}", restored.1, restored.0)
             }
         );
+        let recorded = self.recorded();
+        let stale = recorded.1 != restored.1 || recorded.1 > 0 && recorded.0 != restored.0;
         self.run = Some(Run {
             version,
             incarnations,
-            restored,
+            restored: restored.clone(),
             ..Default::default()
         });
+        if stale {
+            // This driver did not follow the run from its start (nimbus restarted), and
+            // checkpoints completed since: its workers' state is not what the record says
+            // a restart restores.
+            self.fail(
+                format!(
+                    "run {version} started from checkpoint {}, the last recorded one is {} \
+                     (nimbus restarted meanwhile)",
+                    restored.1, recorded.1
+                ),
+                true,
+            );
+        }
+    }
+
+    /// The checkpoint the record says a restart restores (store, id), and the ids reserved.
+    fn recorded(&self) -> (String, u64) {
+        let state = self.control.state();
+        state
+            .topologies
+            .get(&self.id)
+            .and_then(|t| t.record.checkpoints.as_ref())
+            .map(|c| (c.restore_from.clone(), c.restore_id))
+            .unwrap_or_default()
+    }
+
+    /// The ids a restarted nimbus must not trigger again: below the record's reservation.
+    fn reserved(&self) -> u64 {
+        let state = self.control.state();
+        state
+            .topologies
+            .get(&self.id)
+            .and_then(|t| t.record.checkpoints.as_ref())
+            .map_or(0, |c| c.reserved_ids)
     }
 
     /// Every worker of the run said hello: checkpoints start. What earlier runs left that
@@ -483,13 +544,27 @@ impl Driver {
                         retained.push(id);
                     }
                 }
-                _ => {
+                // Never recorded (its run was replaced first), or never completed.
+                Ok(_) => {
                     let _ = self.store.discard(id);
                 }
+                Err(CheckpointError::Incomplete(_)) => {
+                    let _ = self.store.discard(id);
+                }
+                Err(e) if !builds_on && !e.is_retryable() => {
+                    let _ = self.store.discard(id);
+                }
+                // Storage trouble (retryable), or damage to one it builds on: left alone.
+                Err(_) => {}
             }
         }
         let _ = self.store.discard_finished_except(run.version);
         self.max_id = self.max_id.max(run.restored.1);
+        let reserved = self.reserved();
+        self.max_id = self.max_id.max(reserved);
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
         let mut c = Coordinator::new(
             config_of(&self.plan),
             self.tasks.keys().copied(),
@@ -559,17 +634,59 @@ impl Driver {
     }
 
     fn hello(&mut self, hello: CheckpointHello, conn: u64, commands: Commands) {
+        let welcome = |accepted: bool, reason: String| {
+            let _ = commands.send(Ok(CheckpointCommand {
+                command: Some(checkpoint_command::Command::Welcome(CheckpointWelcome {
+                    accepted,
+                    reason,
+                })),
+            }));
+        };
         let Some(run) = self.run.as_mut() else {
+            welcome(false, "the topology has no run now".into());
             return;
         };
         if hello.placement_version != run.version
             || run.incarnations.get(&hello.worker) != Some(&hello.incarnation)
         {
-            // A worker of another run or incarnation: it is being stopped.
+            welcome(
+                false,
+                format!(
+                    "worker {} of run {} (incarnation {}) is not of the current run {}",
+                    hello.worker, hello.placement_version, hello.incarnation, run.version
+                ),
+            );
             return;
         }
-        let again = run.said_hello.contains(&hello.worker);
+        if let Some((_, reason)) = &run.failed {
+            welcome(false, format!("the run failed ({reason}); it restarts"));
+            return;
+        }
+        if run.done {
+            welcome(false, "the topology finished".into());
+            return;
+        }
+        let problem = if run.said_hello.contains(&hello.worker) {
+            Some(format!(
+                "worker {} restarted (now pid {}): its state is lost",
+                hello.worker, hello.pid
+            ))
+        } else if !hello.fresh {
+            Some(format!(
+                "worker {} reconnected after its stream broke (or nimbus restarted): reports \
+                 may be lost",
+                hello.worker
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = problem {
+            welcome(false, reason.clone());
+            self.fail(reason, true);
+            return;
+        }
         run.said_hello.insert(hello.worker);
+        welcome(true, String::new());
         run.conns.insert(
             conn,
             Conn {
@@ -577,24 +694,6 @@ impl Driver {
                 commands,
             },
         );
-        if again {
-            self.fail(
-                format!(
-                    "worker {} restarted (now pid {}): its state is lost",
-                    hello.worker, hello.pid
-                ),
-                true,
-            );
-        } else if !hello.fresh {
-            self.fail(
-                format!(
-                    "worker {} reconnected after its stream broke (or nimbus restarted): \
-                     reports may be lost",
-                    hello.worker
-                ),
-                true,
-            );
-        }
     }
 
     fn report(&mut self, conn: u64, report: checkpoint_report::Report) {
@@ -616,6 +715,14 @@ impl Driver {
         match report {
             R::Hello(_) => {}
             R::Snapshot(s) => {
+                // An ack of a checkpoint no longer pending (aborted) is dropped.
+                let pending = run
+                    .coordinator
+                    .as_ref()
+                    .is_some_and(|c| c.pending().any(|p| p == s.id));
+                if !pending {
+                    return;
+                }
                 let state = file(s.state);
                 let bytes = state.as_ref().map_or(0, |f| f.bytes);
                 let entry = run.acked.entry(s.id).or_default();
@@ -669,9 +776,9 @@ impl Driver {
     fn broadcast(&self, cmd: checkpoint_command::Command) {
         if let Some(run) = &self.run {
             for c in run.conns.values() {
-                let _ = c
-                    .commands
-                    .send(Ok(CheckpointCommand { command: Some(cmd) }));
+                let _ = c.commands.send(Ok(CheckpointCommand {
+                    command: Some(cmd.clone()),
+                }));
             }
         }
     }
@@ -682,6 +789,7 @@ impl Driver {
             match cmd {
                 Command::Trigger { id, kind, .. } => {
                     self.max_id = self.max_id.max(id);
+                    self.reserve(id);
                     let savepoint = kind == CheckpointKind::Savepoint;
                     if let Some(run) = self.run.as_mut()
                         && savepoint
@@ -744,6 +852,25 @@ impl Driver {
                     }
                 }
             }
+        }
+    }
+
+    /// Makes sure id `id` is below the record's reservation (in blocks of
+    /// [`RESERVE_IDS`]): a restarted nimbus never triggers it again, so no late upload of
+    /// an old run lands in a new checkpoint of the same id.
+    fn reserve(&mut self, id: u64) {
+        if id < self.reserved_upto {
+            return;
+        }
+        let Some(version) = self.run.as_ref().map(|r| r.version) else {
+            return;
+        };
+        let upto = id + RESERVE_IDS;
+        let mut state = self.control.state();
+        if let Some(d) = decide::reserve_ids(&state, &self.id, version, upto)
+            && self.control.carry_out(&mut state, d)
+        {
+            self.reserved_upto = upto;
         }
     }
 
@@ -901,80 +1028,97 @@ impl Driver {
                 let _ = self.store.discard(id);
             }
         }
+        let now = wall_ms();
         let decision = if retryable {
-            self.restarts.failed(wall_ms())
+            self.restarts.failed(now)
         } else {
             RestartDecision::GiveUp {
                 reason: "a restart would fail the same way".into(),
             }
         };
-        let run = self.run.as_mut().expect("checked above");
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        // Acted on by the next tick (a restart after its delay; a give-up at once).
         match decision {
             RestartDecision::Restart { delay_ms } => {
-                run.failed = Some((Some(wall_ms() + delay_ms), reason));
+                run.failed = Some((Some(now + delay_ms), reason));
             }
             RestartDecision::GiveUp { reason: why } => {
-                let version = run.version;
-                let mut state = self.control.state();
-                if let Some(d) =
-                    decide::give_up(&state, &self.id, version, &format!("{reason}; {why}"))
-                {
-                    self.control.carry_out(&mut state, d);
-                }
+                run.give_up = Some(why);
+                run.failed = Some((Some(now), reason));
             }
         }
     }
 
+    /// Stops the topology for good with `why`; false if the record could not be written.
+    fn give_up(&mut self, why: &str) -> bool {
+        let Some(version) = self.run.as_ref().map(|r| r.version) else {
+            return true;
+        };
+        let mut state = self.control.state();
+        match decide::give_up(&state, &self.id, version, why) {
+            Some(d) => self.control.carry_out(&mut state, d),
+            // The run was replaced meanwhile: nothing to stop.
+            None => true,
+        }
+    }
+
     /// Restarts the failed run from the recorded checkpoint: the newest at or before it
-    /// that verifies (a damaged one is skipped, and says why).
-    fn restart(&mut self, reason: &str) {
-        let Some(run) = self.run.as_mut() else {
-            return;
+    /// that verifies (a damaged one is skipped, and says why; storage that cannot be read
+    /// now makes it try again later). False when it must be tried again.
+    fn restart(&mut self, reason: &str) -> bool {
+        let Some(version) = self.run.as_ref().map(|r| r.version) else {
+            return true;
         };
-        let version = run.version;
-        let (from, recorded) = {
-            let state = self.control.state();
-            state
-                .topologies
-                .get(&self.id)
-                .and_then(|t| t.record.checkpoints.as_ref())
-                .map(|c| (c.restore_from.clone(), c.restore_id))
-                .unwrap_or_default()
-        };
+        let (from, recorded) = self.recorded();
         let mut chosen = recorded;
         if from == self.storage.location() && recorded > 0 {
-            let ids = self.store.ids().unwrap_or_default();
-            let usable = ids
-                .into_iter()
-                .rev()
-                .filter(|id| *id <= recorded)
-                .find(|id| match self.store.verify(*id) {
-                    Ok(_) => true,
+            let ids = match self.store.ids() {
+                Ok(ids) => ids,
+                Err(e) => {
+                    eprintln!(
+                        "gale nimbus: `{}`: cannot list its checkpoints: {e}; retrying",
+                        self.id
+                    );
+                    return false;
+                }
+            };
+            let mut usable = None;
+            for id in ids.into_iter().rev().filter(|id| *id <= recorded) {
+                match self.store.verify(id) {
+                    Ok(_) => {
+                        usable = Some(id);
+                        break;
+                    }
+                    Err(e) if e.is_retryable() => {
+                        eprintln!(
+                            "gale nimbus: `{}`: cannot read checkpoint {id}: {e}; retrying",
+                            self.id
+                        );
+                        return false;
+                    }
                     Err(e) => {
                         eprintln!(
                             "gale nimbus: skipping checkpoint {id} of `{}`: {e}",
                             self.id
                         );
-                        false
                     }
-                });
+                }
+            }
             match usable {
                 Some(id) => chosen = id,
                 None => {
-                    let mut state = self.control.state();
                     let why = format!(
                         "{reason}; no checkpoint up to {recorded} in {from} is usable (named \
                          above): not restarting, which would write committed output again"
                     );
-                    if let Some(d) = decide::give_up(&state, &self.id, version, &why) {
-                        self.control.carry_out(&mut state, d);
-                    }
-                    return;
+                    return self.give_up(&why);
                 }
             }
         }
         let mut state = self.control.state();
-        if let Some(d) = decide::restart(
+        match decide::restart(
             &state,
             &self.id,
             version,
@@ -982,12 +1126,8 @@ impl Driver {
             reason,
             Instant::now(),
         ) {
-            self.control.carry_out(&mut state, d);
-        }
-        drop(state);
-        if let Some(run) = self.run.as_mut() {
-            // Whatever happens next, this run does not restart twice.
-            run.failed = Some((None, reason.to_string()));
+            Some(d) => self.control.carry_out(&mut state, d),
+            None => true,
         }
     }
 }

@@ -270,6 +270,17 @@ impl Nimbus for NimbusService {
             // Reachable from this machine only: fine for one machine, a shared mount, or
             // a test cluster; a real cluster names an object store at submit.
             ck.storage = self.checkpoints.default_storage().to_string();
+            let remote = self.state().supervisors.values().any(|s| {
+                !(s.host.is_empty() || s.host == "localhost" || s.host.starts_with("127."))
+            });
+            if remote {
+                eprintln!(
+                    "gale nimbus: warning: `{}` keeps its checkpoints in {} (no --checkpoint-dir), \
+                     which workers on other machines cannot reach: give `submit \
+                     --checkpoint-dir` a shared directory or an object store",
+                    plan.name, ck.storage
+                );
+            }
         }
         if header.size > self.max_binary {
             return Err(Status::invalid_argument(format!(

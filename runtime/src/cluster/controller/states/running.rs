@@ -7,7 +7,8 @@
 //! peer; its new incarnation fences the old process off). A worker that finished never
 //! moves. With no free slot, a worker of a dead supervisor makes the topology shrink onto
 //! what is left (all restart); a silent one on a live supervisor stays where it is, for its
-//! supervisor to restart.
+//! supervisor to restart. An `exactly_once` topology restarts all its workers instead
+//! (from its last checkpoint: see [`crate::cluster::controller::checkpoints`]).
 
 use crate::cluster::controller::placement::{
     move_worker, place_all, slot_of, supervisors, taken_by_others,
@@ -67,6 +68,20 @@ pub fn step(state: &State, topo: &Topo, now: Instant) -> Decision {
         return d;
     }
     let id = topo.record.id.as_str();
+    if topo.record.checkpoints.is_some() {
+        // exactly_once: a worker alone cannot move (its state went with it); every worker
+        // is placed anew and restores the last recorded checkpoint.
+        if let Some(placed) = place_all(state, topo, true, now) {
+            let which: Vec<String> = failed.iter().map(|(i, _)| i.to_string()).collect();
+            d.say(format!(
+                "placed every worker of `{id}` anew: worker {} failed ({}); they restore its last checkpoint",
+                which.join(", "),
+                failed[0].1.as_str()
+            ));
+            d.push(Effect::Put(Box::new(placed)));
+        }
+        return d;
+    }
     let taken = taken_by_others(state, id);
     let sups = supervisors(state, now);
     let mut next = topo.clone();
