@@ -156,6 +156,9 @@ where
                         tick_all(t, &mut next_tick, &mut runners);
                     }
                     for (r, w) in runners.iter_mut().zip(&wirings) {
+                        if base.checkpoints.is_some() {
+                            r.advance_snapshots(crate::exec::checkpointing::SNAPSHOT_STEP);
+                        }
                         r.flush();
                         r.report(w);
                     }
@@ -171,6 +174,11 @@ where
                             // A stall: a full blocked channel may hold back a producer
                             // whose other task owes a barrier.
                             input.hold_full_blocked();
+                            if base.checkpoints.is_some() {
+                                for r in runners.iter_mut() {
+                                    r.advance_snapshots(crate::exec::checkpointing::SNAPSHOT_STEP);
+                                }
+                            }
                             if watch_idle {
                                 go_idle(&idleness, &mut input, &mut delivered, &mut runners);
                             }
@@ -215,6 +223,12 @@ where
                 } => {
                     base.metrics.saw_queue_depth(chain, queued);
                     runners[slot as usize].run_batch(tuples, ids);
+                    if base.checkpoints.is_some() {
+                        // Snapshots taken a key group at a time go on between batches.
+                        for r in runners.iter_mut() {
+                            r.advance_snapshots(crate::exec::checkpointing::SNAPSHOT_STEP);
+                        }
+                    }
                     since_report += 1;
                     if since_report >= REPORT_EVERY {
                         if watch_idle {
@@ -548,6 +562,7 @@ mod tests {
             None
         }
         fn tick(&mut self, _: u64) {}
+        fn advance_snapshots(&mut self, _: Duration) {}
     }
 
     fn snapshot(s: &Arc<Mutex<Seen>>) -> (Vec<Vec<u64>>, Vec<u32>) {

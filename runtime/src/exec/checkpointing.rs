@@ -46,6 +46,11 @@ impl std::fmt::Display for TaskFailure {
     }
 }
 
+/// How long a task works at a time on a snapshot it takes a key group at a time, between
+/// batches: the longest pause such a snapshot causes is about this (or one key group's
+/// encoding, if longer).
+pub(crate) const SNAPSHOT_STEP: Duration = Duration::from_millis(1);
+
 /// How often the driver looks for savepoint requests.
 const SAVEPOINT_LOOK: Duration = Duration::from_millis(50);
 
@@ -55,21 +60,21 @@ pub(crate) type SharedStorage = Arc<dyn CheckpointStorage>;
 /// What a task tells the driver (or, on a cluster, its worker's uploader).
 #[derive(Debug)]
 pub(crate) enum Report {
-    /// It passed checkpoint `id`'s barrier with its state, encoded (`None`: it keeps
-    /// none), which the driver writes: the task goes on at once (an asynchronous write).
+    /// It passed checkpoint `id`'s barrier with its state (`None`: it keeps none), which
+    /// the driver encodes and writes: the task goes on at once (an asynchronous write).
     Snapshotted {
         id: u64,
         task: TaskId,
         operator: &'static str,
         index: u32,
-        state: Option<Vec<u8>>,
+        state: Option<TaskState>,
     },
-    /// It finished, with its final state (encoded; `None`: it keeps none).
+    /// It finished, with its final state (`None`: it keeps none).
     Finished {
         task: TaskId,
         operator: &'static str,
         index: u32,
-        state: Option<Vec<u8>>,
+        state: Option<TaskState>,
     },
 }
 
@@ -246,27 +251,25 @@ impl Checkpointing {
 
     /// Task `task` (task `index` of `operator`) passed checkpoint `id`'s barrier with
     /// `state`. Nothing is taken once the run failed: a task past its failure holds no
-    /// state a checkpoint may keep.
-    /// The task is paused from `started` (before its `snapshot_state`) until its state
-    /// is encoded here: the longest such pause is the checkpoint's.
+    /// state a checkpoint may keep. `paused` is the longest the task stopped processing
+    /// for it (taking the state at once, or its longest step when taken a key group at a
+    /// time): the longest such pause is the checkpoint's.
     fn snapshot(
         &self,
         id: u64,
         operator: &'static str,
         index: u32,
         task: TaskId,
-        started: Instant,
+        paused: Duration,
         state: Option<TaskState>,
     ) {
         if self.aborted() {
             return;
         }
-        let state = state.map(|s| crate::codec::to_bytes(&s));
-        let paused = started.elapsed().as_micros() as u64;
         {
             let mut p = self.pauses.lock().unwrap_or_else(|p| p.into_inner());
             let slot = p.entry(id).or_default();
-            *slot = (*slot).max(paused);
+            *slot = (*slot).max(paused.as_micros() as u64);
         }
         // The driver is gone only when the run is over: nothing waits for this any more.
         let _ = self.to_driver.send(Report::Snapshotted {
@@ -282,7 +285,6 @@ impl Checkpointing {
         if self.aborted() {
             return;
         }
-        let state = state.map(|s| crate::codec::to_bytes(&s));
         let _ = self.to_driver.send(Report::Finished {
             task,
             operator,
@@ -427,10 +429,11 @@ impl CheckpointTo {
         })
     }
 
-    /// The task passed checkpoint `id`'s barrier with `state`, taken from `started` on.
-    pub(crate) fn send(&self, id: u64, started: Instant, state: Option<TaskState>) {
+    /// The task passed checkpoint `id`'s barrier with `state`; it stopped processing for
+    /// at most `paused` at a time to take it.
+    pub(crate) fn send(&self, id: u64, paused: Duration, state: Option<TaskState>) {
         self.to
-            .snapshot(id, self.operator, self.index, self.task, started, state);
+            .snapshot(id, self.operator, self.index, self.task, paused, state);
     }
 
     /// The task finished with `state`: every checkpoint from now on holds it.
@@ -701,7 +704,10 @@ impl Driver {
                 index,
                 state,
             } => match state
-                .map(|bytes| self.shared.store.put_state(id, operator, index, &bytes))
+                .map(|s| {
+                    let bytes = crate::codec::to_bytes(&s);
+                    self.shared.store.put_state(id, operator, index, &bytes)
+                })
                 .transpose()
             {
                 Ok(file) => {
@@ -728,6 +734,7 @@ impl Driver {
                 index,
                 state,
             } => {
+                let state = state.map(|s| crate::codec::to_bytes(&s));
                 self.finished.insert(task, (operator, index, state));
                 Input::Finished {
                     task,

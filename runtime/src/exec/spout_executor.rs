@@ -128,6 +128,11 @@ pub(crate) fn run(
                     }
                 }
             }
+            if base.checkpoints.is_some() {
+                // Fused bolts' snapshots taken a key group at a time go on between bursts.
+                task.runner
+                    .advance_snapshots(crate::exec::checkpointing::SNAPSHOT_STEP);
+            }
             if idle {
                 // Nothing more right now: do not let a partial batch wait for the next tuple.
                 task.runner.flush();

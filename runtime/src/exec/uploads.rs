@@ -78,7 +78,7 @@ impl Uploader {
                 index,
                 state,
             } => match state
-                .map(|bytes| store.put_state(id, operator, index, &bytes))
+                .map(|s| store.put_state(id, operator, index, &crate::codec::to_bytes(&s)))
                 .transpose()
             {
                 Ok(state) => {
@@ -103,7 +103,10 @@ impl Uploader {
                 index,
                 state,
             } => match state
-                .map(|bytes| store.put_finished_state(self.run, operator, index, &bytes))
+                .map(|s| {
+                    let bytes = crate::codec::to_bytes(&s);
+                    store.put_finished_state(self.run, operator, index, &bytes)
+                })
                 .transpose()
             {
                 Ok(state) => Upload::Finished { task, state },

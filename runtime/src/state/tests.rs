@@ -270,3 +270,34 @@ fn a_default_ttl_applies_to_states_declared_without_one_of_their_own() {
     assert_eq!(later.state(&plain).get(), None, "the default 100 ms ttl");
     assert_eq!(later.state(&own).get(), Some(&2), "its own 1 s ttl");
 }
+
+#[test]
+fn a_snapshot_taken_a_group_at_a_time_is_the_state_at_its_start() {
+    const M: u32 = 16;
+    let mut b: KeyedBackend<String> = KeyedBackend::new(M, 0..M);
+    let count = open(&mut b).value_state::<u64>("count").unwrap();
+    let keys: Vec<String> = (0..400).map(|i| format!("key-{i}")).collect();
+    for k in &keys {
+        at(&mut b, k, 0).state(&count).set(1);
+    }
+    // What a snapshot taken at once would hold.
+    let at_once: Vec<(u32, Vec<u8>)> = b
+        .key_groups()
+        .map(|g| (g, b.snapshot_group(g).unwrap()))
+        .collect();
+    b.begin_snapshot();
+    // Writes after the barrier, some to groups not taken yet (copy-on-write), and steps
+    // in between, each taking what it can in no time at all.
+    for (i, k) in keys.iter().enumerate() {
+        at(&mut b, k, 0).state(&count).set(2);
+        if i % 50 == 0 {
+            b.snapshot_step(std::time::Duration::ZERO);
+        }
+    }
+    while !b.snapshot_step(std::time::Duration::ZERO) {}
+    let stepped = b.take_snapshot().expect("whole");
+    assert_eq!(stepped, at_once, "every group as it was when the snapshot began");
+    // The writes after the barrier are in the state, for the next snapshot.
+    assert_eq!(at(&mut b, &keys[0], 0).state(&count).get(), Some(&2));
+    assert!(b.take_snapshot().is_none(), "taken once");
+}

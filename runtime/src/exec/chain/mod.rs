@@ -72,6 +72,11 @@ pub trait Downstream<T>: Emitter<T> + Send {
     fn tick(&mut self, now_ms: u64) {
         let _ = now_ms;
     }
+    /// Goes on with the snapshots of the stages below that are taken a key group at a
+    /// time (see [`crate::Bolt::begin_snapshot`]), for about `budget` each.
+    fn advance_snapshots(&mut self, budget: Duration) {
+        let _ = budget;
+    }
 }
 
 /// A sink's output: nothing.
@@ -167,6 +172,9 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
     fn tick(&mut self, now_ms: u64) {
         self.inner.tick(now_ms);
     }
+    fn advance_snapshots(&mut self, budget: Duration) {
+        self.inner.advance_snapshots(budget);
+    }
     fn report(&mut self, wiring: &Wiring) {
         wiring.metrics().add(self.component, self.emitted, 0, 0);
         if let Some(consumer) = self.feeds {
@@ -248,6 +256,10 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
         self.first.tick(now_ms);
         self.second.tick(now_ms);
     }
+    fn advance_snapshots(&mut self, budget: Duration) {
+        self.first.advance_snapshots(budget);
+        self.second.advance_snapshots(budget);
+    }
     fn report(&mut self, wiring: &Wiring) {
         self.first.report(wiring);
         self.second.report(wiring);
@@ -285,6 +297,8 @@ pub trait SpoutRunner: Send {
     fn finish(&mut self);
     /// Reports counters.
     fn report(&mut self, wiring: &Wiring);
+    /// Goes on with the fused bolts' snapshots taken a key group at a time.
+    fn advance_snapshots(&mut self, budget: Duration);
 }
 
 /// One task of a chain headed by a bolt, as the bolt executor drives it.
@@ -310,6 +324,8 @@ pub trait BoltRunner<In>: Send {
     fn tick_interval(&self) -> Option<Duration>;
     /// Processing time reached `now_ms`.
     fn tick(&mut self, now_ms: u64);
+    /// Goes on with snapshots taken a key group at a time, for about `budget` each.
+    fn advance_snapshots(&mut self, budget: Duration);
 }
 
 /// The shorter of two tick intervals.

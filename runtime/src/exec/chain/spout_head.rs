@@ -154,7 +154,7 @@ where
         if let Some(to) = &self.checkpoints {
             let started = std::time::Instant::now();
             match self.spout.snapshot_state(id) {
-                Ok(state) => to.send(id, started, state),
+                Ok(state) => to.send(id, started.elapsed(), state),
                 Err(e) => to.fail(
                     format!("its snapshot for checkpoint {id} failed: {e}"),
                     true,
@@ -296,6 +296,11 @@ where
         }
         self.out.report(wiring);
         self.failed.report(wiring);
+    }
+
+    fn advance_snapshots(&mut self, budget: std::time::Duration) {
+        self.out.advance_snapshots(budget);
+        self.failed.advance_snapshots(budget);
     }
 }
 

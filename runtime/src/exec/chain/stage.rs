@@ -3,7 +3,7 @@
 
 use super::{BoltRunner, Downstream};
 use crate::ack::{AckOutbox, Anchor, Anchoring, Rng, TupleIds};
-use crate::api::{Bolt, Emitter, TaskId};
+use crate::api::{Bolt, Emitter, SnapshotStep, TaskId};
 use crate::exec::checkpointing::CheckpointTo;
 use crate::exec::wiring::Wiring;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -39,6 +39,9 @@ pub struct Stage<B, D> {
     finished_on_restore: bool,
     /// The newest checkpoint completion it heard of.
     notified: u64,
+    /// A snapshot its bolt takes a key group at a time: the checkpoint, and the longest
+    /// the task stopped processing for it so far.
+    pending: Option<(u64, std::time::Duration)>,
 }
 
 impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
@@ -57,6 +60,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
             checkpoints: None,
             finished_on_restore: false,
             notified: 0,
+            pending: None,
         }
     }
 
@@ -87,6 +91,27 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
     /// when the bolt failed it (an error or a panic, both logged).
     #[inline]
     fn execute(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
+        if self.pending.is_some() {
+            return self.execute_timed(tuple, anchoring);
+        }
+        self.execute_now(tuple, anchoring)
+    }
+
+    /// While a snapshot is taken a key group at a time, a tuple may first encode the group
+    /// it writes to (copy-on-write): the time it takes counts as a pause.
+    #[cold]
+    #[inline(never)]
+    fn execute_timed(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
+        let started = std::time::Instant::now();
+        let ok = self.execute_now(tuple, anchoring);
+        if let Some((_, longest)) = self.pending.as_mut() {
+            *longest = (*longest).max(started.elapsed());
+        }
+        ok
+    }
+
+    #[inline]
+    fn execute_now(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
         if self.count {
             self.counts.executed += 1;
         }
@@ -110,6 +135,38 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
 }
 
 impl<B: Bolt, D> Stage<B, D> {
+    /// One step of the snapshot in progress, for about `budget`; sent once whole.
+    fn snapshot_step(&mut self, budget: std::time::Duration) {
+        let (Some((id, longest)), Some(to)) = (self.pending, &self.checkpoints) else {
+            self.pending = None;
+            return;
+        };
+        let started = std::time::Instant::now();
+        match self.bolt.continue_snapshot(budget) {
+            Ok(SnapshotStep::Ready(state)) => {
+                self.pending = None;
+                to.send(id, longest.max(started.elapsed()), state);
+            }
+            Ok(SnapshotStep::Pending) => {
+                self.pending = Some((id, longest.max(started.elapsed())));
+            }
+            Err(e) => {
+                self.pending = None;
+                to.fail(
+                    format!("its snapshot for checkpoint {id} failed: {e}"),
+                    true,
+                );
+            }
+        }
+    }
+
+    /// Takes the rest of the snapshot in progress at once (a newer barrier, or the end).
+    fn complete_pending(&mut self) {
+        while self.pending.is_some() {
+            self.snapshot_step(std::time::Duration::MAX);
+        }
+    }
+
     /// A tuple failed: counted and logged; under `exactly_once` the task fails, and the
     /// run restarts from its last checkpoint (Flink's failover).
     #[cold]
@@ -256,6 +313,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
     }
 
     fn finish(&mut self) {
+        self.complete_pending();
         if !self.finished_on_restore {
             self.untracked(|bolt, out| bolt.finish(out));
         }
@@ -279,11 +337,14 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
 
     fn barrier(&mut self, id: u64, savepoint: bool) {
         // The bolt has processed every tuple before the barrier (the chain is direct
-        // calls), none after: its state now is the checkpoint's.
+        // calls), none after: its state now is the checkpoint's. A snapshot it takes a key
+        // group at a time goes on after the barrier has passed.
+        self.complete_pending();
         if let Some(to) = &self.checkpoints {
             let started = std::time::Instant::now();
-            match self.bolt.snapshot_state(id) {
-                Ok(state) => to.send(id, started, state),
+            match self.bolt.begin_snapshot(id) {
+                Ok(SnapshotStep::Ready(state)) => to.send(id, started.elapsed(), state),
+                Ok(SnapshotStep::Pending) => self.pending = Some((id, started.elapsed())),
                 Err(e) => to.fail(
                     format!("its snapshot for checkpoint {id} failed: {e}"),
                     true,
@@ -291,6 +352,13 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
             }
         }
         self.out.barrier(id, savepoint);
+    }
+
+    fn advance_snapshots(&mut self, budget: std::time::Duration) {
+        if self.pending.is_some() {
+            self.snapshot_step(budget);
+        }
+        self.out.advance_snapshots(budget);
     }
 
     fn notify_complete(&mut self, id: u64) {
@@ -387,6 +455,10 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
 
     fn tick(&mut self, now_ms: u64) {
         Downstream::tick(self, now_ms);
+    }
+
+    fn advance_snapshots(&mut self, budget: std::time::Duration) {
+        Downstream::advance_snapshots(self, budget);
     }
 }
 
