@@ -296,7 +296,10 @@ fn a_snapshot_taken_a_group_at_a_time_is_the_state_at_its_start() {
     }
     while !b.snapshot_step(std::time::Duration::ZERO) {}
     let stepped = b.take_snapshot().expect("whole");
-    assert_eq!(stepped, at_once, "every group as it was when the snapshot began");
+    assert_eq!(
+        stepped, at_once,
+        "every group as it was when the snapshot began"
+    );
     // The writes after the barrier are in the state, for the next snapshot.
     assert_eq!(at(&mut b, &keys[0], 0).state(&count).get(), Some(&2));
     assert!(b.take_snapshot().is_none(), "taken once");
