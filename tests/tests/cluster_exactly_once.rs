@@ -6,7 +6,7 @@
 //! nimbus restarts the topology from its last completed checkpoint, and at the end the
 //! committed output equals a plain count of the file, each count exactly once.
 
-use gale_tests::cluster::{Cluster, kill9, output_text, parent_pid, serial};
+use gale_tests::cluster::{Cluster, http_request, kill9, output_text, parent_pid, serial};
 use gale_tests::exactly_once_truth::{assert_exact, write_lines};
 use std::path::Path;
 use std::time::Duration;
@@ -208,6 +208,18 @@ fn when_the_restart_strategy_gives_up_the_topology_is_listed_failed_with_the_rea
     c.wait_for("its workers stopped", Duration::from_secs(30), |c| {
         c.worker_pids(&id).is_empty()
     });
+    // The REST API says the same.
+    let (code, body) = http_request(
+        &c.http,
+        "GET",
+        &format!("/api/v1/topologies/{id}"),
+        Some(&c.secret),
+        "",
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(r#""status":"failed""#), "{body}");
+    assert!(body.contains("the restart strategy is `none`"), "{body}");
+    assert!(body.contains(r#""checkpoints":{"last_id":"#), "{body}");
 }
 
 /// The last lines of a long log.

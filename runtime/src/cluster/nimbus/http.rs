@@ -111,7 +111,13 @@ impl Api {
     }
 
     fn status(&self) -> (Vec<TopologyStatus>, Vec<SupervisorStatus>) {
-        self.nimbus.state().status(Instant::now(), now_ms())
+        let (mut topologies, supervisors) = self.nimbus.state().status(Instant::now(), now_ms());
+        for t in &mut topologies {
+            if let Some(c) = t.checkpoints.as_mut() {
+                self.nimbus.checkpoints.fill(&t.id, c);
+            }
+        }
+        (topologies, supervisors)
     }
 }
 
@@ -197,6 +203,27 @@ struct TopologyJson {
     plan: Option<PlanJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     components: Option<Vec<ComponentJson>>,
+    /// Why it stopped for good (status `failed`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    failure: String,
+    /// An exactly_once topology's checkpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoints: Option<CheckpointsJson>,
+}
+
+/// An exactly_once topology's checkpoints, as `gale list` shows them.
+#[derive(Debug, Serialize)]
+struct CheckpointsJson {
+    last_id: u64,
+    last_duration_ms: u64,
+    last_bytes: u64,
+    last_alignment_ms: u64,
+    last_pause_us: u64,
+    completed: u64,
+    failed: u64,
+    restarts: u32,
+    last_failure: String,
+    storage: String,
 }
 
 fn worker_json(w: &WorkerInfo) -> WorkerJson {
@@ -236,6 +263,19 @@ fn topology_json(t: &TopologyStatus) -> TopologyJson {
         workers: t.workers.iter().map(worker_json).collect(),
         plan: None,
         components: None,
+        failure: t.failure.clone(),
+        checkpoints: t.checkpoints.as_ref().map(|c| CheckpointsJson {
+            last_id: c.last_id,
+            last_duration_ms: c.last_duration_ms,
+            last_bytes: c.last_bytes,
+            last_alignment_ms: c.last_alignment_ms,
+            last_pause_us: c.last_pause_us,
+            completed: c.completed,
+            failed: c.failed,
+            restarts: c.restarts,
+            last_failure: c.last_failure.clone(),
+            storage: c.storage.clone(),
+        }),
     }
 }
 
