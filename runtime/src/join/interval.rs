@@ -15,7 +15,7 @@
 use super::Side;
 use crate::codec::{Codec, DecodeError, get_varint, put_varint};
 use crate::grouping::FastMap;
-use crate::state::{Key, Retention, StateError};
+use crate::state::{GroupSnapshot, Key, Retention, StateError};
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 
@@ -88,6 +88,8 @@ pub struct IntervalJoin<K, A, B> {
     time: Option<u64>,
     /// A key's buffers not written for the `ttl` are dropped.
     retention: Retention,
+    /// A snapshot being taken a key group at a time.
+    snapshot: Option<GroupSnapshot>,
 }
 
 /// `ts + d`, within `u64`.
@@ -108,7 +110,7 @@ fn within(ts: u64, lo: i64, hi: i64) -> Option<std::ops::RangeInclusive<u64>> {
     Some(clamp(lo)..=clamp(hi))
 }
 
-impl<K: Key, A, B> IntervalJoin<K, A, B> {
+impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
     /// A join of `b.ts - a.ts` in `[lower, upper]` (ms; `lower <= upper`) owning key
     /// groups `range` of `max_parallelism`.
     pub fn new(lower: i64, upper: i64, max_parallelism: u32, range: Range<u32>) -> Self {
@@ -121,6 +123,7 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
             cleanup: BTreeMap::new(),
             time: None,
             retention: Retention::default(),
+            snapshot: None,
         }
     }
 
@@ -134,8 +137,45 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
     /// Processing time is `now_ms`: the keys of one key group (the next in turn) that have
     /// had no element for the `ttl` lose their buffers; returns how many keys did.
     pub fn expire(&mut self, now_ms: u64) -> usize {
+        if self.snapshot.is_some() {
+            // No sweep while a snapshot is taken (a later tick sweeps).
+            self.retention.set_now(now_ms);
+            return 0;
+        }
         self.retention
             .sweep(now_ms, &mut self.groups, |b| b.touched)
+    }
+
+    /// Begins a snapshot taken a key group at a time: each group is encoded before it
+    /// next changes, or by [`snapshot_step`](Self::snapshot_step).
+    pub fn begin_snapshot(&mut self) {
+        self.snapshot = Some(GroupSnapshot::new(self.groups.len()));
+    }
+
+    /// Encodes groups of the snapshot in progress for about `budget`; true once all are.
+    pub fn snapshot_step(&mut self, budget: std::time::Duration) -> bool {
+        let Some(s) = self.snapshot.as_mut() else {
+            return true;
+        };
+        let groups = &self.groups;
+        s.step(budget, |i| encode_keys(&groups[i]))
+    }
+
+    /// The snapshot taken, `(group, encoding)` for every owned group, once whole.
+    pub fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
+        if !self.snapshot.as_ref()?.is_done() {
+            return None;
+        }
+        Some(self.snapshot.take()?.into_groups(self.range.start))
+    }
+
+    /// Copy-on-write: group `g`'s state at the barrier is encoded before it changes.
+    #[inline]
+    fn before_change(&mut self, g: usize) {
+        if let Some(s) = self.snapshot.as_mut() {
+            let groups = &self.groups;
+            s.take(g, || encode_keys(&groups[g]));
+        }
     }
 
     /// The key groups it owns.
@@ -186,6 +226,7 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
             return Ok(Some(element));
         }
         let g = self.group(&key)?;
+        self.before_change(g);
         let (lower, upper) = (self.lower, self.upper);
         let (keep_left, keep_right) = self.keep();
         let keys = &mut self.groups[g];
@@ -235,6 +276,7 @@ impl<K: Key, A, B> IntervalJoin<K, A, B> {
             }
             for key in entry.remove() {
                 let Ok(g) = self.group(&key) else { continue };
+                self.before_change(g);
                 let groups = &mut self.groups[g];
                 let Some(b) = groups.get_mut(&key) else {
                     continue;
@@ -264,22 +306,7 @@ impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
         let keys = self
             .groups
             .get(group.checked_sub(self.range.start)? as usize)?;
-        let mut out = Vec::new();
-        put_varint(&mut out, keys.len() as u64);
-        for (k, b) in keys {
-            k.encode(&mut out);
-            put_varint(&mut out, b.left.len() as u64);
-            for (ts, a) in &b.left {
-                ts.encode(&mut out);
-                a.encode(&mut out);
-            }
-            put_varint(&mut out, b.right.len() as u64);
-            for (ts, b) in &b.right {
-                ts.encode(&mut out);
-                b.encode(&mut out);
-            }
-        }
-        Some(out)
+        Some(encode_keys(keys))
     }
 
     /// Restores key group `group` from a snapshot, and when its elements are dropped.
@@ -332,4 +359,24 @@ impl<K: Key, A: Codec, B: Codec> crate::state::KeyGroupState for IntervalJoin<K,
     fn restore_group(&mut self, group: u32, bytes: &[u8]) -> Result<(), StateError> {
         IntervalJoin::restore_group(self, group, bytes)
     }
+}
+
+/// The encoding of one key group's buffers.
+fn encode_keys<K: Key, A: Codec, B: Codec>(keys: &FastMap<K, Buffers<A, B>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, keys.len() as u64);
+    for (k, b) in keys {
+        k.encode(&mut out);
+        put_varint(&mut out, b.left.len() as u64);
+        for (ts, a) in &b.left {
+            ts.encode(&mut out);
+            a.encode(&mut out);
+        }
+        put_varint(&mut out, b.right.len() as u64);
+        for (ts, b) in &b.right {
+            ts.encode(&mut out);
+            b.encode(&mut out);
+        }
+    }
+    out
 }

@@ -72,16 +72,16 @@ proptest! {
 
 #[test]
 fn an_element_at_or_before_the_watermark_is_late_and_given_back() {
-    let mut join: IntervalJoin<u64, &str, &str> = IntervalJoin::new(-5, 5, 4, 0..4);
+    let mut join: IntervalJoin<u64, String, String> = IntervalJoin::new(-5, 5, 4, 0..4);
     join.advance(100);
     let back = join
-        .on_element(1, 100, Side::Left("a"), |_, _| {
+        .on_element(1, 100, Side::Left("a".to_string()), |_, _| {
             panic!("a late element joined")
         })
         .expect("owned key");
-    assert_eq!(back, Some(Side::Left("a")));
+    assert_eq!(back, Some(Side::Left("a".to_string())));
     let back = join
-        .on_element(1, 101, Side::Left("a"), |_, _| {})
+        .on_element(1, 101, Side::Left("a".to_string()), |_, _| {})
         .expect("owned key");
     assert_eq!(back, None);
 }
@@ -192,4 +192,28 @@ fn a_snapshot_restores_at_another_parallelism_and_joins_on_the_same() {
         tasks[2].restore_group(12, &[0xff]).is_err(),
         "a corrupt snapshot"
     );
+}
+
+#[test]
+fn buffers_taken_a_group_at_a_time_are_the_buffers_at_the_barrier() {
+    let mut join: IntervalJoin<u64, u64, u64> = IntervalJoin::new(-5, 5, 16, 0..16);
+    for k in 0..200u64 {
+        join.on_element(k, 10, Side::Left(k), |_, _| {}).unwrap();
+    }
+    let at_once: Vec<(u32, Vec<u8>)> = (0..16)
+        .map(|g| (g, join.snapshot_group(g).unwrap()))
+        .collect();
+    join.begin_snapshot();
+    let mut pairs = 0;
+    for k in 0..200u64 {
+        join.on_element(k, 12, Side::Right(k), |_, _| pairs += 1)
+            .unwrap();
+        if k % 30 == 0 {
+            join.snapshot_step(std::time::Duration::ZERO);
+        }
+    }
+    join.advance(1_000);
+    while !join.snapshot_step(std::time::Duration::ZERO) {}
+    assert_eq!(join.take_snapshot().expect("whole"), at_once);
+    assert_eq!(pairs, 200, "the join went on during the snapshot");
 }

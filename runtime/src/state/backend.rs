@@ -1,6 +1,7 @@
 //! The in-memory keyed state backend: per key group, one table per declared state.
 
 use super::handles::{StateHandle, Stored};
+use super::snapshot::GroupSnapshot;
 use crate::codec::{Codec, DecodeError, get_varint, put_varint};
 use crate::grouping::{FastMap, hash_key, key_group};
 use std::any::Any;
@@ -158,30 +159,7 @@ pub struct KeyedBackend<K> {
     /// The time to live of states declared without one.
     default_ttl_ms: Option<u64>,
     /// A snapshot being taken one key group at a time.
-    incremental: Option<Incremental>,
-}
-
-/// A snapshot taken a key group at a time while the task goes on (copy-on-write by key
-/// group): a group is encoded before the first access to it after the snapshot began, or
-/// by [`KeyedBackend::snapshot_step`], whichever comes first; so every group's encoding
-/// is its state at the barrier.
-#[derive(Debug)]
-struct Incremental {
-    /// Per owned group (by index), its encoding once taken.
-    taken: Vec<Option<Vec<u8>>>,
-    /// Groups not taken yet.
-    left: usize,
-    /// The next group `snapshot_step` looks at.
-    next: usize,
-}
-
-impl Incremental {
-    fn take<K>(&mut self, i: usize, declared: &[Declared], tables: &[Box<dyn Table<K>>]) {
-        if self.taken[i].is_none() {
-            self.taken[i] = Some(encode_group(declared, tables));
-            self.left -= 1;
-        }
-    }
+    incremental: Option<GroupSnapshot>,
 }
 
 /// The encoding of one key group: for each declared state, its name and entries.
@@ -229,12 +207,7 @@ where
     /// Begins a snapshot taken a key group at a time ([`snapshot_step`](Self::snapshot_step),
     /// and before the first access to a group), replacing one in progress.
     pub fn begin_snapshot(&mut self) {
-        let n = self.groups.len();
-        self.incremental = Some(Incremental {
-            taken: vec![None; n],
-            left: n,
-            next: 0,
-        });
+        self.incremental = Some(GroupSnapshot::new(self.groups.len()));
     }
 
     /// Encodes groups of the snapshot in progress for about `budget` (at least one);
@@ -243,33 +216,18 @@ where
         let Some(inc) = self.incremental.as_mut() else {
             return true;
         };
-        let start = std::time::Instant::now();
-        while inc.left > 0 && inc.next < self.groups.len() {
-            let i = inc.next;
-            inc.next += 1;
-            inc.take(i, &self.declared, &self.groups[i]);
-            if start.elapsed() >= budget {
-                break;
-            }
-        }
-        inc.left == 0
+        let (declared, groups) = (&self.declared, &self.groups);
+        inc.step(budget, |i| encode_group(declared, &groups[i]))
     }
 
     /// The snapshot taken, once every group is: `(group, encoding)` for every owned group,
     /// in order. `None` while one is in progress or none was begun.
     pub fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
-        if self.incremental.as_ref()?.left > 0 {
+        if !self.incremental.as_ref()?.is_done() {
             return None;
         }
         let inc = self.incremental.take()?;
-        let start = self.range.start;
-        Some(
-            inc.taken
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, b)| Some((start + i as u32, b?)))
-                .collect(),
-        )
+        Some(inc.into_groups(self.range.start))
     }
 
     /// States declared from now on without a time to live of their own get `ttl_ms` (the
@@ -319,7 +277,8 @@ where
         let i = (group - self.range.start) as usize;
         if let Some(inc) = self.incremental.as_mut() {
             // Copy-on-write: the group's state at the barrier is encoded before it changes.
-            inc.take(i, &self.declared, &self.groups[i]);
+            let (declared, groups) = (&self.declared, &self.groups);
+            inc.take(i, || encode_group(declared, &groups[i]));
         }
         let table = &mut self.groups[i][id as usize];
         match table.as_any().downcast_mut::<Entries<K, S>>() {
@@ -358,7 +317,8 @@ where
         let i = (self.sweep_next as usize) % self.groups.len();
         self.sweep_next = self.sweep_next.wrapping_add(1);
         if let Some(inc) = self.incremental.as_mut() {
-            inc.take(i, &self.declared, &self.groups[i]);
+            let (declared, groups) = (&self.declared, &self.groups);
+            inc.take(i, || encode_group(declared, &groups[i]));
         }
         let mut dropped = 0;
         for (id, table) in self.groups[i].iter_mut().enumerate() {

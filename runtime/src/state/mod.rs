@@ -41,6 +41,6 @@ pub use handles::{
 };
 pub use retention::{Retention, wall_ms};
 pub use snapshot::{
-    KeyGroupState, key_groups, restore_groups, restore_key_groups, snapshot_groups,
+    GroupSnapshot, KeyGroupState, key_groups, restore_groups, restore_key_groups, snapshot_groups,
 };
 pub use timers::Timers;

@@ -58,3 +58,75 @@ pub fn restore_groups<S: KeyGroupState>(
         None => Ok(()),
     }
 }
+
+/// A snapshot taken a key group at a time while the operator goes on (copy-on-write by key
+/// group): the operator calls [`GroupSnapshot::take`] before it changes a group, and
+/// [`GroupSnapshot::step`] between batches; so every group's encoding is its state when the
+/// snapshot began (the barrier), while the task never stops for more than a step or one
+/// group's encoding.
+#[derive(Debug)]
+pub struct GroupSnapshot {
+    /// Per owned group (by index), its encoding once taken.
+    taken: Vec<Option<Vec<u8>>>,
+    /// Groups not taken yet.
+    left: usize,
+    /// The next group [`GroupSnapshot::step`] looks at.
+    next: usize,
+}
+
+impl GroupSnapshot {
+    /// A snapshot of `groups` owned groups, none taken yet.
+    pub fn new(groups: usize) -> Self {
+        GroupSnapshot {
+            taken: vec![None; groups],
+            left: groups,
+            next: 0,
+        }
+    }
+
+    /// Takes group `i` (its index among the owned ones) with `encode`, unless it is taken:
+    /// call it before the group changes.
+    #[inline]
+    pub fn take(&mut self, i: usize, encode: impl FnOnce() -> Vec<u8>) {
+        if let Some(slot) = self.taken.get_mut(i)
+            && slot.is_none()
+        {
+            *slot = Some(encode());
+            self.left -= 1;
+        }
+    }
+
+    /// Takes groups in order with `encode` for about `budget` (at least one); true once
+    /// every group is taken.
+    pub fn step(
+        &mut self,
+        budget: std::time::Duration,
+        mut encode: impl FnMut(usize) -> Vec<u8>,
+    ) -> bool {
+        let start = std::time::Instant::now();
+        while self.left > 0 && self.next < self.taken.len() {
+            let i = self.next;
+            self.next += 1;
+            self.take(i, || encode(i));
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        self.left == 0
+    }
+
+    /// True once every group is taken.
+    pub fn is_done(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Every group's encoding, `(first + index, bytes)` in order (call once done; a group
+    /// not taken is left out).
+    pub fn into_groups(self, first: u32) -> Vec<(u32, Vec<u8>)> {
+        self.taken
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, b)| Some((first + i as u32, b?)))
+            .collect()
+    }
+}

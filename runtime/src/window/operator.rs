@@ -4,7 +4,7 @@
 use super::assigner::{Assigner, Window};
 use crate::codec::{Codec, DecodeError, get_varint, put_varint};
 use crate::grouping::FastMap;
-use crate::state::{AggregateFunction, Key, Retention, StateError};
+use crate::state::{AggregateFunction, GroupSnapshot, Key, Retention, StateError};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -70,6 +70,8 @@ pub struct WindowOperator<K, A: AggregateFunction> {
     scratch: Vec<Window>,
     /// A key's windows not written for the `ttl` are dropped.
     retention: Retention,
+    /// A snapshot being taken a key group at a time.
+    snapshot: Option<GroupSnapshot>,
 }
 
 impl<K, A> WindowOperator<K, A>
@@ -101,6 +103,39 @@ where
             time: None,
             scratch: Vec::new(),
             retention: Retention::default(),
+            snapshot: None,
+        }
+    }
+
+    /// Begins a snapshot taken a key group at a time: each group is encoded before it
+    /// next changes, or by [`snapshot_step`](Self::snapshot_step).
+    pub fn begin_snapshot(&mut self) {
+        self.snapshot = Some(GroupSnapshot::new(self.groups.len()));
+    }
+
+    /// Encodes groups of the snapshot in progress for about `budget`; true once all are.
+    pub fn snapshot_step(&mut self, budget: std::time::Duration) -> bool {
+        let Some(s) = self.snapshot.as_mut() else {
+            return true;
+        };
+        let groups = &self.groups;
+        s.step(budget, |i| encode_keys(&groups[i]))
+    }
+
+    /// The snapshot taken, `(group, encoding)` for every owned group, once whole.
+    pub fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
+        if !self.snapshot.as_ref()?.is_done() {
+            return None;
+        }
+        Some(self.snapshot.take()?.into_groups(self.range.start))
+    }
+
+    /// Copy-on-write: group `g`'s state at the barrier is encoded before it changes.
+    #[inline]
+    fn before_change(&mut self, g: usize) {
+        if let Some(s) = self.snapshot.as_mut() {
+            let groups = &self.groups;
+            s.take(g, || encode_keys(&groups[g]));
         }
     }
 
@@ -115,6 +150,11 @@ where
     /// had no element for the `ttl` lose their windows; returns how many keys did. Without a
     /// `ttl`, it only sets the clock.
     pub fn expire(&mut self, now_ms: u64) -> usize {
+        if self.snapshot.is_some() {
+            // No sweep while a snapshot is taken (a later tick sweeps).
+            self.retention.set_now(now_ms);
+            return 0;
+        }
         self.retention
             .sweep(now_ms, &mut self.groups, |s| s.touched)
     }
@@ -126,6 +166,7 @@ where
                 .get(key)
                 .is_some_and(|s| self.retention.expired(s.touched))
         {
+            self.before_change(g);
             self.groups[g].remove(key);
         }
     }
@@ -209,6 +250,7 @@ where
         n: u64,
         out: &mut Vec<Fired<K, A::Out>>,
     ) {
+        self.before_change(g);
         let agg = &self.agg;
         let state = self.groups[g].entry(key.clone()).or_default();
         state.touched = self.retention.now_ms();
@@ -239,6 +281,7 @@ where
     }
 
     fn add(&mut self, g: usize, key: &K, w: Window, value: A::In, out: &mut Vec<Fired<K, A::Out>>) {
+        self.before_change(g);
         let agg = &self.agg;
         let state = self.groups[g].entry(key.clone()).or_default();
         state.touched = self.retention.now_ms();
@@ -293,6 +336,7 @@ where
         if self.is_late(&merged) {
             return Some(value);
         }
+        self.before_change(g);
         let agg = &self.agg;
         let state = self.groups[g].entry(key.clone()).or_default();
         state.touched = self.retention.now_ms();
@@ -345,6 +389,7 @@ where
             }
             for (key, w, kind) in entry.remove() {
                 let Ok(g) = self.group(&key) else { continue };
+                self.before_change(g);
                 let Some(state) = self.groups[g].get_mut(&key) else {
                     continue;
                 };
@@ -382,19 +427,7 @@ where
         let keys = self
             .groups
             .get(group.checked_sub(self.range.start)? as usize)?;
-        let mut out = Vec::new();
-        put_varint(&mut out, keys.len() as u64);
-        for (k, s) in keys {
-            k.encode(&mut out);
-            s.counted.encode(&mut out);
-            put_varint(&mut out, s.windows.len() as u64);
-            for (w, open) in &s.windows {
-                w.encode(&mut out);
-                open.fired.encode(&mut out);
-                open.acc.encode(&mut out);
-            }
-        }
-        Some(out)
+        Some(encode_keys(keys))
     }
 
     /// Restores key group `group` from a snapshot, and the timers of its windows.
@@ -458,4 +491,21 @@ where
     fn restore_group(&mut self, group: u32, bytes: &[u8]) -> Result<(), StateError> {
         WindowOperator::restore_group(self, group, bytes)
     }
+}
+
+/// The encoding of one key group's windows.
+fn encode_keys<K: Key, Acc: Codec>(keys: &FastMap<K, KeyWindows<Acc>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, keys.len() as u64);
+    for (k, s) in keys {
+        k.encode(&mut out);
+        s.counted.encode(&mut out);
+        put_varint(&mut out, s.windows.len() as u64);
+        for (w, open) in &s.windows {
+            w.encode(&mut out);
+            open.fired.encode(&mut out);
+            open.acc.encode(&mut out);
+        }
+    }
+    out
 }

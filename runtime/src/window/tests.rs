@@ -276,6 +276,32 @@ fn a_snapshot_restores_the_windows_and_their_timers() {
 }
 
 #[test]
+fn windows_taken_a_group_at_a_time_are_the_windows_at_the_barrier() {
+    let mut op = whole(Assigner::Tumbling { size: 10 }, 0, SumAgg::new(value));
+    let mut out = Vec::new();
+    for k in 0..300u32 {
+        op.on_element(k, 5, (k, 5, 1), &mut out).unwrap();
+    }
+    let at_once: Vec<(u32, Vec<u8>)> = (0..128)
+        .map(|g| (g, op.snapshot_group(g).unwrap()))
+        .collect();
+    op.begin_snapshot();
+    // After the barrier: more elements for every key, and time passes so windows fire
+    // and are dropped; a step now and then.
+    for k in 0..300u32 {
+        op.on_element(k, 6, (k, 6, 100), &mut out).unwrap();
+        if k % 40 == 0 {
+            op.snapshot_step(std::time::Duration::ZERO);
+        }
+    }
+    op.advance(1_000, &mut out);
+    while !op.snapshot_step(std::time::Duration::ZERO) {}
+    assert_eq!(op.take_snapshot().expect("whole"), at_once);
+    assert!(op.take_snapshot().is_none(), "taken once");
+    assert_eq!(out.len(), 300, "the windows fired with every element");
+}
+
+#[test]
 fn elements_exactly_a_gap_apart_are_two_sessions_in_either_order() {
     for order in [[1000u64, 1033], [1033, 1000]] {
         let mut op = whole(Assigner::Session { gap: 33 }, 0, CountAgg::default());
