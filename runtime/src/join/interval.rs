@@ -380,3 +380,15 @@ fn encode_keys<K: Key, A: Codec, B: Codec>(keys: &FastMap<K, Buffers<A, B>>) -> 
     }
     out
 }
+
+impl<K: Key, A: Codec, B: Codec> crate::state::IncrementalGroups for IntervalJoin<K, A, B> {
+    fn begin_snapshot(&mut self) {
+        Self::begin_snapshot(self);
+    }
+    fn snapshot_step(&mut self, budget: std::time::Duration) -> bool {
+        Self::snapshot_step(self, budget)
+    }
+    fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
+        Self::take_snapshot(self)
+    }
+}

@@ -132,30 +132,14 @@ where
 
     /// The buffers are taken a key group at a time while the task goes on.
     fn begin_snapshot(&mut self, checkpoint: u64) -> Result<crate::api::SnapshotStep, Fail> {
-        match self.op.as_mut() {
-            Some(op) if checkpoint != crate::api::FINAL_SNAPSHOT => {
-                op.begin_snapshot();
-                Ok(crate::api::SnapshotStep::Pending)
-            }
-            _ => self
-                .snapshot_state(checkpoint)
-                .map(crate::api::SnapshotStep::Ready),
-        }
+        crate::state::begin_groups(self.op.as_mut(), checkpoint, self.groups.clone())
     }
 
     fn continue_snapshot(
         &mut self,
         budget: std::time::Duration,
     ) -> Result<crate::api::SnapshotStep, Fail> {
-        let Some(op) = self.op.as_mut() else {
-            return Ok(crate::api::SnapshotStep::Ready(None));
-        };
-        if !op.snapshot_step(budget) {
-            return Ok(crate::api::SnapshotStep::Pending);
-        }
-        Ok(crate::api::SnapshotStep::Ready(
-            op.take_snapshot().map(TaskState::KeyGroups),
-        ))
+        crate::state::continue_groups(self.op.as_mut(), budget)
     }
 
     fn initialize_state(&mut self, restored: Option<TaskState>) -> ExecResult {

@@ -41,6 +41,7 @@ pub use handles::{
 };
 pub use retention::{Retention, wall_ms};
 pub use snapshot::{
-    GroupSnapshot, KeyGroupState, key_groups, restore_groups, restore_key_groups, snapshot_groups,
+    GroupSnapshot, IncrementalGroups, KeyGroupState, begin_groups, continue_groups, key_groups,
+    restore_groups, restore_key_groups, snapshot_groups,
 };
 pub use timers::Timers;

@@ -130,3 +130,47 @@ impl GroupSnapshot {
             .collect()
     }
 }
+
+/// An operator whose keyed state can be taken a key group at a time (see
+/// [`GroupSnapshot`]).
+pub trait IncrementalGroups: KeyGroupState {
+    /// Begins a snapshot: each group is taken before it next changes, or by a step.
+    fn begin_snapshot(&mut self);
+    /// Takes groups for about `budget`; true once every group is taken.
+    fn snapshot_step(&mut self, budget: std::time::Duration) -> bool;
+    /// Every group's encoding once the snapshot is whole (`None` before).
+    fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>>;
+}
+
+/// An operator's `begin_snapshot` for checkpoint `checkpoint`: its groups taken one at a
+/// time (`Pending`), or, for the final snapshot, at once (the groups in `range`; `None`
+/// before the operator is prepared).
+pub fn begin_groups<S: IncrementalGroups>(
+    state: Option<&mut S>,
+    checkpoint: u64,
+    range: Range<u32>,
+) -> Result<crate::api::SnapshotStep, Fail> {
+    match state {
+        Some(s) if checkpoint != crate::api::FINAL_SNAPSHOT => {
+            s.begin_snapshot();
+            Ok(crate::api::SnapshotStep::Pending)
+        }
+        s => snapshot_groups(s.map(|s| &*s), range).map(crate::api::SnapshotStep::Ready),
+    }
+}
+
+/// An operator's `continue_snapshot`: a step of `budget`, and the state once whole.
+pub fn continue_groups<S: IncrementalGroups>(
+    state: Option<&mut S>,
+    budget: std::time::Duration,
+) -> Result<crate::api::SnapshotStep, Fail> {
+    let Some(s) = state else {
+        return Ok(crate::api::SnapshotStep::Ready(None));
+    };
+    if !s.snapshot_step(budget) {
+        return Ok(crate::api::SnapshotStep::Pending);
+    }
+    Ok(crate::api::SnapshotStep::Ready(
+        s.take_snapshot().map(TaskState::KeyGroups),
+    ))
+}

@@ -509,3 +509,20 @@ fn encode_keys<K: Key, Acc: Codec>(keys: &FastMap<K, KeyWindows<Acc>>) -> Vec<u8
     }
     out
 }
+
+impl<K, A> crate::state::IncrementalGroups for WindowOperator<K, A>
+where
+    K: Key,
+    A: AggregateFunction,
+    A::In: Clone,
+{
+    fn begin_snapshot(&mut self) {
+        Self::begin_snapshot(self);
+    }
+    fn snapshot_step(&mut self, budget: std::time::Duration) -> bool {
+        Self::snapshot_step(self, budget)
+    }
+    fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
+        Self::take_snapshot(self)
+    }
+}
