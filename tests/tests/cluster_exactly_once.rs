@@ -225,6 +225,29 @@ fn when_the_restart_strategy_gives_up_the_topology_is_listed_failed_with_the_rea
     assert!(body.contains(r#""checkpoints":{"last_id":"#), "{body}");
 }
 
+#[test]
+fn a_nimbus_killed_mid_run_restarts_the_topology_from_its_recorded_checkpoint() {
+    let _one = serial();
+    let mut c = Cluster::start("eo-nimbus", 1, 2, &[]);
+    let (id, truth) = submit(&c, 300_000, 20, &[]);
+    c.wait_for("a first checkpoint", Duration::from_secs(60), |c| {
+        last_checkpoint(&c.list()) > 0
+    });
+    // Nimbus dies with checkpoints in flight; the workers run on without it. The new one
+    // knows none of them: the workers' streams reconnect, and it restarts the topology from
+    // the last checkpoint its store recorded.
+    c.kill_nimbus();
+    std::thread::sleep(Duration::from_secs(2));
+    c.start_nimbus();
+    c.wait_for(
+        "a restart by the new nimbus",
+        Duration::from_secs(60),
+        |c| restarts(&c.list()) >= 1,
+    );
+    c.wait_finished(&id, Duration::from_secs(300));
+    assert_exact(&truth, &c.dir.join("out"), "after a nimbus restart");
+}
+
 /// The last lines of a long log.
 fn output_text_tail(logs: &str) -> String {
     let lines: Vec<&str> = logs.lines().collect();
