@@ -118,6 +118,11 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
             fn tick(&mut self, now_ms: u64) {
                 #( self.#idx.tick(now_ms); )*
             }
+            fn advance_snapshots(&mut self, budget: ::std::time::Duration) -> bool {
+                let mut pending = false;
+                #( pending |= self.#idx.advance_snapshots(budget); )*
+                pending
+            }
             fn tick_interval(&self) -> ::core::option::Option<::std::time::Duration> {
                 let mut t: ::core::option::Option<::std::time::Duration> = ::core::option::Option::None;
                 #( t = match (t, self.#idx.tick_interval()) {

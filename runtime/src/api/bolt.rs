@@ -134,7 +134,9 @@ pub trait Bolt: Send + 'static {
     /// `Pending`.
     fn continue_snapshot(&mut self, budget: std::time::Duration) -> Result<SnapshotStep, Fail> {
         let _ = budget;
-        Ok(SnapshotStep::Ready(None))
+        Err(Fail::new(
+            "`begin_snapshot` returned `Pending`, but `continue_snapshot` is not implemented",
+        ))
     }
     /// Called once, after [`prepare`](Bolt::prepare), when the topology takes checkpoints:
     /// `restored` is what [`snapshot_state`](Bolt::snapshot_state) gave the checkpoint the

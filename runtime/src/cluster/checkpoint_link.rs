@@ -202,11 +202,10 @@ fn apply(shared: &Checkpointing, cmd: CheckpointCommand) {
     match cmd.command {
         Some(checkpoint_command::Command::Trigger(t)) => shared.trigger(t.id, t.savepoint),
         Some(checkpoint_command::Command::Complete(d)) => shared.complete(d.id, d.last),
-        // An aborted checkpoint is never committed; the next restore drops what sinks
-        // pre-committed for it.
-        Some(checkpoint_command::Command::Abort(_))
-        | Some(checkpoint_command::Command::Welcome(_))
-        | None => {}
+        // An aborted checkpoint is never committed (the next restore drops what sinks
+        // pre-committed for it); a snapshot of it that comes late is not written.
+        Some(checkpoint_command::Command::Abort(id)) => shared.abandon(id),
+        Some(checkpoint_command::Command::Welcome(_)) | None => {}
     }
 }
 

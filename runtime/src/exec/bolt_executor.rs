@@ -104,6 +104,8 @@ where
             (None, w) => w,
         };
         let mut since_report = 0u32;
+        // A task of this executor has a snapshot taken a key group at a time pending.
+        let mut snapshots = false;
         let progress = base.metrics.executor_progress(chain, executor);
         // Per task, the alignment of its channels on checkpoint barriers.
         let n = input.channels().len();
@@ -135,7 +137,7 @@ where
                     continue;
                 };
                 let actions = aligners[s].end(c, now_ms());
-                align(
+                snapshots |= align(
                     actions,
                     &mut input,
                     &mut idleness,
@@ -155,15 +157,23 @@ where
                     if let Some(t) = tick {
                         tick_all(t, &mut next_tick, &mut runners);
                     }
+                    if snapshots {
+                        snapshots = advance_all(&mut runners);
+                    }
                     for (r, w) in runners.iter_mut().zip(&wirings) {
-                        if base.checkpoints.is_some() {
-                            r.advance_snapshots(crate::exec::checkpointing::SNAPSHOT_STEP);
-                        }
                         r.flush();
                         r.report(w);
                     }
                     since_report = 0;
                     progress.waiting();
+                    // A snapshot still pending goes on while the input is empty: do not
+                    // sleep on the input then.
+                    let shortened = snapshots;
+                    let wait = if shortened {
+                        Some(std::time::Duration::ZERO)
+                    } else {
+                        wait
+                    };
                     let next = match wait {
                         Some(w) => input.next_timeout(w),
                         None => input.next(),
@@ -172,12 +182,10 @@ where
                         Ok(m) => m,
                         Err(InputError::Timeout) => {
                             // A stall: a full blocked channel may hold back a producer
-                            // whose other task owes a barrier.
-                            input.hold_full_blocked();
-                            if base.checkpoints.is_some() {
-                                for r in runners.iter_mut() {
-                                    r.advance_snapshots(crate::exec::checkpointing::SNAPSHOT_STEP);
-                                }
+                            // whose other task owes a barrier (not a wait cut short for a
+                            // pending snapshot).
+                            if !shortened {
+                                input.hold_full_blocked();
                             }
                             if watch_idle {
                                 go_idle(&idleness, &mut input, &mut delivered, &mut runners);
@@ -223,11 +231,9 @@ where
                 } => {
                     base.metrics.saw_queue_depth(chain, queued);
                     runners[slot as usize].run_batch(tuples, ids);
-                    if base.checkpoints.is_some() {
+                    if snapshots {
                         // Snapshots taken a key group at a time go on between batches.
-                        for r in runners.iter_mut() {
-                            r.advance_snapshots(crate::exec::checkpointing::SNAPSHOT_STEP);
-                        }
+                        snapshots = advance_all(&mut runners);
                     }
                     since_report += 1;
                     if since_report >= REPORT_EVERY {
@@ -250,7 +256,7 @@ where
                         // Its last channel: an alignment waiting on it completes first.
                         if let Some(a) = aligners.get_mut(s) {
                             let actions = a.end(ch, now_ms());
-                            align(
+                            snapshots |= align(
                                 actions,
                                 &mut input,
                                 &mut idleness,
@@ -269,7 +275,7 @@ where
                         deliver(wm, slot as usize, &mut delivered, &mut runners);
                         if let Some(a) = aligners.get_mut(slot as usize) {
                             let actions = a.end(ch, now_ms());
-                            align(
+                            snapshots |= align(
                                 actions,
                                 &mut input,
                                 &mut idleness,
@@ -309,7 +315,7 @@ where
                     let s = slot as usize;
                     if let Some(a) = aligners.get_mut(s) {
                         let actions = a.barrier(ch, id, kind, now_ms());
-                        align(
+                        snapshots |= align(
                             actions,
                             &mut input,
                             &mut idleness,
@@ -319,6 +325,10 @@ where
                     }
                 }
             }
+        }
+        // A snapshot still pending (the input closed without its end) is sent now.
+        while snapshots {
+            snapshots = advance_all(&mut runners);
         }
         // Done: nothing pending, whatever it last took (a finished executor is not hung).
         progress.waiting();
@@ -395,7 +405,8 @@ fn align<In>(
     idleness: &mut Idleness,
     runner: &mut Box<dyn BoltRunner<In>>,
     checkpoints: Option<&crate::exec::checkpointing::Checkpointing>,
-) {
+) -> bool {
+    let mut delivered = false;
     let mut unblock = |input: &mut Input<In>, channels: Vec<usize>| {
         let now = Instant::now();
         for ch in channels {
@@ -418,6 +429,7 @@ fn align<In>(
                     c.aligned(id, alignment_ms);
                 }
                 runner.barrier(id, kind == CheckpointKind::Savepoint);
+                delivered = true;
                 unblock(input, channels);
             }
             Align::Abort {
@@ -425,6 +437,21 @@ fn align<In>(
             } => unblock(input, channels),
         }
     }
+    delivered
+}
+
+/// Steps every task's snapshots taken a key group at a time, the executor's step
+/// ([`SNAPSHOT_STEP`](crate::exec::checkpointing::SNAPSHOT_STEP)) shared among them: the
+/// executor pauses about that long per pass, however many tasks it runs. True while one is
+/// still pending.
+fn advance_all<In>(runners: &mut [Box<dyn BoltRunner<In>>]) -> bool {
+    let n = runners.len().max(1) as u32;
+    let budget = crate::exec::checkpointing::SNAPSHOT_STEP / n;
+    let mut pending = false;
+    for r in runners.iter_mut() {
+        pending |= r.advance_snapshots(budget);
+    }
+    pending
 }
 
 /// Hands task `slot` its watermark `wm` if it is ahead of the last one it was given (a
@@ -562,7 +589,9 @@ mod tests {
             None
         }
         fn tick(&mut self, _: u64) {}
-        fn advance_snapshots(&mut self, _: Duration) {}
+        fn advance_snapshots(&mut self, _: Duration) -> bool {
+            false
+        }
     }
 
     fn snapshot(s: &Arc<Mutex<Seen>>) -> (Vec<Vec<u64>>, Vec<u32>) {

@@ -123,6 +123,9 @@ pub(crate) struct Checkpointing {
     pauses: Mutex<BTreeMap<u64, u64>>,
     /// The checkpoints triggered as savepoints.
     savepoints: Mutex<BTreeSet<u64>>,
+    /// Checkpoints aborted (on a cluster, as nimbus said): a snapshot for one that comes
+    /// late is not written.
+    abandoned: Mutex<BTreeSet<u64>>,
 }
 
 impl Checkpointing {
@@ -212,6 +215,26 @@ impl Checkpointing {
         };
         prune(&self.alignment);
         prune(&self.pauses);
+        self.abandoned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k| *k > id);
+    }
+
+    /// Checkpoint `id` was aborted: a snapshot of it that comes late is not written.
+    pub(crate) fn abandon(&self, id: u64) {
+        self.abandoned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
+    }
+
+    /// Whether checkpoint `id` was aborted.
+    pub(crate) fn is_abandoned(&self, id: u64) -> bool {
+        self.abandoned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
     }
 
     /// The longest alignment (ms) and snapshot pause (µs) any task of this process had for
@@ -552,6 +575,7 @@ fn shared(
         alignment: Mutex::new(BTreeMap::new()),
         pauses: Mutex::new(BTreeMap::new()),
         savepoints: Mutex::new(BTreeSet::new()),
+        abandoned: Mutex::new(BTreeSet::new()),
     });
     (shared, from_tasks)
 }
@@ -648,8 +672,13 @@ impl Driver {
                 next_look = Instant::now() + SAVEPOINT_LOOK;
             }
             if let Ok(r) = self.from_tasks.recv_timeout(Duration::from_millis(5)) {
-                let input = self.report(r);
-                self.handle(input);
+                // A snapshot of a checkpoint no longer pending (aborted) is not written.
+                let late = matches!(&r, Report::Snapshotted { id, .. }
+                    if !self.coordinator.pending().any(|p| p == *id));
+                if !late {
+                    let input = self.report(r);
+                    self.handle(input);
+                }
             }
             if Instant::now() >= next_tick {
                 self.handle(Input::Tick { now_ms: wall_ms() });

@@ -114,6 +114,7 @@ pub(crate) fn run(
             }
         }
         let mut all_idle = true;
+        let step = crate::exec::checkpointing::SNAPSHOT_STEP / (tasks.len().max(1) as u32);
         for slot in tasks.iter_mut() {
             let Some(task) = slot else { continue };
             task.runner.tick();
@@ -129,9 +130,9 @@ pub(crate) fn run(
                 }
             }
             if base.checkpoints.is_some() {
-                // Fused bolts' snapshots taken a key group at a time go on between bursts.
-                task.runner
-                    .advance_snapshots(crate::exec::checkpointing::SNAPSHOT_STEP);
+                // Fused bolts' snapshots taken a key group at a time go on between bursts
+                // (the executor's step shared among its tasks).
+                task.runner.advance_snapshots(step);
             }
             if idle {
                 // Nothing more right now: do not let a partial batch wait for the next tuple.

@@ -70,6 +70,12 @@ impl Uploader {
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
         };
         let store = self.shared.store();
+        if let Report::Snapshotted { id, .. } = &report
+            && self.shared.is_abandoned(*id)
+        {
+            // Aborted meanwhile: nothing waits for it.
+            return None;
+        }
         Some(match report {
             Report::Snapshotted {
                 id,

@@ -271,6 +271,11 @@ impl<T: Clone + Send + 'static, G: Grouping<T>, W: Wrap<T>> Downstream<T> for Ro
         }
     }
 
+    /// The edge to other tasks: no stage of this chain is behind it.
+    fn advance_snapshots(&mut self, _budget: std::time::Duration) -> bool {
+        false
+    }
+
     fn barrier(&mut self, id: u64, savepoint: bool) {
         // After the tuples before it, on every channel of the edge (each consumer task
         // aligns its channels on it).

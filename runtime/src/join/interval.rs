@@ -137,13 +137,18 @@ impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
     /// Processing time is `now_ms`: the keys of one key group (the next in turn) that have
     /// had no element for the `ttl` lose their buffers; returns how many keys did.
     pub fn expire(&mut self, now_ms: u64) -> usize {
-        if self.snapshot.is_some() {
-            // No sweep while a snapshot is taken (a later tick sweeps).
-            self.retention.set_now(now_ms);
-            return 0;
-        }
-        self.retention
-            .sweep(now_ms, &mut self.groups, |b| b.touched)
+        // A group a snapshot in progress has not taken yet is taken before it is swept.
+        let snapshot = &mut self.snapshot;
+        self.retention.sweep_with(
+            now_ms,
+            &mut self.groups,
+            |b| b.touched,
+            |g, keys| {
+                if let Some(s) = snapshot {
+                    s.take(g, || encode_keys(keys));
+                }
+            },
+        )
     }
 
     /// Begins a snapshot taken a key group at a time: each group is encoded before it

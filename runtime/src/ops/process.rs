@@ -317,7 +317,9 @@ where
         if !backend.snapshot_step(budget) {
             return Ok(SnapshotStep::Pending);
         }
-        let groups = backend.take_snapshot().unwrap_or_default();
+        let Some(groups) = backend.take_snapshot() else {
+            return Err(Fail::new("no snapshot in progress to continue"));
+        };
         let timers = self.pending_timers.take().unwrap_or_default();
         let groups = groups
             .into_iter()

@@ -72,10 +72,23 @@ impl Retention {
         groups: &mut [crate::grouping::FastMap<K, V>],
         touched: impl Fn(&V) -> u64,
     ) -> usize {
+        self.sweep_with(now_ms, groups, touched, |_, _| {})
+    }
+
+    /// [`sweep`](Self::sweep), calling `before` with the group it sweeps (its index and
+    /// entries) first: a snapshot in progress takes the group before it changes.
+    pub fn sweep_with<K, V>(
+        &mut self,
+        now_ms: u64,
+        groups: &mut [crate::grouping::FastMap<K, V>],
+        touched: impl Fn(&V) -> u64,
+        before: impl FnOnce(usize, &crate::grouping::FastMap<K, V>),
+    ) -> usize {
         self.set_now(now_ms);
         let Some(g) = self.next_sweep(groups.len()) else {
             return 0;
         };
+        before(g, &groups[g]);
         let before = groups[g].len();
         groups[g].retain(|_, v| !self.expired(touched(v)));
         before - groups[g].len()

@@ -170,7 +170,10 @@ pub fn continue_groups<S: IncrementalGroups>(
     if !s.snapshot_step(budget) {
         return Ok(crate::api::SnapshotStep::Pending);
     }
-    Ok(crate::api::SnapshotStep::Ready(
-        s.take_snapshot().map(TaskState::KeyGroups),
-    ))
+    match s.take_snapshot() {
+        Some(groups) => Ok(crate::api::SnapshotStep::Ready(Some(TaskState::KeyGroups(
+            groups,
+        )))),
+        None => Err(Fail::new("no snapshot in progress to continue")),
+    }
 }

@@ -150,13 +150,18 @@ where
     /// had no element for the `ttl` lose their windows; returns how many keys did. Without a
     /// `ttl`, it only sets the clock.
     pub fn expire(&mut self, now_ms: u64) -> usize {
-        if self.snapshot.is_some() {
-            // No sweep while a snapshot is taken (a later tick sweeps).
-            self.retention.set_now(now_ms);
-            return 0;
-        }
-        self.retention
-            .sweep(now_ms, &mut self.groups, |s| s.touched)
+        // A group a snapshot in progress has not taken yet is taken before it is swept.
+        let snapshot = &mut self.snapshot;
+        self.retention.sweep_with(
+            now_ms,
+            &mut self.groups,
+            |s| s.touched,
+            |g, keys| {
+                if let Some(s) = snapshot {
+                    s.take(g, || encode_keys(keys));
+                }
+            },
+        )
     }
 
     /// A key whose windows have expired loses them before a new element comes in.

@@ -73,10 +73,10 @@ pub trait Downstream<T>: Emitter<T> + Send {
         let _ = now_ms;
     }
     /// Goes on with the snapshots of the stages below that are taken a key group at a
-    /// time (see [`crate::Bolt::begin_snapshot`]), for about `budget` each.
-    fn advance_snapshots(&mut self, budget: Duration) {
-        let _ = budget;
-    }
+    /// time (see [`crate::Bolt::begin_snapshot`]), for about `budget` each; true while one
+    /// is still pending. Every wrapper must pass it on (no default: a stage behind one that
+    /// does not would never finish its snapshot).
+    fn advance_snapshots(&mut self, budget: Duration) -> bool;
 }
 
 /// A sink's output: nothing.
@@ -88,6 +88,9 @@ impl Downstream<()> for () {
     fn finish(&mut self) {}
     fn report(&mut self, _: &Wiring) {}
     fn barrier(&mut self, _: u64, _: bool) {}
+    fn advance_snapshots(&mut self, _: Duration) -> bool {
+        false
+    }
 }
 
 /// Counts what a component emits, then passes it on.
@@ -172,8 +175,8 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
     fn tick(&mut self, now_ms: u64) {
         self.inner.tick(now_ms);
     }
-    fn advance_snapshots(&mut self, budget: Duration) {
-        self.inner.advance_snapshots(budget);
+    fn advance_snapshots(&mut self, budget: Duration) -> bool {
+        self.inner.advance_snapshots(budget)
     }
     fn report(&mut self, wiring: &Wiring) {
         wiring.metrics().add(self.component, self.emitted, 0, 0);
@@ -256,9 +259,9 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
         self.first.tick(now_ms);
         self.second.tick(now_ms);
     }
-    fn advance_snapshots(&mut self, budget: Duration) {
-        self.first.advance_snapshots(budget);
-        self.second.advance_snapshots(budget);
+    fn advance_snapshots(&mut self, budget: Duration) -> bool {
+        let first = self.first.advance_snapshots(budget);
+        self.second.advance_snapshots(budget) | first
     }
     fn report(&mut self, wiring: &Wiring) {
         self.first.report(wiring);
@@ -297,8 +300,9 @@ pub trait SpoutRunner: Send {
     fn finish(&mut self);
     /// Reports counters.
     fn report(&mut self, wiring: &Wiring);
-    /// Goes on with the fused bolts' snapshots taken a key group at a time.
-    fn advance_snapshots(&mut self, budget: Duration);
+    /// Goes on with the fused bolts' snapshots taken a key group at a time; true while one
+    /// is still pending.
+    fn advance_snapshots(&mut self, budget: Duration) -> bool;
 }
 
 /// One task of a chain headed by a bolt, as the bolt executor drives it.
@@ -324,8 +328,9 @@ pub trait BoltRunner<In>: Send {
     fn tick_interval(&self) -> Option<Duration>;
     /// Processing time reached `now_ms`.
     fn tick(&mut self, now_ms: u64);
-    /// Goes on with snapshots taken a key group at a time, for about `budget` each.
-    fn advance_snapshots(&mut self, budget: Duration);
+    /// Goes on with snapshots taken a key group at a time, for about `budget` each; true
+    /// while one is still pending.
+    fn advance_snapshots(&mut self, budget: Duration) -> bool;
 }
 
 /// The shorter of two tick intervals.
@@ -358,4 +363,7 @@ impl<T> Downstream<T> for Discard {
     fn report(&mut self, _: &Wiring) {}
     // No consumer waits for it.
     fn barrier(&mut self, _: u64, _: bool) {}
+    fn advance_snapshots(&mut self, _: Duration) -> bool {
+        false
+    }
 }

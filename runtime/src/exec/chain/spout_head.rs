@@ -298,9 +298,9 @@ where
         self.failed.report(wiring);
     }
 
-    fn advance_snapshots(&mut self, budget: std::time::Duration) {
-        self.out.advance_snapshots(budget);
-        self.failed.advance_snapshots(budget);
+    fn advance_snapshots(&mut self, budget: std::time::Duration) -> bool {
+        let out = self.out.advance_snapshots(budget);
+        self.failed.advance_snapshots(budget) | out
     }
 }
 

@@ -104,10 +104,16 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
     fn execute_timed(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
         let started = std::time::Instant::now();
         let ok = self.execute_now(tuple, anchoring);
-        if let Some((_, longest)) = self.pending.as_mut() {
-            *longest = (*longest).max(started.elapsed());
-        }
+        self.note_pause(Some(started));
         ok
+    }
+
+    /// A call that began at `started` while a snapshot is pending (a tuple, a watermark or
+    /// a tick: each may first encode the groups it changes) counts as a pause.
+    fn note_pause(&mut self, started: Option<std::time::Instant>) {
+        if let (Some(t), Some((_, longest))) = (started, self.pending.as_mut()) {
+            *longest = (*longest).max(t.elapsed());
+        }
     }
 
     #[inline]
@@ -331,7 +337,9 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
     }
 
     fn watermark(&mut self, watermark: i64) {
+        let started = self.pending.map(|_| std::time::Instant::now());
         self.untracked(|bolt, out| bolt.on_watermark(watermark, out));
+        self.note_pause(started);
         self.out.watermark(watermark);
     }
 
@@ -354,11 +362,12 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.out.barrier(id, savepoint);
     }
 
-    fn advance_snapshots(&mut self, budget: std::time::Duration) {
+    fn advance_snapshots(&mut self, budget: std::time::Duration) -> bool {
         if self.pending.is_some() {
             self.snapshot_step(budget);
         }
-        self.out.advance_snapshots(budget);
+        let below = self.out.advance_snapshots(budget);
+        self.pending.is_some() | below
     }
 
     fn notify_complete(&mut self, id: u64) {
@@ -378,7 +387,9 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
     }
 
     fn tick(&mut self, now_ms: u64) {
+        let started = self.pending.map(|_| std::time::Instant::now());
         self.untracked(|bolt, out| bolt.on_tick(now_ms, out));
+        self.note_pause(started);
         self.out.tick(now_ms);
     }
 
@@ -457,8 +468,8 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
         Downstream::tick(self, now_ms);
     }
 
-    fn advance_snapshots(&mut self, budget: std::time::Duration) {
-        Downstream::advance_snapshots(self, budget);
+    fn advance_snapshots(&mut self, budget: std::time::Duration) -> bool {
+        Downstream::advance_snapshots(self, budget)
     }
 }
 

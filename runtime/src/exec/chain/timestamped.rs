@@ -116,8 +116,8 @@ impl<T: Send, G: WatermarkGenerator<T>, D: Downstream<T>> Downstream<T> for Time
     fn tick(&mut self, now_ms: u64) {
         self.inner.tick(now_ms);
     }
-    fn advance_snapshots(&mut self, budget: std::time::Duration) {
-        self.inner.advance_snapshots(budget);
+    fn advance_snapshots(&mut self, budget: std::time::Duration) -> bool {
+        self.inner.advance_snapshots(budget)
     }
     fn watermark(&mut self, _upstream: i64) {
         // Its own timestamps define event time from here on.

@@ -119,4 +119,8 @@ impl<A, B, R: Downstream<A>, L: Downstream<B>> Downstream<WindowOutput<A, B>>
         self.results.tick(now_ms);
         self.late.tick(now_ms);
     }
+    fn advance_snapshots(&mut self, budget: std::time::Duration) -> bool {
+        let results = self.results.advance_snapshots(budget);
+        self.late.advance_snapshots(budget) | results
+    }
 }
