@@ -107,18 +107,40 @@ pub(crate) fn open(
     client: Client,
     hello: CheckpointHello,
     shared: Option<Arc<Checkpointing>>,
-) -> Result<Link, String> {
+) -> Result<Link, OpenError> {
     let (reports, rx) = unbounded_channel();
     let (opened, first) = tokio::sync::oneshot::channel();
     rt.spawn(keep_open(client, hello, rx, shared, opened));
     match rt.block_on(async { tokio::time::timeout(HELLO_TIMEOUT, first).await }) {
         Ok(Ok(Ok(()))) => Ok(Link { reports }),
-        Ok(Ok(Err(e))) => Err(format!("nimbus did not take this worker: {e}")),
-        Ok(Err(_)) => Err("the checkpoint stream ended before it opened".into()),
-        Err(_) => Err(format!(
-            "nimbus did not open the checkpoint stream within {HELLO_TIMEOUT:?}"
+        Ok(Ok(Err(Refusal::Refused(e)))) => Err(OpenError::Refused(e)),
+        Ok(Ok(Err(Refusal::Unreachable(e)))) => Err(OpenError::Unreachable(e)),
+        Ok(Err(_)) => Err(OpenError::Unreachable(
+            "the checkpoint stream ended before it opened".into(),
         )),
+        Err(_) => Err(OpenError::Unreachable(format!(
+            "nimbus did not open the checkpoint stream within {HELLO_TIMEOUT:?}"
+        ))),
     }
+}
+
+/// Why a worker's checkpoint stream did not open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum OpenError {
+    /// Nimbus answered: this process is not (or no longer) a worker of the current run.
+    /// It must not run; nimbus restarts the topology. Not retryable.
+    #[error("nimbus did not take this worker: {0}")]
+    Refused(String),
+    /// Nimbus could not be reached or did not answer: retryable (the supervisor starts
+    /// the worker again).
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+/// How the first answer on the stream went.
+enum Refusal {
+    Refused(String),
+    Unreachable(String),
 }
 
 async fn keep_open(
@@ -126,7 +148,7 @@ async fn keep_open(
     hello: CheckpointHello,
     mut reports: UnboundedReceiver<CheckpointReport>,
     shared: Option<Arc<Checkpointing>>,
-    opened: tokio::sync::oneshot::Sender<Result<(), String>>,
+    opened: tokio::sync::oneshot::Sender<Result<(), Refusal>>,
 ) {
     let mut opened = Some(opened);
     let mut fresh = true;
@@ -153,7 +175,11 @@ async fn keep_open(
                         command: Some(checkpoint_command::Command::Welcome(w)),
                     })) => {
                         if let Some(o) = opened.take() {
-                            let answer = if w.accepted { Ok(()) } else { Err(w.reason) };
+                            let answer = if w.accepted {
+                                Ok(())
+                            } else {
+                                Err(Refusal::Refused(w.reason))
+                            };
                             let refused = answer.is_err();
                             let _ = o.send(answer);
                             if refused {
@@ -163,7 +189,9 @@ async fn keep_open(
                     }
                     Ok(_) | Err(_) => {
                         if let Some(o) = opened.take() {
-                            let _ = o.send(Err("the stream ended before nimbus answered".into()));
+                            let _ = o.send(Err(Refusal::Unreachable(
+                                "the stream ended before nimbus answered".into(),
+                            )));
                             return;
                         }
                     }
@@ -188,7 +216,7 @@ async fn keep_open(
             }
             Err(s) => {
                 if let Some(o) = opened.take() {
-                    let _ = o.send(Err(status_text(&s)));
+                    let _ = o.send(Err(Refusal::Unreachable(status_text(&s))));
                     return;
                 }
             }

@@ -256,12 +256,14 @@ fn run_in(
                         Some(prepared.shared.clone()),
                     ) {
                         Ok(link) => Some((prepared, link)),
-                        Err(e) => {
+                        Err(e @ checkpoint_link::OpenError::Refused(_)) => {
                             // Not this run's worker (any more): nimbus restarts the
                             // topology, and this process must not send a tuple.
                             eprintln!("gale: worker {me}: {e}; exiting");
                             return Ok(());
                         }
+                        // Nimbus unreachable: an error, so the supervisor starts it again.
+                        Err(e) => return Err(e.to_string()),
                     }
                 }
                 Err(e) => {
