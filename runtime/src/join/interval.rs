@@ -151,36 +151,10 @@ impl<K: Key, A: Codec, B: Codec> IntervalJoin<K, A, B> {
         )
     }
 
-    /// Begins a snapshot taken a key group at a time: each group is encoded before it
-    /// next changes, or by [`snapshot_step`](Self::snapshot_step).
-    pub fn begin_snapshot(&mut self) {
-        self.snapshot = Some(GroupSnapshot::new(self.groups.len()));
-    }
-
-    /// Encodes groups of the snapshot in progress for about `budget`; true once all are.
-    pub fn snapshot_step(&mut self, budget: std::time::Duration) -> bool {
-        let Some(s) = self.snapshot.as_mut() else {
-            return true;
-        };
-        let groups = &self.groups;
-        s.step(budget, |i| encode_keys(&groups[i]))
-    }
-
-    /// The snapshot taken, `(group, encoding)` for every owned group, once whole.
-    pub fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
-        if !self.snapshot.as_ref()?.is_done() {
-            return None;
-        }
-        Some(self.snapshot.take()?.into_groups(self.range.start))
-    }
-
     /// Copy-on-write: group `g`'s state at the barrier is encoded before it changes.
     #[inline]
     fn before_change(&mut self, g: usize) {
-        if let Some(s) = self.snapshot.as_mut() {
-            let groups = &self.groups;
-            s.take(g, || encode_keys(&groups[g]));
-        }
+        GroupSnapshot::before_change_in(&mut self.snapshot, &self.groups, g, encode_keys);
     }
 
     /// The key groups it owns.
@@ -388,12 +362,12 @@ fn encode_keys<K: Key, A: Codec, B: Codec>(keys: &FastMap<K, Buffers<A, B>>) -> 
 
 impl<K: Key, A: Codec, B: Codec> crate::state::IncrementalGroups for IntervalJoin<K, A, B> {
     fn begin_snapshot(&mut self) {
-        Self::begin_snapshot(self);
+        self.snapshot = Some(GroupSnapshot::new(self.groups.len()));
     }
     fn snapshot_step(&mut self, budget: std::time::Duration) -> bool {
-        Self::snapshot_step(self, budget)
+        GroupSnapshot::step_in(&mut self.snapshot, &self.groups, budget, encode_keys)
     }
     fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
-        Self::take_snapshot(self)
+        GroupSnapshot::take_from(&mut self.snapshot, self.range.start)
     }
 }

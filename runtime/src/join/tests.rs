@@ -2,6 +2,7 @@
 //! watermark that trails them.
 
 use super::{IntervalJoin, Side};
+use crate::state::IncrementalGroups;
 use proptest::prelude::*;
 
 type Pair = (u64, u64, u64); // (key, a id, b id)

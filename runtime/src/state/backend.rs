@@ -213,21 +213,16 @@ where
     /// Encodes groups of the snapshot in progress for about `budget` (at least one);
     /// true once every group is (or no snapshot is in progress).
     pub fn snapshot_step(&mut self, budget: std::time::Duration) -> bool {
-        let Some(inc) = self.incremental.as_mut() else {
-            return true;
-        };
-        let (declared, groups) = (&self.declared, &self.groups);
-        inc.step(budget, |i| encode_group(declared, &groups[i]))
+        let declared = &self.declared;
+        GroupSnapshot::step_in(&mut self.incremental, &self.groups, budget, |t| {
+            encode_group(declared, t)
+        })
     }
 
     /// The snapshot taken, once every group is: `(group, encoding)` for every owned group,
     /// in order. `None` while one is in progress or none was begun.
     pub fn take_snapshot(&mut self) -> Option<Vec<(u32, Vec<u8>)>> {
-        if !self.incremental.as_ref()?.is_done() {
-            return None;
-        }
-        let inc = self.incremental.take()?;
-        Some(inc.into_groups(self.range.start))
+        GroupSnapshot::take_from(&mut self.incremental, self.range.start)
     }
 
     /// States declared from now on without a time to live of their own get `ttl_ms` (the
@@ -275,11 +270,11 @@ where
     /// The entries of state `id` in an owned key group.
     pub(crate) fn entries<S: Stored>(&mut self, group: u32, id: u32) -> &mut Entries<K, S> {
         let i = (group - self.range.start) as usize;
-        if let Some(inc) = self.incremental.as_mut() {
-            // Copy-on-write: the group's state at the barrier is encoded before it changes.
-            let (declared, groups) = (&self.declared, &self.groups);
-            inc.take(i, || encode_group(declared, &groups[i]));
-        }
+        // Copy-on-write: the group's state at the barrier is encoded before it changes.
+        let declared = &self.declared;
+        GroupSnapshot::before_change_in(&mut self.incremental, &self.groups, i, |t| {
+            encode_group(declared, t)
+        });
         let table = &mut self.groups[i][id as usize];
         match table.as_any().downcast_mut::<Entries<K, S>>() {
             Some(e) => e,
@@ -316,10 +311,11 @@ where
         }
         let i = (self.sweep_next as usize) % self.groups.len();
         self.sweep_next = self.sweep_next.wrapping_add(1);
-        if let Some(inc) = self.incremental.as_mut() {
-            let (declared, groups) = (&self.declared, &self.groups);
-            inc.take(i, || encode_group(declared, &groups[i]));
-        }
+        // Copy-on-write: the group's state at the barrier is encoded before it changes.
+        let declared = &self.declared;
+        GroupSnapshot::before_change_in(&mut self.incremental, &self.groups, i, |t| {
+            encode_group(declared, t)
+        });
         let mut dropped = 0;
         for (id, table) in self.groups[i].iter_mut().enumerate() {
             if let Some(ttl) = self.declared[id].ttl_ms {

@@ -115,6 +115,43 @@ impl GroupSnapshot {
         self.left == 0
     }
 
+    /// Steps the snapshot in `slot`, if one is in progress, over `groups` (by index),
+    /// encoding a group with `encode`; true once it is whole (or none is in progress).
+    pub fn step_in<M>(
+        slot: &mut Option<Self>,
+        groups: &[M],
+        budget: std::time::Duration,
+        encode: impl Fn(&M) -> Vec<u8>,
+    ) -> bool {
+        match slot {
+            Some(s) => s.step(budget, |i| encode(&groups[i])),
+            None => true,
+        }
+    }
+
+    /// Copy-on-write: takes group `g` of `groups` for the snapshot in `slot`, if one is in
+    /// progress, before the group changes.
+    #[inline]
+    pub fn before_change_in<M>(
+        slot: &mut Option<Self>,
+        groups: &[M],
+        g: usize,
+        encode: impl FnOnce(&M) -> Vec<u8>,
+    ) {
+        if let Some(s) = slot {
+            s.take(g, || encode(&groups[g]));
+        }
+    }
+
+    /// The snapshot in `slot` once whole (`(first + index, bytes)` per group), leaving no
+    /// snapshot in progress; `None` while it is not whole, or none was begun.
+    pub fn take_from(slot: &mut Option<Self>, first: u32) -> Option<Vec<(u32, Vec<u8>)>> {
+        if !slot.as_ref()?.is_done() {
+            return None;
+        }
+        Some(slot.take()?.into_groups(first))
+    }
+
     /// True once every group is taken.
     pub fn is_done(&self) -> bool {
         self.left == 0

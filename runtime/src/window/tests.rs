@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::state::AggregateFunction;
+use crate::state::IncrementalGroups;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
