@@ -12,6 +12,12 @@ fn main() {
         "join_p2",
         "ck_1s",
         "ck_10s",
+        "kc_u64_p1",
+        "kc_u64_p2",
+        "kc_emit_p2",
+        "kc_str_p1",
+        "kc_str_p2",
+        "kc_acked_p2",
     ] {
         gale_compiler::compile_or_exit(format!("topologies/{t}.topo"));
     }

@@ -11,9 +11,12 @@
 //! (e) checkpoints: a keyed count under `exactly_once` without checkpoints, every 10 s and
 //! every 1 s, vs a loop; the checkpoints' duration, size and longest pause at 10,000 and
 //! 10,000,000 keys.
+//! (f) the keyed count of issue 13 (u64 and String keys, parallelism 1 and 2, acked)
+//! beside timely-dataflow 0.32 (`bench/timely`, when built) and a loop.
 //! Each figure is the best of `--runs` (default 5) runs, in tuples per second; `--only
-//! join` runs one section (`chain`, `wordcount`, `window`, `join`, `checkpoint`).
+//! join` runs one section (`chain`, `wordcount`, `window`, `join`, `checkpoint`, `keyed`).
 
+mod keyed;
 mod ops;
 
 gale::include_topology!("fused_chain");
@@ -27,6 +30,12 @@ gale::include_topology!("join_p1");
 gale::include_topology!("join_p2");
 gale::include_topology!("ck_1s");
 gale::include_topology!("ck_10s");
+gale::include_topology!("kc_u64_p1");
+gale::include_topology!("kc_u64_p2");
+gale::include_topology!("kc_emit_p2");
+gale::include_topology!("kc_str_p1");
+gale::include_topology!("kc_str_p2");
+gale::include_topology!("kc_acked_p2");
 
 use ops::*;
 use std::hint::black_box;
@@ -373,6 +382,9 @@ fn main() {
     }
     if wants("checkpoint") {
         checkpoint_section(runs);
+    }
+    if wants("keyed") {
+        keyed::section(runs);
     }
 }
 
