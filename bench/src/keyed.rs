@@ -323,6 +323,14 @@ fn row(name: &str, gale: f64, timely: Option<f64>, base: f64) {
 /// (f) the keyed count: u64 keys at parallelism 1 and 2, emitting per record, String keys
 /// at parallelism 1 and 2, and with every record its own acked tree.
 pub fn section(runs: usize) {
+    // `--case u64-p2`: only the rows whose case is named so (`u64-p1`, `u64-p2`,
+    // `emit-p2`, `string-p1`, `string-p2`, `acked-p2`), e.g. to profile one.
+    let args: Vec<String> = std::env::args().collect();
+    let case = args
+        .iter()
+        .position(|a| a == "--case")
+        .and_then(|i| args.get(i + 1).cloned());
+    let wants = |c: &str| case.as_deref().is_none_or(|w| w == c);
     let records = crate::arg("--keyed-records", 100_000_000);
     let rate = |d: Duration| records as f64 / d.as_secs_f64().max(1e-9);
     let base = crate::best_of(runs, || {
@@ -345,32 +353,44 @@ pub fn section(runs: usize) {
         "\n| keyed count, 10,000 keys | gale tuples/s | timely 0.32 | gale / timely | loop (1 thread) | gale / loop |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    let p1 = best_gale(runs, crate::kc_u64_p1::topology, records);
-    row(
-        "u64 keys, parallelism 1",
-        rate(p1.elapsed),
-        timely("u64", 1, records, runs),
-        base,
-    );
-    let p2 = best_gale(runs, crate::kc_u64_p2::topology, records);
-    row(
-        "u64 keys, parallelism 2",
-        rate(p2.elapsed),
-        timely("u64", 2, records, runs),
-        base,
-    );
-    let emit = best_gale(runs, crate::kc_emit_p2::topology, records);
-    row(
-        "u64 keys, counter emits (key, count) per record, parallelism 2",
-        rate(emit.elapsed),
-        timely("u64-emit", 2, records, runs),
-        base,
-    );
+    if wants("u64-p1") {
+        let p1 = best_gale(runs, crate::kc_u64_p1::topology, records);
+        row(
+            "u64 keys, parallelism 1",
+            rate(p1.elapsed),
+            timely("u64", 1, records, runs),
+            base,
+        );
+    }
+    let p2 = (wants("u64-p2") || wants("acked-p2"))
+        .then(|| best_gale(runs, crate::kc_u64_p2::topology, records));
+    if let Some(p2) = &p2 {
+        row(
+            "u64 keys, parallelism 2",
+            rate(p2.elapsed),
+            timely("u64", 2, records, runs),
+            base,
+        );
+    }
+    if wants("emit-p2") {
+        let emit = best_gale(runs, crate::kc_emit_p2::topology, records);
+        row(
+            "u64 keys, counter emits (key, count) per record, parallelism 2",
+            rate(emit.elapsed),
+            timely("u64-emit", 2, records, runs),
+            base,
+        );
+    }
 
     let words = crate::arg("--keyed-string-records", 20_000_000);
     let vocab = vocabulary();
     let wrate = |d: Duration| words as f64 / d.as_secs_f64().max(1e-9);
-    let sbase = wrate(crate::best_of(runs, || {
+    let sruns = if wants("string-p1") || wants("string-p2") {
+        runs
+    } else {
+        0
+    };
+    let sbase = wrate(crate::best_of(sruns, || {
         let t = Instant::now();
         assert_eq!(black_box(loop_str(black_box(words), &vocab)), words);
         t.elapsed()
@@ -379,6 +399,9 @@ pub fn section(runs: usize) {
         (1, crate::kc_str_p1::topology as fn() -> gale::Topology),
         (2, crate::kc_str_p2::topology),
     ] {
+        if !wants(&format!("string-p{p}")) {
+            continue;
+        }
         let s = best_gale(runs, t, words);
         row(
             &format!("String keys, parallelism {p}"),
@@ -389,6 +412,9 @@ pub fn section(runs: usize) {
     }
 
     // Every record its own tree: against the untracked p2 figure above.
+    let Some(p2) = p2.filter(|_| wants("acked-p2")) else {
+        return;
+    };
     let acked_records = crate::arg("--keyed-acked-records", 10_000_000);
     let mut best: Option<gale::Summary> = None;
     for _ in 0..runs {

@@ -35,35 +35,70 @@ pub fn key_group_range(task: usize, tasks: usize, max_parallelism: u32) -> Range
 }
 
 /// Fields grouping over a key hash function (generated per edge from the field list).
+///
+/// The hot path is a hash, a mask (or, for a `max_parallelism` that is not a power of two,
+/// a remainder) and a table lookup: the owner of every key group is computed once in
+/// [`prepare`](Grouping::prepare). With one consumer task nothing is hashed at all.
 #[derive(Debug, Clone)]
 pub struct Fields<F> {
     hash: F,
-    tasks: usize,
     max_parallelism: u32,
+    /// `max_parallelism - 1` when it is a power of two (a key group is then `hash & mask`).
+    mask: Option<u64>,
+    /// The consumer task index owning each key group.
+    owners: Box<[u32]>,
+    /// One consumer task: every tuple goes to it, unhashed.
+    single: bool,
 }
 
 impl<F> Fields<F> {
     /// Groups by `hash(tuple)`, normally [`hash_key`](super::hash_key) of the fields, into
     /// `max_parallelism` key groups.
     pub fn new(hash: F, max_parallelism: u32) -> Self {
+        let max_parallelism = max_parallelism.max(1);
         Fields {
             hash,
-            tasks: 1,
-            max_parallelism: max_parallelism.max(1),
+            max_parallelism,
+            mask: max_parallelism
+                .is_power_of_two()
+                .then(|| u64::from(max_parallelism) - 1),
+            owners: owners(1, max_parallelism),
+            single: true,
+        }
+    }
+
+    /// The key group of `hash`: the same as [`key_group`], without a division when
+    /// `max_parallelism` is a power of two.
+    #[inline]
+    fn group(&self, hash: u64) -> usize {
+        match self.mask {
+            Some(mask) => (hash & mask) as usize,
+            None => key_group(hash, self.max_parallelism) as usize,
         }
     }
 }
 
+/// The owning task of every key group, for `tasks` consumer tasks.
+fn owners(tasks: usize, max_parallelism: u32) -> Box<[u32]> {
+    (0..max_parallelism)
+        .map(|g| key_group_task(g, tasks, max_parallelism) as u32)
+        .collect()
+}
+
 impl<T, F: Fn(&T) -> u64 + Send> Grouping<T> for Fields<F> {
     fn prepare(&mut self, targets: &super::Targets) {
-        self.tasks = targets.tasks.len().max(1);
+        let tasks = targets.tasks.len().max(1);
+        self.owners = owners(tasks, self.max_parallelism);
+        self.single = tasks == 1;
     }
 
     #[inline]
     fn choose(&mut self, tuple: &T) -> Choice<'_> {
-        let h = (self.hash)(tuple);
-        let group = key_group(h, self.max_parallelism);
-        Choice::One(key_group_task(group, self.tasks, self.max_parallelism))
+        if self.single {
+            return Choice::One(0);
+        }
+        let group = self.group((self.hash)(tuple));
+        Choice::One(self.owners.get(group).map_or(0, |&t| t as usize))
     }
 }
 
@@ -100,6 +135,25 @@ mod tests {
                     next = r.end;
                 }
                 assert_eq!(next, m, "every group owned");
+            }
+        }
+    }
+
+    #[test]
+    fn the_grouping_sends_a_key_to_the_owner_of_its_key_group() {
+        for m in [1u32, 7, 128, 1000] {
+            for tasks in 1..=9usize {
+                let mut f = Fields::new(|h: &u64| *h, m);
+                let targets = crate::grouping::Targets {
+                    tasks: (0..tasks as u32).collect(),
+                    local: (0..tasks).collect(),
+                    source: 0,
+                };
+                Grouping::<u64>::prepare(&mut f, &targets);
+                for h in (0..5_000u64).chain([u64::MAX, u64::MAX - 1, 1 << 40]) {
+                    let want = key_group_task(key_group(h, m), tasks, m);
+                    assert_eq!(f.choose(&h), Choice::One(want), "hash {h}, {tasks} of {m}");
+                }
             }
         }
     }

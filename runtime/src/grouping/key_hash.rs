@@ -77,8 +77,46 @@ pub fn hash_key<K: Hash + ?Sized>(key: &K) -> u64 {
     h.finish()
 }
 
-/// A `HashMap` with [`KeyHasher`]: keyed state in bolts.
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+/// The hasher of [`FastMap`] and [`FastSet`]: [`KeyHasher`]'s hash with its halves
+/// swapped.
+///
+/// A key's group (and so its task) comes from the low bits of [`hash_key`]; a hash map
+/// picks a key's bucket from the low bits of its hash too. Every key a task (or a key
+/// group's map) holds shares those bits, so with the same hash its map would start every
+/// probe in a fraction of its buckets (a keyed count over 10,000 keys at parallelism 2 ran
+/// 1.6x slower). Swapping the halves gives the map bits the grouping never looked at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MapHasher(KeyHasher);
 
-/// A `HashSet` with [`KeyHasher`].
-pub type FastSet<K> = HashSet<K, BuildHasherDefault<KeyHasher>>;
+impl Hasher for MapHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(bytes);
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.0.write_u8(i);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.0.write_u32(i);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0.write_u64(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.0.write_usize(i);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0.finish().rotate_left(32)
+    }
+}
+
+/// A `HashMap` with [`MapHasher`]: keyed state in bolts.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<MapHasher>>;
+
+/// A `HashSet` with [`MapHasher`].
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<MapHasher>>;

@@ -20,7 +20,7 @@ pub use custom::Custom;
 pub use direct::Direct;
 pub use fields::{DEFAULT_MAX_PARALLELISM, Fields, key_group, key_group_range, key_group_task};
 pub use global::Global;
-pub use key_hash::{FastMap, FastSet, KeyHasher, hash_key};
+pub use key_hash::{FastMap, FastSet, KeyHasher, MapHasher, hash_key};
 pub use local_or_shuffle::LocalOrShuffle;
 pub use partial_key::PartialKey;
 pub use router::{Router, Same, Variant, Wrap};

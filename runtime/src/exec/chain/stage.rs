@@ -140,6 +140,50 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
     }
 }
 
+impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
+    /// Executes a batch of untracked tuples with one collector and one `catch_unwind` for
+    /// the whole batch (the per-tuple path costs a landing pad and a collector per tuple):
+    /// after a tuple fails or panics, the rest of the batch goes on in a new one.
+    fn run_untracked(&mut self, batch: Vec<B::In>) {
+        if self.count {
+            self.counts.executed += batch.len() as u64;
+        }
+        let mut tuples = batch.into_iter();
+        loop {
+            let Stage {
+                bolt,
+                out,
+                acks,
+                counts,
+                rng,
+                ..
+            } = self;
+            let mut collector = BoltCollector {
+                out,
+                input: Input::Untracked(rng),
+                anchor_taken: false,
+                acks: acks.as_mut(),
+                acked: &mut counts.acked,
+                failed: &mut counts.failed,
+            };
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                for t in tuples.by_ref() {
+                    if let Err(e) = bolt.execute(t, &mut collector) {
+                        return Err(e.message);
+                    }
+                }
+                Ok(())
+            }));
+            let why = match result {
+                Ok(Ok(())) => return,
+                Ok(Err(why)) => why,
+                Err(panic) => panicked(panic.as_ref()),
+            };
+            self.failed(why);
+        }
+    }
+}
+
 impl<B: Bolt, D> Stage<B, D> {
     /// One step of the snapshot in progress, for about `budget`; sent once whole.
     fn snapshot_step(&mut self, budget: std::time::Duration) {
@@ -411,8 +455,13 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
 
     fn run_batch(&mut self, batch: Vec<B::In>, ids: Vec<TupleIds>) {
         if ids.is_empty() {
-            for t in batch {
-                self.emit(t);
+            if self.pending.is_some() {
+                // Each tuple's copy-on-write counts as a pause: timed one by one.
+                for t in batch {
+                    self.emit(t);
+                }
+            } else {
+                self.run_untracked(batch);
             }
             return;
         }
