@@ -184,8 +184,6 @@ fn deliver(tasks: &mut [Option<Task>], msg: Message<Reply>) {
     if let Message::Batch { slot, tuples, .. } = msg
         && let Some(Some(task)) = tasks.get_mut(slot as usize)
     {
-        for r in tuples {
-            task.runner.on_reply(r);
-        }
+        task.runner.on_replies(tuples);
     }
 }

@@ -283,8 +283,8 @@ pub trait SpoutRunner: Send {
     /// lives here, in monomorphised code, so a fused chain runs without a dynamic call per
     /// tuple.)
     fn run_burst(&mut self, max: u32) -> SpoutStatus;
-    /// An acker's word on one of this task's tuple trees.
-    fn on_reply(&mut self, reply: Reply);
+    /// The ackers' word on some of this task's tuple trees (one clock reading for all).
+    fn on_replies(&mut self, replies: Vec<Reply>);
     /// Times out old trees and replays failed tuples that are due.
     fn tick(&mut self);
     /// Fails at once the trees in flight whose root `lost` says is lost (their acker's
