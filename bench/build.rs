@@ -17,6 +17,8 @@ fn main() {
         "kc_emit_p2",
         "kc_str_p1",
         "kc_str_p2",
+        "kc_inline_p1",
+        "kc_inline_p2",
         "kc_acked_p2",
     ] {
         gale_compiler::compile_or_exit(format!("topologies/{t}.topo"));

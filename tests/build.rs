@@ -22,6 +22,7 @@ fn main() {
         "topologies/checkpoints.topo",
         "topologies/exactly_once.topo",
         "topologies/exactly_once_rescaled.topo",
+        "topologies/str_keys.topo",
     ] {
         gale_compiler::compile_or_exit(topo);
     }

@@ -170,7 +170,7 @@ pub mod kc_emit_p2 {
 }
 
 macro_rules! str_ops {
-    ($topo:ident) => {
+    ($topo:ident, $text:ty) => {
         /// `$topo`'s components.
         pub mod $topo {
             use super::*;
@@ -179,7 +179,7 @@ macro_rules! str_ops {
             /// Emits this task's share of [`RECORDS`] vocabulary words, each cloned.
             #[derive(Default)]
             pub struct Words {
-                vocab: Vec<String>,
+                vocab: Vec<$text>,
                 state: u64,
                 left: u64,
             }
@@ -187,7 +187,7 @@ macro_rules! str_ops {
             impl Spout for Words {
                 type Out = Word;
                 fn open(&mut self, ctx: &TaskContext) {
-                    self.vocab = vocabulary();
+                    self.vocab = vocabulary().into_iter().map(Into::into).collect();
                     self.state = seed(ctx.task_index() as u64);
                     self.left = RECORDS.load(Relaxed) / ctx.task_count() as u64;
                 }
@@ -199,7 +199,7 @@ macro_rules! str_ops {
                     self.left -= 1;
                     let i = (next(&mut self.state) % KEYS) as usize;
                     out.emit(Word {
-                        word: self.vocab[i].clone().into(),
+                        word: self.vocab[i].clone(),
                     });
                     SpoutStatus::Active
                 }
@@ -208,7 +208,7 @@ macro_rules! str_ops {
             /// Counts every word in a `FastMap` (looked up by `&str`: no clone on a hit).
             #[derive(Default)]
             pub struct Count {
-                counts: FastMap<String, u64>,
+                counts: FastMap<$text, u64>,
             }
 
             impl Bolt for Count {
@@ -219,7 +219,7 @@ macro_rules! str_ops {
                     match self.counts.get_mut(w.word.as_str()) {
                         Some(c) => *c += 1,
                         None => {
-                            self.counts.insert(w.word.to_string(), 1);
+                            self.counts.insert(w.word, 1);
                         }
                     }
                     Ok(())
@@ -232,8 +232,10 @@ macro_rules! str_ops {
     };
 }
 
-str_ops!(kc_str_p1);
-str_ops!(kc_str_p2);
+str_ops!(kc_str_p1, String);
+str_ops!(kc_str_p2, String);
+str_ops!(kc_inline_p1, gale::Str);
+str_ops!(kc_inline_p2, gale::Str);
 
 /// The keyed count in one thread: the same keys, the same map.
 fn loop_u64(records: u64) -> u64 {
@@ -324,7 +326,7 @@ fn row(name: &str, gale: f64, timely: Option<f64>, base: f64) {
 /// at parallelism 1 and 2, and with every record its own acked tree.
 pub fn section(runs: usize) {
     // `--case u64-p2`: only the rows whose case is named so (`u64-p1`, `u64-p2`,
-    // `emit-p2`, `string-p1`, `string-p2`, `acked-p2`), e.g. to profile one.
+    // `emit-p2`, `string-p1`, `string-p2`, `inline-p1`, `inline-p2`, `acked-p2`), e.g. to profile one.
     let args: Vec<String> = std::env::args().collect();
     let case = args
         .iter()
@@ -385,7 +387,10 @@ pub fn section(runs: usize) {
     let words = crate::arg("--keyed-string-records", 20_000_000);
     let vocab = vocabulary();
     let wrate = |d: Duration| words as f64 / d.as_secs_f64().max(1e-9);
-    let sruns = if wants("string-p1") || wants("string-p2") {
+    let sruns = if ["string-p1", "string-p2", "inline-p1", "inline-p2"]
+        .iter()
+        .any(|c| wants(c))
+    {
         runs
     } else {
         0
@@ -395,16 +400,23 @@ pub fn section(runs: usize) {
         assert_eq!(black_box(loop_str(black_box(words), &vocab)), words);
         t.elapsed()
     }));
-    for (p, t) in [
-        (1, crate::kc_str_p1::topology as fn() -> gale::Topology),
-        (2, crate::kc_str_p2::topology),
+    for (p, kind, t) in [
+        (
+            1,
+            "String",
+            crate::kc_str_p1::topology as fn() -> gale::Topology,
+        ),
+        (2, "String", crate::kc_str_p2::topology),
+        (1, "Str", crate::kc_inline_p1::topology),
+        (2, "Str", crate::kc_inline_p2::topology),
     ] {
-        if !wants(&format!("string-p{p}")) {
+        let case = if kind == "Str" { "inline" } else { "string" };
+        if !wants(&format!("{case}-p{p}")) {
             continue;
         }
         let s = best_gale(runs, t, words);
         row(
-            &format!("String keys, parallelism {p}"),
+            &format!("{kind} keys (timely: String), parallelism {p}"),
             wrate(s.elapsed),
             timely("string", p, words, runs),
             sbase,

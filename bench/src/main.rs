@@ -35,6 +35,8 @@ gale::include_topology!("kc_u64_p2");
 gale::include_topology!("kc_emit_p2");
 gale::include_topology!("kc_str_p1");
 gale::include_topology!("kc_str_p2");
+gale::include_topology!("kc_inline_p1");
+gale::include_topology!("kc_inline_p2");
 gale::include_topology!("kc_acked_p2");
 
 use ops::*;

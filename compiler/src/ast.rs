@@ -104,6 +104,8 @@ pub enum TypeKind {
     Prim(Prim),
     /// `String`.
     String,
+    /// `Str`: a string of up to 24 bytes kept inline (`gale::Str`).
+    Str,
     /// `bytes` (a `Vec<u8>`).
     Bytes,
     /// `Option<T>`.
@@ -121,6 +123,7 @@ impl std::fmt::Display for TypeKind {
         match self {
             TypeKind::Prim(p) => f.write_str(p.as_str()),
             TypeKind::String => f.write_str("String"),
+            TypeKind::Str => f.write_str("Str"),
             TypeKind::Bytes => f.write_str("bytes"),
             TypeKind::Option(t) => write!(f, "Option<{}>", t.kind),
             TypeKind::Vec(t) => write!(f, "Vec<{}>", t.kind),

@@ -260,6 +260,7 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::vec_kw
         | Rule::prim_type
         | Rule::string_type
+        | Rule::str_type
         | Rule::bytes_type
         | Rule::named_type => "a field type such as `u64`, `String`, `Option<T>` or a tuple name",
         Rule::stream_decl => "a stream such as `alerts: Alert`",
@@ -932,6 +933,7 @@ fn field_type(pair: Pair<'_, Rule>) -> Type {
         Rule::option_type => TypeKind::Option(Box::new(field_type(only_child(inner)))),
         Rule::vec_type => TypeKind::Vec(Box::new(field_type(only_child(inner)))),
         Rule::string_type => TypeKind::String,
+        Rule::str_type => TypeKind::Str,
         Rule::bytes_type => TypeKind::Bytes,
         Rule::named_type => TypeKind::Named(ident(&only_child(inner))),
         _ => TypeKind::Prim(match inner.as_str() {

@@ -187,6 +187,19 @@ impl Codec for bool {
     }
 }
 
+/// `Str`: encoded as a `String` is (the two are interchangeable on the wire).
+impl Codec for crate::tuple::Str {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.len() as u64);
+        out.extend_from_slice(self.as_bytes());
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, DecodeError> {
+        let n = get_varint(input)?;
+        let b = take(input, n)?;
+        crate::tuple::Str::from_utf8(b).map_err(|_| DecodeError::BadUtf8)
+    }
+}
+
 impl Codec for String {
     fn encode(&self, out: &mut Vec<u8>) {
         put_varint(out, self.len() as u64);
@@ -308,8 +321,16 @@ mod tests {
         }
 
         #[test]
+        fn a_str_is_encoded_as_its_string_is(s: String) {
+            let inline = crate::tuple::Str::from(s.as_str());
+            prop_assert_eq!(to_bytes(&inline), to_bytes(&s));
+            prop_assert_eq!(from_bytes::<crate::tuple::Str>(&to_bytes(&s)), Ok(inline));
+        }
+
+        #[test]
         fn garbage_never_panics(bytes: Vec<u8>) {
             let _ = from_bytes::<Vec<String>>(&bytes);
+            let _ = from_bytes::<crate::tuple::Str>(&bytes);
             let _ = from_bytes::<Option<u64>>(&bytes);
         }
     }
@@ -326,5 +347,17 @@ mod tests {
             from_bytes::<String>(&huge),
             Err(DecodeError::TooLong(_))
         ));
+        assert!(matches!(
+            from_bytes::<crate::tuple::Str>(&huge),
+            Err(DecodeError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn a_str_that_is_not_utf8_is_refused() {
+        assert_eq!(
+            from_bytes::<crate::tuple::Str>(&[2, 0xff, 0xfe]),
+            Err(DecodeError::BadUtf8)
+        );
     }
 }

@@ -48,7 +48,7 @@ pub use exec::local::{RunError, RunOptions, Summary, run_local};
 pub use gale_macros::{Tuple, topology};
 pub use grouping::{FastMap, FastSet, hash_key};
 pub use topology::Topology;
-pub use tuple::{TextField, Tuple};
+pub use tuple::{Str, TextField, Tuple};
 
 /// Pulls in the Rust module that `gale_compiler::compile` generated for a `.topo` file
 /// (by the topology's name) from `OUT_DIR`. It defines `pub mod <name>` holding the tuple
@@ -87,6 +87,7 @@ pub mod __private {
         ChainDesc, ComponentDesc, ConfigValue, EdgeDesc, Guarantee, Kind, RetryDesc, Settings,
         StreamDesc, Topology, TopologyDesc,
     };
+    pub use crate::tuple::Str;
     pub use crate::tuple::{TextField, TextOf, Tuple, ViaDebug, ViaText, has_field};
     pub use crate::window::{
         Assigner, AvgAgg, BoundedWatermarks, CollectAgg, CountAgg, MaxAgg, MinAgg, ReduceAgg,

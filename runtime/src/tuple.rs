@@ -78,6 +78,18 @@ macro_rules! text_as_display {
 }
 text_as_display!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize f32 f64 bool char);
 
+/// The `.topo` field type `Str`: a string of up to 24 bytes kept inline (no allocation to
+/// make, clone, send to another thread or drop it), longer ones on the heap. Use it for
+/// keys and short text; it derefs to `str`, and `Str::from("...")` / `.into()` /
+/// `Str::from(string)` make one. It is [`compact_str`]'s `CompactString`.
+pub use compact_str::CompactString as Str;
+
+impl TextField for Str {
+    fn write_text(&self, out: &mut String) {
+        self.as_str().write_text(out);
+    }
+}
+
 impl TextField for String {
     fn write_text(&self, out: &mut String) {
         self.as_str().write_text(out);

@@ -4,7 +4,7 @@
 //! subprocess, so the command line and the single stdout line are a contract:
 //!
 //! ```text
-//! timely-bench [--workload u64|u64-emit|string] [--workers N] [--records N] [--runs R]
+//! timely-bench [--workload u64|u64-emit|string|string-inline] [--workers N] [--records N] [--runs R]
 //! timely-bench workload=<w> workers=<n> records=<N> best_secs=<f64> records_per_sec=<f64>
 //! ```
 //!
@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Instant;
 
+use compact_str::CompactString;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::Operator;
@@ -39,9 +40,10 @@ const DEFAULT_RUNS: u32 = 3;
 /// Records the source gives per activation before yielding back to the
 /// scheduler. Within one activation the records go through a single output
 /// session, whose default container builder cuts them into timely's usual
-/// 8 KiB containers (1024 `u64`s, 341 `String`s), so downstream operators see
-/// ordinary batches; 16 Ki records per activation amortises the per-activation
-/// scheduling cost while keeping what is in flight small (128 KiB of `u64`s).
+/// 8 KiB containers (1024 `u64`s, 341 `String`s or `CompactString`s), so
+/// downstream operators see ordinary batches; 16 Ki records per activation
+/// amortises the per-activation scheduling cost while keeping what is in
+/// flight small (128 KiB of `u64`s).
 const RECORDS_PER_ACTIVATION: u64 = 16 * 1024;
 
 /// Multiplier of the key hasher's word mixing step.
@@ -142,6 +144,10 @@ enum Workload {
     U64Emit,
     /// `String` keys cloned from a vocabulary, counted, nothing emitted.
     String,
+    /// As [`Workload::String`], with `CompactString` keys (Gale's inline
+    /// `Str`): the 8-byte words are stored inline, so cloning one does not
+    /// allocate.
+    StringInline,
 }
 
 impl Workload {
@@ -151,6 +157,7 @@ impl Workload {
             Workload::U64 => "u64",
             Workload::U64Emit => "u64-emit",
             Workload::String => "string",
+            Workload::StringInline => "string-inline",
         }
     }
 
@@ -160,8 +167,9 @@ impl Workload {
             "u64" => Ok(Workload::U64),
             "u64-emit" => Ok(Workload::U64Emit),
             "string" => Ok(Workload::String),
+            "string-inline" => Ok(Workload::StringInline),
             other => Err(format!(
-                "unknown --workload {other:?} (expected u64, u64-emit or string)"
+                "unknown --workload {other:?} (expected u64, u64-emit, string or string-inline)"
             )),
         }
     }
@@ -181,8 +189,8 @@ struct Args {
 }
 
 /// Usage text for `--help` and argument errors.
-const USAGE: &str = "usage: timely-bench [--workload u64|u64-emit|string] [--workers N] \
-[--records N] [--runs R]
+const USAGE: &str = "usage: timely-bench [--workload u64|u64-emit|string|string-inline] \
+[--workers N] [--records N] [--runs R]
   --workload  keyed-count variant (default u64)
   --workers   timely worker threads, e.g. 1 or 2 (default 1)
   --records   total records, divisible by --workers (default 100000000)
@@ -377,37 +385,55 @@ fn run_worker(worker: &mut Worker, workload: Workload, per_worker: u64) -> Worke
                 checksum,
             }
         }
-        Workload::String => {
-            let vocab: Vec<String> = (0..KEYS).map(|i| format!("word{i:04}")).collect();
-            let counts = Rc::new(RefCell::new(FastMap::<String, u64>::default()));
-            let sink_counts = Rc::clone(&counts);
-            worker.dataflow::<u64, _, _>(|scope| {
-                keyed_source(scope, per_worker, move || {
-                    vocab[(next(&mut state) % KEYS) as usize].clone()
-                })
-                .sink(
-                    Exchange::new(|s: &String| hash_key(s.as_str())),
-                    "Count",
-                    move |(input, _frontier)| {
-                        let mut counts = sink_counts.borrow_mut();
-                        input.for_each(|_cap, data| {
-                            for s in data.drain(..) {
-                                if let Some(c) = counts.get_mut(s.as_str()) {
-                                    *c += 1;
-                                } else {
-                                    counts.insert(s, 1);
-                                }
-                            }
-                        });
-                    },
-                );
-            });
-            run_to_completion(worker);
-            WorkerResult {
-                counted: total(&counts),
-                ..WorkerResult::default()
-            }
-        }
+        Workload::String => run_text::<String>(worker, per_worker, state),
+        Workload::StringInline => run_text::<CompactString>(worker, per_worker, state),
+    }
+}
+
+/// The text-keyed workloads (`string`, `string-inline`) for key type `K`:
+/// records cloned from a 10 000-word vocabulary, exchanged by the hash of
+/// their `str`, counted in a map looked up by `&str` that takes ownership of
+/// the record on a miss. `AsRef<str>` gives the `&str`; `Borrow<str>` (not
+/// imported, so that it does not shadow `RefCell::borrow` through `Rc`) lets
+/// the map be looked up by it.
+fn run_text<K>(worker: &mut Worker, per_worker: u64, mut state: u64) -> WorkerResult
+where
+    K: timely::ExchangeData
+        + Clone
+        + Eq
+        + Hash
+        + std::borrow::Borrow<str>
+        + AsRef<str>
+        + From<String>,
+{
+    let vocab: Vec<K> = (0..KEYS).map(|i| K::from(format!("word{i:04}"))).collect();
+    let counts = Rc::new(RefCell::new(FastMap::<K, u64>::default()));
+    let sink_counts = Rc::clone(&counts);
+    worker.dataflow::<u64, _, _>(|scope| {
+        keyed_source(scope, per_worker, move || {
+            vocab[(next(&mut state) % KEYS) as usize].clone()
+        })
+        .sink(
+            Exchange::new(|s: &K| hash_key(s.as_ref())),
+            "Count",
+            move |(input, _frontier)| {
+                let mut counts = sink_counts.borrow_mut();
+                input.for_each(|_cap, data| {
+                    for s in data.drain(..) {
+                        if let Some(c) = counts.get_mut(s.as_ref()) {
+                            *c += 1;
+                        } else {
+                            counts.insert(s, 1);
+                        }
+                    }
+                });
+            },
+        );
+    });
+    run_to_completion(worker);
+    WorkerResult {
+        counted: total(&counts),
+        ..WorkerResult::default()
     }
 }
 

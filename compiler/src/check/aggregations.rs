@@ -116,7 +116,11 @@ fn read_field<'a>(
             scope.resolve(&n.name),
             Some(TypeDef::Tuple(_) | TypeDef::Set(_))
         ),
-        TypeKind::String | TypeKind::Bytes | TypeKind::Option(_) | TypeKind::Vec(_) => false,
+        TypeKind::String
+        | TypeKind::Str
+        | TypeKind::Bytes
+        | TypeKind::Option(_)
+        | TypeKind::Vec(_) => false,
     };
     if !numeric {
         let wanted = match a {

@@ -56,7 +56,7 @@ fn check_type(ty: &Type, scope: &Scope<'_>, diags: &mut Diagnostics) {
     match &ty.kind {
         TypeKind::Option(inner) | TypeKind::Vec(inner) => check_type(inner, scope, diags),
         TypeKind::Named(name) => schema(name, scope, diags),
-        TypeKind::Prim(_) | TypeKind::String | TypeKind::Bytes => {}
+        TypeKind::Prim(_) | TypeKind::String | TypeKind::Str | TypeKind::Bytes => {}
     }
 }
 

@@ -121,7 +121,7 @@ impl<'a> Scope<'a> {
 /// `String`, `int` is `i64`, `double` is `f64`...
 fn builtin_spelling(name: &str) -> Option<&'static str> {
     Some(match name {
-        "string" | "str" | "Str" | "text" | "varchar" => "String",
+        "string" | "str" | "text" | "varchar" => "String",
         "int" | "Int" | "long" | "Long" | "integer" | "Integer" | "I64" => "i64",
         "short" | "Short" => "i16",
         "byte" | "Byte" => "u8",

@@ -10,7 +10,7 @@
 use super::components::Checked;
 use super::edges::CheckedEdge;
 use super::scope::Scope;
-use crate::ast::Operator;
+use crate::ast::{Operator, TypeKind};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::{Config, Guarantee};
 
@@ -69,7 +69,7 @@ pub(crate) fn check(
     }
 }
 
-/// `E0430`: the output schema of a `file_source` is not one `String` field (a line). An
+/// `E0430`: the output schema of a `file_source` is not one `String` or `Str` field (a line). An
 /// imported schema is not seen here: rustc checks that it is `From<String>`.
 pub(crate) fn check_sources(
     components: &[Checked<'_>],
@@ -89,7 +89,7 @@ pub(crate) fn check_sources(
             continue;
         };
         if let [f] = fields
-            && f.ty.kind == crate::ast::TypeKind::String
+            && matches!(f.ty.kind, TypeKind::String | TypeKind::Str)
         {
             continue;
         }
@@ -102,7 +102,7 @@ pub(crate) fn check_sources(
             Diagnostic::error(
                 "E0430",
                 format!(
-                    "`file_source` emits lines: `{}` must have one field, a `String`",
+                    "`file_source` emits lines: `{}` must have one field, a `String` or a `Str`",
                     out.ty.name
                 ),
                 out.ty.span,

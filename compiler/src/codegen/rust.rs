@@ -39,6 +39,7 @@ pub fn field_type(ty: &Type) -> TokenStream {
             quote!(#i)
         }
         TypeKind::String => quote!(::std::string::String),
+        TypeKind::Str => quote!(::gale::__private::Str),
         TypeKind::Bytes => quote!(::std::vec::Vec<u8>),
         TypeKind::Option(inner) => {
             let t = field_type(inner);

@@ -35,12 +35,14 @@ impl Builtin for FileSource {
     fn construct(&self, call: &BuiltinCall, site: &Site) -> TokenStream {
         let path = super::string_arg(call);
         let out = &site.out;
-        // The output schema's one field (checked: `E0430`); an imported schema builds
-        // itself `From<String>`.
+        // The output schema's one field (checked: `E0430`: a `String` or a `Str`); an
+        // imported schema builds itself `From<String>`.
         let make = match site.out_fields.as_slice() {
             [field] => {
                 let f = crate::codegen::rust::ident(field);
-                quote!(|line: ::std::string::String| #out { #f: line })
+                quote!(|line: ::std::string::String| #out {
+                    #f: ::core::convert::Into::into(line),
+                })
             }
             _ => quote!(<#out as ::core::convert::From<::std::string::String>>::from),
         };
