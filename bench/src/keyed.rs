@@ -421,6 +421,15 @@ pub fn section(runs: usize) {
             timely("string", p, words, runs),
             sbase,
         );
+        if kind == "Str" {
+            // The same type on both sides: timely with compact_str's CompactString.
+            row(
+                &format!("Str keys (timely: CompactString), parallelism {p}"),
+                wrate(s.elapsed),
+                timely("string-inline", p, words, runs),
+                sbase,
+            );
+        }
     }
 
     // Every record its own tree: against the untracked p2 figure above.

@@ -107,7 +107,10 @@ impl AckerState {
     /// Takes one message at time `now_us`; returns the spout task to tell and what.
     pub fn handle(&mut self, msg: AckerMsg, now_us: u64) -> Option<(TaskId, Reply)> {
         let root = msg.root();
-        if let Some(t) = self.failed.get_mut(&root) {
+        // Tombstones are rare: an empty map is not even hashed into.
+        if !self.failed.is_empty()
+            && let Some(t) = self.failed.get_mut(&root)
+        {
             // A failed tree: its stragglers are ignored; a late Init learns of the failure.
             if let AckerMsg::Init { spout, .. } = msg
                 && !t.notified
@@ -118,16 +121,8 @@ impl AckerState {
             return None;
         }
         match msg {
-            AckerMsg::Init { val, spout, .. } => {
-                let e = self.entry(root, now_us);
-                e.val ^= val;
-                e.spout = Some(spout);
-                self.complete_if_done(root)
-            }
-            AckerMsg::Ack { val, .. } => {
-                self.entry(root, now_us).val ^= val;
-                self.complete_if_done(root)
-            }
+            AckerMsg::Init { val, spout, .. } => self.xor(root, val, Some(spout), now_us),
+            AckerMsg::Ack { val, .. } => self.xor(root, val, None, now_us),
             AckerMsg::Fail { .. } => {
                 let spout = self.pending.remove(&root).and_then(|e| e.spout);
                 self.tombstone(root, now_us, spout.is_some());
@@ -141,12 +136,44 @@ impl AckerState {
         }
     }
 
-    fn entry(&mut self, root: u64, now_us: u64) -> &mut Entry {
-        self.pending.entry(root).or_insert(Entry {
-            val: 0,
-            spout: None,
-            since_us: now_us,
-        })
+    /// XORs `val` into tree `root` (learning its spout from an `Init`), in one map lookup:
+    /// a tree whose value is back to 0 once its spout is known is complete and dropped.
+    fn xor(
+        &mut self,
+        root: u64,
+        val: u64,
+        spout: Option<TaskId>,
+        now_us: u64,
+    ) -> Option<(TaskId, Reply)> {
+        use std::collections::hash_map::Entry as Slot;
+        match self.pending.entry(root) {
+            Slot::Occupied(mut slot) => {
+                let e = slot.get_mut();
+                e.val ^= val;
+                if spout.is_some() {
+                    e.spout = spout;
+                }
+                match e.spout {
+                    Some(s) if e.val == 0 => {
+                        slot.remove();
+                        Some((s, Reply::Complete(root)))
+                    }
+                    _ => None,
+                }
+            }
+            Slot::Vacant(slot) => match spout {
+                // Every edge acked before the Init came: complete at once.
+                Some(s) if val == 0 => Some((s, Reply::Complete(root))),
+                _ => {
+                    slot.insert(Entry {
+                        val,
+                        spout,
+                        since_us: now_us,
+                    });
+                    None
+                }
+            },
+        }
     }
 
     fn tombstone(&mut self, root: u64, now_us: u64, notified: bool) {
@@ -157,17 +184,6 @@ impl AckerState {
                 notified,
             },
         );
-    }
-
-    fn complete_if_done(&mut self, root: u64) -> Option<(TaskId, Reply)> {
-        let e = self.pending.get(&root)?;
-        match e.spout {
-            Some(spout) if e.val == 0 => {
-                self.pending.remove(&root);
-                Some((spout, Reply::Complete(root)))
-            }
-            _ => None,
-        }
     }
 
     /// Drops trees older than the timeout (the spout times them out itself) and forgets
