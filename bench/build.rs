@@ -20,6 +20,7 @@ fn main() {
         "kc_inline_p1",
         "kc_inline_p2",
         "kc_acked_p2",
+        "kc_cluster",
     ] {
         gale_compiler::compile_or_exit(format!("topologies/{t}.topo"));
     }
