@@ -83,8 +83,7 @@ where
     // Everything else the bolt may implement is passed on too (a default not forwarded
     // here would silently hide the user's).
     fn on_watermark(&mut self, watermark: i64, out: &mut impl Emitter<O>) {
-        self.op
-            .on_watermark(watermark, &mut MapEmitter::new(out));
+        self.op.on_watermark(watermark, &mut MapEmitter::new(out));
     }
 
     fn tick_interval(&self) -> Option<std::time::Duration> {
@@ -92,8 +91,7 @@ where
     }
 
     fn on_tick(&mut self, now_ms: u64, out: &mut impl Emitter<O>) {
-        self.op
-            .on_tick(now_ms, &mut MapEmitter::new(out));
+        self.op.on_tick(now_ms, &mut MapEmitter::new(out));
     }
 
     fn snapshot_state(&mut self, checkpoint: u64) -> Result<Option<TaskState>, super::Fail> {
