@@ -26,9 +26,6 @@ pub struct SpoutHead<S: Spout, D, F = Discard> {
     finished_on_restore: bool,
 }
 
-/// How many tracked emits share one clock reading (within a burst).
-const STAMP_EVERY: u32 = 64;
-
 /// A spout task's acking state.
 #[derive(Debug)]
 struct Tracking<T> {
@@ -41,29 +38,10 @@ struct Tracking<T> {
     /// `max_spout_pending`, or unbounded.
     limit: usize,
     clock: Clock,
-    /// The clock's last reading, for emit times: read again every [`STAMP_EVERY`] emits
-    /// and at the start of every burst (a reading costs as much as a tracked emit).
-    now: u64,
-    /// Emits left before the clock is read again.
-    stamps: u32,
     /// Message ids to ack at once (untracked emits with an id, trees with no tuple).
     immediate: Vec<u64>,
     /// Outcomes decided during `next_tuple`, handled after it returns.
     outcomes: Vec<Outcome<T>>,
-}
-
-impl<T> Tracking<T> {
-    /// The time of an emit: the clock's reading at most [`STAMP_EVERY`] emits ago in this
-    /// burst (so a tree's latency may read longer by the time those emits took).
-    #[inline]
-    fn stamp(&mut self) -> u64 {
-        if self.stamps == 0 {
-            self.now = self.clock.now_us();
-            self.stamps = STAMP_EVERY;
-        }
-        self.stamps -= 1;
-        self.now
-    }
 }
 
 impl<S: Spout, D: Downstream<S::Out>> SpoutHead<S, D, Discard> {
@@ -91,8 +69,6 @@ impl<S: Spout, D: Downstream<S::Out>, F: Downstream<S::Out>> SpoutHead<S, D, F> 
                 tracker: SpoutTracker::new(1, None),
                 limit: usize::MAX,
                 clock: Clock::system(),
-                now: 0,
-                stamps: 0,
                 immediate: Vec::new(),
                 outcomes: Vec::new(),
             },
@@ -201,8 +177,6 @@ where
         }
         let mut status = SpoutStatus::Active;
         let bounded = self.state.limit != usize::MAX;
-        // A burst's first tracked emit reads the clock.
-        self.state.stamps = 0;
         let mut out = SpoutCollector {
             out: &mut self.out,
             state: &mut self.state,
@@ -258,7 +232,6 @@ where
             return;
         }
         let now = self.state.clock.now_us();
-        self.state.stamps = 0;
         for (root, outcome) in self.state.tracker.sweep(now) {
             if let Some(acks) = &mut self.state.acks {
                 acks.send(AckerMsg::Forget { root });
@@ -347,7 +320,9 @@ fn emit_tracked<T: Clone, D: Downstream<T>>(
     let payload = st.tracker.keeps_payload().then(|| tuple.clone());
     let mut spout = [Anchor::of(TupleIds::One((root, 0)))];
     // Before the emit, which may block on backpressure: that wait is part of the latency.
-    let now = st.stamp();
+    // (Read per tree: a reading shared by several emits would carry a backpressure wait
+    // between them into the later trees' ages, and time them out early.)
+    let now = st.clock.now_us();
     out.emit_tracked(tuple, &mut Anchoring::new(&mut spout, &mut st.rng));
     let [spout] = spout;
     if spout.ack_val == 0 && !spout.failed {
