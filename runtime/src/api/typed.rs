@@ -43,7 +43,7 @@ pub struct TypedBolt<B, BI, BO, I, O> {
 impl<B, BI, BO, I, O> TypedBolt<B, BI, BO, I, O> {
     /// Wraps `op`. `input` and `output` are the generated identity casts between the
     /// declared and the real types: naming them is what checks that the types are equal;
-    /// the tuples themselves go through [`same`], which costs nothing.
+    /// the tuples themselves go through a type comparison that compiles to nothing.
     pub fn new(op: B, input: fn(I) -> BI, output: fn(BO) -> O) -> Self {
         let _ = (input, output);
         TypedBolt {
@@ -176,7 +176,7 @@ where
 }
 
 /// An emitter of `T` writing `U`s to `inner`: the real output type of a component seen as
-/// its declared one (the same type, see [`same`]).
+/// its declared one (the same type: the conversion compiles to nothing).
 pub struct MapEmitter<'a, E, T, U> {
     inner: &'a mut E,
     _types: PhantomData<fn(T) -> U>,
