@@ -6,7 +6,7 @@
 //!
 //! | pass | module | codes |
 //! |------|--------|-------|
-//! | type names: tuples, stream sets, `use` imports | `scope` | E0103, E0108 |
+//! | type names: tuples, stream sets, `use` imports | `scope` | E0103, E0108, E0109 |
 //! | tuple fields and stream sets | `schemas` | E0105, E0106, E0108, E0201, E0202, E0204, E0205 |
 //! | the topology block | [`check`] | E0101, E0102 |
 //! | configuration | `config` | E0107, E0501–E0504 |

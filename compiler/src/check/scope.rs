@@ -48,15 +48,18 @@ impl<'a> Scope<'a> {
         };
         for t in &file.tuples {
             rust_keyword(&t.name, "tuple", diags);
+            builtin_type(&t.name, "tuple", diags);
             define(&t.name, "a tuple", TypeDef::Tuple(t), diags);
         }
         for s in &file.stream_sets {
             rust_keyword(&s.name, "stream set", diags);
+            builtin_type(&s.name, "stream set", diags);
             define(&s.name, "a stream set", TypeDef::Set(s), diags);
         }
         // Imports come last and never shadow a declaration: `use ops::CountWords as Count`
         // beside `tuple Count` names an operator and a schema, which rustc sorts out.
         for name in file.uses.iter().flat_map(|u| &u.imported) {
+            builtin_type(name, "import", diags);
             types.entry(name.name.as_str()).or_insert(TypeDef::External);
         }
         let glob = file.uses.iter().any(|u| u.tree.contains('*'));
@@ -144,6 +147,40 @@ const RUST_KEYWORDS: &[&str] = &[
     "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
     "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
+
+/// The field types the language has built in: a schema of one of these names could never
+/// be used as a field's type (the built-in one wins).
+const BUILTIN_TYPES: &[&str] = &[
+    "String", "Str", "bytes", "Option", "Vec", "u8", "u16", "u32", "u64", "i8", "i16", "i32",
+    "i64", "f32", "f64", "bool",
+];
+
+/// Reports `E0109` when a tuple, stream set or import (`what`) takes the name of a built-in field
+/// type: `f: Str` would mean the built-in `Str`, not it.
+fn builtin_type(name: &Ident, what: &str, diags: &mut Diagnostics) {
+    if BUILTIN_TYPES.contains(&name.name.as_str()) {
+        diags.push(
+            Diagnostic::error(
+                "E0109",
+                format!(
+                    "`{}` is a built-in field type and cannot name {} {what}",
+                    name.name,
+                    if what == "import" { "an" } else { "a" }
+                ),
+                name.span,
+            )
+            .with_label("built-in field type")
+            .with_help(if what == "import" {
+                format!(
+                    "import it under another name: `use path::{0} as My{0}`",
+                    name.name
+                )
+            } else {
+                format!("choose another name, such as `My{}`", name.name)
+            }),
+        );
+    }
+}
 
 /// Reports `E0108` when `name` is a Rust keyword (it becomes a Rust identifier).
 pub(crate) fn rust_keyword(name: &Ident, what: &str, diags: &mut Diagnostics) {
