@@ -7,6 +7,7 @@
 //! ```
 
 mod kc_cluster_ops;
+mod xorshift;
 
 gale::include_topology!("kc_cluster");
 

@@ -24,28 +24,11 @@ use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Distinct keys (as kc_u64_p2).
-pub const KEYS: u64 = 10_000;
+pub use crate::xorshift::{KEYS, next, seed};
 /// One tuple in `STAMP` carries its emit time (a power of two).
 pub const STAMP: u64 = 1024;
 /// The run's length when the config does not say (`secs`).
 const DEFAULT_SECS: u64 = 25;
-
-/// The first xorshift64 state of spout task `w` (as `keyed::seed`).
-pub fn seed(w: u64) -> u64 {
-    0x2545_F491_4F6C_DD1D ^ (w + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// The next xorshift64 number (as `keyed::next`).
-#[inline]
-pub fn next(s: &mut u64) -> u64 {
-    let mut x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    x
-}
 
 /// Wall-clock micros since the UNIX epoch (0 for a clock before it: never on a sane host).
 #[inline]

@@ -12,28 +12,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-/// Distinct keys.
-pub const KEYS: u64 = 10_000;
+pub use crate::xorshift::{KEYS, next, seed};
 /// Records in a run (all spout tasks together).
 pub static RECORDS: AtomicU64 = AtomicU64::new(0);
 /// Records the counters counted (added at their end).
 pub static COUNTED: AtomicU64 = AtomicU64::new(0);
-
-/// The first xorshift64 state of spout task (or timely worker) `w`.
-pub fn seed(w: u64) -> u64 {
-    0x2545_F491_4F6C_DD1D ^ (w + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// The next xorshift64 number.
-#[inline]
-pub fn next(s: &mut u64) -> u64 {
-    let mut x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    x
-}
 
 /// The vocabulary of the String-keyed count: 10,000 words of 8 bytes.
 pub fn vocabulary() -> Vec<String> {

@@ -18,6 +18,7 @@
 
 mod keyed;
 mod ops;
+mod xorshift;
 
 gale::include_topology!("fused_chain");
 gale::include_topology!("unfused_chain");

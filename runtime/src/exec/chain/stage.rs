@@ -76,14 +76,12 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
     /// watermark): what it emits is not anchored.
     fn untracked(&mut self, f: impl FnOnce(&mut B, &mut BoltCollector<'_, D>)) {
         let mut rng = self.rng.clone();
-        let mut out = BoltCollector {
-            out: &mut self.out,
-            input: Input::Untracked(&mut rng),
-            anchor_taken: false,
-            acks: self.acks.as_mut(),
-            acked: &mut self.counts.acked,
-            failed: &mut self.counts.failed,
-        };
+        let mut out = BoltCollector::new(
+            &mut self.out,
+            Input::Untracked(&mut rng),
+            self.acks.as_mut(),
+            &mut self.counts,
+        );
         f(&mut self.bolt, &mut out);
     }
 
@@ -158,14 +156,8 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
                 rng,
                 ..
             } = self;
-            let mut collector = BoltCollector {
-                out,
-                input: Input::Untracked(rng),
-                anchor_taken: false,
-                acks: acks.as_mut(),
-                acked: &mut counts.acked,
-                failed: &mut counts.failed,
-            };
+            let mut collector =
+                BoltCollector::new(out, Input::Untracked(rng), acks.as_mut(), counts);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 for t in tuples.by_ref() {
                     if let Err(e) = bolt.execute(t, &mut collector) {
@@ -268,14 +260,7 @@ fn run_bolt<B: Bolt, D: Downstream<B::Out>>(
     tuple: B::In,
     input: Input<'_>,
 ) -> Result<(), String> {
-    let mut collector = BoltCollector {
-        out,
-        input,
-        anchor_taken: false,
-        acks,
-        acked: &mut counts.acked,
-        failed: &mut counts.failed,
-    };
+    let mut collector = BoltCollector::new(out, input, acks, counts);
     let result = catch_unwind(AssertUnwindSafe(|| bolt.execute(tuple, &mut collector)));
     // An input whose anchor the bolt took is counted when the bolt acks the anchor.
     let auto_acked = matches!(collector.input, Input::Tracked(_)) && !collector.anchor_taken;
@@ -541,6 +526,26 @@ pub struct BoltCollector<'a, D> {
     acks: Option<&'a mut AckOutbox>,
     acked: &'a mut u64,
     failed: &'a mut u64,
+}
+
+impl<'a, D> BoltCollector<'a, D> {
+    /// A collector for one input (or, untracked, for a batch of them) writing to `out` and
+    /// counting acks and fails in `counts`.
+    fn new(
+        out: &'a mut D,
+        input: Input<'a>,
+        acks: Option<&'a mut AckOutbox>,
+        counts: &'a mut Counts,
+    ) -> Self {
+        BoltCollector {
+            out,
+            input,
+            anchor_taken: false,
+            acks,
+            acked: &mut counts.acked,
+            failed: &mut counts.failed,
+        }
+    }
 }
 
 impl<T, D: Downstream<T>> Emitter<T> for BoltCollector<'_, D> {
