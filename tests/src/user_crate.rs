@@ -62,6 +62,9 @@ impl UserCrate {
             .current_dir(&self.dir)
             .env("CARGO_TARGET_DIR", workspace().join("target/user-crates"))
             .env("CARGO_TERM_COLOR", "never")
+            // What the workspace's own profile says (line tables only): the shared target
+            // directory stays small on a CI machine's disk.
+            .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
             .env_remove("RUSTFLAGS")
             .output()
     }
