@@ -34,6 +34,7 @@ pub mod state;
 pub mod topology;
 pub mod transport;
 pub mod tuple;
+pub mod web;
 pub mod window;
 
 pub use ack::{Anchor, Clock};

@@ -570,6 +570,7 @@ impl World {
             ],
             config: Default::default(),
             checkpoints: None,
+            ..Default::default()
         };
         let delivery = self.deliver(None, true);
         if delivery == Delivery::Lost {

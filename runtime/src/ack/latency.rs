@@ -11,6 +11,7 @@ pub struct Histogram {
     counts: Box<[u64; BUCKETS]>,
     total: u64,
     max: u64,
+    sum: u64,
 }
 
 impl std::fmt::Debug for Histogram {
@@ -29,6 +30,7 @@ impl Default for Histogram {
             counts: Box::new([0; BUCKETS]),
             total: 0,
             max: 0,
+            sum: 0,
         }
     }
 }
@@ -48,9 +50,10 @@ fn upper(i: usize) -> u64 {
         return i as u64;
     }
     let e = (i / SUB) as u32 + SUB_BITS - 1;
-    let m = (i % SUB) as u64;
-    let low = (SUB as u64 + m) << (e - SUB_BITS);
-    low + (1u64 << (e - SUB_BITS)) - 1
+    let m = (i % SUB) as u128;
+    let low = (SUB as u128 + m) << (e - SUB_BITS);
+    // The top buckets reach past u64::MAX: they end there.
+    u64::try_from(low + (1u128 << (e - SUB_BITS)) - 1).unwrap_or(u64::MAX)
 }
 
 impl Histogram {
@@ -60,6 +63,7 @@ impl Histogram {
         self.counts[index(v)] += 1;
         self.total += 1;
         self.max = self.max.max(v);
+        self.sum = self.sum.saturating_add(v);
     }
 
     /// Adds every count of `other`.
@@ -69,6 +73,46 @@ impl Histogram {
         }
         self.total += other.total;
         self.max = self.max.max(other.max);
+        self.sum = self.sum.saturating_add(other.sum);
+    }
+
+    /// The sum of the values recorded.
+    pub fn sum(&self) -> u64 {
+        self.sum
+    }
+
+    /// The nonzero buckets: (bucket index, count), by index.
+    pub fn buckets(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (i as u32, *c))
+    }
+
+    /// The histogram of these nonzero buckets (what [`Histogram::buckets`] gave); an index
+    /// past the last bucket counts in the last one.
+    pub fn from_buckets(buckets: impl IntoIterator<Item = (u32, u64)>, sum: u64) -> Self {
+        let mut h = Histogram::default();
+        for (i, c) in buckets {
+            let i = (i as usize).min(BUCKETS - 1);
+            h.counts[i] += c;
+            h.total += c;
+            h.max = h.max.max(upper(i));
+        }
+        h.sum = sum;
+        h
+    }
+
+    /// Values recorded at or below `bound` (counting a bucket whole when its upper bound is
+    /// at or below `bound`): a cumulative bucket of a Prometheus histogram.
+    pub fn count_at_or_below(&self, bound: u64) -> u64 {
+        self.counts
+            .iter()
+            .enumerate()
+            .take_while(|(i, _)| upper(*i) <= bound)
+            .map(|(_, c)| c)
+            .sum()
     }
 
     /// Values recorded.
@@ -110,6 +154,21 @@ mod tests {
             assert_eq!(index(upper(i)), i);
             assert_eq!(index(upper(i) + 1), i + 1, "bucket {i}");
         }
+    }
+
+    #[test]
+    fn buckets_round_trip_and_count_cumulatively() {
+        let mut h = Histogram::default();
+        for v in [1, 5, 900, 1_000, 70_000, 5_000_000] {
+            h.record(v);
+        }
+        let back = Histogram::from_buckets(h.buckets().collect::<Vec<_>>(), h.sum());
+        assert_eq!(back.count(), 6);
+        assert_eq!(back.sum(), 5_071_906);
+        assert_eq!(back.quantile(0.5), h.quantile(0.5));
+        assert_eq!(h.count_at_or_below(10), 2);
+        assert_eq!(h.count_at_or_below(u64::MAX), 6);
+        assert_eq!(h.count_at_or_below(0), 0);
     }
 
     proptest! {

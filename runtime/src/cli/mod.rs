@@ -5,6 +5,7 @@ pub mod check;
 mod duration;
 mod plan_view;
 mod progress;
+mod ui;
 
 pub use duration::parse_duration;
 pub use plan_view::{render_dot, render_plan};
@@ -78,6 +79,16 @@ fn command(name: &'static str) -> Command {
                         .help(
                             "Start from the latest complete checkpoint in --checkpoint-dir \
                              (after a crash; corrupt or incomplete ones are skipped)",
+                        ),
+                )
+                .arg(
+                    Arg::new("ui")
+                        .long("ui")
+                        .value_name("ADDR")
+                        .value_parser(clap::value_parser!(std::net::SocketAddr))
+                        .help(
+                            "Serve the web UI, REST API and /metrics of this run on ADDR \
+                             (e.g. 127.0.0.1:8080; loopback only without GALE_SECRET)",
                         ),
                 ),
         )
@@ -285,6 +296,17 @@ where
                 eprintln!("\nstopping: draining in-flight tuples (Ctrl-C again to exit now)");
             });
             let show = !m.get_flag("no-progress") && std::io::stderr().is_terminal();
+            let live = match m.get_one::<std::net::SocketAddr>("ui") {
+                Some(&addr) => {
+                    let live = crate::exec::local::LiveMetrics::default();
+                    if let Err(e) = ui::start(topology.desc(), live.clone(), stop.clone(), addr) {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                    Some(live)
+                }
+                None => None,
+            };
             let options = RunOptions {
                 duration,
                 stop: Some(stop),
@@ -293,6 +315,7 @@ where
                 checkpoint_dir: m.get_one::<std::path::PathBuf>("checkpoint-dir").cloned(),
                 restore: m.get_flag("restore"),
                 from_savepoint: m.get_one::<std::path::PathBuf>("from-savepoint").cloned(),
+                live,
             };
             match run_local(topology, options) {
                 Ok(summary) => {

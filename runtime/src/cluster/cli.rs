@@ -429,13 +429,14 @@ pub fn render_list(reply: &ListReply) -> String {
         s.push_str("no topologies\n");
     }
     for t in &reply.topologies {
+        let n = t.workers.len();
         s.push_str(&format!(
-            "topology {}  {}  version {}  up {:.0} s  {} workers\n",
+            "topology {}  {}  version {}  up {:.0} s  {n} {}\n",
             t.id,
             t.status,
             t.version,
             t.uptime_ms as f64 / 1e3,
-            t.workers.len()
+            if n == 1 { "worker" } else { "workers" }
         ));
         for w in &t.workers {
             let state = if w.state.is_empty() {
@@ -484,13 +485,27 @@ pub fn render_list(reply: &ListReply) -> String {
             }
         }
         s.push_str(&format!(
-            "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>9} {:>12}\n",
-            "component", "emitted", "executed", "acked", "failed", "late", "tuples/s"
+            "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>9} {:>14} {:>14}\n",
+            "component",
+            "emitted",
+            "executed",
+            "acked",
+            "failed",
+            "late",
+            "emitted/s 10s",
+            "executed/s 10s"
         ));
         for c in &t.components {
             s.push_str(&format!(
-                "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>9} {:>12.0}\n",
-                c.component, c.emitted, c.executed, c.acked, c.failed, c.late, c.rate
+                "  {:<16} {:>13} {:>13} {:>11} {:>9} {:>9} {:>14.0} {:>14.0}\n",
+                c.component,
+                c.emitted,
+                c.executed,
+                c.acked,
+                c.failed,
+                c.late,
+                c.emitted_per_second,
+                c.executed_per_second
             ));
         }
     }

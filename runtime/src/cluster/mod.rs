@@ -30,3 +30,4 @@ pub mod submit;
 pub mod supervisor;
 pub mod supervisor_plan;
 pub mod worker;
+pub mod worker_stats;

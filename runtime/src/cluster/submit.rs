@@ -1,7 +1,9 @@
 //! `submit`: a topology binary uploads itself and its plan to nimbus.
 
 use super::client::{Client, status_text};
-use super::proto::{ChainPlan, Plan, SubmitChunk, SubmitHeader, SubmitReply, submit_chunk};
+use super::proto::{
+    ChainPlan, ComponentPlan, EdgePlan, Plan, SubmitChunk, SubmitHeader, SubmitReply, submit_chunk,
+};
 use crate::exec::wiring;
 use crate::topology::{Kind, TopologyDesc};
 use std::path::Path;
@@ -43,6 +45,39 @@ pub fn plan(desc: &TopologyDesc, workers: Option<u32>) -> Plan {
             .collect(),
         config: Default::default(),
         checkpoints: super::checkpoint_plan::plan_of(desc, ""),
+        source: desc.source.to_string(),
+        components: desc
+            .components
+            .iter()
+            .map(|c| ComponentPlan {
+                name: c.name.to_string(),
+                kind: match c.kind {
+                    Kind::Spout => "spout",
+                    Kind::Bolt => "bolt",
+                }
+                .to_string(),
+                operator: c.operator.to_string(),
+                chain: c.chain as u32,
+                tasks: c.tasks,
+                first_task: c.first_task,
+                line: c.line,
+            })
+            .collect(),
+        edges: desc
+            .edges
+            .iter()
+            .map(|e| EdgePlan {
+                from: desc.components[e.from].name.to_string(),
+                to: desc.components[e.to].name.to_string(),
+                stream: desc.components[e.from]
+                    .streams
+                    .get(e.stream)
+                    .map_or_else(String::new, |s| s.name.to_string()),
+                grouping: e.grouping.to_string(),
+                detail: e.detail.to_string(),
+                fused: e.fused,
+            })
+            .collect(),
     }
 }
 

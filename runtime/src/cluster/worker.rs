@@ -19,17 +19,18 @@
 use super::checkpoint_link;
 use super::client::{Client, connect, status_text};
 use super::proto::{
-    Assignment, AssignmentRequest, CheckpointHello, ComponentStats, ExecutorProgress,
-    WorkerHeartbeatReply, WorkerHeartbeatRequest,
+    Assignment, AssignmentRequest, CheckpointHello, ExecutorProgress, WorkerHeartbeatReply,
+    WorkerHeartbeatRequest,
 };
 use super::security::Security;
+use super::worker_stats::{self, Reading, WorkerMetrics};
 use crate::ack::Clock;
 use crate::exec::ends::ended_by_finished;
 use crate::exec::health::{self, DEFAULT_HANG_TIMEOUT, Sample, assess};
 use crate::exec::local::{Launched, launch};
 use crate::exec::placement::Placement;
 use crate::exec::replay;
-use crate::topology::{ChainDesc, ComponentDesc, Kind, Topology, TopologyDesc};
+use crate::topology::{ChainDesc, ComponentDesc, Topology, TopologyDesc};
 use crate::transport::net::{ChannelId, DataPlane, Inbound, NetConfig, NetTls};
 use crate::transport::remote::LateInbound;
 use crate::transport::roots::{self, SentRoots};
@@ -325,7 +326,19 @@ fn run_in(
         executors,
         timeout: hang_timeout,
     };
-    let mut last = (Instant::now(), snapshot(desc, &metrics));
+    let metrics_tls = match &security.tls {
+        Some(f) => Some(crate::web::tls::server_config(&f.cert, &f.key)?),
+        None => None,
+    };
+    let metrics_port = WorkerMetrics {
+        topology_id: assignment.topology_id.clone(),
+        worker: me,
+        desc,
+        metrics: metrics.clone(),
+        placement: placement.clone(),
+    }
+    .serve(rt, listen.ip(), metrics_tls)?;
+    let mut last = Reading::take(desc, &metrics, &placement);
     // The first `running` beat comes a heartbeat after the executors started: one that
     // panics while it opens ends the process before the worker is listed alive.
     let mut next_beat = Instant::now() + HEARTBEAT;
@@ -364,8 +377,8 @@ fn run_in(
                 plane.shutdown(Duration::from_secs(10));
                 shut_down = true;
             }
-            let now = (Instant::now(), snapshot(desc, &metrics));
-            let stats = stats(desc, &last, &now);
+            let now = Reading::take(desc, &metrics, &placement);
+            let stats = worker_stats::stats(desc, &last, &now);
             last = now;
             let (executors, unhealthy) = health.check(&metrics);
             let beat = WorkerHeartbeatRequest {
@@ -378,6 +391,7 @@ fn run_in(
                 running: true,
                 executors,
                 unhealthy: unhealthy.clone().unwrap_or_default(),
+                metrics_port: u32::from(metrics_port),
             };
             if let Some(reason) = unhealthy {
                 // The hung thread cannot be stopped: the process ends, its supervisor
@@ -648,54 +662,6 @@ fn resolve(host: &str, port: u32) -> Result<SocketAddr, String> {
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("{host} has no address"))
-}
-
-/// Per component: emitted, executed, acked, failed, late.
-type Counts = Vec<[u64; 5]>;
-
-fn snapshot(desc: &TopologyDesc, metrics: &crate::exec::metrics::Metrics) -> Counts {
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    (0..desc.components.len())
-        .map(|i| {
-            let m = &metrics.components[i];
-            [
-                load(&m.emitted),
-                load(&m.executed),
-                load(&m.acked),
-                load(&m.failed),
-                load(&m.late),
-            ]
-        })
-        .collect()
-}
-
-fn stats(
-    desc: &TopologyDesc,
-    before: &(Instant, Counts),
-    now: &(Instant, Counts),
-) -> Vec<ComponentStats> {
-    let secs = now.0.duration_since(before.0).as_secs_f64().max(1e-3);
-    desc.components
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let [emitted, executed, acked, failed, late] = now.1[i];
-            let work = |k: usize| (now.1[i][k] - before.1[i][k].min(now.1[i][k])) as f64 / secs;
-            ComponentStats {
-                component: c.name.to_string(),
-                emitted,
-                executed,
-                acked,
-                failed,
-                late,
-                rate: if c.kind == Kind::Spout {
-                    work(0)
-                } else {
-                    work(1)
-                },
-            }
-        })
-        .collect()
 }
 
 /// The binary's plan with the assignment's executors per chain and ackers (a rebalance

@@ -86,6 +86,10 @@ where
         }
         // Per task, the last watermark its operators were given.
         let mut delivered = vec![i64::MIN; runners.len()];
+        let shown = Shown {
+            wirings: &wirings,
+            head: c.components[0],
+        };
         let mut idleness = Idleness::new(desc, input.channels(), Instant::now());
         let watch_idle = idleness.watched();
         // Processing-time windows and timers: the executor wakes at least this often.
@@ -152,7 +156,7 @@ where
                     // row: look at the idle channels and the clock whenever the input runs
                     // dry.
                     if watch_idle {
-                        go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                        go_idle(&idleness, &mut input, &mut delivered, &mut runners, shown);
                     }
                     if let Some(t) = tick {
                         tick_all(t, &mut next_tick, &mut runners);
@@ -188,7 +192,7 @@ where
                                 input.hold_full_blocked();
                             }
                             if watch_idle {
-                                go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                                go_idle(&idleness, &mut input, &mut delivered, &mut runners, shown);
                             }
                             if let Some(t) = tick {
                                 tick_all(t, &mut next_tick, &mut runners);
@@ -238,7 +242,7 @@ where
                     since_report += 1;
                     if since_report >= REPORT_EVERY {
                         if watch_idle {
-                            go_idle(&idleness, &mut input, &mut delivered, &mut runners);
+                            go_idle(&idleness, &mut input, &mut delivered, &mut runners, shown);
                         }
                         if let Some(t) = tick {
                             tick_all(t, &mut next_tick, &mut runners);
@@ -272,7 +276,7 @@ where
                         // An ended channel no longer holds its task's event time back, nor
                         // its alignment on a barrier.
                         let wm = input.channels().task_watermark(slot);
-                        deliver(wm, slot as usize, &mut delivered, &mut runners);
+                        deliver(wm, slot as usize, &mut delivered, &mut runners, shown);
                         if let Some(a) = aligners.get_mut(slot as usize) {
                             let actions = a.end(ch, now_ms());
                             snapshots |= align(
@@ -299,7 +303,7 @@ where
                     // Recorded per channel; when the task's watermark (the minimum over its
                     // channels) advances, its operators get it and pass it on.
                     if let Some(wm) = input.channels_mut().watermark(ch, from, ts) {
-                        deliver(wm, slot as usize, &mut delivered, &mut runners);
+                        deliver(wm, slot as usize, &mut delivered, &mut runners, shown);
                     }
                 }
                 Message::Control {
@@ -381,13 +385,14 @@ fn go_idle<In>(
     input: &mut Input<In>,
     delivered: &mut [i64],
     runners: &mut [Box<dyn BoltRunner<In>>],
+    shown: Shown<'_>,
 ) {
     for ch in idleness.due(input.channels(), Instant::now()) {
         let Some(slot) = input.channels().get(ch).map(|c| c.slot as usize) else {
             continue;
         };
         if let Some(wm) = input.channels_mut().set_idle(ch, true) {
-            deliver(wm, slot, delivered, runners);
+            deliver(wm, slot, delivered, runners, shown);
         }
     }
 }
@@ -461,11 +466,22 @@ fn deliver<In>(
     slot: usize,
     delivered: &mut [i64],
     runners: &mut [Box<dyn BoltRunner<In>>],
+    shown: Shown<'_>,
 ) {
     if wm > i64::MIN && wm > delivered[slot] {
         delivered[slot] = wm;
         runners[slot].watermark(wm);
+        if let Some(w) = shown.wirings.get(slot) {
+            w.metrics().set_watermark(shown.head, w.task_index, wm);
+        }
     }
+}
+
+/// Where a task's new watermark is shown: the metrics of its chain's head component.
+#[derive(Clone, Copy)]
+struct Shown<'a> {
+    wirings: &'a [Wiring],
+    head: usize,
 }
 
 #[cfg(test)]

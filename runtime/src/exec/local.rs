@@ -41,7 +41,13 @@ pub struct RunOptions {
     /// Start from the savepoint in this directory (`run --from-savepoint DIR`); a restart
     /// before this run's first checkpoint starts from it again.
     pub from_savepoint: Option<std::path::PathBuf>,
+    /// Where the running attempt's counters are published (`run --ui`): each attempt (a
+    /// restart from a checkpoint is a new one) puts its [`Metrics`] here as it starts.
+    pub live: Option<LiveMetrics>,
 }
+
+/// The counters of the running attempt of a local run, as they are published.
+pub type LiveMetrics = Arc<Mutex<Option<Arc<Metrics>>>>;
 
 /// A live view of a running topology, for the progress display.
 #[derive(Debug)]
@@ -354,6 +360,9 @@ fn run_attempt(
         start,
         ..
     } = launch(topology, placement, stop.clone(), clock, shared.clone())?;
+    if let Some(live) = &options.live {
+        *live.lock().unwrap_or_else(|p| p.into_inner()) = Some(metrics.clone());
+    }
     let driver = match driver {
         Some(d) => {
             let done = driver_done.clone();

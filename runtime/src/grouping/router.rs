@@ -32,6 +32,8 @@ pub struct Router<T, G, W: Wrap<T> = Same> {
     /// The task this router sends from (named in its end of stream).
     source: TaskId,
     chosen: Vec<usize>,
+    /// Nanoseconds spent waiting for room in a full queue since the last report.
+    blocked_ns: u64,
 }
 
 /// How a router's tuples become its consumer's input.
@@ -106,6 +108,7 @@ impl<T: Send + 'static, G: Grouping<T>, W: Wrap<T>> Router<T, G, W> {
             first_task: wiring.desc().components[e.to].first_task,
             source,
             chosen: Vec::new(),
+            blocked_ns: 0,
         }
     }
 
@@ -139,11 +142,12 @@ impl<T: Send + 'static, G: Grouping<T>, W: Wrap<T>> Router<T, G, W> {
             Vec::new()
         };
         let target = &self.targets[i];
-        if target.send_batch(tuples, ids).is_err() {
-            panic!(
+        match target.send_batch_timed(tuples, ids) {
+            Ok(waited) => self.blocked_ns += waited,
+            Err(_) => panic!(
                 "gale: task {} stopped while tuples were still being sent to it",
                 target.task()
-            );
+            ),
         }
     }
 
@@ -307,5 +311,14 @@ impl<T: Clone + Send + 'static, G: Grouping<T>, W: Wrap<T>> Downstream<T> for Ro
         }
     }
 
-    fn report(&mut self, _wiring: &Wiring) {}
+    fn report(&mut self, wiring: &Wiring) {
+        if self.blocked_ns > 0 {
+            let from = wiring.desc().edges[self.edge].from;
+            wiring.metrics().add_blocked(
+                from,
+                wiring.task_index,
+                std::mem::take(&mut self.blocked_ns),
+            );
+        }
+    }
 }

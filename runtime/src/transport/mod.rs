@@ -222,9 +222,20 @@ impl<T> TaskSender<T> {
     /// blocking while the receiver's queue is full (backpressure).
     #[inline]
     pub fn send_batch(&self, tuples: Vec<T>, ids: Vec<TupleIds>) -> Result<(), SendError<T>> {
+        self.send_batch_timed(tuples, ids).map(|_| ())
+    }
+
+    /// Sends a batch as [`TaskSender::send_batch`] does, and says how long it waited for
+    /// room in the queue (backpressure), in nanoseconds: 0 when there was room, and the
+    /// clock is read only when there was not. (A remote task's wait is its link's: 0 here.)
+    pub fn send_batch_timed(
+        &self,
+        tuples: Vec<T>,
+        ids: Vec<TupleIds>,
+    ) -> Result<u64, SendError<T>> {
         let tx = match &self.route {
             Route::Local(tx) => tx,
-            Route::Remote(r) => return r.send_batch(tuples, ids),
+            Route::Remote(r) => return r.send_batch(tuples, ids).map(|()| 0),
         };
         let msg = Message::Batch {
             slot: self.slot,
@@ -233,8 +244,12 @@ impl<T> TaskSender<T> {
             ids,
         };
         match tx.try_send(msg) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(msg)) => tx.send(msg).map_err(|e| into_batch(e.0)),
+            Ok(()) => Ok(0),
+            Err(TrySendError::Full(msg)) => {
+                let waited = std::time::Instant::now();
+                tx.send(msg).map_err(|e| into_batch(e.0))?;
+                Ok(waited.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64)
+            }
             Err(TrySendError::Disconnected(msg)) => Err(into_batch(msg)),
         }
     }

@@ -93,6 +93,7 @@ pub fn worker(
             pid: beat.pid,
             unhealthy,
             running: beat.running,
+            metrics_port: beat.metrics_port,
         },
     );
     if newly_finished {

@@ -44,6 +44,8 @@ pub struct WorkerBeat {
     /// Its executors run: it is past its start (a worker that crashes as its executors
     /// open never reports this).
     pub running: bool,
+    /// The port of its `/metrics` (0: none).
+    pub metrics_port: u32,
 }
 
 /// What a worker is doing, as `gale list` shows it.
@@ -422,6 +424,7 @@ impl State {
                             last_exit: process.map_or_else(String::new, |p| p.last_exit.clone()),
                             state: state.as_str().to_string(),
                             unhealthy: beat.map_or_else(String::new, |b| b.unhealthy.clone()),
+                            metrics_port: beat.map_or(0, |b| b.metrics_port),
                             executors: a
                                 .executors
                                 .iter()
@@ -528,6 +531,7 @@ mod tests {
             }],
             config: Default::default(),
             checkpoints: None,
+            ..Default::default()
         }
     }
 

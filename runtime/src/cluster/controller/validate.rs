@@ -95,6 +95,7 @@ mod tests {
             }],
             config: Default::default(),
             checkpoints: None,
+            ..Default::default()
         }
     }
 

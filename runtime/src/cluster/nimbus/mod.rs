@@ -7,6 +7,7 @@
 mod blobs;
 mod checkpoints;
 mod http;
+mod observed;
 
 use super::auth_gate::AuthGate;
 use super::client::MAX_MESSAGE;
@@ -18,8 +19,8 @@ use super::proto::{
     Assignment, AssignmentRequest, BinaryChunk, CheckpointCommand, CheckpointReport,
     DownloadRequest, KillReply, KillRequest, ListReply, ListRequest, RebalanceReply,
     RebalanceRequest, SavepointReply, SavepointRequest, SubmitChunk, SubmitReply,
-    SupervisorHeartbeatReply, SupervisorHeartbeatRequest, WorkerHeartbeatReply,
-    WorkerHeartbeatRequest, checkpoint_report, submit_chunk,
+    SupervisorHeartbeatReply, SupervisorHeartbeatRequest, SupervisorStatus, TopologyStatus,
+    WorkerHeartbeatReply, WorkerHeartbeatRequest, checkpoint_report, submit_chunk,
 };
 use super::security::Security;
 use super::store::{FileStore, MetaStore};
@@ -91,6 +92,8 @@ pub struct NimbusService {
     max_binary: u64,
     /// The checkpoint coordinators of exactly_once topologies.
     checkpoints: checkpoints::Drivers,
+    /// What the workers' heartbeats said about their tasks.
+    observed: Mutex<observed::Observed>,
 }
 
 /// Runs nimbus until the process is stopped.
@@ -126,18 +129,35 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
         blobs: Blobs::open(config.dir.join("binaries"))?,
         security: config.security.clone(),
         max_binary: config.max_binary,
+        observed: Mutex::new(observed::Observed::new()),
     });
     if let Some(addr) = config.http {
         config.security.check_bind(&addr)?;
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
-                let app = http::router(service.clone(), config.http_public_read);
-                eprintln!("gale nimbus: REST API on http://{addr}/api/v1/");
-                tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, app).await {
-                        eprintln!("gale nimbus: the REST API stopped: {e}");
-                    }
+                let tls = match &config.security.tls {
+                    Some(f) => Some(crate::web::tls::server_config(&f.cert, &f.key)?),
+                    None => None,
+                };
+                let policy = crate::web::auth::Policy {
+                    secret: config.security.secret.clone().map(
+                        |s| -> crate::web::auth::SecretCheck {
+                            Arc::new(move |candidate: &[u8]| s.matches(candidate))
+                        },
+                    ),
+                    public_read: config.http_public_read,
+                    tls: tls.is_some(),
+                };
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                let backend = Arc::new(http::NimbusBackend {
+                    nimbus: service.clone(),
                 });
+                let app = crate::web::api::router(backend, policy);
+                crate::web::spawn(listener, tls, app, "REST API")
+                    .map_err(|e| format!("the REST API on {addr}: {e}"))?;
+                eprintln!(
+                    "gale nimbus: web UI on {scheme}://{addr}/, REST API on {scheme}://{addr}/api/v1/, metrics on {scheme}://{addr}/metrics"
+                );
             }
             Err(e) if config.http_optional => eprintln!(
                 "gale nimbus: no REST API: cannot listen on {addr}: {e} (choose one with --http ADDR)"
@@ -150,6 +170,7 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
             watcher.watch(Instant::now());
+            watcher.observe(now_ms());
         }
     });
     // Limits on what one connection may hold: streams, header bytes, idle peers. The
@@ -211,6 +232,104 @@ impl NimbusService {
                 eprintln!("gale nimbus: cannot persist a change: {e}");
                 Err(Status::internal(format!("cannot persist the change: {e}")))
             }
+        }
+    }
+
+    /// What the heartbeats said.
+    fn observed(&self) -> MutexGuard<'_, observed::Observed> {
+        self.observed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets killed topologies and workers no longer assigned (carrying their counts),
+    /// and records a history sample of every topology.
+    fn observe(&self, wall_ms: u64) {
+        let plans: Vec<(String, Vec<String>, Vec<bool>, Vec<u32>)> = {
+            let state = self.state();
+            state
+                .topologies
+                .iter()
+                .map(|(id, t)| {
+                    let plan = t
+                        .record
+                        .plan
+                        .as_ref()
+                        .map(|p| http::plan_view(p, &[]))
+                        .map(|p| {
+                            (
+                                p.components.iter().map(|c| c.name.clone()).collect(),
+                                p.spouts(),
+                            )
+                        })
+                        .unwrap_or_default();
+                    let workers = t
+                        .record
+                        .assignment
+                        .iter()
+                        .flat_map(|a| a.workers.iter().map(|w| w.index))
+                        .collect();
+                    (id.clone(), plan.0, plan.1, workers)
+                })
+                .collect()
+        };
+        let mut observed = self.observed();
+        observed.retain(|id| {
+            plans
+                .iter()
+                .find(|(p, ..)| p == id)
+                .map(|(_, _, _, workers)| workers.clone())
+        });
+        for (id, names, spouts, _) in &plans {
+            observed.sample(id, wall_ms, names, spouts);
+        }
+    }
+
+    /// Every topology's status (as `gale list` shows it): its counters as observed (kept
+    /// across worker restarts and rebalances), with rates over the last 10 s, and its
+    /// checkpoints as the coordinator saw them.
+    fn status(&self) -> (Vec<TopologyStatus>, Vec<SupervisorStatus>) {
+        let (mut topologies, supervisors) = self.state().status(Instant::now(), now_ms());
+        let observed = self.observed();
+        for t in &mut topologies {
+            if let Some(c) = t.checkpoints.as_mut() {
+                self.checkpoints.fill(&t.id, c);
+            }
+            let names: Vec<String> = t.components.iter().map(|c| c.component.clone()).collect();
+            let readings = observed.readings(&t.id, &names);
+            for (c, r) in t.components.iter_mut().zip(readings) {
+                c.emitted = r.emitted;
+                c.executed = r.executed;
+                c.acked = r.acked;
+                c.failed = r.failed;
+                c.late = r.late;
+                let rates = observed.rates(&t.id, &c.component, crate::web::history::SHORT_MS);
+                c.emitted_per_second = rates.emitted;
+                c.executed_per_second = rates.executed;
+            }
+        }
+        (topologies, supervisors)
+    }
+
+    /// Takes a savepoint of the running topology `name` (or id), copied to `dir` when it
+    /// is not empty; waits for it to complete.
+    async fn take_savepoint(&self, name: &str, dir: String) -> Result<SavepointReply, Status> {
+        let id = self
+            .state()
+            .running(name)
+            .map(|t| t.record.id.clone())
+            .ok_or_else(|| Status::not_found(format!("no running topology `{name}`")))?;
+        let events = self.checkpoints.driver(&id)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        events
+            .send(checkpoints::Event::Savepoint { dir, reply })
+            .map_err(|_| Status::unavailable("the checkpoint coordinator stopped"))?;
+        match tokio::time::timeout(SAVEPOINT_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Status::unavailable(
+                "the checkpoint coordinator stopped before the savepoint completed",
+            )),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "the savepoint of `{id}` did not complete within {SAVEPOINT_TIMEOUT:?}"
+            ))),
         }
     }
 
@@ -305,12 +424,7 @@ impl Nimbus for NimbusService {
 
     async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListReply>, Status> {
         self.security.check(&request)?;
-        let (mut topologies, supervisors) = self.state().status(Instant::now(), now_ms());
-        for t in &mut topologies {
-            if let Some(c) = t.checkpoints.as_mut() {
-                self.checkpoints.fill(&t.id, c);
-            }
-        }
+        let (topologies, supervisors) = self.status();
         Ok(Response::new(ListReply {
             topologies,
             supervisors,
@@ -421,9 +535,21 @@ impl Nimbus for NimbusService {
         self.security
             .check_worker(&request, &request.get_ref().topology_id)?;
         let req = request.into_inner();
-        let mut state = self.state();
-        let (decision, reply) = beats::worker(&mut state, req, Instant::now());
-        self.carry_out(&mut state, decision)?;
+        let (topology, worker, pid, stats) = (
+            req.topology_id.clone(),
+            req.worker,
+            req.pid,
+            req.stats.clone(),
+        );
+        let reply = {
+            let mut state = self.state();
+            let (decision, reply) = beats::worker(&mut state, req, Instant::now());
+            self.carry_out(&mut state, decision)?;
+            reply
+        };
+        if reply.keep_running {
+            self.observed().beat(&topology, worker, pid, &stats);
+        }
         Ok(Response::new(reply))
     }
 
@@ -494,27 +620,8 @@ impl Nimbus for NimbusService {
     ) -> Result<Response<SavepointReply>, Status> {
         self.security.check(&request)?;
         let req = request.into_inner();
-        let id = self
-            .state()
-            .running(&req.name)
-            .map(|t| t.record.id.clone())
-            .ok_or_else(|| Status::not_found(format!("no running topology `{}`", req.name)))?;
-        let events = self.checkpoints.driver(&id)?;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        events
-            .send(checkpoints::Event::Savepoint {
-                dir: req.dir,
-                reply,
-            })
-            .map_err(|_| Status::unavailable("the checkpoint coordinator stopped"))?;
-        match tokio::time::timeout(SAVEPOINT_TIMEOUT, answer).await {
-            Ok(Ok(result)) => result.map(Response::new),
-            Ok(Err(_)) => Err(Status::unavailable(
-                "the checkpoint coordinator stopped before the savepoint completed",
-            )),
-            Err(_) => Err(Status::deadline_exceeded(format!(
-                "the savepoint of `{id}` did not complete within {SAVEPOINT_TIMEOUT:?}"
-            ))),
-        }
+        self.take_savepoint(&req.name, req.dir)
+            .await
+            .map(Response::new)
     }
 }

@@ -179,9 +179,12 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
         self.inner.advance_snapshots(budget)
     }
     fn report(&mut self, wiring: &Wiring) {
-        wiring.metrics().add(self.component, self.emitted, 0, 0);
+        let task = wiring.task_index;
+        wiring
+            .metrics()
+            .add(self.component, task, self.emitted, 0, 0);
         if let Some(consumer) = self.feeds {
-            wiring.metrics().add(consumer, 0, self.emitted, 0);
+            wiring.metrics().add(consumer, task, 0, self.emitted, 0);
         }
         self.emitted = 0;
         self.inner.report(wiring);

@@ -294,7 +294,9 @@ where
     fn report(&mut self, wiring: &Wiring) {
         if self.state.tracked {
             let counts = std::mem::take(&mut self.state.tracker.counts);
-            wiring.metrics().add_spout(self.component, &counts);
+            wiring
+                .metrics()
+                .add_spout(self.component, wiring.task_index, &counts);
         }
         self.out.report(wiring);
         self.failed.report(wiring);

@@ -34,6 +34,8 @@ pub struct Stage<B, D> {
     rng: Rng,
     /// Where its snapshots go (`exactly_once` with checkpoints).
     checkpoints: Option<CheckpointTo>,
+    /// Where its failures' errors are recorded (set when it opens).
+    errors: Option<crate::exec::metrics::ErrorSink>,
     /// It had finished in the checkpoint it restored: its input ends again at once, and
     /// its `finish` (which emitted then) does not run again.
     finished_on_restore: bool,
@@ -58,6 +60,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
             acks: None,
             rng: Rng::seeded(component as u64),
             checkpoints: None,
+            errors: None,
             finished_on_restore: false,
             notified: 0,
             pending: None,
@@ -216,6 +219,9 @@ impl<B: Bolt, D> Stage<B, D> {
     fn failed(&mut self, why: String) -> bool {
         self.counts.failed += 1;
         log_failure(self.name, self.task, self.counts.failed, &why);
+        if let Some(errors) = &mut self.errors {
+            errors.report(&why);
+        }
         if let Some(to) = &self.checkpoints {
             to.fail(format!("a tuple failed: {why}"), true);
         }
@@ -329,6 +335,11 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.acks = wiring.acker_outbox();
         self.bolt.prepare(&wiring.context(self.component));
         self.checkpoints = CheckpointTo::of(wiring, self.component);
+        self.errors = Some(crate::exec::metrics::ErrorSink::new(
+            wiring.metrics.clone(),
+            self.component,
+            self.task,
+        ));
         if let Some(to) = &self.checkpoints
             && let Some(restore) = to.restore()
         {
@@ -425,8 +436,8 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
     fn report(&mut self, wiring: &Wiring) {
         let c = std::mem::take(&mut self.counts);
         let m = wiring.metrics();
-        m.add(self.component, 0, c.executed, c.failed);
-        m.add_acked(self.component, c.acked);
+        m.add(self.component, wiring.task_index, 0, c.executed, c.failed);
+        m.add_acked(self.component, wiring.task_index, c.acked);
         self.out.report(wiring);
     }
 }

@@ -189,6 +189,7 @@ mod tests {
             }],
             config: Default::default(),
             checkpoints: None,
+            ..Default::default()
         };
         let (d, admitted) = commands::submit(state, plan, "ab".repeat(32), now, 0).unwrap();
         for e in d.effects {
