@@ -28,6 +28,7 @@ pub mod exec;
 pub mod grouping;
 pub mod io;
 pub mod join;
+pub mod logs;
 pub mod ops;
 pub mod rng;
 pub mod state;

@@ -55,6 +55,7 @@ pub mod str_ops;
 pub mod time_ops;
 pub mod ttl_ops;
 pub mod user_crate;
+pub mod webdriver;
 pub mod window_ops;
 pub mod window_property_ops;
 pub mod wordcount_ops;

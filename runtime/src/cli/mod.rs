@@ -90,7 +90,8 @@ fn command(name: &'static str) -> Command {
                             "Serve the web UI, REST API and /metrics of this run on ADDR \
                              (e.g. 127.0.0.1:8080; loopback only without GALE_SECRET)",
                         ),
-                ),
+                )
+                .arg(crate::cluster::cli::log_format_arg()),
         )
         .subcommand(
             Command::new("savepoint")
@@ -189,7 +190,8 @@ fn command(name: &'static str) -> Command {
                     Arg::new("sha256")
                         .long("sha256")
                         .help("The SHA-256 of the binary the supervisor started"),
-                ),
+                )
+                .arg(crate::cluster::cli::log_format_arg()),
         );
     crate::cluster::cli::security_args(cmd)
 }
@@ -226,6 +228,10 @@ where
     match matches.subcommand() {
         Some(("submit", m)) => submit(topology, m),
         Some(("worker", m)) => {
+            if let Err(e) = crate::cluster::cli::install_logs(m) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
             let args = crate::cluster::worker::WorkerArgs {
                 nimbus: m.get_one::<String>("nimbus").cloned().unwrap_or_default(),
                 topology: m.get_one::<String>("topology").cloned().unwrap_or_default(),
@@ -268,6 +274,10 @@ where
             ExitCode::SUCCESS
         }
         Some(("run", m)) => {
+            if let Err(e) = crate::cluster::cli::install_logs(m) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
             let duration = match m.get_one::<String>("duration").map(|s| parse_duration(s)) {
                 None => None,
                 Some(Ok(d)) => Some(d),

@@ -66,7 +66,6 @@ pub fn start(
         .spawn(move || rt.block_on(std::future::pending::<()>()))
         .map_err(|e| format!("cannot start the web UI's thread: {e}"))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!("web UI on {scheme}://{bound}/topologies/{}", desc.name);
     eprintln!("web UI: {scheme}://{bound}/topologies/{}", desc.name);
     Ok(bound)
 }

@@ -246,9 +246,12 @@ pub(crate) fn upload(
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let Prepared { shared, reports } = prepared;
+    // Its lines name the worker, as the worker's own do.
+    let span = tracing::Span::current();
     std::thread::Builder::new()
         .name("checkpoint-uploads".into())
         .spawn(move || {
+            let _in = span.enter();
             let uploader = Uploader::new(shared.clone(), reports, run);
             let mut said_failure = false;
             while !stop.load(Ordering::Relaxed) {

@@ -10,6 +10,7 @@ use super::proto::{
 };
 use super::security::{Secret, Security, TlsFiles};
 use super::supervisor::SupervisorConfig;
+use crate::logs::LogFormat;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,30 @@ pub fn nimbus_arg() -> Arg {
         .env("GALE_NIMBUS")
         .default_value(DEFAULT_NIMBUS)
         .help("Nimbus's address")
+}
+
+/// `--log-format text|json` (else `GALE_LOG_FORMAT`): how a daemon, a worker or a local
+/// run writes its log lines (see [`crate::logs`]).
+pub fn log_format_arg() -> Arg {
+    Arg::new("log-format")
+        .long("log-format")
+        .value_name("FORMAT")
+        .env(crate::logs::FORMAT_ENV)
+        .value_parser(parse_log_format)
+        .help(
+            "Log lines on stderr as `text` (default) or `json` (one object per line); \
+             RUST_LOG filters them (default `info`)",
+        )
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, crate::logs::LogError> {
+    s.parse()
+}
+
+/// Installs the process's log subscriber as `m`'s `--log-format` (over the environment)
+/// says; returns its configuration.
+pub fn install_logs(m: &ArgMatches) -> Result<crate::logs::LogConfig, crate::logs::LogError> {
+    crate::logs::install(m.get_one::<LogFormat>("log-format").copied())
 }
 
 /// The security flags every command takes.
@@ -142,7 +167,8 @@ fn command() -> Command {
                             .long("http-public-read")
                             .action(clap::ArgAction::SetTrue)
                             .help("The REST API's reads need no secret (actions still do)"),
-                    ),
+                    )
+                    .arg(log_format_arg()),
             )
             .subcommand(
                 Command::new("supervisor")
@@ -169,7 +195,8 @@ fn command() -> Command {
                             .default_value("6700,6701")
                             .help("Worker slots"),
                     )
-                    .arg(dir("gale-supervisor")),
+                    .arg(dir("gale-supervisor"))
+                    .arg(log_format_arg()),
             )
             .subcommand(
                 Command::new("submit")
@@ -281,6 +308,7 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
     match name {
         "check" => crate::cli::check::run(m).map_err(|e| e.to_string()),
         "nimbus" => {
+            install_logs(m).map_err(|e| e.to_string())?;
             let listen = m
                 .get_one::<String>("listen")
                 .map_or("", String::as_str)
@@ -305,6 +333,7 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
             runtime()?.block_on(super::nimbus::serve(config))
         }
         "supervisor" => {
+            let logs = install_logs(m).map_err(|e| e.to_string())?;
             let ports = m
                 .get_many::<String>("ports")
                 .into_iter()
@@ -328,6 +357,7 @@ fn run(name: &str, m: &ArgMatches, top: &ArgMatches) -> Result<(), String> {
                 ),
                 security,
                 restart: super::restart::RestartPolicy::default(),
+                logs,
             };
             runtime()?.block_on(super::supervisor::serve(config))
         }

@@ -14,6 +14,7 @@ use super::restart::{CrashHistory, RestartPolicy, exit_reason};
 use super::security::Security;
 use super::submit::hex;
 use super::supervisor_plan::{self, SupervisorAction, WorkerView};
+use crate::logs::LogConfig;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -38,6 +39,8 @@ pub struct SupervisorConfig {
     pub security: Security,
     /// When crashed workers are restarted.
     pub restart: RestartPolicy,
+    /// How it logs; the workers it starts log the same way.
+    pub logs: LogConfig,
 }
 
 /// How often a supervisor heartbeats.
@@ -90,9 +93,13 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
         let d = config.dir.join(sub);
         std::fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     }
-    eprintln!(
-        "gale supervisor `{}`: slots {:?} on {}, nimbus {}",
-        config.id, config.ports, config.host, config.nimbus
+    tracing::info!(
+        supervisor = %config.id,
+        "supervisor `{}`: slots {:?} on {}, nimbus {}",
+        config.id,
+        config.ports,
+        config.host,
+        config.nimbus
     );
     let mut workers = adopt(&config, Instant::now());
     let mut listed = save_list(&config, &workers, None);
@@ -110,7 +117,7 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
                 Ok(c) => client = Some(c),
                 Err(e) => {
                     if !nimbus_down {
-                        eprintln!("gale supervisor: {e}; keeping the workers running");
+                        tracing::warn!(error = %e, "cannot connect to nimbus; keeping the workers running");
                     }
                     nimbus_down = true;
                 }
@@ -126,7 +133,7 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
             match tokio::time::timeout(Duration::from_secs(5), c.supervisor_heartbeat(req)).await {
                 Ok(Ok(reply)) => {
                     if nimbus_down {
-                        eprintln!("gale supervisor: nimbus is back");
+                        tracing::info!("nimbus is back");
                     }
                     nimbus_down = false;
                     wanted = reply.into_inner().assignments;
@@ -137,7 +144,7 @@ pub async fn serve(config: SupervisorConfig) -> Result<(), String> {
                 }
                 Ok(Err(s)) => {
                     if !nimbus_down {
-                        eprintln!("gale supervisor: heartbeat failed: {}", status_text(&s));
+                        tracing::warn!(error = %status_text(&s), "heartbeat failed");
                     }
                     nimbus_down = true;
                     client = None;
@@ -176,9 +183,15 @@ fn adopt(config: &SupervisorConfig, now: Instant) -> BTreeMap<Key, Worker> {
         if !adoption::runs(r.pid, &a) {
             continue;
         }
-        eprintln!(
-            "gale supervisor: adopted worker {} of `{}` on port {} (pid {}), still running",
-            a.worker, a.topology_id, a.port, r.pid
+        tracing::info!(
+            topology = %a.topology_id,
+            worker = a.worker,
+            pid = r.pid,
+            "adopted worker {} of `{}` on port {} (pid {}), still running",
+            a.worker,
+            a.topology_id,
+            a.port,
+            r.pid
         );
         workers.insert(
             (a.topology_id.clone(), a.worker),
@@ -216,8 +229,9 @@ fn save_list(
     {
         // Not fatal: a restarted supervisor then cannot adopt, and its workers' ports are
         // taken until they learn from nimbus that they were replaced.
-        eprintln!(
-            "gale supervisor: cannot write {}: {e}",
+        tracing::error!(
+            error = %e,
+            "cannot write {}",
             config.dir.join(adoption::FILE).display()
         );
     }
@@ -255,15 +269,17 @@ fn reap(policy: &RestartPolicy, workers: &mut BTreeMap<Key, Worker>) -> bool {
             if let Some(reason) = reason {
                 let started = w.started.unwrap_or(now);
                 w.not_before = policy.crashed(&mut w.crashes, started, now, reason);
-                eprintln!(
-                    "gale supervisor: worker {n} of `{id}` died ({}, crash {} in a row); restarting it in {:.1} s",
+                tracing::warn!(
+                    topology = %id,
+                    worker = *n,
+                    "worker {n} of `{id}` died ({}, crash {} in a row); restarting it in {:.1} s",
                     w.crashes.last_exit,
                     w.crashes.consecutive,
                     w.not_before.duration_since(now).as_secs_f64()
                 );
             } else {
                 w.done = true;
-                eprintln!("gale supervisor: worker {n} of `{id}` exited (finished)");
+                tracing::info!(topology = %id, worker = *n, "worker {n} of `{id}` exited (finished)");
             }
         }
     }
@@ -332,7 +348,13 @@ async fn sync(
                         }
                         None => continue,
                     }
-                    eprintln!("gale supervisor: stopped worker {} of `{}`", k.1, k.0);
+                    tracing::info!(
+                        topology = %k.0,
+                        worker = k.1,
+                        "stopped worker {} of `{}`",
+                        k.1,
+                        k.0
+                    );
                 }
             }
             SupervisorAction::Start(a) => {
@@ -362,17 +384,17 @@ async fn binary(
         return match done.await {
             Ok(Ok(p)) => Some(p),
             Ok(Err(e)) => {
-                eprintln!("gale supervisor: cannot get binary {sha}: {e}");
+                tracing::error!(error = %e, "cannot get binary {sha}");
                 None
             }
             Err(e) => {
-                eprintln!("gale supervisor: the download of binary {sha} failed: {e}");
+                tracing::error!(error = %e, "the download of binary {sha} failed");
                 None
             }
         };
     }
     let Some(client) = client else {
-        eprintln!("gale supervisor: binary {sha} is needed but nimbus is unreachable");
+        tracing::warn!("binary {sha} is needed but nimbus is unreachable");
         return None;
     };
     let (config, mut client, key) = (config.clone(), client.clone(), sha.to_string());
@@ -400,9 +422,11 @@ async fn start(
         not_before: Instant::now(),
     });
     if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        eprintln!(
-            "gale supervisor: `{}` has a malformed binary hash `{}`",
-            k.0, a.sha256
+        tracing::error!(
+            topology = %k.0,
+            "`{}` has a malformed binary hash `{}`",
+            k.0,
+            a.sha256
         );
         return;
     }
@@ -411,8 +435,10 @@ async fn start(
     };
     match spawn(config, &binary, &a) {
         Ok(child) => {
-            eprintln!(
-                "gale supervisor: {} worker {} of `{}` on port {} (pid {})",
+            tracing::info!(
+                topology = %a.topology_id,
+                worker = a.worker,
+                "{} worker {} of `{}` on port {} (pid {})",
                 if w.started.is_some() {
                     "restarted"
                 } else {
@@ -429,7 +455,13 @@ async fn start(
             w.started = Some(Instant::now());
             w.process = Some(Process::Child(child));
         }
-        Err(e) => eprintln!("gale supervisor: cannot start worker {}: {e}", a.worker),
+        Err(e) => tracing::error!(
+            topology = %a.topology_id,
+            worker = a.worker,
+            error = %e,
+            "cannot start worker {}",
+            a.worker
+        ),
     }
 }
 
@@ -478,7 +510,7 @@ async fn ensure_binary(
     }
     set_executable(&tmp)?;
     tokio::fs::rename(&tmp, &path).await.map_err(io)?;
-    eprintln!("gale supervisor: downloaded binary {sha}");
+    tracing::info!("downloaded binary {sha}");
     Ok(path)
 }
 
@@ -521,6 +553,8 @@ fn spawn(config: &SupervisorConfig, binary: &Path, a: &LocalAssignment) -> Resul
     for (k, v) in config.security.for_worker(&a.topology_id)?.to_env() {
         cmd.env(k, v);
     }
+    // Its log lines look like this supervisor's (`--log-format`, `RUST_LOG`).
+    cmd.envs(config.logs.to_env());
     cmd.spawn()
         .map_err(|e| format!("cannot run {}: {}", binary.display(), source_chain(&e)))
 }

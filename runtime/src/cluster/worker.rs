@@ -64,6 +64,9 @@ pub const PEER_WAIT: Duration = Duration::from_secs(20);
 /// the process exit code: 0 when finished or told to stop, 1 on an error (the supervisor
 /// restarts it).
 pub fn run(topology: Topology, args: &WorkerArgs) -> u8 {
+    // Every line this thread logs names the worker (its executors' spans are children).
+    let span = tracing::info_span!("worker", topology = %args.topology, worker = args.worker);
+    let _in = span.enter();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -71,14 +74,18 @@ pub fn run(topology: Topology, args: &WorkerArgs) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("gale: worker: cannot start the I/O runtime: {e}");
+            tracing::error!(error = %e, "cannot start the I/O runtime");
             return 1;
         }
     };
     match run_in(&rt, topology, args) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("gale: worker {} of {}: {e}", args.worker, args.topology);
+            tracing::error!(
+                "worker {} of {}: {e}; exiting with an error",
+                args.worker,
+                args.topology
+            );
             1
         }
     }
@@ -117,19 +124,15 @@ fn run_in(
     {
         // The assignment moved on since the supervisor started this process: the
         // supervisor starts the worker of the new version; this one must not join it.
-        eprintln!(
-            "gale: worker {} of {}: started for version {v}, the assignment runs it at version {since}; exiting",
-            args.worker, args.topology
+        tracing::info!(
+            "started for version {v}, the assignment runs it at version {since}; exiting"
         );
         return Ok(());
     }
     if assignment.finished_workers.contains(&args.worker) {
         // A late or stale start (say, a supervisor acting on an old heartbeat reply): this
         // worker already finished its input; running it again would re-run it.
-        eprintln!(
-            "gale: worker {} of {}: already finished; exiting",
-            args.worker, args.topology
-        );
+        tracing::info!("already finished; exiting");
         return Ok(());
     }
     let desc = cluster_desc(topology.desc, &assignment)?;
@@ -196,7 +199,7 @@ fn run_in(
     let wait_until = Instant::now() + PEER_WAIT;
     while !plane.wait_connected(HEARTBEAT) {
         if Instant::now() >= wait_until {
-            eprintln!("gale: worker {me}: not every peer is reachable yet; starting anyway");
+            tracing::warn!("not every peer is reachable yet; starting anyway");
             break;
         }
         let beat = WorkerHeartbeatRequest {
@@ -210,7 +213,7 @@ fn run_in(
         };
         match heartbeat(rt, &mut client, beat) {
             Ok(reply) if !reply.keep_running => {
-                eprintln!("gale: worker {me}: nimbus says stop while waiting for peers");
+                tracing::info!("nimbus says stop while waiting for peers");
                 return Ok(());
             }
             Ok(reply) => {
@@ -219,7 +222,7 @@ fn run_in(
                 if let Some(reason) =
                     follow_newer(rt, &mut client, &mut view, me, &plane, &reply, &no_ends)
                 {
-                    eprintln!("gale: worker {me}: {reason}; exiting");
+                    tracing::info!("{reason}; exiting");
                     return Ok(());
                 }
             }
@@ -232,7 +235,7 @@ fn run_in(
         chains: topology.chains,
     };
     let hang_timeout = crate::exec::health::hang_timeout(desc).unwrap_or_else(|e| {
-        eprintln!("gale: worker {me}: {e}; using {DEFAULT_HANG_TIMEOUT:?}");
+        tracing::warn!(error = %e, "using a hang timeout of {DEFAULT_HANG_TIMEOUT:?}");
         DEFAULT_HANG_TIMEOUT
     });
     let placement = Arc::new(placement);
@@ -260,7 +263,7 @@ fn run_in(
                         Err(e @ checkpoint_link::OpenError::Refused(_)) => {
                             // Not this run's worker (any more): nimbus restarts the
                             // topology, and this process must not send a tuple.
-                            eprintln!("gale: worker {me}: {e}; exiting");
+                            tracing::warn!(error = %e, "the checkpoint link was refused; exiting");
                             return Ok(());
                         }
                         // Nimbus unreachable: an error, so the supervisor starts it again.
@@ -289,6 +292,7 @@ fn run_in(
         executors,
         ..
     } = launch(
+        &assignment.topology_id,
         &topology,
         placement.clone(),
         stop.clone(),
@@ -315,8 +319,10 @@ fn run_in(
         }
     };
     end_finished(&view.finished_workers);
-    eprintln!(
-        "gale: worker {me} of {} (version {}) running {} executors",
+    tracing::info!(
+        version = assignment.version,
+        executors = handles.len(),
+        "worker {me} of {} (version {}) running {} executors",
         assignment.topology_id,
         assignment.version,
         handles.len()
@@ -363,11 +369,11 @@ fn run_in(
         let orphan = std::os::unix::process::parent_id() != parent;
         if orphan && !said_orphan {
             said_orphan = true;
-            eprintln!("gale: worker {me}: supervisor gone; running on until one adopts it");
+            tracing::warn!("supervisor gone; running on until one adopts it");
         }
         if abandoned(orphan, last_answer.elapsed()) {
-            eprintln!(
-                "gale: worker {me}: no supervisor, and nimbus has not answered for {ORPHAN_TIMEOUT:?}; exiting"
+            tracing::warn!(
+                "no supervisor, and nimbus has not answered for {ORPHAN_TIMEOUT:?}; exiting"
             );
             stop.store(true, Ordering::Relaxed);
             std::process::exit(0);
@@ -396,7 +402,7 @@ fn run_in(
             if let Some(reason) = unhealthy {
                 // The hung thread cannot be stopped: the process ends, its supervisor
                 // restarts it (with backoff), and nimbus shows why.
-                eprintln!("gale: worker {me}: unhealthy, exiting: {reason}");
+                tracing::error!("unhealthy, exiting: {reason}");
                 let _ = heartbeat(rt, &mut client, beat);
                 return Err(format!("unhealthy: {reason}"));
             }
@@ -415,27 +421,27 @@ fn run_in(
                         &reply,
                         &end_finished,
                     ) {
-                        eprintln!("gale: worker {me}: {reason}; exiting");
+                        tracing::info!("{reason}; exiting");
                         stop.store(true, Ordering::Relaxed);
                         std::process::exit(0);
                     }
                     true
                 }
                 Ok(_) => {
-                    eprintln!("gale: worker {me}: nimbus says stop (killed or reassigned)");
+                    tracing::info!("nimbus says stop (killed or reassigned)");
                     stop.store(true, Ordering::Relaxed);
                     std::process::exit(0);
                 }
                 // Nimbus down: keep running (Storm's promise); say it once per outage.
                 Err(e) => {
-                    eprintln!("gale: worker {me}: heartbeat failed: {e}");
+                    tracing::warn!(error = %e, "heartbeat failed");
                     false
                 }
             };
             // A finished worker exits only once nimbus has its last beat: exited without
             // it, it would look silent and be run again elsewhere.
             if finished && answered {
-                eprintln!("gale: worker {me}: every executor finished");
+                tracing::info!("every executor finished");
                 return Ok(());
             }
             next_beat = Instant::now() + HEARTBEAT;
@@ -605,15 +611,15 @@ fn follow_newer(
     let newer = match fetched {
         Ok(Ok(a)) => a.into_inner(),
         Ok(Err(s)) => {
-            eprintln!(
-                "gale: worker {me}: cannot get assignment version {}: {}",
-                reply.assignment_version,
-                status_text(&s)
+            tracing::warn!(
+                error = %status_text(&s),
+                "cannot get assignment version {}",
+                reply.assignment_version
             );
             return None;
         }
         Err(_) => {
-            eprintln!("gale: worker {me}: getting the assignment timed out");
+            tracing::warn!("getting the assignment timed out");
             return None;
         }
     };
@@ -631,14 +637,11 @@ fn follow_newer(
                 });
                 if let Err(e) = result {
                     // Keep the old view: the next heartbeat fetches and tries again.
-                    eprintln!("gale: worker {me}: cannot follow worker {peer}: {e}");
+                    tracing::warn!(peer, error = %e, "cannot follow worker {peer}");
                     return None;
                 }
             }
-            eprintln!(
-                "gale: worker {me}: following assignment version {}",
-                newer.version
-            );
+            tracing::info!("following assignment version {}", newer.version);
             let newly: Vec<u32> = newer
                 .finished_workers
                 .iter()

@@ -39,7 +39,10 @@ impl Replies {
 
     fn push(&mut self, task: TaskId, reply: Reply) {
         let Some((sender, buf)) = self.to.get_mut(&task) else {
-            eprintln!("gale: acker got a tree from task {task}, which is not a spout task");
+            tracing::error!(
+                from_task = task,
+                "acker got a tree from task {task}, which is not a spout task"
+            );
             return;
         };
         buf.push(reply);

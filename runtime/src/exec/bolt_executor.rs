@@ -202,8 +202,10 @@ where
                         Err(InputError::AllBlocked) => {
                             // A bug: a task waits for barriers no open channel can bring.
                             // Say so, and read everything again rather than hang.
-                            eprintln!(
-                                "gale: chain {chain} executor {executor}: every open input \
+                            tracing::error!(
+                                chain,
+                                executor,
+                                "chain {chain} executor {executor}: every open input \
                                  channel was blocked for a checkpoint barrier; alignment \
                                  abandoned"
                             );
@@ -289,8 +291,10 @@ where
                         }
                     }
                     EndOutcome::Repeated => {}
-                    EndOutcome::Foreign => eprintln!(
-                        "gale: chain {chain} executor {executor}: ignored an end of {from:?} \
+                    EndOutcome::Foreign => tracing::warn!(
+                        chain,
+                        executor,
+                        "chain {chain} executor {executor}: ignored an end of {from:?} \
                          on the input channel of {:?}",
                         input.channels().get(ch).map(|c| c.upstream)
                     ),

@@ -266,7 +266,11 @@ impl Checkpointing {
     pub(crate) fn fail(&self, failure: TaskFailure) {
         let mut first = self.failure.lock().unwrap_or_else(|p| p.into_inner());
         if first.is_none() {
-            eprintln!("gale: {failure}: the run stops and restarts from its last checkpoint");
+            tracing::error!(
+                component = %failure.component,
+                task = failure.task,
+                "{failure}: the run stops and restarts from its last checkpoint"
+            );
             *first = Some(failure);
         }
         self.aborted.store(true, Ordering::Release);
@@ -894,13 +898,13 @@ impl Driver {
                         });
                     }
                     if !self.shared.aborted() {
-                        eprintln!("gale: checkpoint {id} aborted: {reason:?}");
+                        tracing::warn!(checkpoint = id, "checkpoint {id} aborted: {reason:?}");
                     }
                     let _ = self.shared.store.discard(id);
                 }
                 Command::Discard { id } => {
                     if let Err(e) = self.shared.store.discard(id) {
-                        eprintln!("gale: could not delete checkpoint {id}: {e}");
+                        tracing::warn!(checkpoint = id, error = %e, "could not delete checkpoint {id}");
                     }
                 }
             }

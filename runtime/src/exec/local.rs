@@ -202,8 +202,9 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
     let origin = match &options.from_savepoint {
         Some(sp) => {
             let (root, meta) = savepoint_at(sp)?;
-            eprintln!(
-                "gale: starting from savepoint {} in {}",
+            tracing::info!(
+                checkpoint = meta.id,
+                "starting from savepoint {} in {}",
                 meta.id,
                 root.display()
             );
@@ -212,8 +213,8 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
         None if options.restore => match latest_checkpoint(&store, 0)? {
             (Some(m), _) => Some(at(&dir, m)),
             (None, 0) => {
-                eprintln!(
-                    "gale: no complete checkpoint in {} to restore: starting afresh",
+                tracing::warn!(
+                    "no complete checkpoint in {} to restore: starting afresh",
                     dir.display()
                 );
                 None
@@ -275,14 +276,17 @@ pub fn run_local(topology: Topology, options: RunOptions) -> Result<Summary, Run
                     .map(|m| at(&dir, m))
                     .or_else(|| origin.clone());
                 match &restore {
-                    Some(r) => eprintln!(
-                        "gale: restart {}: restoring checkpoint {} (in {})",
+                    Some(r) => tracing::info!(
+                        restart = restarts.count(),
+                        checkpoint = r.meta.id,
+                        "restart {}: restoring checkpoint {} (in {})",
                         restarts.count(),
                         r.meta.id,
                         r.dir.display()
                     ),
-                    None => eprintln!(
-                        "gale: restart {}: no checkpoint completed yet, starting afresh",
+                    None => tracing::info!(
+                        restart = restarts.count(),
+                        "restart {}: no checkpoint completed yet, starting afresh",
                         restarts.count()
                     ),
                 }
@@ -300,7 +304,12 @@ fn latest_checkpoint(
 ) -> Result<(Option<Metadata>, usize), RunError> {
     let (latest, skipped) = store.latest_after(floor).map_err(RunError::Checkpoints)?;
     for s in &skipped {
-        eprintln!("gale: skipping checkpoint {}: {}", s.id, s.error);
+        tracing::warn!(
+            checkpoint = s.id,
+            "skipping checkpoint {}: {}",
+            s.id,
+            s.error
+        );
     }
     let damaged = skipped
         .iter()
@@ -359,17 +368,28 @@ fn run_attempt(
         tracking,
         start,
         ..
-    } = launch(topology, placement, stop.clone(), clock, shared.clone())?;
+    } = launch(
+        desc.name,
+        topology,
+        placement,
+        stop.clone(),
+        clock,
+        shared.clone(),
+    )?;
     if let Some(live) = &options.live {
         *live.lock().unwrap_or_else(|p| p.into_inner()) = Some(metrics.clone());
     }
     let driver = match driver {
         Some(d) => {
             let done = driver_done.clone();
+            let span = tracing::info_span!("checkpoints", topology = %desc.name);
             Some(
                 std::thread::Builder::new()
                     .name("__checkpoints".into())
-                    .spawn(move || d.run(&done))?,
+                    .spawn(move || {
+                        let _in = span.enter();
+                        d.run(&done)
+                    })?,
             )
         }
         None => None,
@@ -445,8 +465,11 @@ pub(crate) struct Launched {
 }
 
 /// Builds the queues of every task `placement` puts in this worker (and senders to all
-/// the others) and starts this worker's executors.
+/// the others) and starts this worker's executors, each thread in its
+/// [`executor_span`](crate::logs::executor_span) (`label`: the topology's id on a cluster,
+/// its name in a local run; a child of the caller's span).
 pub(crate) fn launch(
+    label: &str,
     topology: &Topology,
     placement: Arc<Placement>,
     stop: Arc<AtomicBool>,
@@ -464,8 +487,8 @@ pub(crate) fn launch(
         }
     }
     if desc.settings.guarantee == crate::topology::Guarantee::ExactlyOnce && checkpoints.is_none() {
-        eprintln!(
-            "gale: warning: `guarantee = exactly_once` takes checkpoints with a checkpoint \
+        tracing::warn!(
+            "`guarantee = exactly_once` takes checkpoints with a checkpoint \
              directory (`run --checkpoint-dir DIR`) or on a cluster (`submit`); this run \
              has none and runs untracked (at_most_once)"
         );
@@ -502,10 +525,14 @@ pub(crate) fn launch(
         let Some(rx) = rx else { continue };
         executors.push((format!("__acker:{i}"), desc.chains.len(), i as u32));
         let w = base.for_task(0);
+        let span = crate::logs::executor_span(label, "__acker", i as u32, i as u32..i as u32 + 1);
         handles.push(
             std::thread::Builder::new()
                 .name(format!("__acker-{i}"))
-                .spawn(move || acker_executor::run(&w, i as u32, rx))?,
+                .spawn(move || {
+                    let _in = span.enter();
+                    acker_executor::run(&w, i as u32, rx)
+                })?,
         );
     }
     for (i, spec) in topology.chains.iter().enumerate() {
@@ -518,6 +545,10 @@ pub(crate) fn launch(
             let w = base.for_task(0);
             let name = format!("{head}-{e}");
             executors.push((format!("{head}:{e}"), i, e));
+            let first = desc.components[chain.components[0]].first_task;
+            let tasks = super::executor_tasks(chain.tasks, chain.parallelism, e);
+            let span =
+                crate::logs::executor_span(label, head, e, first + tasks.start..first + tasks.end);
             let h = match spec {
                 Some(ChainSpec::Spout(f)) => {
                     let f = f.clone();
@@ -525,15 +556,17 @@ pub(crate) fn launch(
                         .iter_mut()
                         .find(|(c, x, _)| *c == i && *x == e)
                         .and_then(|(_, _, rx)| rx.take());
-                    std::thread::Builder::new()
-                        .name(name)
-                        .spawn(move || spout_executor::run(&f, &w, i, e, replies))?
+                    std::thread::Builder::new().name(name).spawn(move || {
+                        let _in = span.enter();
+                        spout_executor::run(&f, &w, i, e, replies)
+                    })?
                 }
                 Some(ChainSpec::Bolt(b)) => {
                     let b = b.clone();
-                    std::thread::Builder::new()
-                        .name(name)
-                        .spawn(move || b.run_executor(&w, i, e))?
+                    std::thread::Builder::new().name(name).spawn(move || {
+                        let _in = span.enter();
+                        b.run_executor(&w, i, e)
+                    })?
                 }
                 None => return Err(RunError::MissingChain(i)),
             };

@@ -43,9 +43,12 @@ pub(crate) fn spawn(
     let Some(roots) = placement.sent_roots() else {
         return Ok(()); // no data plane: nothing is ever lost to a link
     };
+    // Its lines name the worker, as the worker's own do.
+    let span = tracing::Span::current();
     std::thread::Builder::new()
         .name("gale-replayer".into())
         .spawn(move || {
+            let _in = span.enter();
             let mut down = BTreeSet::new();
             for event in events {
                 let Some(peer) = lost_peer(event, &mut down) else {
@@ -57,8 +60,11 @@ pub(crate) fn spawn(
                 };
                 let lost = roots.take(peer);
                 if !lost.is_empty() {
-                    eprintln!(
-                        "gale: worker {me}: the link to worker {peer} {what}: failing {} tuple trees sent into it now",
+                    tracing::warn!(
+                        worker = me,
+                        peer,
+                        trees = lost.len(),
+                        "the link to worker {peer} {what}: failing {} tuple trees sent into it now",
                         lost.len()
                     );
                     fail_all(&ackers, &lost);

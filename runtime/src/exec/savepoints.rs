@@ -156,7 +156,7 @@ pub(crate) fn answer(dir: &Path, nonce: &str, answer: Answer) {
     };
     let path = dir.join(format!("_savepoint-{nonce}.done"));
     if let Err(e) = write_atomically(&path, &text) {
-        eprintln!("gale: could not answer a savepoint request: {e}");
+        tracing::error!(error = %e, "could not answer a savepoint request");
     }
 }
 

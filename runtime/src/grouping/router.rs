@@ -290,8 +290,10 @@ impl<T: Clone + Send + 'static, G: Grouping<T>, W: Wrap<T>> Downstream<T> for Ro
                 .is_err()
             {
                 // The checkpoint cannot complete without that task: it times out.
-                eprintln!(
-                    "gale: task {} is gone: the barrier of checkpoint {id} did not reach it",
+                tracing::warn!(
+                    to_task = target.task(),
+                    checkpoint = id,
+                    "task {} is gone: the barrier of checkpoint {id} did not reach it",
                     target.task()
                 );
             }

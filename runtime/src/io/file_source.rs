@@ -119,8 +119,10 @@ impl<T: Send + 'static> Spout for FileSource<T> {
                 Err(_) => {
                     if !self.warned {
                         self.warned = true;
-                        eprintln!(
-                            "gale: file source `{}`: line {} is not UTF-8; invalid bytes \
+                        tracing::warn!(
+                            path = %self.path.display(),
+                            line = number + 1,
+                            "file source `{}`: line {} is not UTF-8; invalid bytes \
                              replaced (said once)",
                             self.path.display(),
                             number + 1

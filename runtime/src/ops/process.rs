@@ -121,7 +121,7 @@ where
                 self.bolt.on_timer(ts, &mut ctx, out)
             };
             if let Err(e) = done {
-                eprintln!("gale: a timer at {ts} failed: {e}");
+                tracing::warn!(timestamp = ts, error = %e, "a timer at {ts} failed");
             }
         }
     }

@@ -52,8 +52,11 @@ impl<S: TransactionalSink> Bolt for TransactionalOp<S> {
 
     fn prepare(&mut self, ctx: &TaskContext) {
         if let Err(e) = self.sink.open(ctx) {
-            eprintln!(
-                "gale: sink `{}` task {} could not open: {e}",
+            tracing::error!(
+                component = %ctx.component(),
+                task = ctx.task_id(),
+                error = %e,
+                "sink `{}` task {} could not open",
                 ctx.component(),
                 ctx.task_id()
             );
@@ -79,7 +82,7 @@ impl<S: TransactionalSink> Bolt for TransactionalOp<S> {
             .pre_commit(FINAL_SNAPSHOT)
             .and_then(|()| self.sink.commit(FINAL_SNAPSHOT));
         if let Err(e) = done {
-            eprintln!("gale: a sink could not commit its output: {e}");
+            tracing::error!(error = %e, "a sink could not commit its output");
         }
     }
 

@@ -181,8 +181,10 @@ impl<T: Codec> RemoteSend<T> for NetSender {
                 Some(Oversized { index, size }) => {
                     let n = OVERSIZED_TUPLES.fetch_add(1, Ordering::Relaxed) + 1;
                     let trees = ids.get(index).map_or(0, |i| self.failer.fail(i));
-                    eprintln!(
-                        "gale: worker: a tuple for task {} encodes to {size} bytes, above the \
+                    tracing::warn!(
+                        to_task = self.task,
+                        size,
+                        "a tuple for task {} encodes to {size} bytes, above the \
                          data plane's frame limit of {limit} bytes (`max_frame`): not sent, \
                          {trees} tuple trees failed ({n} such tuples so far)",
                         self.task
@@ -344,8 +346,10 @@ impl<T: Codec + Send + 'static> Inbound for TaskInbound<T> {
             }
             Err(e) => {
                 let n = MALFORMED_BATCHES.fetch_add(1, Ordering::Relaxed) + 1;
-                eprintln!(
-                    "gale: worker: dropped a malformed batch for task {} ({n} so far): {e}",
+                tracing::warn!(
+                    to_task = self.sender.task(),
+                    error = %e,
+                    "dropped a malformed batch for task {} ({n} so far)",
                     self.sender.task()
                 );
             }
@@ -367,8 +371,10 @@ impl<T: Codec + Send + 'static> Inbound for TaskInbound<T> {
             }
             Err(e) => {
                 let n = MALFORMED_BATCHES.fetch_add(1, Ordering::Relaxed) + 1;
-                eprintln!(
-                    "gale: worker: dropped a malformed control message for task {} ({n} so far): {e}",
+                tracing::warn!(
+                    to_task = self.sender.task(),
+                    error = %e,
+                    "dropped a malformed control message for task {} ({n} so far)",
                     self.sender.task()
                 );
             }

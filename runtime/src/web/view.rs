@@ -520,7 +520,7 @@ pub fn errors(plan: &PlanView, readings: &[ComponentReading]) -> Vec<ErrorView> 
             })
         })
         .collect();
-    all.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+    all.sort_by_key(|e| std::cmp::Reverse(e.time_ms));
     all.truncate(ERRORS_SHOWN);
     all
 }

@@ -93,12 +93,12 @@ impl Control {
         match controller::carry_out(self.store.as_ref(), state, d) {
             Ok(log) => {
                 for line in log {
-                    eprintln!("gale nimbus: {line}");
+                    tracing::info!("{line}");
                 }
                 true
             }
             Err(e) => {
-                eprintln!("gale nimbus: cannot persist a checkpoint change: {e}");
+                tracing::error!(error = %e, "cannot persist a checkpoint change");
                 false
             }
         }
@@ -224,9 +224,14 @@ impl Drivers {
             Restarts::new(restarts, wall_ms()).resumed(restarts_so_far),
             stats.clone(),
         );
+        // Every line the driver logs names its topology.
+        let span = tracing::info_span!("checkpoints", topology = %id);
         let thread = std::thread::Builder::new()
             .name(format!("checkpoints-{id}"))
-            .spawn(move || driver.run())
+            .spawn(move || {
+                let _in = span.enter();
+                driver.run()
+            })
             .map_err(|e| Status::internal(format!("cannot start a checkpoint driver: {e}")))?;
         running.insert(
             id.to_string(),
@@ -470,8 +475,9 @@ impl Driver {
             old.asked
                 .refuse_all("the topology restarted before the savepoint completed");
         }
-        eprintln!(
-            "gale nimbus: checkpoints of `{}`: run {version} ({} workers) restores {}",
+        tracing::info!(
+            run = version,
+            "checkpoints of `{}`: run {version} ({} workers) restores {}",
             self.id,
             incarnations.len(),
             if restored.1 == 0 {
@@ -572,9 +578,11 @@ impl Driver {
         );
         c.adopt_retained(retained);
         run.coordinator = Some(c);
-        eprintln!(
-            "gale nimbus: checkpoints of `{}`: every worker of run {} is up",
-            self.id, run.version
+        tracing::info!(
+            run = run.version,
+            "checkpoints of `{}`: every worker of run {} is up",
+            self.id,
+            run.version
         );
         let early = std::mem::take(&mut run.early);
         for input in early {
@@ -834,8 +842,9 @@ impl Driver {
                         .and_then(Coordinator::final_checkpoint);
                     if run.failed.is_none() {
                         self.stats().failed += 1;
-                        eprintln!(
-                            "gale nimbus: checkpoint {id} of `{}` aborted: {reason:?}",
+                        tracing::warn!(
+                            checkpoint = id,
+                            "checkpoint {id} of `{}` aborted: {reason:?}",
                             self.id
                         );
                     }
@@ -848,7 +857,11 @@ impl Driver {
                 }
                 Command::Discard { id } => {
                     if let Err(e) = self.store.discard(id) {
-                        eprintln!("gale nimbus: could not delete checkpoint {id}: {e}");
+                        tracing::warn!(
+                            checkpoint = id,
+                            error = %e,
+                            "could not delete checkpoint {id}"
+                        );
                     }
                 }
             }
@@ -1008,9 +1021,11 @@ impl Driver {
         if run.failed.is_some() || run.done {
             return;
         }
-        eprintln!(
-            "gale nimbus: `{}` run {} failed: {reason}",
-            self.id, run.version
+        tracing::error!(
+            run = run.version,
+            "`{}` run {} failed: {reason}",
+            self.id,
+            run.version
         );
         run.failed = Some((None, reason.clone()));
         run.asked.refuse_all(&format!(
@@ -1077,8 +1092,9 @@ impl Driver {
             let ids = match self.store.ids() {
                 Ok(ids) => ids,
                 Err(e) => {
-                    eprintln!(
-                        "gale nimbus: `{}`: cannot list its checkpoints: {e}; retrying",
+                    tracing::warn!(
+                        error = %e,
+                        "`{}`: cannot list its checkpoints; retrying",
                         self.id
                     );
                     return false;
@@ -1092,15 +1108,18 @@ impl Driver {
                         break;
                     }
                     Err(e) if e.is_retryable() => {
-                        eprintln!(
-                            "gale nimbus: `{}`: cannot read checkpoint {id}: {e}; retrying",
+                        tracing::warn!(
+                            checkpoint = id,
+                            error = %e,
+                            "`{}`: cannot read checkpoint {id}; retrying",
                             self.id
                         );
                         return false;
                     }
                     Err(e) => {
-                        eprintln!(
-                            "gale nimbus: skipping checkpoint {id} of `{}`: {e}",
+                        tracing::warn!(
+                            checkpoint = id,
+                            "skipping checkpoint {id} of `{}`: {e}",
                             self.id
                         );
                     }

@@ -110,8 +110,8 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
         Instant::now(),
     )?;
     if !state.topologies.is_empty() {
-        eprintln!(
-            "gale nimbus: recovered {} topologies from {}",
+        tracing::info!(
+            "recovered {} topologies from {}",
             state.topologies.len(),
             config.dir.display()
         );
@@ -155,12 +155,13 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
                 let app = crate::web::api::router(backend, policy);
                 crate::web::spawn(listener, tls, app, "REST API")
                     .map_err(|e| format!("the REST API on {addr}: {e}"))?;
-                eprintln!(
-                    "gale nimbus: web UI on {scheme}://{addr}/, REST API on {scheme}://{addr}/api/v1/, metrics on {scheme}://{addr}/metrics"
+                tracing::info!(
+                    "web UI on {scheme}://{addr}/, REST API on {scheme}://{addr}/api/v1/, metrics on {scheme}://{addr}/metrics"
                 );
             }
-            Err(e) if config.http_optional => eprintln!(
-                "gale nimbus: no REST API: cannot listen on {addr}: {e} (choose one with --http ADDR)"
+            Err(e) if config.http_optional => tracing::warn!(
+                error = %e,
+                "no REST API: cannot listen on {addr} (choose one with --http ADDR)"
             ),
             Err(e) => return Err(format!("cannot listen on {addr} (--http): {e}")),
         }
@@ -193,8 +194,8 @@ pub async fn serve(config: NimbusConfig) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    eprintln!(
-        "gale nimbus: listening on {} ({}, {})",
+    tracing::info!(
+        "nimbus listening on {} ({}, {})",
         config.listen,
         if config.security.secret.is_some() {
             "secret required"
@@ -224,12 +225,12 @@ impl NimbusService {
         match controller::carry_out(self.store.as_ref(), state, decision) {
             Ok(log) => {
                 for line in log {
-                    eprintln!("gale nimbus: {line}");
+                    tracing::info!("{line}");
                 }
                 Ok(())
             }
             Err(e) => {
-                eprintln!("gale nimbus: cannot persist a change: {e}");
+                tracing::error!(error = %e, "cannot persist a change");
                 Err(Status::internal(format!("cannot persist the change: {e}")))
             }
         }
@@ -243,7 +244,7 @@ impl NimbusService {
     /// Forgets killed topologies and workers no longer assigned (carrying their counts),
     /// and records a history sample of every topology.
     fn observe(&self, wall_ms: u64) {
-        let plans: Vec<(String, Vec<String>, Vec<bool>, Vec<u32>)> = {
+        let plans: Vec<Watched> = {
             let state = self.state();
             state
                 .topologies
@@ -267,19 +268,19 @@ impl NimbusService {
                         .iter()
                         .flat_map(|a| a.workers.iter().map(|w| w.index))
                         .collect();
-                    (id.clone(), plan.0, plan.1, workers)
+                    Watched {
+                        id: id.clone(),
+                        components: plan.0,
+                        spouts: plan.1,
+                        workers,
+                    }
                 })
                 .collect()
         };
         let mut observed = self.observed();
-        observed.retain(|id| {
-            plans
-                .iter()
-                .find(|(p, ..)| p == id)
-                .map(|(_, _, _, workers)| workers.clone())
-        });
-        for (id, names, spouts, _) in &plans {
-            observed.sample(id, wall_ms, names, spouts);
+        observed.retain(|id| plans.iter().find(|w| w.id == id).map(|w| w.workers.clone()));
+        for w in &plans {
+            observed.sample(&w.id, wall_ms, &w.components, &w.spouts);
         }
     }
 
@@ -342,6 +343,17 @@ impl NimbusService {
     }
 }
 
+/// A topology as [`NimbusService::observe`] samples it.
+struct Watched {
+    id: String,
+    /// Its components, plan order.
+    components: Vec<String>,
+    /// Which of them are spouts.
+    spouts: Vec<bool>,
+    /// Its assignment's workers.
+    workers: Vec<u32>,
+}
+
 /// The gRPC status of a refusal.
 fn refused(r: Refused) -> Status {
     match r {
@@ -393,8 +405,9 @@ impl Nimbus for NimbusService {
                 !(s.host.is_empty() || s.host == "localhost" || s.host.starts_with("127."))
             });
             if remote {
-                eprintln!(
-                    "gale nimbus: warning: `{}` keeps its checkpoints in {} (no --checkpoint-dir), \
+                tracing::warn!(
+                    topology = %plan.name,
+                    "`{}` keeps its checkpoints in {} (no --checkpoint-dir), \
                      which workers on other machines cannot reach: give `submit \
                      --checkpoint-dir` a shared directory or an object store",
                     plan.name, ck.storage
@@ -470,7 +483,7 @@ impl Nimbus for NimbusService {
         let mut state = self.state();
         let (fresh, mut assignments) = beats::supervisor(&mut state, req, now).map_err(refused)?;
         if fresh {
-            eprintln!("gale nimbus: supervisor `{id}` is up");
+            tracing::info!(supervisor = %id, "supervisor `{id}` is up");
             // Topologies waiting for slots may fit now: decide at once, not at the next tick.
             let decision = controller::tick(&state, now);
             if !decision.is_empty() {

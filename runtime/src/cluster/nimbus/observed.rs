@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone, Default)]
 struct WorkerSeen {
     pid: u32,
+    /// Its earlier processes, whose counts were carried: a late beat of one is ignored.
+    retired: Vec<u32>,
     /// By component name.
     readings: BTreeMap<String, ComponentReading>,
 }
@@ -110,15 +112,23 @@ impl Observed {
     /// counted.
     pub fn beat(&mut self, topology: &str, worker: u32, pid: u32, stats: &[ComponentStats]) {
         let t = self.topologies.entry(topology.to_string()).or_default();
-        if let Some(old) = t.workers.remove(&worker)
-            && old.pid != pid
-        {
-            t.carry(old);
+        let mut retired = Vec::new();
+        if let Some(mut old) = t.workers.remove(&worker) {
+            if old.retired.contains(&pid) {
+                t.workers.insert(worker, old);
+                return;
+            }
+            retired = std::mem::take(&mut old.retired);
+            if old.pid != pid {
+                retired.push(old.pid);
+                t.carry(old);
+            }
         }
         t.workers.insert(
             worker,
             WorkerSeen {
                 pid,
+                retired,
                 readings: stats
                     .iter()
                     .map(|s| (s.component.clone(), reading(s, worker)))
@@ -251,6 +261,10 @@ mod tests {
         let t1 = r.tasks.iter().find(|t| t.task == 1).expect("task 1");
         assert_eq!((t1.executed, t1.worker), (60, Some(0)));
         // The same process beating again replaces its counts.
+        o.beat("t", 0, 102, &[stats("count", 9, 0)]);
+        assert_eq!(o.readings("t", &names())[0].executed, 114);
+        // A late beat of a process that was replaced counts nothing again.
+        o.beat("t", 0, 101, &[stats("count", 6, 0)]);
         o.beat("t", 0, 102, &[stats("count", 9, 0)]);
         assert_eq!(o.readings("t", &names())[0].executed, 114);
         // A killed topology is forgotten.

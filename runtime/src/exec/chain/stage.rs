@@ -234,7 +234,12 @@ impl<B: Bolt, D> Stage<B, D> {
 #[inline(never)]
 fn log_failure(name: &str, task: TaskId, failed: u64, why: &str) {
     if failed <= 10 || failed.is_power_of_two() {
-        eprintln!("gale: bolt `{name}` task {task} failed a tuple ({failed} so far): {why}");
+        tracing::warn!(
+            component = %name,
+            task,
+            failed,
+            "bolt `{name}` task {task} failed a tuple ({failed} so far): {why}"
+        );
     }
 }
 

@@ -92,12 +92,14 @@ pub(super) async fn run(
     if !shared.is_closing() {
         match outcome {
             Ok(true) => log!(
+                info,
                 shared.me,
                 "connection with worker {} closed by the peer",
                 link.peer
             ),
             Ok(false) => {}
             Err(e) => log!(
+                warn,
                 shared.me,
                 "connection with worker {} closed: {e}",
                 link.peer

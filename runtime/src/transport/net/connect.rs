@@ -43,6 +43,7 @@ pub(super) async fn listen(shared: Arc<Shared>, listener: TcpListener, _guard: T
                         let n = shared.stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
                         if n == 1 || n.is_multiple_of(1024) {
                             log!(
+                                warn,
                                 shared.me,
                                 "closed a connection from {addr}: {MAX_HANDSHAKES} handshakes \
                                  already in progress ({n} closed so far)"
@@ -54,7 +55,7 @@ pub(super) async fn listen(shared: Arc<Shared>, listener: TcpListener, _guard: T
                     tokio::spawn(accept_one(Arc::clone(&shared), tcp, addr, permit, guard));
                 }
                 Err(e) => {
-                    log!(shared.me, "accepting a connection: {e}");
+                    log!(warn, shared.me, "accepting a connection: {e}");
                     // E.g. out of file descriptors: don't spin.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -106,11 +107,16 @@ async fn accept_one(
         }
         Ok(Err(failure)) => {
             bump(&shared.stats.rejected, 1);
-            log!(shared.me, "rejected a connection from {addr}: {failure}");
+            log!(
+                warn,
+                shared.me,
+                "rejected a connection from {addr}: {failure}"
+            );
         }
         Err(_) => {
             bump(&shared.stats.rejected, 1);
             log!(
+                warn,
                 shared.me,
                 "rejected a connection from {addr}: no handshake within {:?}",
                 handshake::TIMEOUT
@@ -162,6 +168,7 @@ pub(super) async fn dial(shared: Arc<Shared>, link: Arc<Link>, _guard: TaskGuard
             && last_logged.as_ref() != Some(&failure)
         {
             log!(
+                info,
                 shared.me,
                 "dialing worker {} at {}: {failure} (retrying)",
                 link.peer,

@@ -276,6 +276,7 @@ impl Link {
     ) -> Result<(), LinkDown> {
         if payload.len().saturating_add(HEADER) > shared.max_frame {
             log!(
+                warn,
                 shared.me,
                 "dropping a frame of {} bytes for channel {channel} of worker {}: above the limit of {} bytes",
                 payload.len() + HEADER,

@@ -51,10 +51,11 @@ use std::time::{Duration, Instant};
 
 use ring::hmac;
 
-/// Logs a data-plane event of worker `$me` on stderr.
+/// Logs a data-plane event of worker `$me` at `$level` (`warn`, `info`...): the plane's
+/// tasks run on the I/O runtime, outside the worker's span, so each line names the worker.
 macro_rules! log {
-    ($me:expr, $($arg:tt)*) => {
-        eprintln!("gale: data plane: worker {}: {}", $me, format_args!($($arg)*))
+    ($level:ident, $me:expr, $($arg:tt)*) => {
+        tracing::$level!(worker = $me, "data plane: {}", format_args!($($arg)*))
     };
 }
 
@@ -333,6 +334,7 @@ impl DataPlane {
         let link = self.shared.links.get(&peer).ok_or(UnknownPeer(peer))?;
         if link.update(addr, incarnation) {
             log!(
+                info,
                 self.shared.me,
                 "worker {peer} is now incarnation {incarnation} at {addr}"
             );
@@ -372,6 +374,7 @@ impl DataPlane {
                 .wait_tasks(Instant::now() + Duration::from_secs(1))
             {
                 log!(
+                    warn,
                     self.shared.me,
                     "shutdown: some connections did not close in time"
                 );
