@@ -149,6 +149,20 @@ fn a_savepoint_taken_on_the_cluster_restores_exactly_at_another_task_count() {
     c.wait_for("a first checkpoint", Duration::from_secs(60), |c| {
         last_checkpoint(&c.list()) > 0
     });
+    // Through the REST API too: the topology offers a savepoint, which needs the secret.
+    let rest = format!("/api/v1/topologies/{id}");
+    let (code, body) = http_request(&c.http, "GET", &rest, Some(&c.secret), "");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(r#""savepoint":true"#), "{body}");
+    let savepoint = format!("{rest}/savepoint");
+    let (code, _) = http_request(&c.http, "POST", &savepoint, None, "{}");
+    assert_eq!(code, 401);
+    let (code, body) = http_request(&c.http, "POST", &savepoint, Some(&c.secret), "{}");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains(r#""path":""#) && body.contains("chk-"),
+        "{body}"
+    );
     let kept = c.dir.join("kept");
     let out = c.gale(&[
         "savepoint",

@@ -238,9 +238,88 @@ fn the_secret_never_travels_in_clear_text() {
         Duration::from_secs(120),
         |c| c.list().contains(&format!("topology {id}  finished")),
     );
+    // A finished topology's workers show as finished, not alive.
+    let list = c.list();
+    let workers: Vec<&str> = list
+        .lines()
+        .filter(|l| l.trim_start().starts_with("worker "))
+        .collect();
+    assert!(!workers.is_empty(), "{list}");
+    assert!(
+        workers
+            .iter()
+            .all(|l| l.contains(" finished ") && !l.contains(" alive ")),
+        "{list}"
+    );
     // A server name the certificate does not carry is refused.
     let out = c.gale(&["list", "--tls-server-name", "nimbus.example.com"]);
     assert!(!out.status.success(), "{}", output_text(&out));
+
+    // The web UI's port speaks HTTPS with the same certificate (and a plaintext request
+    // gets no answer), the secret still needed; so do the workers' /metrics it lists.
+    let (code, body) = https_get(&c.http, "/api/v1/cluster", Some(&c.secret), &ca);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"supervisors\""), "{body}");
+    assert_eq!(https_get(&c.http, "/api/v1/cluster", None, &ca).0, 401);
+    let (code, page) = https_get(&c.http, "/", None, &ca);
+    assert_eq!(code, 200);
+    assert!(page.contains("/ui/app.js"), "{page}");
+    let mut plain = std::net::TcpStream::connect(&c.http).expect("connects");
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a timeout");
+    let _ = std::io::Write::write_all(&mut plain, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut plain, &mut answer);
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "plaintext answered: {answer}"
+    );
+}
+
+/// `GET path` over HTTPS, trusting the CA in `ca`: (status, body).
+fn https_get(addr: &str, path: &str, secret: Option<&str>, ca: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("the CA file") {
+        roots.add(cert.expect("a CA certificate")).expect("added");
+    }
+    let config =
+        ClientConfig::builder_with_provider(std::sync::Arc::new(crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        let name = ServerName::try_from("127.0.0.1").expect("a server name");
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .expect("the TLS handshake");
+        let auth = secret.map_or_else(String::new, |s| format!("Authorization: Bearer {s}\r\n"));
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+        tls.write_all(req.as_bytes()).await.expect("sent");
+        let mut out = Vec::new();
+        let _ = tls.read_to_end(&mut out).await;
+        let out = String::from_utf8_lossy(&out).to_string();
+        let code = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = out
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string();
+        (code, body)
+    })
 }
 
 /// Sends the headers of a `Kill` call and all but the last byte of a 16 MiB message, over
