@@ -432,11 +432,29 @@ pub fn http_request(
     token: Option<&str>,
     body: &str,
 ) -> (u16, String) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    let (status, _, body) = http_exchange(addr, method, path, &headers, body);
+    (status, body)
+}
+
+/// One HTTP/1.1 request to `addr` with extra `headers`; returns the status code, the
+/// response's header block and its body (a chunked one joined).
+pub fn http_exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("the REST API accepts");
-    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).expect("request sent");
@@ -447,9 +465,9 @@ pub fn http_request(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
     // Chunked bodies: keep what is between the chunk sizes.
-    let body = if out
+    let body = if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
@@ -467,7 +485,7 @@ pub fn http_request(
     } else {
         body.to_string()
     };
-    (status, body)
+    (status, head.to_string(), body)
 }
 
 /// The parent process of `pid` (from /proc), if it runs.

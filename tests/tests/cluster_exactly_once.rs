@@ -80,6 +80,22 @@ fn kill_9_of_workers_and_a_supervisor_leaves_the_committed_output_exact() {
         last_checkpoint(&c.list()) > 0
     });
 
+    // A savepoint through the REST API (a long input: the run cannot end first): it is
+    // offered, and needs the secret.
+    let rest = format!("/api/v1/topologies/{id}");
+    let (code, body) = http_request(&c.http, "GET", &rest, Some(&c.secret), "");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(r#""savepoint":true"#), "{body}");
+    let savepoint = format!("{rest}/savepoint");
+    let (code, _) = http_request(&c.http, "POST", &savepoint, None, "{}");
+    assert_eq!(code, 401);
+    let (code, body) = http_request(&c.http, "POST", &savepoint, Some(&c.secret), "{}");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains(r#""path":""#) && body.contains("chk-"),
+        "{body}"
+    );
+
     // 1. A worker dies: its supervisor restarts it, nimbus restarts the whole topology from
     //    the last checkpoint (the new process's state is that checkpoint's).
     let pid = c.worker_pid(&id, 1).expect("worker 1 runs");
@@ -149,20 +165,6 @@ fn a_savepoint_taken_on_the_cluster_restores_exactly_at_another_task_count() {
     c.wait_for("a first checkpoint", Duration::from_secs(60), |c| {
         last_checkpoint(&c.list()) > 0
     });
-    // Through the REST API too: the topology offers a savepoint, which needs the secret.
-    let rest = format!("/api/v1/topologies/{id}");
-    let (code, body) = http_request(&c.http, "GET", &rest, Some(&c.secret), "");
-    assert_eq!(code, 200, "{body}");
-    assert!(body.contains(r#""savepoint":true"#), "{body}");
-    let savepoint = format!("{rest}/savepoint");
-    let (code, _) = http_request(&c.http, "POST", &savepoint, None, "{}");
-    assert_eq!(code, 401);
-    let (code, body) = http_request(&c.http, "POST", &savepoint, Some(&c.secret), "{}");
-    assert_eq!(code, 200, "{body}");
-    assert!(
-        body.contains(r#""path":""#) && body.contains("chk-"),
-        "{body}"
-    );
     let kept = c.dir.join("kept");
     let out = c.gale(&[
         "savepoint",

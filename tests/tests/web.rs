@@ -5,9 +5,11 @@
 //! accepts, a real Prometheus server scraping the workers it finds through nimbus's
 //! service discovery, and the web UI in a real headless Chromium.
 
-use gale_tests::cluster::{Cluster, free_port, http_request, serial, workspace_bin};
+use gale_tests::cluster::{
+    Cluster, free_port, http_exchange as request, http_request, serial, workspace_bin,
+};
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,35 +46,6 @@ fn counter(topology: &Value, name: &str, what: &str) -> u64 {
 /// A word count that runs for minutes (its sentences repeated a million times).
 fn running_wordcount(c: &Cluster) -> String {
     c.submit(&workspace_bin("wordcount"), &["--set", "repeat=1000000"])
-}
-
-/// One HTTP request with extra headers: (status, headers, body).
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("the HTTP server accepts");
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("request sent");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("response read");
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    (code, head.to_string(), body.to_string())
 }
 
 #[test]

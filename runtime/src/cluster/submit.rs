@@ -25,6 +25,8 @@ pub fn plan(desc: &TopologyDesc, workers: Option<u32>) -> Plan {
     } else {
         0
     };
+    // The components and edges as the web UI shows them, in the plan's messages.
+    let view = crate::web::view::PlanView::of_desc(desc, &[], ackers);
     Plan {
         name: desc.name.to_string(),
         workers,
@@ -46,35 +48,28 @@ pub fn plan(desc: &TopologyDesc, workers: Option<u32>) -> Plan {
         config: Default::default(),
         checkpoints: super::checkpoint_plan::plan_of(desc, ""),
         source: desc.source.to_string(),
-        components: desc
+        components: view
             .components
-            .iter()
+            .into_iter()
             .map(|c| ComponentPlan {
-                name: c.name.to_string(),
-                kind: match c.kind {
-                    Kind::Spout => "spout",
-                    Kind::Bolt => "bolt",
-                }
-                .to_string(),
-                operator: c.operator.to_string(),
-                chain: c.chain as u32,
+                name: c.name,
+                kind: c.kind,
+                operator: c.operator,
+                chain: c.chain,
                 tasks: c.tasks,
                 first_task: c.first_task,
                 line: c.line,
             })
             .collect(),
-        edges: desc
+        edges: view
             .edges
-            .iter()
+            .into_iter()
             .map(|e| EdgePlan {
-                from: desc.components[e.from].name.to_string(),
-                to: desc.components[e.to].name.to_string(),
-                stream: desc.components[e.from]
-                    .streams
-                    .get(e.stream)
-                    .map_or_else(String::new, |s| s.name.to_string()),
-                grouping: e.grouping.to_string(),
-                detail: e.detail.to_string(),
+                from: e.from,
+                to: e.to,
+                stream: e.stream,
+                grouping: e.grouping,
+                detail: e.detail,
                 fused: e.fused,
             })
             .collect(),

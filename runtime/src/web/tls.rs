@@ -9,8 +9,6 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
@@ -20,16 +18,7 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// The server TLS configuration from PEM files: `cert` (the chain) and its `key`. Browsers
 /// present no client certificate, so none is asked for (the cluster secret authenticates).
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
-    let read =
-        |path: &Path| std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()));
-    let certs = CertificateDer::pem_slice_iter(&read(cert)?)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("parsing {}: {e}", cert.display()))?;
-    if certs.is_empty() {
-        return Err(format!("no certificate in {}", cert.display()));
-    }
-    let private = PrivateKeyDer::from_pem_slice(&read(key)?)
-        .map_err(|e| format!("parsing the private key {}: {e}", key.display()))?;
+    let (certs, private) = crate::transport::net::read_identity(cert, key)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -71,7 +71,7 @@ mod tls;
 #[cfg(test)]
 mod tests;
 
-pub use tls::NetTls;
+pub use tls::{NetTls, read_identity};
 
 use frame::{HEADER, Kind};
 use link::Link;

@@ -37,6 +37,24 @@ impl fmt::Debug for NetTls {
     }
 }
 
+/// A certificate chain and its private key from PEM files; errors name the file.
+pub fn read_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let read =
+        |path: &Path| std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()));
+    let certs = CertificateDer::pem_slice_iter(&read(cert)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("parsing {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate in {}", cert.display()));
+    }
+    let private = PrivateKeyDer::from_pem_slice(&read(key)?)
+        .map_err(|e| format!("parsing the private key {}: {e}", key.display()))?;
+    Ok((certs, private))
+}
+
 impl NetTls {
     /// Mutual TLS from PEM files: this worker's certificate chain `cert`, its PKCS#8 private
     /// key `key`, and the cluster's CA certificates `ca`. Both ends present their
@@ -46,14 +64,7 @@ impl NetTls {
         let read = |path: &Path| {
             std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
         };
-        let certs = CertificateDer::pem_slice_iter(&read(cert)?)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("parsing {}: {e}", cert.display()))?;
-        if certs.is_empty() {
-            return Err(format!("no certificate in {}", cert.display()));
-        }
-        let private = PrivateKeyDer::from_pem_slice(&read(key)?)
-            .map_err(|e| format!("parsing the private key {}: {e}", key.display()))?;
+        let (certs, private) = read_identity(cert, key)?;
         let mut roots = RootCertStore::empty();
         for ca_cert in CertificateDer::pem_slice_iter(&read(ca)?) {
             let ca_cert = ca_cert.map_err(|e| format!("parsing {}: {e}", ca.display()))?;
