@@ -256,7 +256,7 @@ fn the_secret_never_travels_in_clear_text() {
     assert!(!out.status.success(), "{}", output_text(&out));
 
     // The web UI's port speaks HTTPS with the same certificate (and a plaintext request
-    // gets no answer), the secret still needed; so do the workers' /metrics it lists.
+    // gets no HTTP answer), the secret still needed.
     let (code, body) = https_get(&c.http, "/api/v1/cluster", Some(&c.secret), &ca);
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"supervisors\""), "{body}");
@@ -271,10 +271,7 @@ fn the_secret_never_travels_in_clear_text() {
     let _ = std::io::Write::write_all(&mut plain, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut answer = String::new();
     let _ = std::io::Read::read_to_string(&mut plain, &mut answer);
-    assert!(
-        !answer.starts_with("HTTP/1.1 200"),
-        "plaintext answered: {answer}"
-    );
+    assert!(!answer.starts_with("HTTP/"), "plaintext answered: {answer}");
 }
 
 /// `GET path` over HTTPS, trusting the CA in `ca`: (status, body).

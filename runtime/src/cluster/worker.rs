@@ -336,6 +336,13 @@ fn run_in(
         Some(f) => Some(crate::web::tls::server_config(&f.cert, &f.key)?),
         None => None,
     };
+    // This process's number in the heartbeats (pids repeat across hosts and containers).
+    let process = {
+        use ring::rand::SecureRandom;
+        let mut bytes = [0u8; 8];
+        let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+        (u64::from_le_bytes(bytes) ^ u64::from(std::process::id())).max(1)
+    };
     let metrics_port = WorkerMetrics {
         topology_id: assignment.topology_id.clone(),
         worker: me,
@@ -398,6 +405,7 @@ fn run_in(
                 executors,
                 unhealthy: unhealthy.clone().unwrap_or_default(),
                 metrics_port: u32::from(metrics_port),
+                process,
             };
             if let Some(reason) = unhealthy {
                 // The hung thread cannot be stopped: the process ends, its supervisor

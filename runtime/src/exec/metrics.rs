@@ -128,6 +128,7 @@ impl ComponentReading {
             if !current {
                 t.queue_depth = 0;
                 t.worker = None;
+                t.watermark_ms = None;
             }
             match self.tasks.iter_mut().find(|mine| mine.task == t.task) {
                 Some(mine) => {

@@ -172,6 +172,7 @@ pub fn router(backend: Arc<dyn Backend>, policy: Policy) -> axum::Router {
 }
 
 async fn session(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    s.policy.check_host(&headers)?;
     let now = Instant::now();
     let current = s.sessions.of_request(&headers, now);
     let (opened, authenticated, fresh) = match current {
@@ -208,7 +209,12 @@ struct Login {
     secret: Option<String>,
 }
 
-async fn login(State(s): State<Shared>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn login(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    s.policy.check_host(&headers)?;
     let login: Login = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -68,6 +68,12 @@ pub enum Denied {
     /// An action from a session without its CSRF token.
     #[error("missing or wrong CSRF token: send the session's token in `X-CSRF-Token`")]
     Csrf,
+    /// Without a secret, a request naming a host other than a loopback one (a page of
+    /// another site whose name was pointed at 127.0.0.1: DNS rebinding).
+    #[error(
+        "without a cluster secret this server answers only requests to a loopback host (localhost, 127.0.0.1, [::1])"
+    )]
+    Host,
 }
 
 impl Denied {
@@ -76,7 +82,7 @@ impl Denied {
     pub fn status(&self) -> StatusCode {
         match self {
             Denied::Missing | Denied::Malformed | Denied::Expired => StatusCode::UNAUTHORIZED,
-            Denied::Wrong | Denied::Csrf => StatusCode::FORBIDDEN,
+            Denied::Wrong | Denied::Csrf | Denied::Host => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -206,7 +212,34 @@ pub fn clear_cookie(tls: bool) -> String {
     )
 }
 
+/// Whether the `Host` a request names is a loopback one (`localhost`, `127.x.y.z`,
+/// `[::1]`, with or without a port).
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get("host").and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Policy {
+    /// Without a secret, a request must name a loopback host: the server listens only
+    /// there, and a page of another site reaching it under its own name (DNS rebinding)
+    /// is refused. With a secret, the secret decides.
+    pub fn check_host(&self, headers: &HeaderMap) -> Result<(), Denied> {
+        if self.secret.is_some() || loopback_host(headers) {
+            Ok(())
+        } else {
+            Err(Denied::Host)
+        }
+    }
+
     /// Whether a request with `headers` may read (`action` false) or act (`action` true).
     pub fn check(
         &self,
@@ -215,6 +248,7 @@ impl Policy {
         sessions: &Sessions,
         now: Instant,
     ) -> Result<(), Denied> {
+        self.check_host(headers)?;
         if let Some(value) = headers.get("authorization") {
             let Some(token) = value.as_bytes().strip_prefix(b"Bearer ") else {
                 return Err(Denied::Malformed);
@@ -352,13 +386,18 @@ mod tests {
         let p = policy(None, false);
         let s = Sessions::new();
         let now = Instant::now();
-        assert_eq!(p.check(&HeaderMap::new(), false, &s, now), Ok(()));
+        let local = headers(&[("host", "127.0.0.1:6628".into())]);
+        assert_eq!(p.check(&local, false, &s, now), Ok(()));
         // A script (no `Origin`) acts; a page of another site does not.
-        assert_eq!(p.check(&HeaderMap::new(), true, &s, now), Ok(()));
-        let page = headers(&[("origin", "https://evil.example".into())]);
+        assert_eq!(p.check(&local, true, &s, now), Ok(()));
+        let page = headers(&[
+            ("host", "localhost:6628".into()),
+            ("origin", "https://evil.example".into()),
+        ]);
         assert_eq!(p.check(&page, true, &s, now), Err(Denied::Csrf));
         let opened = s.open(now, false).expect("random bytes");
         let act = headers(&[
+            ("host", "[::1]:6628".into()),
             ("cookie", format!("{COOKIE}={}", opened.token)),
             (CSRF_HEADER, opened.csrf.clone()),
         ]);
@@ -366,6 +405,40 @@ mod tests {
         // An anonymous session is no login once the server has a secret.
         let secured = policy(Some("s3cret"), false);
         assert_eq!(secured.check(&act, true, &s, now), Err(Denied::Missing));
+    }
+
+    #[test]
+    fn without_a_secret_only_loopback_hosts_are_answered() {
+        let p = policy(None, false);
+        let s = Sessions::new();
+        let now = Instant::now();
+        for host in [
+            "localhost",
+            "LOCALHOST:80",
+            "127.0.0.1:6628",
+            "127.3.4.5",
+            "[::1]:1",
+        ] {
+            let h = headers(&[("host", host.into())]);
+            assert_eq!(p.check(&h, false, &s, now), Ok(()), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:6628",
+            "10.0.0.1:6628",
+            "[::2]:1",
+        ] {
+            let h = headers(&[("host", host.into())]);
+            assert_eq!(p.check(&h, false, &s, now), Err(Denied::Host), "{host}");
+        }
+        assert_eq!(
+            p.check(&HeaderMap::new(), false, &s, now),
+            Err(Denied::Host)
+        );
+        // With a secret, the secret decides.
+        let secured = policy(Some("s3cret"), true);
+        let h = headers(&[("host", "gale.example:6628".into())]);
+        assert_eq!(secured.check(&h, false, &s, now), Ok(()));
     }
 
     #[test]

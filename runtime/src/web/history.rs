@@ -146,16 +146,17 @@ impl History {
         }
     }
 
-    /// The share (0 to 1) of the last `window_ms` that component `i`'s `tasks` tasks spent
-    /// blocked sending downstream.
-    pub fn backpressure(&self, i: usize, tasks: u32, window_ms: u64) -> f64 {
+    /// The share (0 to 1) of the last `window_ms` that component `i`'s `executors`
+    /// executors spent blocked sending downstream (an executor runs its tasks one after
+    /// another: their blocked times add up to its own).
+    pub fn backpressure(&self, i: usize, executors: u32, window_ms: u64) -> f64 {
         let Some((a, b)) = self.window(window_ms) else {
             return 0.0;
         };
         let (Some(x), Some(y)) = (a.components.get(i), b.components.get(i)) else {
             return 0.0;
         };
-        let span_us = (b.time_ms - a.time_ms) as f64 * 1000.0 * f64::from(tasks.max(1));
+        let span_us = (b.time_ms - a.time_ms) as f64 * 1000.0 * f64::from(executors.max(1));
         (y.blocked_us.saturating_sub(x.blocked_us) as f64 / span_us).clamp(0.0, 1.0)
     }
 

@@ -263,11 +263,11 @@ impl Collector for Snapshot {
             family(
                 e,
                 "gale_topology_worker_restarts",
-                "Restarts of the topology's workers by their supervisors.",
-                MetricType::Counter,
+                "Restarts of the current workers by their supervisors (a gauge: a rebalance starts new workers).",
+                MetricType::Gauge,
                 |f| {
                     for t in &nimbus {
-                        f.counter(&topology_labels(t), u64::from(t.restarts.unwrap_or(0)))?;
+                        f.gauge(&topology_labels(t), t.restarts.unwrap_or(0))?;
                     }
                     Ok(())
                 },
@@ -560,6 +560,7 @@ mod tests {
             "# TYPE gale_complete_latency_seconds histogram",
             "gale_complete_latency_seconds_bucket{topology=\"wc\",topology_id=\"wc-1\",component=\"words\",worker=\"0\",le=\"0.001\"} 1",
             "gale_complete_latency_seconds_bucket{topology=\"wc\",topology_id=\"wc-1\",component=\"words\",worker=\"0\",le=\"2.5\"} 3",
+            "gale_complete_latency_seconds_bucket{topology=\"wc\",topology_id=\"wc-1\",component=\"words\",worker=\"0\",le=\"+Inf\"} 3",
             "gale_complete_latency_seconds_count{topology=\"wc\",topology_id=\"wc-1\",component=\"words\",worker=\"0\"} 3",
         ] {
             assert!(text.contains(want), "no `{want}` in:\n{text}");

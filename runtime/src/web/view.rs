@@ -298,13 +298,14 @@ pub struct ComponentView {
     pub rate_10s: Rates,
     /// Rates over the last 10 min.
     pub rate_10m: Rates,
-    /// Spouts: complete latency of the trees of the last 10 s (all time if none).
+    /// Spouts: complete latency of its tuple trees since its workers started (the
+    /// topology's `latency_ms` is over the last 10 s).
     pub latency_ms: Option<LatencyView>,
     /// Batches waiting in its executors' queues (the largest).
     pub queue_depth: u64,
     /// Milliseconds its tasks spent blocked sending downstream, in all.
     pub backpressure_ms: u64,
-    /// The share of the last 10 s its tasks spent blocked (0 to 1).
+    /// The share of the last 10 s its executors spent blocked (0 to 1).
     pub backpressure_ratio: f64,
     /// The event time it has reached (ms), if it has watermarks.
     pub watermark_ms: Option<i64>,
@@ -481,7 +482,13 @@ pub fn components(
                 },
                 queue_depth: r.queue_depth(),
                 backpressure_ms: r.blocked_ns() / 1_000_000,
-                backpressure_ratio: history.backpressure(i, c.tasks, history::SHORT_MS),
+                backpressure_ratio: history.backpressure(
+                    i,
+                    plan.chains
+                        .get(c.chain as usize)
+                        .map_or(c.tasks, |chain| chain.executors),
+                    history::SHORT_MS,
+                ),
                 watermark_ms: r.watermark_ms(),
                 tasks: r
                     .tasks

@@ -548,12 +548,13 @@ impl Nimbus for NimbusService {
         self.security
             .check_worker(&request, &request.get_ref().topology_id)?;
         let req = request.into_inner();
-        let (topology, worker, pid, stats) = (
-            req.topology_id.clone(),
-            req.worker,
-            req.pid,
-            req.stats.clone(),
-        );
+        // The worker process's own random number, else (an older worker) its pid.
+        let process = if req.process != 0 {
+            req.process
+        } else {
+            u64::from(req.pid)
+        };
+        let (topology, worker, stats) = (req.topology_id.clone(), req.worker, req.stats.clone());
         let reply = {
             let mut state = self.state();
             let (decision, reply) = beats::worker(&mut state, req, Instant::now());
@@ -561,7 +562,7 @@ impl Nimbus for NimbusService {
             reply
         };
         if reply.keep_running {
-            self.observed().beat(&topology, worker, pid, &stats);
+            self.observed().beat(&topology, worker, process, &stats);
         }
         Ok(Response::new(reply))
     }

@@ -13,9 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 /// One worker's last heartbeat.
 #[derive(Debug, Clone, Default)]
 struct WorkerSeen {
-    pid: u32,
+    /// The process that sent it (its random incarnation number).
+    process: u64,
     /// Its earlier processes, whose counts were carried: a late beat of one is ignored.
-    retired: Vec<u32>,
+    retired: Vec<u64>,
     /// By component name.
     readings: BTreeMap<String, ComponentReading>,
 }
@@ -107,27 +108,27 @@ impl Observed {
         Observed::default()
     }
 
-    /// A heartbeat of worker `worker` (process `pid`) of `topology`: its counters since
-    /// that process started. A new process's first beat carries what the previous one
-    /// counted.
-    pub fn beat(&mut self, topology: &str, worker: u32, pid: u32, stats: &[ComponentStats]) {
+    /// A heartbeat of worker `worker` (its process `process`, a number that process chose
+    /// as it started) of `topology`: its counters since that process started. A new
+    /// process's first beat carries what the previous one counted.
+    pub fn beat(&mut self, topology: &str, worker: u32, process: u64, stats: &[ComponentStats]) {
         let t = self.topologies.entry(topology.to_string()).or_default();
         let mut retired = Vec::new();
         if let Some(mut old) = t.workers.remove(&worker) {
-            if old.retired.contains(&pid) {
+            if old.retired.contains(&process) {
                 t.workers.insert(worker, old);
                 return;
             }
             retired = std::mem::take(&mut old.retired);
-            if old.pid != pid {
-                retired.push(old.pid);
+            if old.process != process {
+                retired.push(old.process);
                 t.carry(old);
             }
         }
         t.workers.insert(
             worker,
             WorkerSeen {
-                pid,
+                process,
                 retired,
                 readings: stats
                     .iter()
