@@ -123,6 +123,9 @@ pub fn stream_set(set: &StreamSet, _graph: &Graph) -> TokenStream {
                 #( pending |= self.#idx.advance_snapshots(budget); )*
                 pending
             }
+            fn snapshot_paused(&mut self, took: ::std::time::Duration) {
+                #( self.#idx.snapshot_paused(took); )*
+            }
             fn tick_interval(&self) -> ::core::option::Option<::std::time::Duration> {
                 let mut t: ::core::option::Option<::std::time::Duration> = ::core::option::Option::None;
                 #( t = match (t, self.#idx.tick_interval()) {

@@ -280,6 +280,9 @@ impl<T: Clone + Send + 'static, G: Grouping<T>, W: Wrap<T>> Downstream<T> for Ro
         false
     }
 
+    /// The consumers time their own inputs.
+    fn snapshot_paused(&mut self, _took: std::time::Duration) {}
+
     fn barrier(&mut self, id: u64, savepoint: bool) {
         // After the tuples before it, on every channel of the edge (each consumer task
         // aligns its channels on it).

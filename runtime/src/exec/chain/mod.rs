@@ -77,6 +77,12 @@ pub trait Downstream<T>: Emitter<T> + Send {
     /// is still pending. Every wrapper must pass it on (no default: a stage behind one that
     /// does not would never finish its snapshot).
     fn advance_snapshots(&mut self, budget: Duration) -> bool;
+    /// An input's trip down the chain took `took` while a snapshot was pending in it
+    /// (each tuple may first encode the key group it writes to: copy-on-write). The head
+    /// times the trip, only then; the stages with a snapshot pending count it as a pause,
+    /// and check nothing per tuple. Every wrapper must pass it on (no default, as for
+    /// [`advance_snapshots`](Downstream::advance_snapshots)).
+    fn snapshot_paused(&mut self, took: Duration);
 }
 
 /// A sink's output: nothing.
@@ -91,6 +97,7 @@ impl Downstream<()> for () {
     fn advance_snapshots(&mut self, _: Duration) -> bool {
         false
     }
+    fn snapshot_paused(&mut self, _: Duration) {}
 }
 
 /// Counts what a component emits, then passes it on.
@@ -177,6 +184,9 @@ impl<T, D: Downstream<T>> Downstream<T> for Counted<D> {
     }
     fn advance_snapshots(&mut self, budget: Duration) -> bool {
         self.inner.advance_snapshots(budget)
+    }
+    fn snapshot_paused(&mut self, took: Duration) {
+        self.inner.snapshot_paused(took);
     }
     fn report(&mut self, wiring: &Wiring) {
         let task = wiring.task_index;
@@ -265,6 +275,10 @@ impl<T: Clone, A: Downstream<T>, B: Downstream<T>> Downstream<T> for Tee<A, B> {
     fn advance_snapshots(&mut self, budget: Duration) -> bool {
         let first = self.first.advance_snapshots(budget);
         self.second.advance_snapshots(budget) | first
+    }
+    fn snapshot_paused(&mut self, took: Duration) {
+        self.first.snapshot_paused(took);
+        self.second.snapshot_paused(took);
     }
     fn report(&mut self, wiring: &Wiring) {
         self.first.report(wiring);
@@ -369,4 +383,5 @@ impl<T> Downstream<T> for Discard {
     fn advance_snapshots(&mut self, _: Duration) -> bool {
         false
     }
+    fn snapshot_paused(&mut self, _: Duration) {}
 }

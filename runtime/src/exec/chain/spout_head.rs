@@ -16,15 +16,34 @@ use crate::exec::wiring::Wiring;
 #[derive(Debug)]
 pub struct SpoutHead<S: Spout, D, F = Discard> {
     component: usize,
-    spout: S,
-    out: D,
+    /// The spout and its chain. During a burst they are moved out into locals (when small:
+    /// [`MOVE_LIMIT`]), whose counters the optimizer keeps in registers where fields
+    /// behind `&mut self` are stored to memory on every tuple; `None` only if a burst
+    /// panicked.
+    chain: Option<Chain<S, D>>,
     failed: F,
     state: Tracking<S::Out>,
     /// Where its snapshots go (`exactly_once` with checkpoints), its name and task index.
     checkpoints: Option<CheckpointTo>,
     /// It had finished in the checkpoint it restored: it emits nothing more.
     finished_on_restore: bool,
+    /// A snapshot may be pending in a fused stage of its chain (true from a barrier until
+    /// advancing them says none is): each tuple's trip down the chain is then timed, as a
+    /// pause ([`Downstream::snapshot_paused`]).
+    snapshots_pending: bool,
 }
+
+/// A spout and the fused chain it emits into.
+#[derive(Debug)]
+struct Chain<S, D> {
+    spout: S,
+    out: D,
+}
+
+/// The largest spout and chain moved into locals for a burst (a copy there and back per
+/// burst of up to 1,024 calls: in the fused-chain benchmark 1.4G tuples/s moved, 0.94G in
+/// place); larger ones run in place.
+const MOVE_LIMIT: usize = 16 * 1024;
 
 /// A spout task's acking state.
 #[derive(Debug)]
@@ -56,11 +75,11 @@ impl<S: Spout, D: Downstream<S::Out>, F: Downstream<S::Out>> SpoutHead<S, D, F> 
     pub fn with_failed(component: usize, spout: S, out: D, failed: F) -> Self {
         SpoutHead {
             component,
-            spout,
-            out,
+            chain: Some(Chain { spout, out }),
             failed,
             checkpoints: None,
             finished_on_restore: false,
+            snapshots_pending: false,
             state: Tracking {
                 tracked: false,
                 task: 0,
@@ -85,8 +104,9 @@ where
 {
     /// Calls the spout back for every decided outcome.
     fn settle(&mut self) {
+        let Some(c) = &mut self.chain else { return };
         for msg_id in self.state.immediate.drain(..) {
-            self.spout.ack(msg_id);
+            c.spout.ack(msg_id);
         }
         for outcome in std::mem::take(&mut self.state.outcomes) {
             self.apply(outcome);
@@ -94,11 +114,12 @@ where
     }
 
     fn apply(&mut self, outcome: Outcome<S::Out>) {
+        let Some(c) = &mut self.chain else { return };
         match outcome {
-            Outcome::Acked { msg_id } => self.spout.ack(msg_id),
+            Outcome::Acked { msg_id } => c.spout.ack(msg_id),
             Outcome::Retrying => {}
             Outcome::Failed { msg_id, payload } => {
-                self.spout.fail(msg_id);
+                c.spout.fail(msg_id);
                 if let Some(t) = payload {
                     // Unanchored: a dead letter is not replayed again.
                     self.failed.emit(t);
@@ -135,25 +156,27 @@ where
                 .max_spout_pending
                 .map_or(usize::MAX, |n| n.max(1) as usize);
         }
-        self.spout.open(&wiring.context(self.component));
+        let Some(c) = &mut self.chain else { return };
+        c.spout.open(&wiring.context(self.component));
         self.checkpoints = CheckpointTo::of(wiring, self.component);
         if let Some(to) = &self.checkpoints
             && let Some(restore) = to.restore()
         {
             self.finished_on_restore = restore.finished;
             // A replayable source rewinds to its position in the checkpoint.
-            if let Err(e) = self.spout.initialize_state(restore.state) {
+            if let Err(e) = c.spout.initialize_state(restore.state) {
                 to.fail(format!("`initialize_state` failed: {e}"), false);
             }
         }
-        self.out.open(wiring);
+        c.out.open(wiring);
         self.failed.open(wiring);
     }
 
     fn barrier(&mut self, id: u64, savepoint: bool) {
+        let Some(c) = &mut self.chain else { return };
         if let Some(to) = &self.checkpoints {
             let started = std::time::Instant::now();
-            match self.spout.snapshot_state(id) {
+            match c.spout.snapshot_state(id) {
                 Ok(state) => to.send(id, started.elapsed(), state),
                 Err(e) => to.fail(
                     format!("its snapshot for checkpoint {id} failed: {e}"),
@@ -161,12 +184,15 @@ where
                 ),
             }
         }
-        self.out.barrier(id, savepoint);
+        c.out.barrier(id, savepoint);
         self.failed.barrier(id, savepoint);
+        self.snapshots_pending = true;
     }
 
     fn notify_complete(&mut self, id: u64) {
-        self.out.notify_complete(id);
+        if let Some(c) = &mut self.chain {
+            c.out.notify_complete(id);
+        }
         self.failed.notify_complete(id);
     }
 
@@ -175,25 +201,29 @@ where
         if self.finished_on_restore {
             return SpoutStatus::Done;
         }
-        let mut status = SpoutStatus::Active;
         let bounded = self.state.limit != usize::MAX;
-        let mut out = SpoutCollector {
-            out: &mut self.out,
-            state: &mut self.state,
+        let timed = self.snapshots_pending;
+        let status = if std::mem::size_of::<Chain<S, D>>() <= MOVE_LIMIT {
+            let Some(mut chain) = self.chain.take() else {
+                return SpoutStatus::Done;
+            };
+            let status = if timed {
+                burst::<S, D, true>(&mut chain, &mut self.state, max, bounded)
+            } else {
+                burst::<S, D, false>(&mut chain, &mut self.state, max, bounded)
+            };
+            self.chain = Some(chain);
+            status
+        } else {
+            let Some(chain) = &mut self.chain else {
+                return SpoutStatus::Done;
+            };
+            if timed {
+                burst::<S, D, true>(chain, &mut self.state, max, bounded)
+            } else {
+                burst::<S, D, false>(chain, &mut self.state, max, bounded)
+            }
         };
-        for _ in 0..max {
-            if bounded && out.state.tracker.in_flight() >= out.state.limit {
-                status = SpoutStatus::Idle;
-                break;
-            }
-            match self.spout.next_tuple(&mut out) {
-                SpoutStatus::Active => {}
-                other => {
-                    status = other;
-                    break;
-                }
-            }
-        }
         if !self.state.immediate.is_empty() || !self.state.outcomes.is_empty() {
             self.settle();
         }
@@ -242,13 +272,8 @@ where
             let Some(r) = self.state.tracker.due_replay(now) else {
                 break;
             };
-            emit_tracked(
-                &mut self.out,
-                &mut self.state,
-                r.msg_id,
-                r.attempt,
-                r.payload,
-            );
+            let Some(c) = &mut self.chain else { return };
+            emit_tracked(&mut c.out, &mut self.state, r.msg_id, r.attempt, r.payload);
         }
         self.settle();
     }
@@ -260,13 +285,16 @@ where
     }
 
     fn stop(&mut self) {
+        let Some(c) = &mut self.chain else { return };
         for msg_id in self.state.tracker.stop() {
-            self.spout.fail(msg_id);
+            c.spout.fail(msg_id);
         }
     }
 
     fn flush(&mut self) {
-        self.out.flush();
+        if let Some(c) = &mut self.chain {
+            c.out.flush();
+        }
         self.failed.flush();
         if let Some(a) = &mut self.state.acks {
             a.flush();
@@ -275,15 +303,16 @@ where
 
     fn finish(&mut self) {
         self.settle();
-        self.spout.close();
+        let Some(c) = &mut self.chain else { return };
+        c.spout.close();
         // Its final position: every later checkpoint holds it.
         if let Some(to) = &self.checkpoints {
-            match self.spout.snapshot_state(crate::api::FINAL_SNAPSHOT) {
+            match c.spout.snapshot_state(crate::api::FINAL_SNAPSHOT) {
                 Ok(state) => to.finished(state),
                 Err(e) => to.fail(format!("its final snapshot failed: {e}"), true),
             }
         }
-        self.out.finish();
+        c.out.finish();
         self.failed.finish();
         let task = self.state.task;
         if let Some(a) = &mut self.state.acks {
@@ -298,14 +327,69 @@ where
                 .metrics()
                 .add_spout(self.component, wiring.task_index, &counts);
         }
-        self.out.report(wiring);
+        if let Some(c) = &mut self.chain {
+            c.out.report(wiring);
+        }
         self.failed.report(wiring);
     }
 
     fn advance_snapshots(&mut self, budget: std::time::Duration) -> bool {
-        let out = self.out.advance_snapshots(budget);
-        self.failed.advance_snapshots(budget) | out
+        let out = self
+            .chain
+            .as_mut()
+            .is_some_and(|c| c.out.advance_snapshots(budget));
+        self.snapshots_pending = self.failed.advance_snapshots(budget) | out;
+        self.snapshots_pending
     }
+}
+
+/// Up to `max` calls of `next_tuple`; `TIMED`: a snapshot is pending in the chain (two
+/// loops, so that the untimed one calls nothing out of line).
+#[inline]
+fn burst<S: Spout, D: Downstream<S::Out>, const TIMED: bool>(
+    chain: &mut Chain<S, D>,
+    state: &mut Tracking<S::Out>,
+    max: u32,
+    bounded: bool,
+) -> SpoutStatus
+where
+    S::Out: Clone,
+{
+    let mut out = SpoutCollector {
+        out: &mut chain.out,
+        state,
+    };
+    for _ in 0..max {
+        if bounded && out.state.tracker.in_flight() >= out.state.limit {
+            return SpoutStatus::Idle;
+        }
+        let next = if TIMED {
+            timed_next(&mut chain.spout, &mut out)
+        } else {
+            chain.spout.next_tuple(&mut out)
+        };
+        if next != SpoutStatus::Active {
+            return next;
+        }
+    }
+    SpoutStatus::Active
+}
+
+/// One call of `next_tuple` while a snapshot is pending in the chain: its trip down the
+/// chain is timed, and counted as a pause by the stages with a snapshot pending.
+#[cold]
+#[inline(never)]
+fn timed_next<S: Spout, D: Downstream<S::Out>>(
+    spout: &mut S,
+    out: &mut SpoutCollector<'_, D, S::Out>,
+) -> SpoutStatus
+where
+    S::Out: Clone,
+{
+    let started = std::time::Instant::now();
+    let status = spout.next_tuple(out);
+    out.out.snapshot_paused(started.elapsed());
+    status
 }
 
 /// Emits a tracked tuple: a new root, one edge per copy, an `Init` to its acker. (Out of

@@ -16,17 +16,16 @@ struct Counts {
     acked: u64,
 }
 
-/// A bolt and where its output goes.
+/// A bolt and where its output goes. `COUNT` is false when the upstream
+/// [`Counted`](super::Counted) already counts this stage's input (a fused edge from a
+/// single-stream producer, built with [`Stage::fused`]): one memory counter less per
+/// tuple, decided at compile time.
 #[derive(Debug)]
-pub struct Stage<B, D> {
+pub struct Stage<B, D, const COUNT: bool = true> {
     component: usize,
     name: &'static str,
     bolt: B,
     out: D,
-    /// False when the upstream [`Counted`](super::Counted) already counts this stage's
-    /// input (a fused edge from a single-stream producer): one memory counter less per
-    /// tuple.
-    count: bool,
     counts: Counts,
     task: TaskId,
     /// Messages to the ackers (acking on).
@@ -44,17 +43,35 @@ pub struct Stage<B, D> {
     /// A snapshot its bolt takes a key group at a time: the checkpoint, and the longest
     /// the task stopped processing for it so far.
     pending: Option<(u64, std::time::Duration)>,
+    /// As the head of a chain: a snapshot may be pending in it or in a fused stage below
+    /// (true from a barrier until advancing the snapshots says none is). Each input's
+    /// trip down the chain is then timed, as a pause ([`Downstream::snapshot_paused`]);
+    /// the stages themselves check nothing per tuple.
+    chain_pending: bool,
 }
 
-impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
+impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D, true> {
     /// Component `component` running `bolt`, emitting into `out`.
     pub fn new(component: usize, bolt: B, out: D) -> Self {
+        Stage::build(component, bolt, out)
+    }
+}
+
+impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D, false> {
+    /// A stage fed through a fused edge by [`Counted::feeding`](super::Counted::feeding),
+    /// which counts its input.
+    pub fn fused(component: usize, bolt: B, out: D) -> Self {
+        Stage::build(component, bolt, out)
+    }
+}
+
+impl<B: Bolt, D: Downstream<B::Out>, const COUNT: bool> Stage<B, D, COUNT> {
+    fn build(component: usize, bolt: B, out: D) -> Self {
         Stage {
             component,
             name: "",
             bolt,
             out,
-            count: true,
             counts: Counts::default(),
             task: 0,
             acks: None,
@@ -64,15 +81,8 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
             finished_on_restore: false,
             notified: 0,
             pending: None,
+            chain_pending: false,
         }
-    }
-
-    /// A stage fed through a fused edge by [`Counted::feeding`](super::Counted::feeding),
-    /// which counts its input.
-    pub fn fused(component: usize, bolt: B, out: D) -> Self {
-        let mut s = Stage::new(component, bolt, out);
-        s.count = false;
-        s
     }
 
     /// Runs `f` on the bolt with a collector outside any input (at its end, on a
@@ -88,24 +98,15 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
         f(&mut self.bolt, &mut out);
     }
 
-    /// Executes one tuple; `anchoring` is its trees (`None`: untracked). Returns false
-    /// when the bolt failed it (an error or a panic, both logged).
-    #[inline]
-    fn execute(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
-        if self.pending.is_some() {
-            return self.execute_timed(tuple, anchoring);
-        }
-        self.execute_now(tuple, anchoring)
-    }
-
-    /// While a snapshot is taken a key group at a time, a tuple may first encode the group
-    /// it writes to (copy-on-write): the time it takes counts as a pause.
+    /// As the head of a chain with a snapshot pending, executes one input and times its
+    /// trip down the chain: a tuple may first encode the key group it writes to
+    /// (copy-on-write), and the stages with a snapshot pending count that as a pause.
     #[cold]
     #[inline(never)]
     fn execute_timed(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
         let started = std::time::Instant::now();
-        let ok = self.execute_now(tuple, anchoring);
-        self.note_pause(Some(started));
+        let ok = self.execute(tuple, anchoring);
+        Downstream::snapshot_paused(self, started.elapsed());
         ok
     }
 
@@ -117,9 +118,11 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
         }
     }
 
+    /// Executes one tuple; `anchoring` is its trees (`None`: untracked). Returns false
+    /// when the bolt failed it (an error or a panic, both logged).
     #[inline]
-    fn execute_now(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
-        if self.count {
+    fn execute(&mut self, tuple: B::In, anchoring: Option<Anchoring<'_>>) -> bool {
+        if COUNT {
             self.counts.executed += 1;
         }
         let Stage {
@@ -141,12 +144,12 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
     }
 }
 
-impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
+impl<B: Bolt, D: Downstream<B::Out>, const COUNT: bool> Stage<B, D, COUNT> {
     /// Executes a batch of untracked tuples with one collector and one `catch_unwind` for
     /// the whole batch (the per-tuple path costs a landing pad and a collector per tuple):
     /// after a tuple fails or panics, the rest of the batch goes on in a new one.
     fn run_untracked(&mut self, batch: Vec<B::In>) {
-        if self.count {
+        if COUNT {
             self.counts.executed += batch.len() as u64;
         }
         let mut tuples = batch.into_iter();
@@ -179,7 +182,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Stage<B, D> {
     }
 }
 
-impl<B: Bolt, D> Stage<B, D> {
+impl<B: Bolt, D, const COUNT: bool> Stage<B, D, COUNT> {
     /// One step of the snapshot in progress, for about `budget`; sent once whole.
     fn snapshot_step(&mut self, budget: std::time::Duration) {
         let (Some((id, longest)), Some(to)) = (self.pending, &self.checkpoints) else {
@@ -307,7 +310,7 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-impl<B: Bolt, D: Downstream<B::Out>> Emitter<B::In> for Stage<B, D> {
+impl<B: Bolt, D: Downstream<B::Out>, const COUNT: bool> Emitter<B::In> for Stage<B, D, COUNT> {
     #[inline]
     fn emit(&mut self, tuple: B::In) {
         self.execute(tuple, None);
@@ -320,7 +323,7 @@ impl<B: Bolt, D: Downstream<B::Out>> Emitter<B::In> for Stage<B, D> {
     }
 }
 
-impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
+impl<B: Bolt, D: Downstream<B::Out>, const COUNT: bool> Downstream<B::In> for Stage<B, D, COUNT> {
     /// A fused stage: the tuple is processed inside its producer's `execute`, so it shares
     /// the producer's anchors; a failure here fails them.
     #[inline]
@@ -415,6 +418,13 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
         self.pending.is_some() | below
     }
 
+    fn snapshot_paused(&mut self, took: std::time::Duration) {
+        if let Some((_, longest)) = &mut self.pending {
+            *longest = (*longest).max(took);
+        }
+        self.out.snapshot_paused(took);
+    }
+
     fn notify_complete(&mut self, id: u64) {
         if id > self.notified {
             self.notified = id;
@@ -449,17 +459,17 @@ impl<B: Bolt, D: Downstream<B::Out>> Downstream<B::In> for Stage<B, D> {
 
 /// The head of a bolt chain: owns each input's lifecycle. With acking on, an input whose
 /// `execute` (and the fused operators after it) succeeded is acked, else failed.
-impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
+impl<B: Bolt, D: Downstream<B::Out>, const COUNT: bool> BoltRunner<B::In> for Stage<B, D, COUNT> {
     fn open(&mut self, wiring: &Wiring) {
         Downstream::open(self, wiring);
     }
 
     fn run_batch(&mut self, batch: Vec<B::In>, ids: Vec<TupleIds>) {
         if ids.is_empty() {
-            if self.pending.is_some() {
+            if self.chain_pending {
                 // Each tuple's copy-on-write counts as a pause: timed one by one.
                 for t in batch {
-                    self.emit(t);
+                    self.execute_timed(t, None);
                 }
             } else {
                 self.run_untracked(batch);
@@ -468,12 +478,21 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
         }
         for (t, ids) in batch.into_iter().zip(ids) {
             if ids.is_none() {
-                self.emit(t);
+                if self.chain_pending {
+                    self.execute_timed(t, None);
+                } else {
+                    self.execute(t, None);
+                }
                 continue;
             }
             let mut input = [Anchor::of(ids)];
             let mut rng = std::mem::replace(&mut self.rng, Rng::seeded(0));
-            let ok = self.execute(t, Some(Anchoring::new(&mut input, &mut rng)));
+            let anchoring = Some(Anchoring::new(&mut input, &mut rng));
+            let ok = if self.chain_pending {
+                self.execute_timed(t, anchoring)
+            } else {
+                self.execute(t, anchoring)
+            };
             self.rng = rng;
             let [input] = input;
             if let Some(acks) = &mut self.acks {
@@ -504,6 +523,8 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
 
     fn barrier(&mut self, id: u64, savepoint: bool) {
         Downstream::barrier(self, id, savepoint);
+        // A snapshot may now be pending here or below: until advancing them says not.
+        self.chain_pending = true;
     }
 
     fn notify_complete(&mut self, id: u64) {
@@ -519,7 +540,8 @@ impl<B: Bolt, D: Downstream<B::Out>> BoltRunner<B::In> for Stage<B, D> {
     }
 
     fn advance_snapshots(&mut self, budget: std::time::Duration) -> bool {
-        Downstream::advance_snapshots(self, budget)
+        self.chain_pending = Downstream::advance_snapshots(self, budget);
+        self.chain_pending
     }
 }
 

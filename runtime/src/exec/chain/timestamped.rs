@@ -119,6 +119,9 @@ impl<T: Send, G: WatermarkGenerator<T>, D: Downstream<T>> Downstream<T> for Time
     fn advance_snapshots(&mut self, budget: std::time::Duration) -> bool {
         self.inner.advance_snapshots(budget)
     }
+    fn snapshot_paused(&mut self, took: std::time::Duration) {
+        self.inner.snapshot_paused(took);
+    }
     fn watermark(&mut self, _upstream: i64) {
         // Its own timestamps define event time from here on.
     }

@@ -123,4 +123,8 @@ impl<A, B, R: Downstream<A>, L: Downstream<B>> Downstream<WindowOutput<A, B>>
         let results = self.results.advance_snapshots(budget);
         self.late.advance_snapshots(budget) | results
     }
+    fn snapshot_paused(&mut self, took: std::time::Duration) {
+        self.results.snapshot_paused(took);
+        self.late.snapshot_paused(took);
+    }
 }
