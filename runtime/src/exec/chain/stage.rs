@@ -656,3 +656,54 @@ impl<T, D: Downstream<T>> Emitter<T> for BoltCollector<'_, D> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ExecResult;
+    use std::time::Duration;
+
+    /// Passes its input on.
+    struct Pass;
+
+    impl Bolt for Pass {
+        type In = u64;
+        type Out = u64;
+        fn execute(&mut self, input: u64, out: &mut impl Emitter<u64>) -> ExecResult {
+            out.emit(input);
+            Ok(())
+        }
+    }
+
+    /// Keeps nothing.
+    struct Sink;
+
+    impl Bolt for Sink {
+        type In = u64;
+        type Out = ();
+        fn execute(&mut self, _: u64, _: &mut impl Emitter<()>) -> ExecResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_pause_timed_by_the_head_reaches_the_fused_stage_whose_snapshot_is_pending() {
+        let mut chain = Stage::new(0, Pass, Stage::fused(1, Sink, ()));
+        chain.out.pending = Some((7, Duration::from_millis(2)));
+        chain.snapshot_paused(Duration::from_millis(5));
+        chain.snapshot_paused(Duration::from_millis(1));
+        // The longest pause is kept; the head, with no snapshot of its own, records none.
+        assert_eq!(chain.out.pending, Some((7, Duration::from_millis(5))));
+        assert_eq!(chain.pending, None);
+    }
+
+    #[test]
+    fn a_fused_stage_leaves_its_input_count_to_its_producer() {
+        let mut chain = Stage::new(0, Pass, Stage::fused(1, Sink, ()));
+        for t in 0..3 {
+            chain.emit(t);
+        }
+        assert_eq!(chain.counts.executed, 3);
+        assert_eq!(chain.out.counts.executed, 0);
+    }
+}
